@@ -1,0 +1,83 @@
+"""`advisor` command-line entry point.
+
+Thin by design: each command parses its options, calls one core function and hands the result
+to a renderer. Errors are types (advisor.errors); ``main`` turns them into one line on stderr
+and an exit code, in one place. Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from advisor.errors import AdvisorError, ExitCode
+
+app = typer.Typer(
+    name="advisor",
+    help="Choose a deep-learning framework for a concrete project on concrete hardware, "
+    "and show why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    traceback: bool = typer.Option(
+        False, "--traceback", help="Show the full Python traceback on errors (debugging)."
+    ),
+) -> None:
+    """Choose a deep-learning framework for a concrete project on concrete hardware."""
+
+
+def _register() -> None:
+    # Command modules import only typer and the standard library at import time.
+    from advisor.cli import commands  # noqa: F401  (registers core commands on `app`)
+
+    try:
+        from advisor.cli import probe_cmd  # noqa: F401
+    except ImportError:  # pragma: no cover - while the probe command is being built
+        pass
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"advisor: error: {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in args or os.environ.get("ADVISOR_TRACEBACK") == "1"
+    _register()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="advisor", standalone_mode=False)
+    except KeyboardInterrupt:
+        if show_traceback:
+            raise
+        _err("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.exceptions.Abort:
+        _err("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        if show_traceback:
+            raise
+        exc.show()
+        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
+    except AdvisorError as exc:
+        if show_traceback:
+            raise
+        _err(str(exc))
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(ExitCode.FAILURE)
+    sys.exit(int(result) if isinstance(result, int) else ExitCode.OK)
