@@ -70,3 +70,9 @@ class NoTerminal(BadInput):
 
 class ProbeFailed(AdvisorError):
     """No framework row could run at all: exit 1."""
+
+
+class Interrupted(AdvisorError):
+    """Ctrl-C: exit 130 after saying what was kept."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -49,9 +49,17 @@ def _err(message: str) -> None:
     sys.stderr.flush()
 
 
-def main(argv: list[str] | None = None) -> None:
-    import click
+def _click_exceptions():
+    """typer >= 0.2x vendors click as typer._click; older typer uses click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
 
+
+def main(argv: list[str] | None = None) -> None:
+    cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("ADVISOR_TRACEBACK") == "1"
     _register()
@@ -63,16 +71,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _err("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _err("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except cx.ClickException as exc:
         if show_traceback:
             raise
         exc.show()
-        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, cx.UsageError) else exc.exit_code)
     except AdvisorError as exc:
         if show_traceback:
             raise
@@ -80,4 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(ExitCode.FAILURE)
-    sys.exit(int(result) if isinstance(result, int) else ExitCode.OK)
+    code = int(result) if isinstance(result, int) else ExitCode.OK
+    if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C inside a command into Exit(130)
+        _err("interrupted")
+    sys.exit(code)

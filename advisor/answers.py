@@ -1,0 +1,218 @@
+"""Answers to the questionnaire: read, validate, merge and write them.
+
+One validation for every source (answers file, ``--set``, the prompt, defaults). Precedence, as in
+copier: ``--set`` > answers file > prompt > default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import yaml
+
+from advisor import __version__, atomic, safeyaml
+from advisor.errors import AnswerError, ParseError, VersionError
+from advisor.kb.schema import ANSWER_METADATA_KEYS, KnowledgeBase, Question
+
+ANSWERS_SCHEMA_VERSION = 1
+MAX_ANSWERS_BYTES = 256 * 1024
+
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+
+
+@dataclass
+class AnswerSet:
+    """Validated answers plus where each came from (set, file, prompt, default)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def put(self, qid: str, value: Any, origin: str) -> None:
+        self.values[qid] = value
+        self.origin[qid] = origin
+
+    def copy(self) -> "AnswerSet":
+        return AnswerSet(dict(self.values), dict(self.origin))
+
+
+def _allowed_ids(kb: KnowledgeBase) -> str:
+    return ", ".join(q.id for q in kb.questions)
+
+
+def coerce(question: Question, value: Any, *, where: str, line: int | None = None) -> Any:
+    """Validate one answer against its question; return the canonical value."""
+    if question.type == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise AnswerError(
+            f"{question.id}: {value!r} is not true or false", path=where, line=line
+        )
+    allowed = question.values
+    if question.type == "one":
+        if isinstance(value, str) and value.strip() in allowed:
+            return value.strip()
+        raise AnswerError(
+            f"{question.id}: {_show(value)} is not allowed; allowed: {', '.join(allowed)}",
+            path=where,
+            line=line,
+        )
+    # many
+    if isinstance(value, str):
+        items: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise AnswerError(
+            f"{question.id}: expected a list of values from: {', '.join(allowed)}",
+            path=where,
+            line=line,
+        )
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or item not in allowed:
+            raise AnswerError(
+                f"{question.id}: {_show(item)} is not allowed; allowed: {', '.join(allowed)}",
+                path=where,
+                line=line,
+            )
+        if item not in out:
+            out.append(item)
+    if "none" in out and len(out) > 1:
+        raise AnswerError(
+            f"{question.id}: 'none' cannot be combined with other values", path=where, line=line
+        )
+    return out
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_file(kb: KnowledgeBase, path: str) -> dict[str, Any]:
+    """Read and validate an answers file; returns {question_id: value}."""
+    doc = safeyaml.load_file(path, max_bytes=MAX_ANSWERS_BYTES)
+    return from_document(kb, doc)
+
+
+def from_document(kb: KnowledgeBase, doc: safeyaml.Document) -> dict[str, Any]:
+    data = doc.data
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParseError(
+            f"expected a mapping of question ids to answers, got a {type(data).__name__}",
+            path=doc.path,
+            line=doc.line_of(()),
+        )
+    version = data.get("schema_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version > ANSWERS_SCHEMA_VERSION or version < 1):
+        raise VersionError(
+            f"answers schema_version {version!r} is not supported; this advisor "
+            f"({__version__}) reads version {ANSWERS_SCHEMA_VERSION}",
+            path=doc.path,
+            line=doc.line_of(("schema_version",)),
+        )
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        line = doc.line_of((key,))
+        if key in ANSWER_METADATA_KEYS:
+            continue
+        if not isinstance(key, str):
+            raise AnswerError(f"question ids are names, not {key!r}", path=doc.path, line=line)
+        question = kb.question(key)
+        if question is None:
+            raise AnswerError(
+                f"unknown question id {key!r}; allowed: {_allowed_ids(kb)}",
+                path=doc.path,
+                line=line,
+            )
+        if value is None:
+            continue  # explicitly unanswered
+        out[key] = coerce(question, value, where=doc.path, line=line)
+    return out
+
+
+def parse_sets(kb: KnowledgeBase, items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``--set id=value`` options (a many-valued answer is comma-separated)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise AnswerError(f"--set {item!r}: expected id=value")
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        question = kb.question(key)
+        if question is None:
+            raise AnswerError(f"--set {item!r}: unknown question id {key!r}; allowed: {_allowed_ids(kb)}")
+        raw = raw.strip()
+        if question.type == "many" and raw in ("", "[]"):
+            raise AnswerError(f"--set {item!r}: give at least one value (or 'none')")
+        out[key] = coerce(question, raw, where=f"--set {key}")
+    return out
+
+
+def merge(
+    kb: KnowledgeBase,
+    *,
+    from_file: dict[str, Any] | None = None,
+    from_set: dict[str, Any] | None = None,
+    use_defaults: bool = False,
+) -> AnswerSet:
+    """Combine sources with --set over the file; defaults only fill what is left if asked."""
+    result = AnswerSet()
+    for qid, value in (from_file or {}).items():
+        result.put(qid, value, "file")
+    for qid, value in (from_set or {}).items():
+        result.put(qid, value, "set")
+    if use_defaults:
+        fill_defaults(kb, result)
+    return result
+
+
+def fill_defaults(kb: KnowledgeBase, answers: AnswerSet) -> None:
+    from advisor.questionnaire import is_asked
+
+    for question in kb.questions:
+        if question.id in answers.values or question.default is None:
+            continue
+        if not is_asked(kb, question, answers.values):
+            continue
+        value = question.default
+        answers.put(question.id, list(value) if isinstance(value, list) else value, "default")
+
+
+def missing(kb: KnowledgeBase, answers: dict[str, Any]) -> list[Question]:
+    from advisor.questionnaire import is_asked
+
+    return [q for q in kb.questions if q.id not in answers and is_asked(kb, q, answers)]
+
+
+def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = None) -> str:
+    """YAML text that ``--answers`` reads back (questions in knowledge-base order)."""
+    header = [
+        "# advisor answers file: replay with `advisor recommend --answers FILE`.",
+    ]
+    if comment:
+        header.append(f"# {comment}")
+    meta = {
+        "schema_version": ANSWERS_SCHEMA_VERSION,
+        "kb_version": kb.meta.kb_version,
+        "advisor_version": __version__,
+        "written": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+    }
+    body: dict[str, Any] = {}
+    for question in kb.questions:
+        if question.id in answers:
+            body[question.id] = answers[question.id]
+    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    text += yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=None) if body else ""
+    return "\n".join(header) + "\n" + text
+
+
+def write(kb: KnowledgeBase, path: str, answers: dict[str, Any], *, comment: str | None = None) -> None:
+    atomic.write_text(path, dump(kb, answers, comment=comment))

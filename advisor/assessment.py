@@ -1,0 +1,175 @@
+"""The one result object of a recommendation; every renderer reads only this.
+
+Immutable (frozen pydantic models), JSON-serialisable, and complete: the terminal, Markdown, HTML
+and JSON reports all show parts of the same object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RECOMMENDATION_SCHEMA_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SourceRef(_Frozen):
+    url: str
+    title: str
+    date: str
+
+
+class Part(_Frozen):
+    """One traced piece of a score: who moved which rating by how much, and the points it gave."""
+
+    criterion: str
+    kind: Literal["base", "rule", "measurement", "cap"]
+    source: str  # "base", a rule id, a measurement name, or the 0-10 cap
+    rating: float  # rating change (or the base rating)
+    points: float  # rating x normalised weight
+    detail: str = ""
+
+
+class Veto(_Frozen):
+    rule: str
+    reason: str
+
+
+class CandidateResult(_Frozen):
+    candidate: str
+    name: str
+    rank: int
+    score: float
+    vetoed: bool
+    vetoes: list[Veto] = Field(default_factory=list)
+    contributions: dict[str, float]  # criterion -> points; sums to score
+    ratings: dict[str, float]  # criterion -> final rating
+    parts: list[Part]
+    installed: bool | None = None  # from a probe file, when one was given
+
+
+class WeightInfo(_Frozen):
+    criterion: str
+    name: str
+    default: float
+    factor: float
+    raw: float
+    weight: float  # normalised, sums to 1 over criteria
+    rules: list[str] = Field(default_factory=list)
+
+
+class FiredRule(_Frozen):
+    id: str
+    rationale: str
+    confidence: str
+    unconfirmed: bool
+    sources: list[SourceRef]
+    effects: list[str]
+    reads: dict[str, Any]
+    file: str
+    line: int | None
+    review_by: str | None = None
+    applies_to: dict[str, str] = Field(default_factory=dict)
+
+
+class RuleTrace(_Frozen):
+    """Every rule considered: did its condition hold, on which values."""
+
+    id: str
+    condition: str
+    result: Literal["true", "false", "unknown"]
+    reads: dict[str, Any]
+
+
+class Note(_Frozen):
+    text: str
+    rule: str
+    candidate: str | None = None
+
+
+class WeightInterval(_Frozen):
+    criterion: str
+    weight: float
+    low: float
+    high: float
+    limited_by_low: str | None = None  # candidate that takes over below `low`
+    limited_by_high: str | None = None
+
+
+class Flip(_Frozen):
+    question: str
+    change: str  # human text, e.g. "deploy_targets adds mobile_ios"
+    value: Any
+    new_winner: str | None
+
+
+class Robustness(_Frozen):
+    runner_up: str | None
+    margin: float | None
+    label: Literal["decisive", "clear", "close", "uncontested", "none"]
+    weight_intervals: list[WeightInterval]
+    flips: list[Flip]
+
+
+class Reason(_Frozen):
+    criterion: str
+    points: float  # for the winner: points; for others: points behind the winner
+    rules: list[str]
+    text: str
+
+
+class WhyNot(_Frozen):
+    candidate: str
+    vetoed_by: list[Veto] = Field(default_factory=list)
+    behind_by: float | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Measurement(_Frozen):
+    """A measured number that entered the decision."""
+
+    candidate: str
+    criterion: str
+    row: str
+    workload: str
+    value: float  # relative speed (1.0 = fastest measured)
+    rating: float
+    points: float
+    detail: str
+
+
+class Assessment(_Frozen):
+    schema_version: int = RECOMMENDATION_SCHEMA_VERSION
+    advisor_version: str
+    kb_version: str
+    kb_title: str
+    generated: str  # ISO date-time
+    answers: dict[str, Any]
+    answer_origin: dict[str, str]
+    resolved: dict[str, Any]  # auto answers -> value used, with source
+    unanswered: list[str]
+    weights: list[WeightInfo]
+    winner: str | None
+    ranking: list[CandidateResult]
+    fired_rules: list[FiredRule]
+    trace: list[RuleTrace]
+    notes: list[Note]
+    robustness: Robustness
+    why: list[Reason]
+    why_not: list[WhyNot]
+    measurements: list[Measurement] = Field(default_factory=list)
+    measurement_notes: list[str] = Field(default_factory=list)
+    machine: dict[str, Any] = Field(default_factory=dict)
+    probe: dict[str, Any] | None = None
+    questions: dict[str, str] = Field(default_factory=dict)  # id -> text, for reports
+    criteria: dict[str, str] = Field(default_factory=dict)  # id -> name
+
+    def result(self, candidate: str) -> CandidateResult:
+        return next(r for r in self.ranking if r.candidate == candidate)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)

@@ -1,0 +1,356 @@
+"""Score the candidates: vetoes first, then a weighted sum that decomposes exactly.
+
+Every point of every score is a :class:`~advisor.assessment.Part` traced to the candidate's base
+rating, a rule, or a measurement. Weights are normalised to sum to 1, so a score is a weighted mean
+of ratings on the 0-10 scale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from advisor import __version__
+from advisor import facts as facts_mod
+from advisor.assessment import (
+    Assessment,
+    CandidateResult,
+    FiredRule,
+    Note,
+    Part,
+    Reason,
+    RuleTrace,
+    SourceRef,
+    Veto,
+    WeightInfo,
+    WhyNot,
+)
+from advisor.errors import BadInput
+from advisor.kb import expr
+from advisor.kb.schema import Effect, KnowledgeBase, Rule
+
+DEFAULT_RATING = 5.0
+RATING_MIN, RATING_MAX = 0.0, 10.0
+
+
+@dataclass(frozen=True)
+class MeasuredDelta:
+    """A rating change that comes from a measurement rather than a rule."""
+
+    candidate: str
+    criterion: str
+    rating: float
+    source: str
+    detail: str
+
+
+@dataclass
+class Inputs:
+    """Everything a recommendation depends on (answers + machine + probe)."""
+
+    answers: dict[str, Any]
+    answer_origin: dict[str, str] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+    machine_source: str = "this machine"
+    probe_facts: dict[str, Any] = field(default_factory=dict)
+    probe_summary: dict[str, Any] | None = None
+    measurer: Any = None  # callable(kb, facts) -> (list[MeasuredDelta], measurements, notes)
+
+    def with_answer(self, qid: str, value: Any) -> "Inputs":
+        answers = dict(self.answers)
+        if value is None:
+            answers.pop(qid, None)
+        else:
+            answers[qid] = value
+        return Inputs(
+            answers, self.answer_origin, self.machine, self.machine_source,
+            self.probe_facts, self.probe_summary, self.measurer,
+        )
+
+
+@dataclass
+class Scored:
+    """The bare scoring result (used by robustness re-scoring without building reports)."""
+
+    weights: dict[str, float]
+    raw_weights: dict[str, float]
+    ratings: dict[str, dict[str, float]]
+    parts: dict[str, list[Part]]
+    vetoes: dict[str, list[Veto]]
+    scores: dict[str, float]
+    order: list[str]
+    winner: str | None
+    fired: list[Rule]
+    trace: list[RuleTrace]
+    facts: facts_mod.FactSet
+    measurements: list[Any]
+    measurement_notes: list[str]
+
+
+def _tv(value: Any) -> str:
+    if value is expr.UNKNOWN:
+        return "unknown"
+    return "true" if value else "false"
+
+
+def _plain(value: Any) -> Any:
+    return None if value is expr.UNKNOWN else value
+
+
+def score(kb: KnowledgeBase, inputs: Inputs) -> Scored:
+    fs = facts_mod.build(
+        kb, inputs.answers, inputs.machine, inputs.probe_facts, machine_source=inputs.machine_source
+    )
+    fired: list[Rule] = []
+    trace: list[RuleTrace] = []
+    for rule in kb.rules:
+        node = kb.conditions[rule.id]
+        result = expr.evaluate(node, fs.values)
+        trace.append(
+            RuleTrace(
+                id=rule.id,
+                condition=rule.when,
+                result=_tv(result),  # type: ignore[arg-type]
+                reads={k: _plain(v) for k, v in expr.reads(node, fs.values).items()},
+            )
+        )
+        if result is True:
+            fired.append(rule)
+
+    raw = {c.id: float(c.weight) for c in kb.criteria}
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.weight is not None:
+                raw[effect.weight] *= float(effect.factor or 1.0)
+    total = sum(raw.values())
+    if total <= 0:
+        raise BadInput("every criterion weight is zero; nothing can be scored")
+    weights = {c: w / total for c, w in raw.items()}
+
+    deltas: list[MeasuredDelta] = []
+    measurements: list[Any] = []
+    measurement_notes: list[str] = []
+    if inputs.measurer is not None:
+        deltas, measurements, measurement_notes = inputs.measurer(kb, fs.values, weights)
+
+    ratings: dict[str, dict[str, float]] = {}
+    parts: dict[str, list[Part]] = {}
+    vetoes: dict[str, list[Veto]] = {}
+    scores: dict[str, float] = {}
+    for cand in kb.candidates:
+        cid = cand.id
+        cparts: list[Part] = []
+        crat: dict[str, float] = {}
+        for crit in kb.criteria:
+            base = float(cand.base.get(crit.id, DEFAULT_RATING))
+            crat[crit.id] = base
+            cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
+                               points=weights[crit.id] * base))
+        vetoes[cid] = []
+        for rule in fired:
+            for effect in rule.effects:
+                if effect.veto == cid:
+                    vetoes[cid].append(Veto(rule=rule.id, reason=effect.reason or ""))
+                if effect.rate is not None and effect.candidates and cid in effect.candidates:
+                    delta = float(effect.candidates[cid])
+                    crat[effect.rate] += delta
+                    cparts.append(Part(criterion=effect.rate, kind="rule", source=rule.id,
+                                       rating=delta, points=weights[effect.rate] * delta))
+        for d in deltas:
+            if d.candidate == cid:
+                crat[d.criterion] += d.rating
+                cparts.append(Part(criterion=d.criterion, kind="measurement", source=d.source,
+                                   rating=d.rating, points=weights[d.criterion] * d.rating,
+                                   detail=d.detail))
+        for crit in kb.criteria:  # ratings live on 0-10: a cap is a traced part like any other
+            value = crat[crit.id]
+            capped = min(RATING_MAX, max(RATING_MIN, value))
+            if capped != value:
+                cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                                   rating=capped - value,
+                                   points=weights[crit.id] * (capped - value)))
+                crat[crit.id] = capped
+        ratings[cid] = crat
+        parts[cid] = cparts
+        scores[cid] = sum(sum(p.points for p in cparts if p.criterion == c) for c in kb.criterion_ids)
+
+    ids = kb.candidate_ids
+    alive = [c for c in ids if not vetoes[c]]
+    dead = [c for c in ids if vetoes[c]]
+    key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
+    order = sorted(alive, key=key) + sorted(dead, key=key)
+    winner = order[0] if alive else None
+    return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
+                  measurements, measurement_notes)
+
+
+def _effect_text(kb: KnowledgeBase, effect: Effect) -> str:
+    if effect.veto:
+        return f"veto {effect.veto}: {effect.reason}"
+    if effect.rate:
+        changes = ", ".join(f"{c} {v:+g}" for c, v in (effect.candidates or {}).items())
+        return f"{effect.rate}: {changes}"
+    if effect.weight:
+        return f"weight of {effect.weight} x{effect.factor:g}"
+    who = f" ({effect.candidate})" if effect.candidate else ""
+    return f"note{who}: {effect.note}"
+
+
+def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Assessment:
+    """The full recommendation: scores, explanation, and (optionally) robustness analysis."""
+    from advisor import robustness as robust
+
+    s = score(kb, inputs)
+    ranking = []
+    for rank, cid in enumerate(s.order, 1):
+        contributions = {
+            c: sum(p.points for p in s.parts[cid] if p.criterion == c) for c in kb.criterion_ids
+        }
+        installed = inputs.probe_facts.get(f"probe.{cid}.installed") if inputs.probe_facts else None
+        ranking.append(
+            CandidateResult(
+                candidate=cid,
+                name=kb.candidate(cid).name,
+                rank=rank,
+                score=sum(contributions.values()),
+                vetoed=bool(s.vetoes[cid]),
+                vetoes=s.vetoes[cid],
+                contributions=contributions,
+                ratings=s.ratings[cid],
+                parts=s.parts[cid],
+                installed=installed,
+            )
+        )
+    weight_rules: dict[str, list[str]] = {c: [] for c in kb.criterion_ids}
+    for rule in s.fired:
+        for effect in rule.effects:
+            if effect.weight:
+                weight_rules[effect.weight].append(rule.id)
+    weights = [
+        WeightInfo(
+            criterion=c.id,
+            name=c.name,
+            default=c.weight,
+            factor=s.raw_weights[c.id] / c.weight if c.weight else 1.0,
+            raw=s.raw_weights[c.id],
+            weight=s.weights[c.id],
+            rules=weight_rules[c.id],
+        )
+        for c in kb.criteria
+    ]
+    trace_by_id = {t.id: t for t in s.trace}
+    fired_rules = [
+        FiredRule(
+            id=r.id,
+            rationale=r.rationale,
+            confidence=r.confidence,
+            unconfirmed=r.unconfirmed,
+            sources=[SourceRef(url=src.url, title=src.title, date=src.date) for src in r.sources],
+            effects=[_effect_text(kb, e) for e in r.effects],
+            reads=trace_by_id[r.id].reads,
+            file=r.origin[0],
+            line=r.origin[1],
+            review_by=r.review_by.isoformat() if r.review_by else None,
+            applies_to=dict(r.applies_to),
+        )
+        for r in s.fired
+    ]
+    notes = [
+        Note(text=e.note, rule=r.id, candidate=e.candidate)
+        for r in s.fired
+        for e in r.effects
+        if e.note
+    ]
+    resolved = {
+        res.question: {"value": res.value, "source": res.source} for res in s.facts.resolutions
+    }
+    unanswered = [q.id for q in kb.questions if q.id not in inputs.answers]
+    rob = robust.analyse(kb, inputs, s) if robustness else robust.empty(s)
+    why, why_not = _explain(kb, s, ranking)
+    machine = {k: v for k, v in inputs.machine.items()}
+    if inputs.machine:
+        machine["source"] = inputs.machine_source
+    return Assessment(
+        advisor_version=__version__,
+        kb_version=kb.meta.kb_version,
+        kb_title=kb.meta.title,
+        generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        answers=dict(inputs.answers),
+        answer_origin=dict(inputs.answer_origin),
+        resolved=resolved,
+        unanswered=unanswered,
+        weights=weights,
+        winner=s.winner,
+        ranking=ranking,
+        fired_rules=fired_rules,
+        trace=s.trace,
+        notes=notes,
+        robustness=rob,
+        why=why,
+        why_not=why_not,
+        measurements=s.measurements,
+        measurement_notes=s.measurement_notes,
+        machine=machine,
+        probe=inputs.probe_summary,
+        questions={q.id: q.text for q in kb.questions},
+        criteria={c.id: c.name for c in kb.criteria},
+    )
+
+
+def _explain(
+    kb: KnowledgeBase, s: Scored, ranking: list[CandidateResult]
+) -> tuple[list[Reason], list[WhyNot]]:
+    by_id = {r.candidate: r for r in ranking}
+    why: list[Reason] = []
+    if s.winner is not None:
+        win = by_id[s.winner]
+        pieces = sorted(
+            (p for p in win.parts if p.kind in ("rule", "measurement") and p.points > 0),
+            key=lambda p: -p.points,
+        )
+        for p in pieces[:6]:
+            text = _part_text(kb, p)
+            why.append(Reason(criterion=p.criterion, points=p.points, rules=[p.source], text=text))
+    why_not: list[WhyNot] = []
+    for r in ranking:
+        if r.candidate == s.winner:
+            continue
+        if r.vetoed:
+            why_not.append(WhyNot(candidate=r.candidate, vetoed_by=r.vetoes))
+            continue
+        if s.winner is None:
+            continue
+        win = by_id[s.winner]
+        gaps = sorted(
+            ((c, win.contributions[c] - r.contributions[c]) for c in kb.criterion_ids),
+            key=lambda item: -item[1],
+        )
+        reasons = []
+        for crit, gap in gaps[:3]:
+            if gap <= 1e-9:
+                break
+            rules = sorted(
+                {p.source for p in win.parts + r.parts if p.criterion == crit and p.kind != "base"}
+            )
+            text = (
+                f"{kb.criterion(crit).name}: {r.ratings[crit]:.1f} vs "
+                f"{win.ratings[crit]:.1f} for {win.name} ({gap:.2f} points behind)"
+            )
+            reasons.append(Reason(criterion=crit, points=gap, rules=rules, text=text))
+        why_not.append(
+            WhyNot(candidate=r.candidate, behind_by=win.score - r.score, reasons=reasons)
+        )
+    return why, why_not
+
+
+def _part_text(kb: KnowledgeBase, part: Part) -> str:
+    crit = kb.criterion(part.criterion).name
+    if part.kind == "measurement":
+        return f"{crit} {part.rating:+.1f} (measured: {part.detail}) = {part.points:+.2f} points"
+    return f"{crit} {part.rating:+g} ({part.source}) = {part.points:+.2f} points"
+
+
+def ranks(kb: KnowledgeBase, inputs: Inputs) -> tuple[str | None, Mapping[str, float]]:
+    s = score(kb, inputs)
+    return s.winner, s.scores

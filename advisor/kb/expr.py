@@ -1,0 +1,575 @@
+"""The condition language of the knowledge base.
+
+A small, safe expression language parsed to an AST and evaluated by walking it — never ``eval``.
+
+    expr    := or_expr
+    or_expr := and_expr ("or" and_expr)*
+    and_expr:= not_expr ("and" not_expr)*
+    not_expr:= "not" not_expr | compare
+    compare := operand (OP operand)?          OP: == != < <= > >= in, not in
+    operand := NAME | STRING | NUMBER | true | false | "[" literals "]" | "(" expr ")"
+
+Names (``purpose``, ``probe.tensorflow.sees_gpu``) are looked up whole in the fact namespace: a dot
+is part of the name, not attribute access. A bare name must be boolean.
+
+Logic is three-valued (Kleene): an unanswered question is UNKNOWN, and ``not UNKNOWN`` is
+UNKNOWN, ``false and UNKNOWN`` is false, ``true or UNKNOWN`` is true. A rule fires only when its
+condition is TRUE.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Union
+
+from advisor.errors import ExpressionError
+
+
+class _Unknown:
+    _instance: "_Unknown | None" = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:  # pragma: no cover - guard against accidental truthiness
+        raise TypeError("UNKNOWN has no truth value; use the three-valued helpers")
+
+
+UNKNOWN: Any = _Unknown()
+
+Scalar = Union[str, int, float, bool]
+
+
+# --------------------------------------------------------------------------- AST
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Scalar
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Literal, ...]
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: "Node"
+    right: "Node"
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Node"
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    operands: tuple["Node", ...]
+    pos: int = 0
+
+
+Node = Union[Name, Literal, ListLit, Compare, Not, BoolOp]
+
+COMPARE_OPS = ("==", "!=", "<=", ">=", "<", ">", "in", "not in")
+
+
+# --------------------------------------------------------------------------- lexer
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
+  | (?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+  | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+    """,
+    re.VERBOSE,
+)
+
+KEYWORDS = {"and", "or", "not", "in", "true", "false"}
+MAX_LENGTH = 4000
+MAX_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number, string, op, name, kw, end
+    text: str
+    pos: int
+
+
+def tokenize(source: str) -> list[Token]:
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"condition longer than {MAX_LENGTH} characters")
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(source):
+        match = _TOKEN.match(source, pos)
+        if match is None:
+            raise ExpressionError(f"unexpected character {source[pos]!r} at column {pos + 1}")
+        kind = match.lastgroup or ""
+        text = match.group()
+        if kind == "name" and text in KEYWORDS:
+            kind = "kw"
+        if kind != "ws":
+            tokens.append(Token(kind, text, pos))
+        pos = match.end()
+    tokens.append(Token("end", "", len(source)))
+    return tokens
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    def __init__(self, source: str):
+        self.source = source
+        self.tokens = tokenize(source)
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def fail(self, message: str, tok: Token | None = None) -> ExpressionError:
+        tok = tok or self.tok
+        found = "end of condition" if tok.kind == "end" else repr(tok.text)
+        return ExpressionError(f"{message} at column {tok.pos + 1} (found {found})")
+
+    def take(self, kind: str, text: str | None = None) -> Token | None:
+        tok = self.tok
+        if tok.kind == kind and (text is None or tok.text == text):
+            self.i += 1
+            return tok
+        return None
+
+    def parse(self) -> Node:
+        if self.tok.kind == "end":
+            raise ExpressionError("empty condition")
+        node = self.or_expr()
+        if self.tok.kind != "end":
+            raise self.fail("expected 'and', 'or' or the end")
+        return node
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"condition nested deeper than {MAX_DEPTH} levels")
+
+    def or_expr(self) -> Node:
+        start = self.tok.pos
+        items = [self.and_expr()]
+        while self.take("kw", "or"):
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items), start)
+
+    def and_expr(self) -> Node:
+        start = self.tok.pos
+        items = [self.not_expr()]
+        while self.take("kw", "and"):
+            items.append(self.not_expr())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items), start)
+
+    def not_expr(self) -> Node:
+        tok = self.take("kw", "not")
+        if tok:
+            self._enter()
+            node = Not(self.not_expr(), tok.pos)
+            self.depth -= 1
+            return node
+        return self.compare()
+
+    def compare(self) -> Node:
+        left = self.operand()
+        tok = self.tok
+        op: str | None = None
+        if tok.kind == "op" and tok.text in ("==", "!=", "<=", ">=", "<", ">"):
+            op = tok.text
+            self.i += 1
+        elif self.take("kw", "in"):
+            op = "in"
+        elif tok.kind == "kw" and tok.text == "not" and self.tokens[self.i + 1].text == "in":
+            self.i += 2
+            op = "not in"
+        if op is None:
+            return left
+        right = self.operand()
+        nxt = self.tok
+        if nxt.kind == "op" and nxt.text in ("==", "!=", "<=", ">=", "<", ">") or (
+            nxt.kind == "kw" and nxt.text == "in"
+        ):
+            raise self.fail("chained comparisons are not allowed; join them with 'and'")
+        return Compare(op, left, right, tok.pos)
+
+    def operand(self) -> Node:
+        tok = self.tok
+        if tok.kind == "name":
+            self.i += 1
+            return Name(tok.text, tok.pos)
+        if tok.kind in ("number", "string") or (tok.kind == "kw" and tok.text in ("true", "false")):
+            return self.literal()
+        if self.take("op", "["):
+            items: list[Literal] = []
+            if not self.take("op", "]"):
+                while True:
+                    items.append(self.literal())
+                    if self.take("op", "]"):
+                        break
+                    if not self.take("op", ","):
+                        raise self.fail("expected ',' or ']' in a list")
+            return ListLit(tuple(items), tok.pos)
+        if self.take("op", "("):
+            self._enter()
+            node = self.or_expr()
+            self.depth -= 1
+            if not self.take("op", ")"):
+                raise self.fail("expected ')'")
+            return node
+        raise self.fail("expected a name, a value, a list or '('")
+
+    def literal(self) -> Literal:
+        tok = self.tok
+        self.i += 1
+        if tok.kind == "number":
+            num = float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            return Literal(num, tok.pos)
+        if tok.kind == "string":
+            return Literal(_unquote(tok.text), tok.pos)
+        if tok.kind == "kw" and tok.text in ("true", "false"):
+            return Literal(tok.text == "true", tok.pos)
+        self.i -= 1
+        raise self.fail("expected a value (a 'string', a number, true or false)")
+
+
+def parse(source: str) -> Node:
+    """Parse a condition into an AST; raises ExpressionError with the column on failure."""
+    if not isinstance(source, str):
+        raise ExpressionError("a condition must be a string")
+    return _Parser(source).parse()
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _lit(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)
+
+
+def unparse(node: Node) -> str:
+    """Canonical text of an AST (fully parenthesised where needed); parse(unparse(n)) == n."""
+    if isinstance(node, Name):
+        return node.id
+    if isinstance(node, Literal):
+        return _lit(node.value)
+    if isinstance(node, ListLit):
+        return "[" + ", ".join(_lit(i.value) for i in node.items) + "]"
+    if isinstance(node, Compare):
+        return f"{_wrap(node.left)} {node.op} {_wrap(node.right)}"
+    if isinstance(node, Not):
+        return f"not {_wrap(node.operand)}"
+    if isinstance(node, BoolOp):
+        return f" {node.op} ".join(_wrap(o) for o in node.operands)
+    raise TypeError(node)  # pragma: no cover
+
+
+def _wrap(node: Node) -> str:
+    text = unparse(node)
+    return f"({text})" if isinstance(node, (BoolOp, Compare, Not)) else text
+
+
+def strip_positions(node: Node) -> Node:
+    """The same AST with every position zeroed: structural equality for comparisons."""
+    if isinstance(node, Name):
+        return Name(node.id)
+    if isinstance(node, Literal):
+        return Literal(node.value)
+    if isinstance(node, ListLit):
+        return ListLit(tuple(Literal(i.value) for i in node.items))
+    if isinstance(node, Compare):
+        return Compare(node.op, strip_positions(node.left), strip_positions(node.right))
+    if isinstance(node, Not):
+        return Not(strip_positions(node.operand))
+    return BoolOp(node.op, tuple(strip_positions(o) for o in node.operands))
+
+
+def names(node: Node) -> Iterator[str]:
+    """Every name the condition reads."""
+    if isinstance(node, Name):
+        yield node.id
+    elif isinstance(node, Compare):
+        yield from names(node.left)
+        yield from names(node.right)
+    elif isinstance(node, Not):
+        yield from names(node.operand)
+    elif isinstance(node, BoolOp):
+        for operand in node.operands:
+            yield from names(operand)
+
+
+def literals_for(node: Node) -> Iterator[tuple[str, Scalar]]:
+    """(name, literal) pairs the condition compares: the values that matter for each name."""
+    if isinstance(node, Compare):
+        pairs = [(node.left, node.right), (node.right, node.left)]
+        for a, b in pairs:
+            if isinstance(a, Name):
+                if isinstance(b, Literal):
+                    yield a.id, b.value
+                elif isinstance(b, ListLit):
+                    for item in b.items:
+                        yield a.id, item.value
+        yield from literals_for(node.left)
+        yield from literals_for(node.right)
+    elif isinstance(node, Not):
+        yield from literals_for(node.operand)
+    elif isinstance(node, BoolOp):
+        for operand in node.operands:
+            yield from literals_for(operand)
+
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(frozen=True)
+class VarType:
+    """The type of a name: 'one' (a choice), 'many' (a set of choices), 'bool', 'number'."""
+
+    kind: str
+    choices: tuple[str, ...] = ()
+
+
+def check(node: Node, env: Mapping[str, VarType]) -> None:
+    """Type-check a condition against the known names; raises ExpressionError."""
+    _check_bool(node, env)
+
+
+def _describe(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices)
+
+
+def _name_type(node: Name, env: Mapping[str, VarType]) -> VarType:
+    vtype = env.get(node.id)
+    if vtype is None:
+        known = ", ".join(sorted(env))
+        raise ExpressionError(f"unknown name {node.id!r} (column {node.pos + 1}); known: {known}")
+    return vtype
+
+
+def _check_bool(node: Node, env: Mapping[str, VarType]) -> None:
+    if isinstance(node, BoolOp):
+        for operand in node.operands:
+            _check_bool(operand, env)
+    elif isinstance(node, Not):
+        _check_bool(node.operand, env)
+    elif isinstance(node, Compare):
+        _check_compare(node, env)
+    elif isinstance(node, Name):
+        vtype = _name_type(node, env)
+        if vtype.kind != "bool":
+            raise ExpressionError(
+                f"{node.id!r} is a {vtype.kind} value, not true/false; compare it, "
+                f"e.g. {node.id} == '{vtype.choices[0] if vtype.choices else '...'}'"
+            )
+    elif isinstance(node, Literal) and isinstance(node.value, bool):
+        return
+    else:
+        raise ExpressionError(
+            f"a condition must be true/false, not {unparse(node)!r} (column {node.pos + 1})"
+        )
+
+
+def _check_value(name: Name, vtype: VarType, value: Scalar, pos: int) -> None:
+    if vtype.kind in ("one", "many"):
+        if not isinstance(value, str) or value not in vtype.choices:
+            raise ExpressionError(
+                f"{_lit(value)} is not a value of {name.id!r} (column {pos + 1}); "
+                f"allowed: {_describe(vtype.choices)}"
+            )
+    elif vtype.kind == "bool":
+        if not isinstance(value, bool):
+            raise ExpressionError(f"{name.id!r} is true/false; got {_lit(value)}")
+    elif vtype.kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExpressionError(f"{name.id!r} is a number; got {_lit(value)}")
+
+
+def _check_compare(node: Compare, env: Mapping[str, VarType]) -> None:
+    left, right, op = node.left, node.right, node.op
+    if op in ("in", "not in"):
+        if isinstance(right, ListLit) and isinstance(left, Name):
+            vtype = _name_type(left, env)
+            if vtype.kind == "many":
+                raise ExpressionError(
+                    f"{left.id!r} holds several values; write 'value' in {left.id} (column "
+                    f"{node.pos + 1})"
+                )
+            for item in right.items:
+                _check_value(left, vtype, item.value, item.pos)
+            return
+        if isinstance(right, Name) and isinstance(left, Literal):
+            vtype = _name_type(right, env)
+            if vtype.kind != "many":
+                raise ExpressionError(
+                    f"'in' needs a list or a many-valued question on the right; {right.id!r} is "
+                    f"a {vtype.kind} value (column {node.pos + 1})"
+                )
+            _check_value(right, vtype, left.value, left.pos)
+            return
+        raise ExpressionError(
+            f"'{op}' takes name in [values] or 'value' in many_valued_name (column {node.pos + 1})"
+        )
+    if isinstance(left, Literal) and isinstance(right, Name):
+        left, right = right, left
+    if not isinstance(left, Name):
+        raise ExpressionError(f"a comparison needs a name on one side (column {node.pos + 1})")
+    vtype = _name_type(left, env)
+    if isinstance(right, Name):
+        other = _name_type(right, env)
+        if other.kind != vtype.kind or (vtype.kind in ("one", "many") and other != vtype):
+            raise ExpressionError(
+                f"cannot compare {left.id!r} ({vtype.kind}) with {right.id!r} ({other.kind})"
+            )
+        if op not in ("==", "!=") and vtype.kind != "number":
+            raise ExpressionError(f"'{op}' compares numbers only (column {node.pos + 1})")
+        return
+    if op in ("<", "<=", ">", ">=") and vtype.kind != "number":
+        raise ExpressionError(
+            f"'{op}' compares numbers only; {left.id!r} is a {vtype.kind} value"
+        )
+    if isinstance(right, ListLit):
+        if vtype.kind != "many" or op not in ("==", "!="):
+            raise ExpressionError(
+                f"a list compares only with == or != to a many-valued name (column {node.pos+1})"
+            )
+        for item in right.items:
+            _check_value(left, vtype, item.value, item.pos)
+        return
+    if isinstance(right, Literal):
+        if vtype.kind == "many":
+            raise ExpressionError(
+                f"{left.id!r} holds several values; write {_lit(right.value)} in {left.id}"
+            )
+        _check_value(left, vtype, right.value, right.pos)
+        return
+    raise ExpressionError(f"cannot compare with {unparse(right)!r}")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _and(values: list[Any]) -> Any:
+    if any(v is False for v in values):
+        return False
+    if any(v is UNKNOWN for v in values):
+        return UNKNOWN
+    return True
+
+
+def _or(values: list[Any]) -> Any:
+    if any(v is True for v in values):
+        return True
+    if any(v is UNKNOWN for v in values):
+        return UNKNOWN
+    return False
+
+
+def _not(value: Any) -> Any:
+    return UNKNOWN if value is UNKNOWN else (not value)
+
+
+def evaluate(node: Node, facts: Mapping[str, Any]) -> Any:
+    """True, False or UNKNOWN. Missing names and None values are UNKNOWN."""
+    if isinstance(node, BoolOp):
+        values = [evaluate(o, facts) for o in node.operands]
+        return _and(values) if node.op == "and" else _or(values)
+    if isinstance(node, Not):
+        return _not(evaluate(node.operand, facts))
+    if isinstance(node, Name):
+        value = _value(node, facts)
+        if value is UNKNOWN:
+            return UNKNOWN
+        return bool(value)
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Compare):
+        return _compare(node, facts)
+    raise TypeError(node)  # pragma: no cover
+
+
+def _value(node: Node, facts: Mapping[str, Any]) -> Any:
+    if isinstance(node, Name):
+        value = facts.get(node.id, UNKNOWN)
+        return UNKNOWN if value is None else value
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, ListLit):
+        return [item.value for item in node.items]
+    return evaluate(node, facts)
+
+
+def _compare(node: Compare, facts: Mapping[str, Any]) -> Any:
+    left = _value(node.left, facts)
+    right = _value(node.right, facts)
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    op = node.op
+    try:
+        if op == "in":
+            return left in right
+        if op == "not in":
+            return left not in right
+        if op in ("==", "!="):
+            if isinstance(left, list) and isinstance(right, list):
+                same = sorted(map(str, left)) == sorted(map(str, right))
+            else:
+                same = left == right
+            return same if op == "==" else not same
+        if op == "<":
+            return left < right
+        if op == "<=":
+            return left <= right
+        if op == ">":
+            return left > right
+        if op == ">=":
+            return left >= right
+    except TypeError:
+        return UNKNOWN
+    raise TypeError(op)  # pragma: no cover
+
+
+def reads(node: Node, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of every name the condition reads (UNKNOWN where unanswered)."""
+    out: dict[str, Any] = {}
+    for name in names(node):
+        value = facts.get(name, UNKNOWN)
+        out[name] = UNKNOWN if value is None else value
+    return out

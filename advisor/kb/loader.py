@@ -1,0 +1,260 @@
+"""Load a knowledge base (one YAML file or a folder of them), validate it, and cross-check it.
+
+Every problem names the file and line. ``load`` raises on the first problem set; ``collect``
+returns all of them (for ``advisor rules check``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+
+from advisor import safeyaml
+from advisor.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
+from advisor.kb import expr
+from advisor.kb.schema import (
+    ANSWER_METADATA_KEYS,
+    KBFile,
+    KnowledgeBase,
+    Meta,
+)
+
+MAX_RULES_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class KBError(SchemaError):
+    """The knowledge base has problems; ``problems`` holds every one."""
+
+    def __init__(self, problems: list[Problem]):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more; run `advisor rules check`)" if len(problems) > 1 else ""
+        super().__init__(first.message + more, path=first.path, line=first.line)
+        self.problems = problems
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise FileProblem("no such file or folder", path=str(path))
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise FileProblem("folder holds no .yaml rules files", path=str(path))
+        return files
+    return [path]
+
+
+def _fmt_loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _pydantic_problems(doc: safeyaml.Document, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            message = f"{_fmt_loc(loc[:-1]) or 'top level'}: unknown key {loc[-1]!r}"
+        elif kind == "missing":
+            message = f"{_fmt_loc(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            message = f"{_fmt_loc(loc) or 'top level'}: {msg}"
+        problems.append(Problem(doc.path, doc.line_of(loc), message))
+    return problems
+
+
+def _parse_file(path: Path) -> tuple[KBFile | None, safeyaml.Document | None, list[Problem]]:
+    try:
+        doc = safeyaml.load_file(path, max_bytes=MAX_RULES_FILE_BYTES)
+    except AdvisorError as exc:
+        return None, None, [Problem(str(path), exc.line, exc.message)]
+    if doc.data is None:
+        return KBFile(), doc, []
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__
+        return None, doc, [Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")]
+    try:
+        parsed = KBFile.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, doc, _pydantic_problems(doc, exc)
+    for section in ("candidates", "criteria", "questions", "facts", "rules"):
+        for i, item in enumerate(getattr(parsed, section)):
+            item._origin = (doc.path, doc.line_of((section, i)))
+    return parsed, doc, []
+
+
+def collect(path: str | Path) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Load and cross-check; return the knowledge base (None if unusable) and every problem."""
+    root = Path(path)
+    files = _files(root)
+    parts: list[tuple[KBFile, safeyaml.Document]] = []
+    problems: list[Problem] = []
+    for file in files:
+        parsed, doc, errs = _parse_file(file)
+        problems.extend(errs)
+        if parsed is not None and doc is not None:
+            parts.append((parsed, doc))
+    if problems:
+        return None, problems
+    return _merge(parts, [str(f) for f in files])
+
+
+def load(path: str | Path) -> KnowledgeBase:
+    kb, problems = collect(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or kb is None:
+        raise KBError(errors or problems)
+    return kb
+
+
+def load_bundled() -> KnowledgeBase:
+    from advisor.resources import rules_dir
+
+    return load(rules_dir())
+
+
+def _merge(
+    parts: list[tuple[KBFile, safeyaml.Document]], files: list[str]
+) -> tuple[KnowledgeBase | None, list[Problem]]:
+    problems: list[Problem] = []
+    metas = [(p.meta, d) for p, d in parts if p.meta is not None]
+    if not metas:
+        problems.append(Problem(files[0], None, "no 'meta' section (kb_version) in any file"))
+    elif len(metas) > 1:
+        problems.append(
+            Problem(metas[1][1].path, metas[1][1].line_of(("meta",)), "a second 'meta' section")
+        )
+
+    merged: dict[str, list[Any]] = {s: [] for s in ("candidates", "criteria", "questions", "facts", "rules")}
+    for parsed, _doc in parts:
+        for section in merged:
+            merged[section].extend(getattr(parsed, section))
+
+    for section in merged:
+        seen: dict[str, Any] = {}
+        for item in merged[section]:
+            if item.id in seen:
+                path, line = item.origin
+                problems.append(
+                    Problem(path, line, f"{section}: duplicate id {item.id!r} (first at {seen[item.id].where()})")
+                )
+            else:
+                seen[item.id] = item
+    for section in ("candidates", "criteria", "questions"):
+        if not merged[section]:
+            problems.append(Problem(files[0], None, f"the knowledge base defines no {section}"))
+
+    candidate_ids = {c.id for c in merged["candidates"]}
+    criterion_ids = {c.id for c in merged["criteria"]}
+    question_ids = {q.id for q in merged["questions"]}
+
+    for cand in merged["candidates"]:
+        for crit in cand.base:
+            if crit not in criterion_ids:
+                problems.append(_at(cand, f"candidate {cand.id!r}: base rates unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
+    for question in merged["questions"]:
+        if question.id in ANSWER_METADATA_KEYS:
+            problems.append(_at(question, f"question id {question.id!r} is reserved for answers-file metadata"))
+    for fact in merged["facts"]:
+        if fact.id in question_ids:
+            problems.append(_at(fact, f"fact {fact.id!r} has the same name as a question"))
+
+    env = _type_env(merged["questions"], merged["facts"])
+    conditions: dict[str, Any] = {}
+    question_conditions: dict[str, Any] = {}
+    for question in merged["questions"]:
+        if question.auto_fact is not None:
+            if "auto" not in question.values:
+                problems.append(_at(question, f"question {question.id!r}: auto_fact given but 'auto' is not a choice"))
+            fact_type = env.get(question.auto_fact)
+            if fact_type is None:
+                problems.append(_at(question, f"question {question.id!r}: unknown auto_fact {question.auto_fact!r}"))
+        if question.when is not None:
+            try:
+                node = expr.parse(question.when)
+                expr.check(node, env)
+                question_conditions[question.id] = node
+            except ExpressionError as exc:
+                problems.append(_at(question, f"question {question.id!r}: when: {exc.message}"))
+    for rule in merged["rules"]:
+        try:
+            node = expr.parse(rule.when)
+            expr.check(node, env)
+            conditions[rule.id] = node
+        except ExpressionError as exc:
+            problems.append(_at(rule, f"rule {rule.id!r}: when: {exc.message}"))
+        for effect in rule.effects:
+            for cand in _effect_candidates(effect):
+                if cand not in candidate_ids:
+                    problems.append(_at(rule, f"rule {rule.id!r}: unknown candidate {cand!r}; known: {', '.join(sorted(candidate_ids))}"))
+            crit = effect.rate or effect.weight
+            if crit is not None and crit not in criterion_ids:
+                problems.append(_at(rule, f"rule {rule.id!r}: unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
+        for cand in rule.applies_to:
+            if cand not in candidate_ids:
+                problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
+
+    if any(p.severity == "error" for p in problems) or not metas:
+        return None, problems
+    meta: Meta = metas[0][0]  # type: ignore[assignment]
+    kb = KnowledgeBase(
+        meta=meta,
+        candidates=merged["candidates"],
+        criteria=merged["criteria"],
+        questions=merged["questions"],
+        facts=merged["facts"],
+        rules=merged["rules"],
+        conditions=conditions,
+        question_conditions=question_conditions,
+        files=files,
+    )
+    return kb, problems
+
+
+def _at(item: Any, message: str, severity: str = "error") -> Problem:
+    path, line = item.origin
+    return Problem(path, line, message, severity)
+
+
+def _effect_candidates(effect: Any) -> list[str]:
+    if effect.veto is not None:
+        return [effect.veto]
+    if effect.candidates:
+        return list(effect.candidates)
+    if effect.candidate is not None:
+        return [effect.candidate]
+    return []
+
+
+def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, expr.VarType]:
+    env: dict[str, expr.VarType] = {}
+    for q in questions:
+        env[q.id] = expr.VarType(q.type, tuple(q.values))
+    for f in facts:
+        env[f.id] = expr.VarType(f.type, tuple(f.choices))
+    return env
+
+
+def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
+    return _type_env(kb.questions, kb.facts)

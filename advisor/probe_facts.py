@@ -1,0 +1,171 @@
+"""Turn a probe file (the JSON `advisor probe` writes) into facts and measurements for the engine.
+
+Facts are named ``probe.<candidate>.<fact>`` and ``machine.*``; the knowledge base declares them,
+so rules read them like answers. Relative speed enters the `performance` criterion through
+:func:`measurer`, and only where the difference is larger than the measured spread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from advisor.assessment import Measurement
+from advisor.engine import MeasuredDelta
+from advisor.kb.schema import KnowledgeBase
+from advisor.machine import facts_from_host
+
+#: The workload that resembles each kind of data: per-step overhead (small MLP batches) or
+#: compute (convolutions).
+WORKLOAD_FOR_MODALITY = {
+    "images": "cnn-digits",
+    "audio": "cnn-digits",
+    "multimodal": "cnn-digits",
+    "graph": "mlp-digits",
+    "text": "mlp-digits",
+    "tabular": "mlp-digits",
+    "time_series": "mlp-digits",
+    "other": "mlp-digits",
+}
+MAX_PENALTY = 4.0  # rating points on the 0-10 scale for a framework 16x slower than the fastest
+ACCURACY_GATE = {"mlp-digits": 0.8, "cnn-digits": 0.8}
+
+
+def _rows(probe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    rows = probe.get("frameworks") or []
+    return [r for r in rows if isinstance(r, Mapping)]
+
+
+def _row_ok(row: Mapping[str, Any]) -> bool:
+    return row.get("status") == "ok"
+
+
+def _learned(row: Mapping[str, Any]) -> bool:
+    for name, wl in (row.get("workloads") or {}).items():
+        acc = wl.get("accuracy") if isinstance(wl, Mapping) else None
+        if isinstance(acc, (int, float)) and acc < ACCURACY_GATE.get(name, 0.5):
+            return False
+    return True
+
+
+def _sees_gpu(row: Mapping[str, Any]) -> bool:
+    devices = row.get("devices") or []
+    for dev in devices:
+        text = (dev if isinstance(dev, str) else str(dev.get("kind", dev))).lower()
+        if any(k in text for k in ("gpu", "cuda", "rocm", "mps", "metal")):
+            return True
+    return False
+
+
+def facts(kb: KnowledgeBase, probe: Mapping[str, Any]) -> dict[str, Any]:
+    """probe.* facts per candidate (installed, sees_gpu, failed) plus machine.* facts."""
+    out: dict[str, Any] = {"probe.given": True}
+    host = probe.get("host") or {}
+    gpus = [g for g in (probe.get("gpus") or []) if isinstance(g, Mapping)]
+    out.update(facts_from_host(dict(host), [dict(g) for g in gpus]))
+    rows = {str(r.get("name")): r for r in _rows(probe)}
+    for cand in kb.candidates:
+        mine = [rows[name] for name in cand.probe_rows if name in rows]
+        if not mine:
+            continue
+        installed = [r for r in mine if r.get("status") != "missing"]
+        out[f"probe.{cand.id}.installed"] = bool(installed)
+        if installed:
+            good = [r for r in installed if _row_ok(r) and _learned(r)]
+            out[f"probe.{cand.id}.failed"] = not good
+            if gpus and cand.id != "sklearn":
+                out[f"probe.{cand.id}.sees_gpu"] = any(_sees_gpu(r) for r in installed if _row_ok(r))
+    return out
+
+
+def _throughput(row: Mapping[str, Any], workload: str) -> tuple[float, float] | None:
+    wl = (row.get("workloads") or {}).get(workload)
+    if not isinstance(wl, Mapping):
+        return None
+    sps = wl.get("samples_per_s")
+    if not isinstance(sps, Mapping):
+        return None
+    median, iqr = sps.get("median"), sps.get("iqr", 0.0)
+    if not isinstance(median, (int, float)) or median <= 0 or not math.isfinite(median):
+        return None
+    acc = wl.get("accuracy")
+    if isinstance(acc, (int, float)) and acc < ACCURACY_GATE.get(workload, 0.5):
+        return None  # did not learn: its speed means nothing
+    iqr = float(iqr) if isinstance(iqr, (int, float)) and math.isfinite(iqr) else 0.0
+    return float(median), max(iqr, 0.0)
+
+
+def best_rows(
+    kb: KnowledgeBase, probe: Mapping[str, Any], workload: str
+) -> dict[str, tuple[str, float, float]]:
+    """candidate -> (row name, median samples/s, IQR) of its fastest ok row on the workload."""
+    rows = {str(r.get("name")): r for r in _rows(probe) if _row_ok(r)}
+    out: dict[str, tuple[str, float, float]] = {}
+    for cand in kb.candidates:
+        best: tuple[str, float, float] | None = None
+        for name in cand.probe_rows:
+            if name not in rows:
+                continue
+            got = _throughput(rows[name], workload)
+            if got and (best is None or got[0] > best[1]):
+                best = (name, got[0], got[1])
+        if best is not None:
+            out[cand.id] = best
+    return out
+
+
+def speed_facts(kb: KnowledgeBase, probe: Mapping[str, Any], modality: str | None) -> dict[str, Any]:
+    workload = WORKLOAD_FOR_MODALITY.get(modality or "", "cnn-digits")
+    best = best_rows(kb, probe, workload)
+    if not best:
+        return {}
+    top = max(best.values(), key=lambda b: b[1])[1]
+    out: dict[str, Any] = {f"probe.{c}.relative_speed": v[1] / top for c, v in best.items()}
+    out["probe.fastest"] = max(best, key=lambda c: best[c][1])
+    return out
+
+
+def measurer(probe: Mapping[str, Any]):
+    """A callable for engine.Inputs: measured speed -> performance rating changes, noise-aware."""
+
+    def measure(kb: KnowledgeBase, fact_values: Mapping[str, Any], weights: Mapping[str, float]):
+        modality = fact_values.get("modality")
+        workload = WORKLOAD_FOR_MODALITY.get(modality if isinstance(modality, str) else "", "cnn-digits")
+        best = best_rows(kb, probe, workload)
+        deltas: list[MeasuredDelta] = []
+        measurements: list[Measurement] = []
+        notes: list[str] = []
+        if len(best) < 2:
+            if best:
+                notes.append(f"Only one framework was measured on {workload}; speed moves no score.")
+            return deltas, measurements, notes
+        fastest = max(best, key=lambda c: best[c][1])
+        f_row, f_med, f_iqr = best[fastest]
+        for cand, (row, med, iqr) in best.items():
+            rel = med / f_med
+            overlap = med + iqr / 2 >= f_med - f_iqr / 2
+            if cand == fastest or overlap:
+                rating = 0.0
+                detail = (f"{row} {med:,.0f} samples/s on {workload}"
+                          + ("" if cand == fastest else f", within the measured spread of {f_row}"))
+                if cand != fastest:
+                    notes.append(
+                        f"{kb.candidate(cand).name} and {kb.candidate(fastest).name} are too close "
+                        f"on {workload} to separate ({med:,.0f} +/- {iqr:,.0f} vs "
+                        f"{f_med:,.0f} +/- {f_iqr:,.0f} samples/s)."
+                    )
+            else:
+                rating = max(-MAX_PENALTY, MAX_PENALTY / 4 * math.log2(rel))
+                rating = round(rating, 3)
+                detail = (f"{row} {med:,.0f} samples/s on {workload} = {rel:.2f}x the fastest "
+                          f"({f_row} {f_med:,.0f})")
+            points = weights.get("performance", 0.0) * rating
+            measurements.append(Measurement(candidate=cand, criterion="performance", row=row,
+                                            workload=workload, value=rel, rating=rating,
+                                            points=points, detail=detail))
+            if rating != 0.0:
+                deltas.append(MeasuredDelta(cand, "performance", rating,
+                                            f"measured:{workload}", detail))
+        return deltas, measurements, notes
+
+    return measure

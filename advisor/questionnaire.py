@@ -1,0 +1,102 @@
+"""The questionnaire's logic, free of any terminal: which questions to ask, and how to read a reply.
+
+The CLI drives it with a prompt function, so tests can drive it with a list of replies and the
+real terminal test drives the real prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from advisor import answers as answers_mod
+from advisor.errors import AnswerError
+from advisor.kb import expr
+from advisor.kb.schema import KnowledgeBase, Question
+
+
+def is_asked(kb: KnowledgeBase, question: Question, answered: Mapping[str, Any]) -> bool:
+    """A question is skipped only when its `when` is known to be false."""
+    node = kb.question_conditions.get(question.id)
+    if node is None:
+        return True
+    return expr.evaluate(node, answered) is not False
+
+
+def render_question(question: Question, index: int, total: int) -> str:
+    lines = [f"[{index}/{total}] {question.text}"]
+    if question.help:
+        lines.append(f"    {question.help}")
+    if question.type == "bool":
+        default = {True: "yes", False: "no", None: ""}[question.default]
+        lines.append(f"    yes / no" + (f"   (default: {default})" if default else ""))
+        return "\n".join(lines)
+    for n, choice in enumerate(question.choices, 1):
+        label = f" - {choice.label}" if choice.label else ""
+        lines.append(f"    {n}) {choice.value}{label}")
+    if question.default is not None:
+        default = question.default
+        shown = ", ".join(default) if isinstance(default, list) else str(default)
+        lines.append(f"    (default: {shown})")
+    if question.type == "many":
+        lines.append("    several allowed: numbers or values separated by commas")
+    return "\n".join(lines)
+
+
+def parse_reply(question: Question, reply: str) -> Any:
+    """Turn what was typed into a valid answer; '' means the default. Raises AnswerError."""
+    text = reply.strip()
+    if text == "":
+        if question.default is None:
+            raise AnswerError("this question has no default; please choose")
+        return list(question.default) if isinstance(question.default, list) else question.default
+    if question.type == "bool":
+        return answers_mod.coerce(question, text, where="reply")
+    tokens = [t.strip() for t in text.split(",") if t.strip()] if question.type == "many" else [text]
+    values = []
+    for token in tokens:
+        if token.isdigit():
+            n = int(token)
+            if not 1 <= n <= len(question.choices):
+                raise AnswerError(f"{n} is not a number from 1 to {len(question.choices)}")
+            values.append(question.choices[n - 1].value)
+        else:
+            values.append(token)
+    raw: Any = values if question.type == "many" else values[0]
+    return answers_mod.coerce(question, raw, where="reply")
+
+
+def allowed_hint(question: Question) -> str:
+    if question.type == "bool":
+        return "answer yes or no"
+    nums = f"1-{len(question.choices)}"
+    return f"type a number {nums} or one of: {', '.join(question.values)}"
+
+
+def run(
+    kb: KnowledgeBase,
+    preset: answers_mod.AnswerSet,
+    ask: Callable[[str], str],
+    say: Callable[[str], None],
+    on_answer: Callable[[answers_mod.AnswerSet], None] | None = None,
+) -> answers_mod.AnswerSet:
+    """Ask every question that is not preset and not skipped; re-ask on invalid input."""
+    result = preset.copy()
+    pending = [q for q in kb.questions if q.id not in result.values]
+    total = len(kb.questions)
+    for question in pending:
+        if not is_asked(kb, question, result.values):
+            continue
+        index = kb.questions.index(question) + 1
+        say(render_question(question, index, total))
+        while True:
+            reply = ask("> ")
+            try:
+                value = parse_reply(question, reply)
+            except AnswerError as exc:
+                say(f"    {exc.message} - {allowed_hint(question)}")
+                continue
+            break
+        result.put(question.id, value, "prompt")
+        if on_answer is not None:
+            on_answer(result)
+    return result

@@ -1,0 +1,1 @@
+"""Renderers: one Assessment, several views (terminal, Markdown, HTML, JSON)."""

@@ -1,0 +1,10 @@
+"""JSON view: the DESIGN.md contract (schema_version, winner, ranking with contributions) plus
+everything the other reports show."""
+
+from __future__ import annotations
+
+from advisor.assessment import Assessment
+
+
+def render(a: Assessment) -> str:
+    return a.model_dump_json(indent=2) + "\n"

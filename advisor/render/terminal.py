@@ -1,0 +1,167 @@
+"""Terminal view of an Assessment (rich). All input-derived text is escaped for rich markup and
+stripped of control characters, so a hostile answers, rules or probe file cannot restyle the
+terminal or inject escape sequences."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from advisor.assessment import Assessment
+from advisor.render.text import clean
+
+
+def _e(value: object) -> str:
+    return escape(clean(str(value)))
+
+
+def _name(a: Assessment, cid: str | None) -> str:
+    if cid is None:
+        return "none"
+    return next((r.name for r in a.ranking if r.candidate == cid), cid)
+
+
+def ranking_table(a: Assessment) -> Table:
+    table = Table(title="Ranking (score = weighted mean rating, 0-10)", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("candidate")
+    table.add_column("score", justify="right")
+    table.add_column("", no_wrap=True)
+    table.add_column("status")
+    top = max((r.score for r in a.ranking), default=1.0) or 1.0
+    for r in a.ranking:
+        status = (
+            "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
+        )
+        if r.installed is False:
+            status += " [yellow](not installed)[/]"
+        style = "bold" if r.candidate == a.winner else ""
+        bar = "#" * max(0, round(20 * r.score / top))
+        table.add_row(str(r.rank), Text(clean(r.name), style=style), f"{r.score:.2f}",
+                      Text(bar, style="dim" if r.vetoed else "green"), status)
+    return table
+
+
+def breakdown_table(a: Assessment) -> Table:
+    """Criteria as rows, candidates as columns: each column sums to the candidate's score."""
+    table = Table(title="Score breakdown (points = rating x weight)", title_justify="left")
+    table.add_column("criterion")
+    table.add_column("weight", justify="right")
+    for r in a.ranking:
+        table.add_column(clean(r.name), justify="right")
+    for w in a.weights:
+        table.add_row(_e(w.name), f"{w.weight:.0%}",
+                      *[f"{r.contributions[w.criterion]:.2f}" for r in a.ranking])
+    table.add_row("[bold]score[/]", "", *[f"[bold]{r.score:.2f}[/]" for r in a.ranking])
+    return table
+
+
+def weights_table(a: Assessment) -> Table:
+    table = Table(title="Decision drivers and how far each weight may move", title_justify="left")
+    table.add_column("criterion")
+    table.add_column("weight", justify="right")
+    table.add_column(f"{_name(a, a.winner)} still wins for", justify="right")
+    table.add_column("shifted by")
+    intervals = {w.criterion: w for w in a.robustness.weight_intervals}
+    for w in a.weights:
+        iv = intervals.get(w.criterion)
+        span = f"{iv.low:.0%} - {iv.high:.0%}" if iv else "-"
+        table.add_row(_e(w.name), f"{w.weight:.0%}", span, _e(", ".join(w.rules)) or "-")
+    return table
+
+
+def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
+    rob = a.robustness
+    if a.winner is None:
+        console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
+                            title="advisor"))
+    else:
+        margin = f"{rob.margin:.2f} points ahead of {_name(a, rob.runner_up)}" if rob.margin is not None else "no rival left"
+        console.print(
+            Panel(
+                Group(
+                    Text.from_markup(f"[bold green]{_e(_name(a, a.winner))}[/] - {rob.label} ({_e(margin)})"),
+                    Text(f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}", style="dim"),
+                ),
+                title="Recommendation",
+                expand=False,
+            )
+        )
+    console.print(ranking_table(a))
+    console.print(breakdown_table(a))
+    if a.why:
+        console.print("[bold]Why[/]")
+        for reason in a.why:
+            console.print(f"  + {_e(reason.text)}")
+    if a.why_not:
+        console.print("[bold]Why not the others[/]")
+        for wn in a.why_not:
+            name = _e(_name(a, wn.candidate))
+            if wn.vetoed_by:
+                for v in wn.vetoed_by:
+                    console.print(f"  - {name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
+            elif wn.reasons:
+                console.print(f"  - {name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
+    console.print(weights_table(a))
+    if rob.flips:
+        console.print("[bold]Answers that would change the winner[/]")
+        for flip in rob.flips[: (None if verbose else 8)]:
+            console.print(f"  - if {_e(flip.change)}: {_e(_name(a, flip.new_winner))}")
+        if not verbose and len(rob.flips) > 8:
+            console.print(f"  ... and {len(rob.flips) - 8} more (--format json or markdown lists all)")
+    else:
+        console.print("[bold]No single changed answer changes the winner.[/]")
+    if a.measurements:
+        console.print("[bold]Measured on the probed machine[/]")
+        for m in a.measurements:
+            console.print(f"  {_e(_name(a, m.candidate))}: {_e(m.detail)}"
+                          + (f" -> performance {m.rating:+.2f}" if m.rating else ""))
+    for note in a.measurement_notes:
+        console.print(f"  [dim]{_e(note)}[/]")
+    if a.notes:
+        console.print("[bold]Notes[/]")
+        for note in a.notes:
+            who = f"{_name(a, note.candidate)}: " if note.candidate else ""
+            console.print(f"  * {_e(who + note.text)}")
+    console.print(f"[bold]Rules that fired[/] ({len(a.fired_rules)} of {len(a.trace)})")
+    for rule in a.fired_rules:
+        flag = " [yellow](unconfirmed)[/]" if rule.unconfirmed else ""
+        console.print(f"  {_e(rule.id)} [dim]{rule.confidence}[/]{flag}: {_e('; '.join(rule.effects))}")
+        if verbose:
+            for src in rule.sources:
+                console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
+    if a.unanswered:
+        console.print(f"[yellow]Unanswered (treated as unknown):[/] {_e(', '.join(a.unanswered))}")
+
+
+def render_explain(a: Assessment, candidate: str, console: Console) -> None:
+    """Every rule considered for one candidate: did it hold, on which values, what it added."""
+    result = a.result(candidate)
+    console.print(f"[bold]{_e(result.name)}[/]: score {result.score:.3f}, rank {result.rank}"
+                  + (" [red](vetoed)[/]" if result.vetoed else ""))
+    table = Table(title="Score parts", title_justify="left")
+    for col in ("criterion", "from", "rating", "x weight", "points"):
+        table.add_column(col, justify="right" if col in ("rating", "x weight", "points") else "left")
+    weights = {w.criterion: w.weight for w in a.weights}
+    for part in result.parts:
+        table.add_row(part.criterion, _e(part.source), f"{part.rating:+.2f}",
+                      f"{weights[part.criterion]:.3f}", f"{part.points:+.3f}")
+    table.add_row("[bold]total[/]", "", "", "", f"[bold]{result.score:.3f}[/]")
+    console.print(table)
+    fired = {r.id: r for r in a.fired_rules}
+    trace = Table(title="Every rule considered", title_justify="left")
+    for col in ("rule", "held", "values read", f"effect on {candidate}"):
+        trace.add_column(col)
+    for t in a.trace:
+        effect = "-"
+        if t.id in fired:
+            mine = [e for e in fired[t.id].effects if candidate in e or not any(
+                c in e for c in [r.candidate for r in a.ranking])]
+            effect = "; ".join(mine) or "(other candidates)"
+        reads = ", ".join(f"{k}={v if v is not None else 'unknown'}" for k, v in t.reads.items())
+        colour = {"true": "green", "false": "dim", "unknown": "yellow"}[t.result]
+        trace.add_row(_e(t.id), f"[{colour}]{t.result}[/]", _e(reads), _e(effect))
+    console.print(trace)

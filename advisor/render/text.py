@@ -1,0 +1,33 @@
+"""Text hygiene shared by every renderer: strings from input files are data, never markup."""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 control characters (ESC starts terminal escape sequences), except tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """Remove control characters and bidi overrides (terminal escapes, spoofed text)."""
+    return _CONTROL.sub("", text)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
+
+
+def md(text: object) -> str:
+    """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables)."""
+    value = clean(str(text)).replace("\r", " ").replace("\n", " ")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)
+
+
+def md_link(title: object, url: str) -> str:
+    """A Markdown link whose URL cannot break out (only http/https; risky characters encoded)."""
+    from urllib.parse import quote
+
+    if not re.match(r"^https?://[^\s]+$", url or ""):
+        return f"{md(title)} ({md(url)})"
+    safe = quote(clean(url), safe=":/?#@!$&'*+,;=%-._~")
+    return f"[{md(title)}]({safe})"
