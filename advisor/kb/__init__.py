@@ -1,0 +1,1 @@
+"""The knowledge base: schema, loader, condition language, lint."""
