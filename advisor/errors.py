@@ -18,6 +18,7 @@ class AdvisorError(Exception):
     exit_code: ExitCode = ExitCode.FAILURE
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        message = " ".join(str(message).split())  # always one line, whatever the cause said
         super().__init__(message)
         self.message = message
         self.path = path

@@ -103,6 +103,11 @@ def load_string(text: str, name: str = "<string>") -> Document:
         line = mark.line + 1 if mark is not None else None
         what = exc.problem or exc.context or "malformed YAML"
         raise ParseError(f"malformed YAML: {what}", path=name, line=line) from exc
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        raise ParseError(
+            f"character {exc.character!r} is not allowed in YAML text", path=name, line=line
+        ) from exc
     except yaml.YAMLError as exc:
         raise ParseError(f"malformed YAML: {exc}", path=name) from exc
     except RecursionError as exc:
