@@ -22,7 +22,9 @@ def is_asked(kb: KnowledgeBase, question: Question, answered: Mapping[str, Any])
     return expr.evaluate(node, answered) is not False
 
 
-def render_question(question: Question, index: int, total: int) -> str:
+def render_question(
+    question: Question, index: int, total: int, machine: Mapping[str, Any] | None = None
+) -> str:
     lines = [f"[{index}/{total}] {question.text}"]
     if question.help:
         lines.append(f"    {question.help}")
@@ -30,8 +32,11 @@ def render_question(question: Question, index: int, total: int) -> str:
         default = {True: "yes", False: "no", None: ""}[question.default]
         lines.append(f"    yes / no" + (f"   (default: {default})" if default else ""))
         return "\n".join(lines)
+    detected = (machine or {}).get(question.auto_fact) if question.auto_fact else None
     for n, choice in enumerate(question.choices, 1):
         label = f" - {choice.label}" if choice.label else ""
+        if choice.value == "auto" and detected is not None:
+            label += f" (this machine: {detected})"
         lines.append(f"    {n}) {choice.value}{label}")
     if question.default is not None:
         default = question.default
@@ -78,6 +83,7 @@ def run(
     ask: Callable[[str], str],
     say: Callable[[str], None],
     on_answer: Callable[[answers_mod.AnswerSet], None] | None = None,
+    machine: Mapping[str, Any] | None = None,
 ) -> answers_mod.AnswerSet:
     """Ask every question that is not preset and not skipped; re-ask on invalid input."""
     result = preset.copy()
@@ -87,7 +93,7 @@ def run(
         if not is_asked(kb, question, result.values):
             continue
         index = kb.questions.index(question) + 1
-        say(render_question(question, index, total))
+        say(render_question(question, index, total, machine))
         while True:
             reply = ask("answer> ")
             try:

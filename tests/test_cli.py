@@ -117,3 +117,12 @@ def test_help_and_recommend_import_no_framework():
                  ["recommend", "--defaults"], ["rules", "check"]):
         mods = _imported_modules(args)
         assert not (mods & set(HEAVY)), (args, mods & set(HEAVY))
+
+
+def test_committed_json_schema_is_current():
+    """rules/schema.json (used by editors through the yaml-language-server modeline) is current."""
+    result = run_cli("rules", "schema")
+    assert result.code == 0
+    assert (ROOT / "rules" / "schema.json").read_text() == result.out, (
+        "regenerate with: advisor rules schema --out rules/schema.json"
+    )

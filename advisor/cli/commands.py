@@ -60,7 +60,7 @@ def ask(
 ) -> None:
     """Answer the questionnaire (interactive, or from --answers/--set) and save the answers."""
     from advisor import answers as answers_mod
-    from advisor import core, questionnaire
+    from advisor import core, machine, questionnaire
     from advisor.errors import Interrupted, MissingAnswers, NoTerminal
 
     kb = core.load_kb(rules)
@@ -96,7 +96,7 @@ def ask(
         try:
             result = questionnaire.run(
                 kb, preset, ask=lambda prompt: err.input(prompt), say=lambda text: err.print(text, markup=False, highlight=False),
-                on_answer=keep,
+                on_answer=keep, machine=machine.local_facts(),
             )
         except (KeyboardInterrupt, EOFError):
             err.print()
