@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from advisor.assessment import Assessment
 from advisor.render import measured
-from advisor.render.text import md, md_link
+from advisor.render.text import md, md_code, md_link
 
 
 def _probe_table(rows: list[measured.Row]) -> str:
@@ -30,7 +30,7 @@ def _probe_table(rows: list[measured.Row]) -> str:
                 continue
             spread = md(c.spread_text()) + (" noisy" if c.noisy else "")
             cells += [spread, f(c.first_epoch_s, ".2f"), f(c.accuracy, ".3f")]
-        lines.append(f"| `{md(r.name)}` | {status} | {md(r.version) or '-'} | {f(r.import_s, '.2f')} | "
+        lines.append(f"| {md_code(r.name)} | {status} | {md(r.version) or '-'} | {f(r.import_s, '.2f')} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -83,7 +83,7 @@ def render(a: Assessment) -> str:
     host = measured.host_facts(a.probe)
     if host:
         w("")
-        w("Probed machine" + (f" (`{md(a.probe.get('file'))}`)" if a.probe and a.probe.get("file") else "") + ":")
+        w("Probed machine" + (f" ({md_code(a.probe.get('file'))})" if a.probe and a.probe.get("file") else "") + ":")
         w("")
         for label, value in host:
             w(f"- {md(label)}: {md(value)}")
@@ -125,7 +125,7 @@ def render(a: Assessment) -> str:
         name = md(_name(a, wn.candidate))
         if wn.vetoed_by:
             for v in wn.vetoed_by:
-                w(f"- **{name}** was vetoed by `{md(v.rule)}`: {md(v.reason)}")
+                w(f"- **{name}** was vetoed by {md_code(v.rule)}: {md(v.reason)}")
         elif wn.reasons:
             w(f"- **{name}** ({wn.behind_by:.2f} points behind): " + md("; ".join(r.text for r in wn.reasons)))
     w("")
@@ -151,7 +151,7 @@ def render(a: Assessment) -> str:
         crit_names = {wt.criterion: wt.name for wt in a.weights}
         for m in a.measurements:
             change = f"{md(crit_names.get(m.criterion, m.criterion))} {m.rating:+.2f}" if m.rating else "none"
-            w(f"| {md(_name(a, m.candidate))} | `{md(m.row)}` | {md(m.workload)} | {m.value:.2f}x | "
+            w(f"| {md(_name(a, m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {m.value:.2f}x | "
               f"{change} | {m.points:+.2f} |")
         w("")
     for note in a.measurement_notes:
@@ -163,9 +163,9 @@ def render(a: Assessment) -> str:
         for wl in measured.workloads(rows):
             best, ties = measured.fastest(rows, wl)
             if best is not None:
-                tie = (f" (within the spread of {', '.join('`' + md(t.name) + '`' for t in ties)}: "
+                tie = (f" (within the spread of {', '.join(md_code(t.name) for t in ties)}: "
                        "too close to separate)") if ties else ""
-                w(f"- Fastest on {md(wl)}: `{md(best.name)}`{tie}")
+                w(f"- Fastest on {md(wl)}: {md_code(best.name)}{tie}")
     if a.notes:
         w("")
         w("## Notes")
@@ -178,7 +178,7 @@ def render(a: Assessment) -> str:
     w("")
     for rule in a.fired_rules:
         conf = rule.confidence + (", unconfirmed" if rule.unconfirmed else "")
-        w(f"- `{md(rule.id)}` ({md(conf)}): {md(rule.rationale)}")
+        w(f"- {md_code(rule.id)} ({md(conf)}): {md(rule.rationale)}")
         w(f"  - effects: {md('; '.join(rule.effects))}")
         for src in rule.sources:
             w(f"  - source: {md_link(src.title, src.url)} ({md(src.date)})")
