@@ -209,8 +209,8 @@ def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = No
     for question in kb.questions:
         if question.id in answers:
             body[question.id] = answers[question.id]
-    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    text += yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=None) if body else ""
+    text = yaml.safe_dump({**meta, **body}, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False)
     return "\n".join(header) + "\n" + text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from typing import Any
 
@@ -37,6 +38,8 @@ def local_facts() -> dict[str, Any]:
     """machine.* facts for the machine advisor runs on (NVIDIA GPUs through NVML, if present)."""
     os_name = _OS.get(platform.system())
     gpus: list[dict[str, Any]] = []
+    if not _nvidia_driver_present(os_name):
+        return _facts(os_name, gpus)
     try:
         import pynvml  # nvidia-ml-py: a thin ctypes binding, no framework
 
@@ -47,6 +50,17 @@ def local_facts() -> dict[str, Any]:
             pynvml.nvmlShutdown()
     except Exception:  # no driver, no library: no NVIDIA GPU visible
         gpus = []
+    return _facts(os_name, gpus)
+
+
+def _nvidia_driver_present(os_name: str | None) -> bool:
+    """Cheap check before loading NVML: the Linux driver exposes /proc/driver/nvidia."""
+    if os_name == "linux":
+        return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidiactl")
+    return os_name == "windows"
+
+
+def _facts(os_name: str | None, gpus: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "machine.hardware": hardware_from_gpus(gpus, os_name, platform.machine().lower()),
         "machine.gpu_count": len(gpus),

@@ -89,7 +89,7 @@ def run(
         index = kb.questions.index(question) + 1
         say(render_question(question, index, total))
         while True:
-            reply = ask("> ")
+            reply = ask("answer> ")
             try:
                 value = parse_reply(question, reply)
             except AnswerError as exc:

@@ -1,0 +1,125 @@
+"""The questionnaire driven in a real pseudo-terminal (pexpect), as a person would."""
+
+from __future__ import annotations
+
+import sys
+
+import pexpect
+import pytest
+import yaml
+
+from tests.conftest import ROOT, cli_env, run_cli
+
+pytestmark = pytest.mark.terminal
+
+
+def spawn(*args: str) -> pexpect.spawn:
+    env = cli_env(COLUMNS="100", LINES="40")
+    child = pexpect.spawn(sys.executable, ["-m", "advisor", *args], cwd=str(ROOT), env=env,
+                          encoding="utf-8", timeout=30, dimensions=(40, 100))
+    return child
+
+
+def test_enter_accepts_every_default(tmp_path, kb):
+    out = tmp_path / "answers.yaml"
+    child = spawn("ask", "--out", str(out))
+    asked = 0
+    while True:
+        idx = child.expect([r"answer> ", pexpect.EOF])
+        if idx == 1:
+            break
+        asked += 1
+        child.sendline("")
+    child.close()
+    assert child.exitstatus == 0, child.before
+    data = yaml.safe_load(out.read_text())
+    assert asked == len(kb.questions)
+    for q in kb.questions:
+        assert data[q.id] == q.default, q.id
+
+
+def test_shows_text_help_choices_and_default(tmp_path):
+    child = spawn("ask", "--out", str(tmp_path / "a.yaml"))
+    child.expect("answer> ")
+    screen = child.before
+    assert "[1/12] What is the project for?" in screen
+    assert "1) research" in screen and "4) prototype" in screen
+    assert "(default: prototype)" in screen
+    assert "Research explores new ideas" in screen  # the help line
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+
+def test_invalid_input_is_reasked_with_what_is_allowed(tmp_path):
+    out = tmp_path / "a.yaml"
+    child = spawn("ask", "--out", str(out), "--set", "modality=tabular")
+    child.expect("answer> ")
+    child.sendline("99")
+    child.expect("not a number from 1 to 4")
+    child.expect("answer> ")
+    child.sendline("space travel")
+    child.expect("allowed: research, production, learning, prototype")
+    child.expect("answer> ")
+    child.sendline("1")
+    # pretrained is skipped for tabular data (its `when`), so the next question is deploy_targets
+    child.expect("answer> ")
+    assert "Where will the trained model run?" in child.before
+    assert "pretrained" not in child.before.lower()
+    child.sendline("2,browser")
+    for _ in range(20):
+        if child.expect(["answer> ", pexpect.EOF]) == 1:
+            break
+        child.sendline("")
+    child.close()
+    assert child.exitstatus == 0
+    data = yaml.safe_load(out.read_text())
+    assert data["purpose"] == "research"
+    assert data["deploy_targets"] == ["mobile_android", "browser"]
+    assert "pretrained" not in data
+
+
+def test_ctrl_c_exits_130_keeps_answers_and_resumes(tmp_path):
+    out = tmp_path / "a.yaml"
+    child = spawn("ask", "--out", str(out))
+    child.expect("answer> ")
+    child.sendline("2")  # production
+    child.expect("answer> ")
+    child.sendline("text")
+    child.expect("answer> ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    said = child.before
+    assert "Traceback" not in said
+    assert "interrupted; kept 2 answers" in said
+    data = yaml.safe_load(out.read_text())
+    assert data["purpose"] == "production" and data["modality"] == "text"
+    # resume: only the remaining questions are asked
+    child = spawn("ask", "--answers", str(out), "--out", str(out))
+    child.expect("answer> ")
+    assert "Will you start from pretrained models?" in child.before
+    assert "What is the project for?" not in child.before
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+
+def test_without_a_terminal_it_never_hangs():
+    result = run_cli("ask", timeout=30)
+    assert result.code == 2
+    assert "not a terminal" in result.err and "--answers" in result.err
+
+
+def test_no_input_lists_every_missing_answer(tmp_path):
+    result = run_cli("ask", "--no-input", "--set", "purpose=research")
+    assert result.code == 2
+    assert "missing answers (--no-input): modality, pretrained, deploy_targets" in result.err
+    out = tmp_path / "a.yaml"
+    ok = run_cli("ask", "--no-input", "--defaults", "--set", "purpose=research", "--out", str(out))
+    assert ok.code == 0, ok.err
+    assert yaml.safe_load(out.read_text())["purpose"] == "research"
+    rec = run_cli("recommend", "--answers", str(out), "--format", "json")
+    assert rec.code == 0, rec.err
