@@ -46,6 +46,10 @@ def _register() -> None:
         from advisor.cli import probe_cmd  # noqa: F401
     except ImportError:  # pragma: no cover - while the probe command is being built
         pass
+    try:
+        from advisor.cli import compare_cmd, run_cmd  # noqa: F401
+    except ImportError:  # pragma: no cover - while the report commands are being built
+        pass
 
 
 def _err(message: str) -> None:

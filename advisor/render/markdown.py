@@ -6,7 +6,33 @@ Every string that came from an input file goes through ``md()``: it renders as l
 from __future__ import annotations
 
 from advisor.assessment import Assessment
-from advisor.render.text import md, md_link
+from advisor.render import measured
+from advisor.render.text import md, md_code, md_link
+
+
+def _probe_table(rows: list[measured.Row]) -> str:
+    """Every probe row: status, version, and per workload the median samples/s with its spread."""
+    wls = measured.workloads(rows)
+    head = "| row | status | version | import s | " + " | ".join(
+        f"{md(wl)} samples/s (median ± IQR/2, n) | first epoch s | accuracy" for wl in wls) + " |"
+    lines = [head, "|---|---|---|---:|" + "---:|---:|---:|" * len(wls)]
+
+    def f(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for r in rows:
+        status = md(r.status) + (f" ({md(r.error)})" if r.error else "")
+        cells = []
+        for wl in wls:
+            c = r.cells.get(wl)
+            if c is None:
+                cells += ["-", "-", "-"]
+                continue
+            spread = md(c.spread_text()) + (" noisy" if c.noisy else "")
+            cells += [spread, f(c.first_epoch_s, ".2f"), f(c.accuracy, ".3f")]
+        lines.append(f"| {md_code(r.name)} | {status} | {md(r.version) or '-'} | {f(r.import_s, '.2f')} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _name(a: Assessment, cid: str | None) -> str:
@@ -54,11 +80,13 @@ def render(a: Assessment) -> str:
     if a.machine:
         w("")
         w("Machine: " + md(", ".join(f"{k.removeprefix('machine.')}={_value(v)}" for k, v in a.machine.items())))
-    if a.probe and a.probe.get("host"):
-        host = a.probe["host"]
+    host = measured.host_facts(a.probe)
+    if host:
         w("")
-        w(f"Probed machine: {md(host.get('cpu_model', '?'))}, {md(host.get('usable_cores', '?'))} usable cores, "
-          f"{md(host.get('os', '?'))}, Python {md(host.get('python', '?'))}")
+        w("Probed machine" + (f" ({md_code(a.probe.get('file'))})" if a.probe and a.probe.get("file") else "") + ":")
+        w("")
+        for label, value in host:
+            w(f"- {md(label)}: {md(value)}")
     w("")
     w("## Decision drivers")
     w("")
@@ -97,7 +125,7 @@ def render(a: Assessment) -> str:
         name = md(_name(a, wn.candidate))
         if wn.vetoed_by:
             for v in wn.vetoed_by:
-                w(f"- **{name}** was vetoed by `{md(v.rule)}`: {md(v.reason)}")
+                w(f"- **{name}** was vetoed by {md_code(v.rule)}: {md(v.reason)}")
         elif wn.reasons:
             w(f"- **{name}** ({wn.behind_by:.2f} points behind): " + md("; ".join(r.text for r in wn.reasons)))
     w("")
@@ -110,15 +138,34 @@ def render(a: Assessment) -> str:
             w(f"  - if {md(flip.change)}: {md(_name(a, flip.new_winner))}")
     else:
         w("- No single changed answer changes the winner.")
-    if a.measurements or a.measurement_notes:
+    rows = measured.rows(a.probe)
+    if a.measurements or a.measurement_notes or rows:
         w("")
         w("## Measured numbers")
         w("")
+    if a.measurements:
+        w("What the measurements changed (relative speed on the workload that matches the project):")
+        w("")
+        w("| candidate | row | workload | relative speed | rating change | points |")
+        w("|---|---|---|---:|---:|---:|")
+        crit_names = {wt.criterion: wt.name for wt in a.weights}
         for m in a.measurements:
-            extra = f" -> performance {m.rating:+.2f} ({m.points:+.2f} points)" if m.rating else ""
-            w(f"- {md(_name(a, m.candidate))}: {md(m.detail)}{extra}")
-        for note in a.measurement_notes:
-            w(f"- {md(note)}")
+            change = f"{md(crit_names.get(m.criterion, m.criterion))} {m.rating:+.2f}" if m.rating else "none"
+            w(f"| {md(_name(a, m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {m.value:.2f}x | "
+              f"{change} | {m.points:+.2f} |")
+        w("")
+    for note in a.measurement_notes:
+        w(f"- {md(note)}")
+    if a.measurement_notes:
+        w("")
+    if rows:
+        w(_probe_table(rows))
+        for wl in measured.workloads(rows):
+            best, ties = measured.fastest(rows, wl)
+            if best is not None:
+                tie = (f" (within the spread of {', '.join(md_code(t.name) for t in ties)}: "
+                       "too close to separate)") if ties else ""
+                w(f"- Fastest on {md(wl)}: {md_code(best.name)}{tie}")
     if a.notes:
         w("")
         w("## Notes")
@@ -131,10 +178,21 @@ def render(a: Assessment) -> str:
     w("")
     for rule in a.fired_rules:
         conf = rule.confidence + (", unconfirmed" if rule.unconfirmed else "")
-        w(f"- `{md(rule.id)}` ({md(conf)}): {md(rule.rationale)}")
+        w(f"- {md_code(rule.id)} ({md(conf)}): {md(rule.rationale)}")
         w(f"  - effects: {md('; '.join(rule.effects))}")
         for src in rule.sources:
             w(f"  - source: {md_link(src.title, src.url)} ({md(src.date)})")
+    sources: dict[str, tuple[str, str, list[str]]] = {}
+    for rule in a.fired_rules:
+        for src in rule.sources:
+            sources.setdefault(src.url, (src.title, src.date, []))[2].append(rule.id)
+    if sources:
+        w("")
+        w("## Sources")
+        w("")
+        for i, (url, (title, date, used)) in enumerate(
+                sorted(sources.items(), key=lambda kv: kv[1][0].lower()), 1):
+            w(f"{i}. {md_link(title, url)} ({md(date)}; used by {md(', '.join(used))})")
     w("")
     w(f"*advisor {md(a.advisor_version)}, knowledge base {md(a.kb_version)}, {md(a.generated)}*")
     return "\n".join(out) + "\n"

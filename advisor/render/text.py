@@ -31,3 +31,9 @@ def md_link(title: object, url: str) -> str:
         return f"{md(title)} ({md(url)})"
     safe = quote(clean(url), safe=":/?#@!$&'*+,;=%-._~")
     return f"[{md(title)}]({safe})"
+
+
+def md_code(text: object) -> str:
+    """A Markdown code span showing the literal text (backslash escapes do not work inside one)."""
+    value = clean(str(text)).replace("\r", " ").replace("\n", " ").replace("`", "'")
+    return "`" + value.replace("|", "\\|") + "`"

@@ -1,0 +1,117 @@
+"""`advisor compare`: several probe files (machines) side by side.
+
+Reads each file with the same checks as `advisor recommend --probe` and builds one plain result
+object; renderers (advisor.render.compare_report) only read it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from advisor import core
+from advisor.errors import BadInput, VersionError
+from advisor.render import measured
+
+
+@dataclass(frozen=True)
+class Machine:
+    label: str
+    path: str
+    facts: dict[str, str]  # CPU, Cores, Memory, OS, Python, GPUs, Probed
+    rows: list[measured.Row]
+    advisor_version: str
+
+    def row(self, name: str) -> measured.Row | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class Fastest:
+    row: str
+    median: float
+    ties: list[str] = field(default_factory=list)  # rows within its measured spread
+
+
+@dataclass(frozen=True)
+class Comparison:
+    machines: list[Machine]
+    facts: list[str]  # fact labels, in order
+    frameworks: list[str]  # every row name seen, in first-seen order
+    workloads: list[str]
+    fastest: list[dict[str, Fastest]]  # per machine: workload -> fastest row
+
+
+def _peek_advisor_version(path: str) -> str | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("advisor_version") if isinstance(data, dict) else None
+    return measured.text(value, 40) if value else None
+
+
+def read(path: str) -> dict[str, Any]:
+    """A probe file, or a VersionError that names the advisor version that wrote it."""
+    try:
+        return core.read_probe(path)
+    except VersionError as exc:
+        version = _peek_advisor_version(path)
+        from advisor import __version__
+
+        by = f"; it was written by advisor {version}" if version else ""
+        raise VersionError(
+            f"{exc.message}{by}; re-run `advisor probe` there with advisor {__version__}, "
+            "or compare it with the version that wrote it",
+            path=path,
+        ) from None
+
+
+def _facts(probe: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    gpus: list[str] = []
+    for label, value in measured.host_facts(probe):
+        if label.startswith("GPU"):
+            if value != "none detected":
+                gpus.append(value)
+        else:
+            out[label] = value
+    out["GPUs"] = "; ".join(gpus) if gpus else "none detected"
+    return out
+
+
+def _labels(paths: Sequence[str]) -> list[str]:
+    stems = [Path(p).stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [str(p) for p in paths]
+
+
+def compare(paths: Sequence[str]) -> Comparison:
+    if not paths:
+        raise BadInput("give at least one probe file")
+    machines = []
+    for label, path in zip(_labels(paths), paths):
+        probe = read(path)
+        machines.append(Machine(label=label, path=path, facts=_facts(probe),
+                                rows=measured.rows(probe),
+                                advisor_version=measured.text(probe.get("advisor_version"), 40)))
+    facts: list[str] = []
+    frameworks: list[str] = []
+    for m in machines:
+        facts.extend(k for k in m.facts if k not in facts)
+        frameworks.extend(r.name for r in m.rows if r.name not in frameworks)
+    workloads: list[str] = []
+    for m in machines:
+        workloads.extend(w for w in measured.workloads(m.rows) if w not in workloads)
+    fastest = []
+    for m in machines:
+        per: dict[str, Fastest] = {}
+        for wl in workloads:
+            best, ties = measured.fastest(m.rows, wl)
+            if best is not None:
+                per[wl] = Fastest(best.name, best.cells[wl].median or 0.0, [t.name for t in ties])
+        fastest.append(per)
+    return Comparison(machines, facts, frameworks, workloads, fastest)

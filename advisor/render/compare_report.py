@@ -1,0 +1,163 @@
+"""Views of a Comparison (advisor.compare): rich table, Markdown and self-contained HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor import __version__
+from advisor.compare import Comparison
+from advisor.render import measured
+from advisor.render.text import clean, md, md_code
+
+
+def _cell(c: measured.Cell | None) -> str:
+    if c is None or c.median is None:
+        return "-"
+    return c.spread_text() + (" noisy" if c.noisy else "")
+
+
+def _status(r: measured.Row | None) -> str:
+    if r is None:
+        return "-"
+    return r.status + (f" {r.version}" if r.version else "")
+
+
+def _fastest_text(cmp: Comparison, i: int, wl: str) -> str:
+    f = cmp.fastest[i].get(wl)
+    if f is None:
+        return "-"
+    return f.row + (f" (tied with {', '.join(f.ties)})" if f.ties else "")
+
+
+def render_table(cmp: Comparison, console: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    def e(v: object) -> str:
+        return escape(clean(str(v)))
+
+    heads = [e(m.label) for m in cmp.machines]
+    t = Table(title="Machines", title_justify="left")
+    t.add_column("")
+    for h in heads:
+        t.add_column(h)
+    for fact in cmp.facts:
+        t.add_row(e(fact), *[e(m.facts.get(fact, "-")) for m in cmp.machines])
+    console.print(t)
+    t = Table(title="Frameworks (status, version)", title_justify="left")
+    t.add_column("row")
+    for h in heads:
+        t.add_column(h)
+    for name in cmp.frameworks:
+        t.add_row(e(name), *[e(_status(m.row(name))) for m in cmp.machines])
+    console.print(t)
+    for i_wl, wl in enumerate(cmp.workloads):
+        t = Table(title=f"{e(wl)}: training samples/s, median ± IQR/2 (n)", title_justify="left")
+        t.add_column("row")
+        for h in heads:
+            t.add_column(h, justify="right")
+        for name in cmp.frameworks:
+            cells = []
+            for i, m in enumerate(cmp.machines):
+                r = m.row(name)
+                text = e(_cell(r.cells.get(wl) if r else None))
+                f = cmp.fastest[i].get(wl)
+                cells.append(f"[bold green]{text} *[/]" if f and f.row == name else text)
+            if any(c != "-" for c in cells):
+                t.add_row(e(name), *cells)
+        console.print(t)
+    t = Table(title="Fastest framework (* above; ties are within the measured spread)", title_justify="left")
+    t.add_column("workload")
+    for h in heads:
+        t.add_column(h)
+    for wl in cmp.workloads:
+        t.add_row(e(wl), *[e(_fastest_text(cmp, i, wl)) for i in range(len(cmp.machines))])
+    console.print(t)
+
+
+def render_markdown(cmp: Comparison) -> str:
+    out: list[str] = []
+    w = out.append
+    heads = " | ".join(md(m.label) for m in cmp.machines)
+    sep = "|---|" + "---|" * len(cmp.machines)
+    w("# Machines compared")
+    w("")
+    w("Files: " + ", ".join(f"{md_code(m.path)}" for m in cmp.machines))
+    w("")
+    w("## Hardware")
+    w("")
+    w(f"| | {heads} |")
+    w(sep)
+    for fact in cmp.facts:
+        w(f"| {md(fact)} | " + " | ".join(md(m.facts.get(fact, "-")) for m in cmp.machines) + " |")
+    w("")
+    w("## Frameworks")
+    w("")
+    w(f"| row | {heads} |")
+    w(sep)
+    for name in cmp.frameworks:
+        w(f"| {md_code(name)} | " + " | ".join(md(_status(m.row(name))) for m in cmp.machines) + " |")
+    for wl in cmp.workloads:
+        w("")
+        w(f"## {md(wl)}: training samples/s (median ± IQR/2, n)")
+        w("")
+        w(f"| row | {heads} |")
+        w("|---|" + "---:|" * len(cmp.machines))
+        for name in cmp.frameworks:
+            cells = []
+            for i, m in enumerate(cmp.machines):
+                r = m.row(name)
+                text = md(_cell(r.cells.get(wl) if r else None))
+                f = cmp.fastest[i].get(wl)
+                cells.append(f"**{text}**" if f and f.row == name and text != "-" else text)
+            if any(c != "-" for c in cells):
+                w(f"| {md_code(name)} | " + " | ".join(cells) + " |")
+    w("")
+    w("## Fastest framework per workload")
+    w("")
+    w(f"| workload | {heads} |")
+    w(sep)
+    for wl in cmp.workloads:
+        w(f"| {md(wl)} | " + " | ".join(md(_fastest_text(cmp, i, wl)) for i in range(len(cmp.machines))) + " |")
+    w("")
+    w(f"*advisor {md(__version__)}; a tie means the runner-up's spread overlaps the fastest's.*")
+    return "\n".join(out) + "\n"
+
+
+def render_html(cmp: Comparison, *, charts: bool = True) -> str:
+    import datetime as dt
+
+    from advisor.render.html import environment
+
+    chart_list = []
+    if charts:
+        from advisor.render import charts as charts_mod
+
+        for wl in cmp.workloads:
+            names = [n for n in cmp.frameworks
+                     if any((m.row(n) and wl in m.row(n).cells and m.row(n).cells[wl].median is not None)
+                            for m in cmp.machines)]
+            if not names:
+                continue
+            med, iqr = [], []
+            for n in names:
+                cells = [(m.row(n).cells.get(wl) if m.row(n) else None) for m in cmp.machines]
+                med.append([c.median if c and m.row(n).status == "ok" else None
+                            for c, m in zip(cells, cmp.machines)])
+                iqr.append([c.iqr if c else None for c in cells])
+            svg = charts_mod.throughput(names, [m.label for m in cmp.machines], med, iqr,
+                                        title=f"Throughput on {wl}, per machine")
+            chart_list.append({"uri": charts_mod.data_uri(svg),
+                               "alt": f"Training throughput on {wl} per framework and machine",
+                               "caption": f"{wl}: median samples/s per framework, one colour per machine; whiskers show the interquartile range."})
+    cells = {}
+    for wl in cmp.workloads:
+        for name in cmp.frameworks:
+            for i, m in enumerate(cmp.machines):
+                r = m.row(name)
+                cells[(wl, name, i)] = r.cells.get(wl) if r else None
+    return environment().get_template("compare.html.j2").render(
+        cmp=cmp, cells=cells, status=_status, fastest_text=_fastest_text, charts=chart_list,
+        version=__version__,
+        generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+    )

@@ -1,0 +1,177 @@
+"""Read a probe file's rows into plain, typed view objects that every report shares.
+
+A probe file may come from another machine (or another person), so nothing in it is trusted:
+numbers that are not finite numbers become ``None``, strings stay strings (renderers escape them),
+and unknown shapes are skipped rather than raising.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+WORKLOADS = ("mlp-digits", "cnn-digits")
+NOISY_IQR_FRACTION = 0.25  # IQR above a quarter of the median: flagged as noisy
+
+
+def num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def text(value: Any, limit: int = 200) -> str:
+    if value is None:
+        return ""
+    out = str(value)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One framework row on one workload."""
+
+    median: float | None
+    iqr: float | None
+    n: int | None
+    first_epoch_s: float | None
+    accuracy: float | None
+    peak_rss_mb: float | None
+    gflops: float | None = None
+    fraction_of_peak: float | None = None
+
+    @property
+    def noisy(self) -> bool:
+        if self.median is None or self.iqr is None or self.median <= 0:
+            return False
+        return self.iqr / self.median > NOISY_IQR_FRACTION or (self.n is not None and self.n < 3)
+
+    def spread_text(self) -> str:
+        if self.median is None:
+            return "-"
+        iqr = f" ± {self.iqr / 2:,.0f}" if self.iqr is not None else ""
+        n = f" (n={self.n})" if self.n is not None else ""
+        return f"{self.median:,.0f}{iqr}{n}"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    status: str
+    version: str
+    devices: str
+    import_s: float | None
+    error: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+def _cell(raw: Mapping[str, Any]) -> Cell:
+    sps = raw.get("samples_per_s")
+    sps = sps if isinstance(sps, Mapping) else {}
+    n = sps.get("n")
+    return Cell(
+        median=num(sps.get("median")),
+        iqr=num(sps.get("iqr")),
+        n=int(n) if isinstance(n, int) and not isinstance(n, bool) else None,
+        first_epoch_s=num(raw.get("first_epoch_s")),
+        accuracy=num(raw.get("accuracy")),
+        peak_rss_mb=num(raw.get("peak_rss_mb")),
+        gflops=num(raw.get("gflops")),
+        fraction_of_peak=num(raw.get("fraction_of_peak", raw.get("peak_fraction"))),
+    )
+
+
+def _devices(raw: Any) -> str:
+    if not isinstance(raw, list):
+        return ""
+    names = []
+    for dev in raw:
+        if isinstance(dev, Mapping):
+            kind, name = text(dev.get("kind"), 20), text(dev.get("name"), 60)
+            names.append(f"{kind}: {name}" if name and name != kind else kind)
+        else:
+            names.append(text(dev, 60))
+    return ", ".join(n for n in names if n)
+
+
+def rows(probe: Mapping[str, Any] | None) -> list[Row]:
+    out: list[Row] = []
+    for raw in (probe or {}).get("frameworks") or []:
+        if not isinstance(raw, Mapping):
+            continue
+        workloads = raw.get("workloads")
+        cells = {}
+        if isinstance(workloads, Mapping):
+            for name, wl in workloads.items():
+                if isinstance(wl, Mapping):
+                    cells[text(name, 40)] = _cell(wl)
+        out.append(
+            Row(
+                name=text(raw.get("name"), 60) or "?",
+                status=text(raw.get("status"), 20) or "?",
+                version=text(raw.get("version"), 60),
+                devices=_devices(raw.get("devices")),
+                import_s=num(raw.get("import_s")),
+                error=text(raw.get("error"), 300),
+                cells=cells,
+            )
+        )
+    return out
+
+
+def workloads(table: list[Row]) -> list[str]:
+    seen = [w for w in WORKLOADS if any(w in r.cells for r in table)]
+    for r in table:
+        seen.extend(w for w in r.cells if w not in seen)
+    return seen
+
+
+def gib(value: Any) -> str:
+    v = num(value)
+    return f"{v / 2**30:.1f} GiB" if v is not None else "?"
+
+
+def host_facts(probe: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) pairs describing the probed machine, for every report."""
+    if not probe:
+        return []
+    host = probe.get("host")
+    host = host if isinstance(host, Mapping) else {}
+    out = [
+        ("CPU", text(host.get("cpu_model")) or "?"),
+        ("Cores", f"{text(host.get('usable_cores')) or '?'} usable of {text(host.get('logical_cores')) or '?'} logical"),
+        ("Memory", gib(host.get("memory_bytes"))),
+        ("OS", text(host.get("os")) or "?"),
+        ("Python", text(host.get("python")) or "?"),
+    ]
+    gpus = [g for g in (probe.get("gpus") or []) if isinstance(g, Mapping)]
+    if gpus:
+        for i, g in enumerate(gpus):
+            out.append((f"GPU {i}", f"{text(g.get('vendor'))} {text(g.get('name'))}, "
+                                    f"{gib(g.get('memory_bytes'))}, driver {text(g.get('driver')) or '?'}"))
+    else:
+        out.append(("GPU", "none detected"))
+    if probe.get("created") or probe.get("advisor_version"):
+        out.append(("Probed", f"{text(probe.get('created')) or '?'} by advisor "
+                              f"{text(probe.get('advisor_version')) or '?'}"))
+    return out
+
+
+def fastest(table: list[Row], workload: str) -> tuple[Row | None, list[Row]]:
+    """The fastest ok row on a workload, and the rows whose spread overlaps it (a tie)."""
+    ok = [r for r in table if r.status == "ok" and workload in r.cells
+          and r.cells[workload].median is not None]
+    if not ok:
+        return None, []
+    best = max(ok, key=lambda r: r.cells[workload].median or 0.0)
+    b = best.cells[workload]
+    ties = []
+    for r in ok:
+        if r is best:
+            continue
+        c = r.cells[workload]
+        if (c.median or 0) + (c.iqr or 0) / 2 >= (b.median or 0) - (b.iqr or 0) / 2:
+            ties.append(r)
+    return best, ties

@@ -1,0 +1,103 @@
+"""`advisor run`: answers + probe + recommendation + every report, written to one folder.
+
+No terminal here: the CLI gathers the answers (prompting if it must) and shows the summary. The
+probe is reached through :func:`probe_machine` only, the one seam to `advisor.probe`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from advisor import answers as answers_mod
+from advisor import atomic, core, engine
+from advisor.assessment import Assessment
+from advisor.errors import BadInput, FileProblem
+from advisor.kb.schema import KnowledgeBase
+
+REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
+
+
+def probe_machine(*, quick: bool, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Probe this machine with `advisor.probe` and return the probe document as plain data."""
+    try:
+        from advisor.probe import core as probe_core
+    except ImportError as exc:
+        raise BadInput(
+            "this advisor was installed without its probe; give --probe FILE "
+            "(written by `advisor probe --out FILE` on the machine that will train)"
+        ) from exc
+    result = probe_core.run_probe(quick=quick)  # wired to the real probe after the merge
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    return dict(result)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    assessment: Assessment
+    files: dict[str, Path]
+    probe_source: str  # "measured now" or the --probe path
+
+
+def recommend_with(
+    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: dict[str, Any] | None,
+    probe_label: str | None,
+) -> Assessment:
+    return engine.assess(kb, core.build_inputs(kb, answer_set, probe, probe_label))
+
+
+def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
+               probe: dict[str, Any] | None) -> dict[str, str]:
+    """Every report as text, keyed by file name (rendered before anything is written)."""
+    from advisor.render import html, json_report, markdown
+
+    texts = {
+        "report.html": html.render(a),
+        "report.md": markdown.render(a),
+        "recommendation.json": json_report.render(a),
+        "answers.yaml": answers_mod.dump(kb, answer_values),
+    }
+    if probe is not None:
+        texts["probe.json"] = json.dumps(probe, indent=2, sort_keys=False) + "\n"
+    return texts
+
+
+def write_folder(out_dir: str, texts: dict[str, str]) -> dict[str, Path]:
+    """Write each report atomically into out_dir (created if needed)."""
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise FileProblem("exists and is not a folder; --out takes a folder", path=out_dir)
+    written: dict[str, Path] = {}
+    for name, text in texts.items():
+        written[name] = atomic.write_text(folder / name, text)
+        try:
+            (folder / name).chmod(0o644)  # reports are meant to be shared
+        except OSError:
+            pass
+    return written
+
+
+def run(
+    kb: KnowledgeBase,
+    answer_set: answers_mod.AnswerSet,
+    *,
+    out_dir: str,
+    probe_file: str | None = None,
+    quick: bool = False,
+    skip_probe: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    if probe_file:
+        probe: dict[str, Any] | None = core.read_probe(probe_file)
+        label: str | None = probe_file
+    elif skip_probe:
+        probe, label = None, None
+    else:
+        probe = probe_machine(quick=quick, progress=progress)
+        label = str(Path(out_dir) / "probe.json")
+    a = recommend_with(kb, answer_set, probe, label)
+    files = write_folder(out_dir, render_all(kb, a, dict(answer_set.values), probe))
+    return RunResult(a, files, probe_file or ("not probed" if skip_probe else "measured now"))

@@ -1,0 +1,85 @@
+"""Measured numbers decide, visibly and honestly (probe facts -> rules and performance ratings)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from tests.reports_support import assessment, probe_data
+
+TF_STACK = ("existing_stack=tensorflow", "team_experience=tensorflow")
+
+
+def _perf_parts(a, cand):
+    return [p for p in a.result(cand).parts if p.kind == "measurement"]
+
+
+def test_tensorflow_blind_to_the_nvidia_gpu_and_several_times_slower():
+    a = assessment("nvidia-tf-blind")
+    assert a.resolved["training_hardware"] == {"value": "nvidia_gpu", "source": "probe file"}
+    fired = {r.id for r in a.fired_rules}
+    assert "probe.tensorflow-no-gpu" in fired and "probe.pytorch-no-gpu" not in fired
+    [part] = _perf_parts(a, "tensorflow")
+    assert part.source == "measured:cnn-digits" and part.rating < -2.5
+    [m] = [m for m in a.measurements if m.candidate == "tensorflow"]
+    assert abs(m.points - part.points) < 1e-12 and m.value < 0.2
+    assert "0.13x the fastest" in m.detail
+    # scores still decompose exactly
+    for r in a.ranking:
+        assert abs(sum(p.points for p in r.parts) - r.score) < 1e-9
+    assert a.result("jax").installed is False
+
+
+def _write(tmp_path, data, name="p.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _slow_pytorch(spread: float, n: int = 5) -> dict:
+    data = probe_data("cpu-noisy")
+    for row in data["frameworks"]:
+        wl = (row.get("workloads") or {}).get("cnn-digits")
+        if wl:
+            wl["samples_per_s"] = {"median": 2400.0, "iqr": spread, "n": n}
+    torch = next(r for r in data["frameworks"] if r["name"] == "pytorch")
+    torch["workloads"]["cnn-digits"]["samples_per_s"] = {"median": 480.0, "iqr": spread / 5, "n": n}
+    return data
+
+
+def test_a_much_slower_framework_loses_the_recommendation(tmp_path):
+    without = assessment(None, TF_STACK)
+    assert without.winner == "pytorch"
+    a = assessment(_write(tmp_path, _slow_pytorch(spread=100.0)), TF_STACK)
+    assert a.winner != "pytorch"
+    [part] = _perf_parts(a, "pytorch")
+    assert part.rating < -2  # 5x slower
+    assert any("0.20x the fastest" in m.detail for m in a.measurements)
+
+
+def test_a_difference_inside_the_spread_moves_nothing(tmp_path):
+    data = _slow_pytorch(spread=100.0)
+    torch = next(r for r in data["frameworks"] if r["name"] == "pytorch")
+    torch["workloads"]["cnn-digits"]["samples_per_s"] = {"median": 2000.0, "iqr": 900.0, "n": 5}
+    a = assessment(_write(tmp_path, data), TF_STACK)
+    assert not _perf_parts(a, "pytorch")
+    assert any("too close" in n and "PyTorch" in n for n in a.measurement_notes)
+    noisy = assessment("cpu-noisy")
+    assert all(not _perf_parts(noisy, c) for c in ("pytorch", "keras", "tensorflow", "jax"))
+    assert len(noisy.measurement_notes) == 3
+
+
+def test_too_few_timed_epochs_move_nothing(tmp_path):
+    a = assessment(_write(tmp_path, _slow_pytorch(spread=0.0, n=1)), TF_STACK)
+    assert not _perf_parts(a, "pytorch")
+    assert any("fewer than 3 timed epochs" in n for n in a.measurement_notes)
+    assert a.winner == "pytorch"
+
+
+def test_rows_that_did_not_learn_or_broke_are_facts_not_speeds(tmp_path):
+    data = copy.deepcopy(probe_data("nvidia-tf-blind"))
+    tf = next(r for r in data["frameworks"] if r["name"] == "tensorflow")
+    tf["workloads"]["cnn-digits"]["accuracy"] = 0.11
+    a = assessment(_write(tmp_path, data))
+    assert "probe.tensorflow-failed" in {r.id for r in a.fired_rules}
+    assert not any(m.candidate == "tensorflow" for m in a.measurements)

@@ -1,0 +1,77 @@
+"""`advisor run` end to end, as a user runs it (real subprocess)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.reports_support import probe_data
+
+FILES = {"report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json"}
+
+
+def test_run_non_interactive_with_probe_file(tmp_path, cli):
+    out = tmp_path / "out"
+    res = cli("run", "--answers", "examples/image-classifier.yaml", "--probe",
+              "tests/fixtures/probe-nvidia-tf-blind.json", "--out", str(out), "--no-input")
+    assert res.code == 0, res.err
+    assert {p.name for p in out.iterdir()} == FILES  # no temporary files left behind
+    assert "PyTorch" in res.out and "performance -2.98" in res.out
+    for name in FILES:
+        assert str(out / name) in res.out.replace("\n", "")
+    rec = json.loads((out / "recommendation.json").read_text())
+    assert rec["winner"] == "pytorch" and rec["schema_version"] == 1
+    assert json.loads((out / "probe.json").read_text()) == probe_data("nvidia-tf-blind")
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert "## Measured numbers" in (out / "report.md").read_text()
+    # the saved answers replay to the same recommendation
+    again = cli("recommend", "--answers", str(out / "answers.yaml"), "--probe", str(out / "probe.json"),
+                "--format", "json")
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["winner"] == rec["winner"]
+
+
+def test_run_with_set_and_defaults_without_probe(tmp_path, cli):
+    res = cli("run", "--set", "modality=tabular", "--no-input", "--defaults", "--no-probe",
+              "--out", str(tmp_path / "o"))
+    assert res.code == 0, res.err
+    assert {p.name for p in (tmp_path / "o").iterdir()} == FILES - {"probe.json"}
+
+
+def test_run_missing_answers_and_bad_usage_are_one_line_exit_2(tmp_path, cli):
+    res = cli("run", "--set", "modality=images", "--no-input", "--probe",
+              "tests/fixtures/probe-cpu-noisy.json", "--out", str(tmp_path / "o"))
+    assert res.code == 2 and res.err.count("\n") == 1 and "missing answers" in res.err
+    assert not (tmp_path / "o").exists()  # nothing written when the run cannot finish
+    res = cli("run", "--defaults", "--no-input", "--probe", "x.json", "--quick")
+    assert res.code == 2 and "choose one of" in res.err
+    res = cli("run", "--defaults", "--no-input", "--probe", "tests/fixtures/probe-future.json",
+              "--out", str(tmp_path / "o"))
+    assert res.code == 2 and "schema_version 2" in res.err and "Traceback" not in res.err
+
+
+def test_run_without_terminal_refuses_to_prompt(tmp_path, cli):
+    res = cli("run", "--set", "modality=images", "--probe", "tests/fixtures/probe-cpu-noisy.json",
+              "--out", str(tmp_path / "o"))
+    assert res.code == 2 and "not a terminal" in res.err
+
+
+def _has_real_probe() -> bool:
+    try:
+        from advisor.probe import core
+    except ImportError:
+        return False
+    return hasattr(core, "run_probe")
+
+
+@pytest.mark.probe
+@pytest.mark.skipif(not _has_real_probe(), reason="advisor.probe.core.run_probe is not merged yet")
+def test_run_quick_real_probe(tmp_path, cli):
+    out = tmp_path / "real"
+    res = cli("run", "--answers", "examples/image-classifier.yaml", "--quick", "--no-input",
+              "--out", str(out), timeout=900)
+    assert res.code == 0, res.err
+    assert {p.name for p in out.iterdir()} == FILES
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["schema_version"] == 1 and probe["frameworks"]
