@@ -12,6 +12,12 @@ from pathlib import Path
 from advisor.errors import FileProblem
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
@@ -27,6 +33,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except OSError as exc:
         raise FileProblem(f"cannot write: {exc.strerror or exc}", path=str(target)) from exc
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # what open() would give, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -72,11 +72,7 @@ def write_folder(out_dir: str, texts: dict[str, str]) -> dict[str, Path]:
         raise FileProblem("exists and is not a folder; --out takes a folder", path=out_dir)
     written: dict[str, Path] = {}
     for name, text in texts.items():
-        written[name] = atomic.write_text(folder / name, text)
-        try:
-            (folder / name).chmod(0o644)  # reports are meant to be shared
-        except OSError:
-            pass
+        written[name] = atomic.write_text(folder / name, text)  # mode follows the umask
     return written
 
 

@@ -173,3 +173,30 @@ def test_named_files_only_no_reaching_outside(tmp_path, kb):
         answers.load_file(kb, str(f))
     assert "allowed: research" in str(info.value)
     assert Path("/etc/passwd").read_text()  # untouched, unread by advisor
+
+
+def test_atomic_write_keeps_old_file_on_failure_and_follows_umask(tmp_path, monkeypatch):
+    import os
+
+    from advisor import atomic
+
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    real_replace = os.replace
+
+    def boom(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C exactly between writing and renaming
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_text(target, "new content")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temp file left behind
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(target, "new")
+    finally:
+        os.umask(old)
+    assert target.read_text() == "new"
+    assert (target.stat().st_mode & 0o777) == 0o644
