@@ -126,3 +126,9 @@ def test_committed_json_schema_is_current():
     assert (ROOT / "rules" / "schema.json").read_text() == result.out, (
         "regenerate with: advisor rules schema --out rules/schema.json"
     )
+
+
+def test_readme_command_reference_matches_help():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_reference.py"), "--check"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
