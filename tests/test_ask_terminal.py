@@ -38,11 +38,11 @@ def test_enter_accepts_every_default(tmp_path, kb):
         assert data[q.id] == q.default, q.id
 
 
-def test_shows_text_help_choices_and_default(tmp_path):
+def test_shows_text_help_choices_and_default(tmp_path, kb):
     child = spawn("ask", "--out", str(tmp_path / "a.yaml"))
     child.expect("answer> ")
     screen = child.before
-    assert "[1/12] What is the project for?" in screen
+    assert f"[1/{len(kb.questions)}] What is the project for?" in screen
     assert "1) research" in screen and "4) prototype" in screen
     assert "(default: prototype)" in screen
     assert "Research explores new ideas" in screen  # the help line

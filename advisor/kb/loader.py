@@ -6,6 +6,7 @@ returns all of them (for ``advisor rules check``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,6 +24,7 @@ from advisor.kb.schema import (
 )
 
 MAX_RULES_FILE_BYTES = 4 * 1024 * 1024
+_VALIDATOR_SEGMENT = re.compile(r"^[a-z][a-z-]*\[.*\]$")
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,14 @@ def _fmt_loc(loc: Iterable[Any]) -> str:
 def _pydantic_problems(doc: safeyaml.Document, exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        # drop pydantic's own validator segments ("function-after[...]"), keep every YAML key
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _VALIDATOR_SEGMENT.match(p)))
+        if not loc:
+            loc = tuple(err["loc"])
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and loc:
             message = f"{_fmt_loc(loc[:-1]) or 'top level'}: unknown key {loc[-1]!r}"
-        elif kind == "missing":
+        elif kind == "missing" and loc:
             message = f"{_fmt_loc(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
