@@ -47,7 +47,7 @@ DEFECTS = {
     "contradictory": (["red-dislikes-alpha", "contradicts", "red-likes-alpha"], "- id: red-dislikes-alpha"),
     "unread_question": (["'size'", "read by no rule"], "- id: size"),
     "no_sources": (["blue-fact", "no sources"], "- id: blue-fact"),
-    "veto_all": (["veto every candidate", "color=green", "fast=True"], None),
+    "veto_all": (["veto every candidate", "color=green", "fast=True", "green-vetoes-alpha"], "- id: green-vetoes-alpha"),
 }
 
 

@@ -281,7 +281,9 @@ def _veto_everything(kb: KnowledgeBase) -> list[Problem]:
         fired = {rid for rid, node in nodes.items() if expr.evaluate(node, facts) is True}
         if all(any(r.id in fired for r in vetoing[c]) for c in kb.candidate_ids):
             shown = ", ".join(f"{k}={v}" for k, v in facts.items())
-            return [Problem(kb.files[0], None, f"these answers veto every candidate: {shown}")]
+            culprits = [r for r in veto_rules if r.id in fired]
+            return [_at(culprits[0], f"these answers veto every candidate: {shown} "
+                                     f"(vetoes from {', '.join(r.id for r in culprits)})")]
     if not exact:
         return [Problem(kb.files[0], None, "could not check every answer combination for vetoing all candidates (sampled)", "warning")]
     return []
