@@ -115,7 +115,7 @@ def flips(kb: "KnowledgeBase", inputs: "Inputs", winner: str | None) -> list[Fli
             continue
         current = inputs.answers.get(question.id)
         for change, value in _alternatives(question, current):
-            new_winner = score(kb, inputs.with_answer(question.id, value)).winner
+            new_winner = score(kb, inputs.with_answer(question.id, value), detail=False).winner
             if new_winner != winner:
                 found.append(Flip(question=question.id, change=change, value=value,
                                   new_winner=new_winner))

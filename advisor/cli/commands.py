@@ -14,7 +14,7 @@ import typer
 
 from advisor.cli.app import app
 
-rules_app = typer.Typer(help="Check the knowledge base, or export its JSON Schema.", no_args_is_help=True)
+rules_app = typer.Typer(help="Lint the knowledge base or export its JSON Schema.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 RulesOpt = Annotated[
@@ -58,7 +58,10 @@ def ask(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="With --no-input: accept the default for every missing answer.")] = False,
 ) -> None:
-    """Answer the questionnaire (interactive, or from --answers/--set) and save the answers."""
+    """Answer the questionnaire and save the answers.
+
+    Interactive in a terminal, or non-interactive from --answers/--set with --no-input.
+    """
     from advisor import answers as answers_mod
     from advisor import core, machine, questionnaire
     from advisor.errors import Interrupted, MissingAnswers, NoTerminal
@@ -126,7 +129,10 @@ def recommend(
     explain: Annotated[Optional[str], typer.Option("--explain", metavar="CANDIDATE", help="Print the full trace for one candidate: every rule, whether it held, what it added.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table format: show sources and every answer flip.")] = False,
 ) -> None:
-    """Score the candidates for a set of answers (and a probe file) and explain the result."""
+    """Score the candidates and explain the result.
+
+    Vetoes first, then a weighted sum traced to rules and measurements; robustness included.
+    """
     from advisor import core
     from advisor.errors import BadInput
 
@@ -193,7 +199,11 @@ def rules_check(
     path: Annotated[Optional[str], typer.Argument(metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings (review dates, contract ids) as problems.")] = False,
 ) -> None:
-    """Lint a knowledge base: schema, names, dead/duplicate/contradictory rules, sources, review dates."""
+    """Lint a knowledge base.
+
+    Schema errors, unknown names and values, rules that never fire, duplicate or contradictory
+    rules, unread questions, answers that veto everything, missing sources, review dates.
+    """
     from advisor.errors import ExitCode
     from advisor.kb import lint
     from advisor.render.text import clean
@@ -217,7 +227,7 @@ def rules_check(
 def rules_schema(
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
-    """Print the JSON Schema of a rules file (for editors and CI validation)."""
+    """Print the JSON Schema of a rules file (for editors)."""
     import json
 
     from advisor import atomic

@@ -23,7 +23,11 @@ def compare_command(
     format_: Annotated[CompareFormat, typer.Option("--format", "-f", help="Output format.")] = CompareFormat.table,
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the comparison to FILE (atomically).")] = None,
 ) -> None:
-    """Put several probe files (machines) side by side: hardware, frameworks, throughput, fastest."""
+    """Compare probe files (machines) side by side.
+
+    Hardware, frameworks, throughput per workload with its spread, and the fastest framework
+    on each machine.
+    """
     from advisor import atomic
     from advisor import compare as compare_mod
     from advisor.render import compare_report

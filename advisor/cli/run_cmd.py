@@ -56,7 +56,12 @@ def run_command(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="Accept the default for every missing answer.")] = False,
 ) -> None:
-    """Answer, probe, recommend and write every report to a folder, in one command."""
+    """Ask, probe, recommend and write all reports.
+
+    The main job in one command: the questionnaire (or --answers), a probe of this machine (or
+    --probe FILE), the recommendation, and report.html, report.md, recommendation.json,
+    answers.yaml and probe.json written to --out DIR.
+    """
     from rich.console import Console
     from rich.markup import escape
 
