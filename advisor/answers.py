@@ -14,7 +14,7 @@ import yaml
 
 from advisor import __version__, atomic, safeyaml
 from advisor.errors import AnswerError, ParseError, VersionError
-from advisor.kb.schema import ANSWER_METADATA_KEYS, KnowledgeBase, Question
+from advisor.kb.model import ANSWER_METADATA_KEYS, KnowledgeBase, Question
 
 ANSWERS_SCHEMA_VERSION = 1
 MAX_ANSWERS_BYTES = 256 * 1024

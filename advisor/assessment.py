@@ -1,29 +1,31 @@
 """The one result object of a recommendation; every renderer reads only this.
 
-Immutable (frozen pydantic models), JSON-serialisable, and complete: the terminal, Markdown, HTML
+Immutable (frozen dataclasses: built by advisor from validated inputs, so no second validation
+and no pydantic on the fast path), JSON-serialisable, and complete: the terminal, Markdown, HTML
 and JSON reports all show parts of the same object.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+_frozen = dataclass(frozen=True, kw_only=True)
 
 
-class SourceRef(_Frozen):
+@_frozen
+class SourceRef:
     url: str
     title: str
     date: str
 
 
-class Part(_Frozen):
+@_frozen
+class Part:
     """One traced piece of a score: who moved which rating by how much, and the points it gave."""
 
     criterion: str
@@ -34,35 +36,39 @@ class Part(_Frozen):
     detail: str = ""
 
 
-class Veto(_Frozen):
+@_frozen
+class Veto:
     rule: str
     reason: str
 
 
-class CandidateResult(_Frozen):
+@_frozen
+class CandidateResult:
     candidate: str
     name: str
     rank: int
     score: float
     vetoed: bool
-    vetoes: list[Veto] = Field(default_factory=list)
+    vetoes: list[Veto] = field(default_factory=list)
     contributions: dict[str, float]  # criterion -> points; sums to score
     ratings: dict[str, float]  # criterion -> final rating
     parts: list[Part]
     installed: bool | None = None  # from a probe file, when one was given
 
 
-class WeightInfo(_Frozen):
+@_frozen
+class WeightInfo:
     criterion: str
     name: str
     default: float
     factor: float
     raw: float
     weight: float  # normalised, sums to 1 over criteria
-    rules: list[str] = Field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
 
 
-class FiredRule(_Frozen):
+@_frozen
+class FiredRule:
     id: str
     rationale: str
     confidence: str
@@ -73,10 +79,11 @@ class FiredRule(_Frozen):
     file: str
     line: int | None
     review_by: str | None = None
-    applies_to: dict[str, str] = Field(default_factory=dict)
+    applies_to: dict[str, str] = field(default_factory=dict)
 
 
-class RuleTrace(_Frozen):
+@_frozen
+class RuleTrace:
     """Every rule considered: did its condition hold, on which values."""
 
     id: str
@@ -85,13 +92,15 @@ class RuleTrace(_Frozen):
     reads: dict[str, Any]
 
 
-class Note(_Frozen):
+@_frozen
+class Note:
     text: str
     rule: str
     candidate: str | None = None
 
 
-class WeightInterval(_Frozen):
+@_frozen
+class WeightInterval:
     criterion: str
     weight: float
     low: float
@@ -100,14 +109,16 @@ class WeightInterval(_Frozen):
     limited_by_high: str | None = None
 
 
-class Flip(_Frozen):
+@_frozen
+class Flip:
     question: str
     change: str  # human text, e.g. "deploy_targets adds mobile_ios"
     value: Any
     new_winner: str | None
 
 
-class Robustness(_Frozen):
+@_frozen
+class Robustness:
     runner_up: str | None
     margin: float | None
     label: Literal["decisive", "clear", "close", "uncontested", "none"]
@@ -115,21 +126,24 @@ class Robustness(_Frozen):
     flips: list[Flip]
 
 
-class Reason(_Frozen):
+@_frozen
+class Reason:
     criterion: str
     points: float  # for the winner: points; for others: points behind the winner
     rules: list[str]
     text: str
 
 
-class WhyNot(_Frozen):
+@_frozen
+class WhyNot:
     candidate: str
-    vetoed_by: list[Veto] = Field(default_factory=list)
+    vetoed_by: list[Veto] = field(default_factory=list)
     behind_by: float | None = None
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
 
 
-class Measurement(_Frozen):
+@_frozen
+class Measurement:
     """A measured number that entered the decision."""
 
     candidate: str
@@ -142,7 +156,8 @@ class Measurement(_Frozen):
     detail: str
 
 
-class Assessment(_Frozen):
+@_frozen
+class Assessment:
     schema_version: int = RECOMMENDATION_SCHEMA_VERSION
     advisor_version: str
     kb_version: str
@@ -161,15 +176,18 @@ class Assessment(_Frozen):
     robustness: Robustness
     why: list[Reason]
     why_not: list[WhyNot]
-    measurements: list[Measurement] = Field(default_factory=list)
-    measurement_notes: list[str] = Field(default_factory=list)
-    machine: dict[str, Any] = Field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    measurement_notes: list[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, Any] | None = None
-    questions: dict[str, str] = Field(default_factory=dict)  # id -> text, for reports
-    criteria: dict[str, str] = Field(default_factory=dict)  # id -> name
+    questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
+    criteria: dict[str, str] = field(default_factory=dict)  # id -> name
 
     def result(self, candidate: str) -> CandidateResult:
         return next(r for r in self.ranking if r.candidate == candidate)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)

@@ -14,7 +14,7 @@ from advisor import engine, machine
 from advisor.assessment import Assessment
 from advisor.errors import FileProblem, ParseError, VersionError
 from advisor.kb import loader
-from advisor.kb.schema import KnowledgeBase
+from advisor.kb.model import KnowledgeBase
 
 PROBE_SCHEMA_MAJOR = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024

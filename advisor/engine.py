@@ -28,7 +28,7 @@ from advisor.assessment import (
 )
 from advisor.errors import BadInput
 from advisor.kb import expr
-from advisor.kb.schema import Effect, KnowledgeBase, Rule
+from advisor.kb.model import Effect, KnowledgeBase, Rule
 
 DEFAULT_RATING = 5.0
 RATING_MIN, RATING_MAX = 0.0, 10.0
@@ -101,8 +101,6 @@ def _plain(value: Any) -> Any:
 def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     """Score every candidate. ``detail=False`` skips the rule trace (for re-scoring in flips).
 
-    Parts and traces are built with ``model_construct``: they are advisor's own numbers, already
-    typed, so validating each of the hundreds of them again would only cost time.
     """
     fs = facts_mod.build(
         kb, inputs.answers, inputs.machine, inputs.probe_facts, machine_source=inputs.machine_source
@@ -114,7 +112,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
         result = expr.evaluate(node, fs.values)
         if detail:
             trace.append(
-                RuleTrace.model_construct(
+                RuleTrace(
                     id=rule.id,
                     condition=rule.when,
                     result=_tv(result),
@@ -151,7 +149,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
         for crit in kb.criteria:
             base = float(cand.base.get(crit.id, DEFAULT_RATING))
             crat[crit.id] = base
-            cparts.append(Part.model_construct(criterion=crit.id, kind="base", source="base", rating=base,
+            cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
                                points=weights[crit.id] * base))
         vetoes[cid] = []
         for rule in fired:
@@ -161,19 +159,19 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                 if effect.rate is not None and effect.candidates and cid in effect.candidates:
                     delta = float(effect.candidates[cid])
                     crat[effect.rate] += delta
-                    cparts.append(Part.model_construct(criterion=effect.rate, kind="rule", source=rule.id,
+                    cparts.append(Part(criterion=effect.rate, kind="rule", source=rule.id,
                                        rating=delta, points=weights[effect.rate] * delta))
         for d in deltas:
             if d.candidate == cid:
                 crat[d.criterion] += d.rating
-                cparts.append(Part.model_construct(criterion=d.criterion, kind="measurement", source=d.source,
+                cparts.append(Part(criterion=d.criterion, kind="measurement", source=d.source,
                                    rating=d.rating, points=weights[d.criterion] * d.rating,
                                    detail=d.detail))
         for crit in kb.criteria:  # ratings live on 0-10: a cap is a traced part like any other
             value = crat[crit.id]
             capped = min(RATING_MAX, max(RATING_MIN, value))
             if capped != value:
-                cparts.append(Part.model_construct(criterion=crit.id, kind="cap", source="scale 0-10",
+                cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
                                    rating=capped - value,
                                    points=weights[crit.id] * (capped - value)))
                 crat[crit.id] = capped

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from advisor.kb.schema import KnowledgeBase
+from advisor.kb.model import KnowledgeBase
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from advisor.assessment import Measurement
 from advisor.engine import MeasuredDelta
-from advisor.kb.schema import KnowledgeBase
+from advisor.kb.model import KnowledgeBase
 from advisor.machine import facts_from_host
 
 #: The workload that resembles each kind of data: per-step overhead (small MLP batches) or

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from advisor import answers as answers_mod
 from advisor.errors import AnswerError
 from advisor.kb import expr
-from advisor.kb.schema import KnowledgeBase, Question
+from advisor.kb.model import KnowledgeBase, Question
 
 
 def is_asked(kb: KnowledgeBase, question: Question, answered: Mapping[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from advisor.assessment import Flip, Robustness, WeightInterval
 
 if TYPE_CHECKING:
     from advisor.engine import Inputs, Scored
-    from advisor.kb.schema import KnowledgeBase, Question
+    from advisor.kb.model import KnowledgeBase, Question
 
 DECISIVE = 0.75  # points on the 0-10 scale
 CLEAR = 0.25

@@ -15,7 +15,7 @@ from advisor import answers as answers_mod
 from advisor import atomic, core, engine
 from advisor.assessment import Assessment
 from advisor.errors import BadInput, FileProblem
-from advisor.kb.schema import KnowledgeBase
+from advisor.kb.model import KnowledgeBase
 
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 

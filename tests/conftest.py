@@ -45,6 +45,13 @@ def run_cli(*args: str, input: str | None = None, cwd: Path | None = None, timeo
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Every test run (and the CLI subprocesses it starts) uses its own knowledge-base cache."""
+    os.environ["ADVISOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("advisor-cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def kb():
     from advisor.kb import loader

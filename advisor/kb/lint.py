@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 from advisor.kb import expr
 from advisor.kb.loader import Problem, collect
-from advisor.kb.schema import KnowledgeBase, Rule
+from advisor.kb.model import KnowledgeBase, Rule
 
 CONTRACT_CANDIDATES = ("pytorch", "keras", "tensorflow", "jax", "sklearn")
 CONTRACT_QUESTIONS = {
@@ -203,7 +203,7 @@ def _never_fire(kb: KnowledgeBase) -> list[Problem]:
 
 
 def _effect_key(rule: Rule) -> tuple[Any, ...]:
-    return tuple(sorted(e.model_dump_json() for e in rule.effects))
+    return tuple(sorted(repr(e.key()) for e in rule.effects))
 
 
 def _duplicates(kb: KnowledgeBase) -> list[Problem]:

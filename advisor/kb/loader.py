@@ -1,26 +1,31 @@
 """Load a knowledge base (one YAML file or a folder of them), validate it, and cross-check it.
 
-Every problem names the file and line. ``load`` raises on the first problem set; ``collect``
-returns all of them (for ``advisor rules check``).
+Every problem names the file and line. ``collect`` validates everything and returns every problem
+(for ``advisor rules check``); ``load`` raises on errors, and caches a knowledge base that passed,
+keyed by a hash of its files' contents, so the next run rebuilds it without parsing YAML or
+importing pydantic.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import ValidationError
-
 from advisor import safeyaml
 from advisor.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
 from advisor.kb import expr
-from advisor.kb.schema import (
+from advisor.kb.model import (
     ANSWER_METADATA_KEYS,
-    KBFile,
+    SECTIONS,
     KnowledgeBase,
     Meta,
+    item_from_data,
 )
 
 MAX_RULES_FILE_BYTES = 4 * 1024 * 1024
@@ -70,7 +75,7 @@ def _fmt_loc(loc: Iterable[Any]) -> str:
     return out
 
 
-def _pydantic_problems(doc: safeyaml.Document, exc: ValidationError) -> list[Problem]:
+def _pydantic_problems(doc: safeyaml.Document, exc: Any) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         # drop pydantic's own validator segments ("function-after[...]"), keep every YAML key
@@ -89,47 +94,64 @@ def _pydantic_problems(doc: safeyaml.Document, exc: ValidationError) -> list[Pro
     return problems
 
 
-def _parse_file(path: Path) -> tuple[KBFile | None, safeyaml.Document | None, list[Problem]]:
+def _parse_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Validate one rules file; return its sections as runtime items (plus 'meta')."""
+    from pydantic import ValidationError
+
+    from advisor.kb.schema import KBFile
+
     try:
         doc = safeyaml.load_file(path, max_bytes=MAX_RULES_FILE_BYTES)
     except AdvisorError as exc:
-        return None, None, [Problem(str(path), exc.line, exc.message)]
+        return None, [Problem(str(path), exc.line, exc.message)]
     if doc.data is None:
-        return KBFile(), doc, []
+        return {"meta": None, **{s: [] for s in SECTIONS}}, []
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
-        return None, doc, [Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")]
+        return None, [Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")]
     try:
         parsed = KBFile.model_validate(doc.data)
     except ValidationError as exc:
-        return None, doc, _pydantic_problems(doc, exc)
-    for section in ("candidates", "criteria", "questions", "facts", "rules"):
-        for i, item in enumerate(getattr(parsed, section)):
-            item._origin = (doc.path, doc.line_of((section, i)))
-    return parsed, doc, []
+        return None, _pydantic_problems(doc, exc)
+    data = parsed.model_dump(mode="json")
+    out: dict[str, Any] = {"meta": data["meta"], "path": doc.path}
+    for section in SECTIONS:
+        out[section] = [
+            item_from_data(section, item, (doc.path, doc.line_of((section, i))))
+            for i, item in enumerate(data[section])
+        ]
+    return out, []
 
 
 def collect(path: str | Path) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Load and cross-check; return the knowledge base (None if unusable) and every problem."""
     root = Path(path)
     files = _files(root)
-    parts: list[tuple[KBFile, safeyaml.Document]] = []
+    parts: list[dict[str, Any]] = []
     problems: list[Problem] = []
     for file in files:
-        parsed, doc, errs = _parse_file(file)
+        parsed, errs = _parse_file(file)
         problems.extend(errs)
-        if parsed is not None and doc is not None:
-            parts.append((parsed, doc))
+        if parsed is not None:
+            parts.append(parsed)
     if problems:
         return None, problems
     return _merge(parts, [str(f) for f in files])
 
 
-def load(path: str | Path) -> KnowledgeBase:
+def load(path: str | Path, *, use_cache: bool = True) -> KnowledgeBase:
+    files = _files(Path(path))
+    key = _cache_key(files) if use_cache else None
+    if key is not None:
+        cached = _cache_read(key)
+        if cached is not None:
+            return cached
     kb, problems = collect(path)
     errors = [p for p in problems if p.severity == "error"]
     if errors or kb is None:
         raise KBError(errors or problems)
+    if key is not None:
+        _cache_write(key, kb)
     return kb
 
 
@@ -140,21 +162,19 @@ def load_bundled() -> KnowledgeBase:
 
 
 def _merge(
-    parts: list[tuple[KBFile, safeyaml.Document]], files: list[str]
+    parts: list[dict[str, Any]], files: list[str]
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     problems: list[Problem] = []
-    metas = [(p.meta, d) for p, d in parts if p.meta is not None]
+    metas = [(p["meta"], p["path"]) for p in parts if p["meta"] is not None]
     if not metas:
         problems.append(Problem(files[0], None, "no 'meta' section (kb_version) in any file"))
     elif len(metas) > 1:
-        problems.append(
-            Problem(metas[1][1].path, metas[1][1].line_of(("meta",)), "a second 'meta' section")
-        )
+        problems.append(Problem(metas[1][1], None, "a second 'meta' section"))
 
-    merged: dict[str, list[Any]] = {s: [] for s in ("candidates", "criteria", "questions", "facts", "rules")}
-    for parsed, _doc in parts:
+    merged: dict[str, list[Any]] = {s: [] for s in SECTIONS}
+    for parsed in parts:
         for section in merged:
-            merged[section].extend(getattr(parsed, section))
+            merged[section].extend(parsed[section])
 
     for section in merged:
         seen: dict[str, Any] = {}
@@ -222,7 +242,7 @@ def _merge(
 
     if any(p.severity == "error" for p in problems) or not metas:
         return None, problems
-    meta: Meta = metas[0][0]  # type: ignore[assignment]
+    meta = Meta(**metas[0][0])
     kb = KnowledgeBase(
         meta=meta,
         candidates=merged["candidates"],
@@ -263,3 +283,84 @@ def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, expr.VarType]
 
 def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
     return _type_env(kb.questions, kb.facts)
+
+
+# ------------------------------------------------------------------ cache of validated knowledge
+
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("ADVISOR_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "advisor"
+
+
+def _cache_key(files: list[Path]) -> str | None:
+    from advisor import __version__
+
+    digest = hashlib.sha256(f"{CACHE_FORMAT}:{__version__}".encode())
+    try:
+        for file in files:
+            digest.update(str(file.resolve()).encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    except OSError:
+        return None  # collect() will report the unreadable file
+    return digest.hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / f"kb-{key[:32]}.json"
+
+
+def _cache_write(key: str, kb: KnowledgeBase) -> None:
+    from dataclasses import asdict
+
+    from advisor import atomic
+
+    def plain(item: Any) -> dict[str, Any]:
+        data = asdict(item)
+        data.pop("origin", None)
+        if isinstance(data.get("review_by"), dt.date):
+            data["review_by"] = data["review_by"].isoformat()
+        return data
+
+    payload = {
+        "key": key,
+        "meta": asdict(kb.meta),
+        "files": kb.files,
+        "sections": {
+            section: [{"origin": list(item.origin), "data": plain(item)}
+                      for item in getattr(kb, section)]
+            for section in SECTIONS
+        },
+    }
+    try:
+        atomic.write_text(_cache_path(key), json.dumps(payload))
+    except (OSError, AdvisorError):
+        pass  # a cache is an optimisation; an unwritable cache folder is not an error
+
+
+def _cache_read(key: str) -> KnowledgeBase | None:
+    try:
+        payload = json.loads(_cache_path(key).read_text(encoding="utf-8"))
+        if payload.get("key") != key:
+            return None
+        sections = {
+            section: [item_from_data(section, entry["data"], tuple(entry["origin"]))
+                      for entry in payload["sections"][section]]
+            for section in SECTIONS
+        }
+        conditions = {rule.id: expr.parse(rule.when) for rule in sections["rules"]}
+        question_conditions = {q.id: expr.parse(q.when) for q in sections["questions"] if q.when}
+        return KnowledgeBase(
+            meta=Meta(**payload["meta"]),
+            conditions=conditions,
+            question_conditions=question_conditions,
+            files=list(payload["files"]),
+            **sections,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AdvisorError):
+        return None  # missing, stale or damaged: validate from the rules files again

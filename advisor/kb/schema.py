@@ -1,8 +1,9 @@
-"""The knowledge-base format: pydantic models validated at load.
+"""The knowledge-base format: pydantic models that validate rules files.
 
 `advisor rules schema` exports the JSON Schema of :class:`KBFile` so editors can validate rules
 files. A knowledge base may be one file or a folder of files; each file is a :class:`KBFile`
-(every section optional) and the folder's files are merged into one :class:`KnowledgeBase`.
+(every section optional). After validation the loader turns the items into the plain runtime
+classes of :mod:`advisor.kb.model` and merges the files into one knowledge base.
 """
 
 from __future__ import annotations
@@ -11,34 +12,19 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from advisor.kb.model import ANSWER_METADATA_KEYS  # noqa: F401  (re-exported)
 
 ID = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 RULE_ID = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 CANDIDATE_ID = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
-#: Keys an answers file may carry besides question ids.
-ANSWER_METADATA_KEYS = frozenset(
-    {"schema_version", "kb_version", "advisor_version", "written", "comment"}
-)
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class _Located(_Model):
-    """A model that remembers where it was written (file, line) for error messages."""
-
-    _origin: tuple[str, int | None] = PrivateAttr(default=("<unknown>", None))
-
-    @property
-    def origin(self) -> tuple[str, int | None]:
-        return self._origin
-
-    def where(self) -> str:
-        path, line = self._origin
-        return f"{path}:{line}" if line is not None else path
+_Located = _Model
 
 
 class Source(_Model):
@@ -112,17 +98,6 @@ class Question(_Located):
                 raise ValueError(f"default {bad[0]!r} is not a choice; allowed: {', '.join(values)}")
         return self
 
-    @property
-    def values(self) -> list[str]:
-        return [c.value for c in self.choices]
-
-    def label(self, value: str) -> str:
-        for choice in self.choices:
-            if choice.value == value:
-                return choice.label or value
-        return value
-
-
 class Fact(_Located):
     """A fact about the machine or its measurements that rules read by name."""
 
@@ -178,14 +153,6 @@ class Effect(_Model):
             raise ValueError(f"{stray[0]!r} does not belong to a {kind} effect")
         return self
 
-    @property
-    def kind(self) -> str:
-        for k in ("veto", "rate", "weight", "note"):
-            if getattr(self, k) is not None:
-                return k
-        raise AssertionError("validated effect without a kind")  # pragma: no cover
-
-
 class Rule(_Located):
     id: RULE_ID
     when: str = Field(description="Condition in the advisor expression language.")
@@ -228,36 +195,3 @@ class KBFile(_Model):
     questions: list[Question] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
-
-
-class KnowledgeBase(BaseModel):
-    """The merged, cross-checked knowledge base the engine works with."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    meta: Meta
-    candidates: list[Candidate]
-    criteria: list[Criterion]
-    questions: list[Question]
-    facts: list[Fact]
-    rules: list[Rule]
-    conditions: dict[str, Any] = Field(default_factory=dict, description="rule id -> AST")
-    question_conditions: dict[str, Any] = Field(default_factory=dict)
-    files: list[str] = Field(default_factory=list)
-
-    def question(self, qid: str) -> Question | None:
-        return next((q for q in self.questions if q.id == qid), None)
-
-    def candidate(self, cid: str) -> Candidate:
-        return next(c for c in self.candidates if c.id == cid)
-
-    def criterion(self, cid: str) -> Criterion:
-        return next(c for c in self.criteria if c.id == cid)
-
-    @property
-    def candidate_ids(self) -> list[str]:
-        return [c.id for c in self.candidates]
-
-    @property
-    def criterion_ids(self) -> list[str]:
-        return [c.id for c in self.criteria]

@@ -7,4 +7,4 @@ from advisor.assessment import Assessment
 
 
 def render(a: Assessment) -> str:
-    return a.model_dump_json(indent=2) + "\n"
+    return a.to_json() + "\n"

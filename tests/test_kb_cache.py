@@ -1,0 +1,82 @@
+"""The validated-knowledge cache: same knowledge base as a fresh validation, invalidated by any
+change to a rules file, ignored when damaged, and the fast path imports no pydantic."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+from advisor.kb import loader, model, schema
+from advisor.resources import rules_dir
+from tests.conftest import ROOT, cli_env
+
+
+def copy_rules(tmp_path):
+    dst = tmp_path / "rules"
+    dst.mkdir()
+    for src in rules_dir().glob("*.yaml"):
+        (dst / src.name).write_text(src.read_text())
+    return dst
+
+
+def test_cached_kb_equals_fresh_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    rules = copy_rules(tmp_path)
+    fresh = loader.load(rules)  # validates, writes the cache
+    assert list((tmp_path / "cache").glob("kb-*.json"))
+    cached = loader.load(rules)  # rebuilt from the cache
+    assert cached is not fresh
+    for section in model.SECTIONS + ("meta", "files"):
+        assert getattr(cached, section) == getattr(fresh, section), section
+    assert [r.origin for r in cached.rules] == [r.origin for r in fresh.rules]
+    assert {k: repr(v) for k, v in cached.conditions.items()} == {
+        k: repr(v) for k, v in fresh.conditions.items()}
+
+
+def test_a_changed_rules_file_is_validated_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    rules = copy_rules(tmp_path)
+    loader.load(rules)
+    target = rules / "hardware.yaml"
+    target.write_text(target.read_text().replace("id: hw.tpu\n", "id: hw.tpu\n    colour: red\n", 1))
+    try:
+        loader.load(rules)
+    except loader.KBError as exc:
+        assert "unknown key 'colour'" in str(exc)
+    else:
+        raise AssertionError("a stale cache hid a broken rules file")
+
+
+def test_damaged_cache_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    rules = copy_rules(tmp_path)
+    good = loader.load(rules)
+    for path in (tmp_path / "cache").glob("kb-*.json"):
+        path.write_text('{"key": "x", "sections": ')
+    again = loader.load(rules)
+    assert again.rules == good.rules
+
+
+def test_runtime_classes_match_the_schema_fields():
+    pairs = [(model.Candidate, schema.Candidate), (model.Criterion, schema.Criterion),
+             (model.Question, schema.Question), (model.Fact, schema.Fact),
+             (model.Effect, schema.Effect), (model.Rule, schema.Rule), (model.Source, schema.Source),
+             (model.Choice, schema.Choice), (model.Meta, schema.Meta)]
+    for runtime, validated in pairs:
+        names = {f.name for f in dataclasses.fields(runtime)} - {"origin"}
+        assert names == set(validated.model_fields), runtime.__name__
+
+
+def test_recommend_fast_path_imports_no_pydantic():
+    env = cli_env()
+    cmd = [sys.executable, "-c",
+           "import sys, io; from advisor.cli.app import main\n"
+           "sys.stdout = io.StringIO()\n"
+           "try:\n main(['recommend', '--defaults', '--format', 'json'])\n"
+           "except SystemExit: pass\n"
+           "sys.stdout = sys.__stdout__\n"
+           "print('pydantic' in sys.modules)"]
+    subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)  # warm the cache
+    out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "False"
