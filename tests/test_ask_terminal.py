@@ -123,3 +123,19 @@ def test_no_input_lists_every_missing_answer(tmp_path):
     assert yaml.safe_load(out.read_text())["purpose"] == "research"
     rec = run_cli("recommend", "--answers", str(out), "--format", "json")
     assert rec.code == 0, rec.err
+
+
+def test_run_asks_in_a_real_terminal_then_writes_every_report(tmp_path, kb):
+    """`advisor run` without --answers asks the questionnaire, then writes the reports."""
+    out = tmp_path / "reports"
+    child = spawn("run", "--no-probe", "--out", str(out), "--set", "modality=tabular",
+                  "--set", "dataset_size=small", "--set", "os=linux", "--set", "training_hardware=cpu_only")
+    for _ in range(len(kb.questions) + 2):
+        if child.expect(["answer> ", pexpect.EOF], timeout=60) == 1:
+            break
+        child.sendline("")
+    child.close()
+    assert child.exitstatus == 0, child.before
+    for name in ("report.html", "report.md", "recommendation.json", "answers.yaml"):
+        assert (out / name).is_file(), name
+    assert (out / "report.md").read_text().startswith("# Framework decision: scikit")
