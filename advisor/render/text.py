@@ -13,14 +13,22 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
+# Characters that can start markup anywhere in a line; with [ and ] escaped no link can form, so
+# ( ) ! need no escape. List markers are markup only at the start of a line (- + 1.) and are
+# escaped there (list markers need a space after them), so version numbers and names like
+# scikit-learn stay readable in the source.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#])")
+_MD_LEADING = re.compile(r"^(\s*)([-+])(?=\s|$)")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 
 
 def md(text: object) -> str:
     """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables)."""
     value = clean(str(text)).replace("\r", " ").replace("\n", " ")
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", value)
+    value = _MD_SPECIAL.sub(r"\\\1", value)
+    value = _MD_LEADING.sub(r"\1\\\2", value)
+    return _MD_ORDERED.sub(r"\1\\\2", value)
 
 
 def md_link(title: object, url: str) -> str:
