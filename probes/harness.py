@@ -368,7 +368,7 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
         out.update({k: v for k, v in info.items() if not k.startswith("_")})
         data = load_data(config.data_cache)
         wants_cnn = "cnn-digits" in config.workloads and "cnn-digits" in probe.workloads
-        peak, peak_source = _peak(info) if wants_cnn else (None, None)
+        peak, peak_source = _peak(info, config) if wants_cnn else (None, None)
         results = {}
         for name in config.workloads:
             if name not in probe.workloads:
@@ -401,8 +401,30 @@ def error_line(exc: BaseException) -> str:
     return text[:500]
 
 
-def _peak(info: dict[str, Any]) -> tuple[float | None, str | None]:
+def _peak(info: dict[str, Any], config: Config) -> tuple[float | None, str | None]:
     device_peak = info.get("_device_matmul_peak")
     if callable(device_peak):  # a GPU: the framework's own matmul on the device
         return device_peak(), info.get("_device_peak_source", "framework-device-matmul")
-    return numpy_matmul_peak(), "numpy-float32-matmul-cpu"
+    return cached_numpy_peak(config), "numpy-float32-matmul-cpu"
+
+
+def cached_numpy_peak(config: Config) -> float:
+    """The CPU reference is the same for every row of a run: measure it once, share via cache."""
+    path = (os.path.join(config.data_cache, f"numpy-peak-t{config.threads}.json")
+            if config.data_cache else None)
+    if path and os.path.isfile(path):
+        try:
+            with open(path) as f:
+                return float(json.load(f)["gflops"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    peak = numpy_matmul_peak()
+    if path:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump({"gflops": peak}, f)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return peak

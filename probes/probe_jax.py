@@ -135,31 +135,32 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
     lr = harness.LEARNING_RATE
 
-    def loss_fn(params: Any, xb: Any, yb: Any) -> Any:
+    def loss_fn(params: Any, xb: Any, yb: Any) -> Any:  # mean cross-entropy
         logits = forward(name, params, xb)
         logp = jax.nn.log_softmax(logits)
         return -jax.numpy.take_along_axis(logp, yb[:, None], axis=1).mean()
 
-    def step(params: Any, state: Any, xb: Any, yb: Any) -> tuple[Any, Any, Any]:
-        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+    def step(params: Any, state: Any, x: Any, y: Any, idx: Any) -> tuple[Any, Any, Any]:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x[idx], y[idx])
         params, state = adam_update(params, grads, state, lr)
         return params, state, loss
 
+    # The data stays on the device; each step receives only its batch's indices (host numpy),
+    # so one executable serves every batch of a size (eager slicing would compile per offset).
+    x = jax.device_put(x_tr)
+    y = jax.device_put(data.y_train.astype(np.int32))
     train_step = jax.jit(step, donate_argnums=(0, 1))
     params = init(name, config.seed)
     state = adam_init(params)
-    x = jax.device_put(x_tr)
-    y = jax.device_put(data.y_train.astype(np.int32))
     batch = harness.BATCH[name]
     n = data.n_train
     box = {"params": params, "state": state, "loss": None}
 
     def run_epoch(epoch: int) -> None:
-        order = jax.device_put(harness.epoch_order(config.seed, epoch, n).astype(np.int32))
+        order = harness.epoch_order(config.seed, epoch, n).astype(np.int32)
         p, s = box["params"], box["state"]
         for start in range(0, n, batch):
-            idx = order[start:start + batch]
-            p, s, box["loss"] = train_step(p, s, x[idx], y[idx])
+            p, s, box["loss"] = train_step(p, s, x, y, order[start:start + batch])
         box["params"], box["state"] = p, s
 
     def sync() -> None:

@@ -127,10 +127,11 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     opt = Adam(tf, params, harness.LEARNING_RATE)
     x = tf.constant(x_tr)
     y = tf.constant(data.y_train)
-    spec = [tf.TensorSpec((None,) + x_tr.shape[1:], tf.float32), tf.TensorSpec((None,), tf.int64)]
 
-    @tf.function(input_signature=spec)
-    def train_step(xb: Any, yb: Any) -> Any:
+    # One trace for every batch size; the step gathers its batch from the resident data.
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.int64)])
+    def train_step(idx: Any) -> Any:
+        xb, yb = tf.gather(x, idx), tf.gather(y, idx)
         with tf.GradientTape() as tape:
             logits = forward(xb)
             loss = tf.reduce_mean(
@@ -146,10 +147,9 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         tf.config.experimental.reset_memory_stats("GPU:0")
 
     def run_epoch(epoch: int) -> None:
-        order = tf.constant(harness.epoch_order(config.seed, epoch, n))
+        order = harness.epoch_order(config.seed, epoch, n)
         for start in range(0, n, batch):
-            idx = order[start:start + batch]
-            last["loss"] = train_step(tf.gather(x, idx), tf.gather(y, idx))
+            last["loss"] = train_step(order[start:start + batch])
 
     def sync() -> None:  # a host read of the last loss waits for the device
         if "loss" in last:

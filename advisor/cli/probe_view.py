@@ -58,7 +58,8 @@ class ProbeView:
             status = row.get("status", "?")
             self.done.append((event.name, status, headline(row)))
             if not self.console.is_terminal:  # logs and CI: one line per finished row
-                self.console.print(f"{event.name}: {status} {headline(row)}", markup=False)
+                self.console.print(f"{event.name}: {status} {headline(row)}"[:300], markup=False,
+                                   soft_wrap=True)
 
     def _render(self) -> Table:
         table = Table.grid(padding=(0, 1))
@@ -83,8 +84,10 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
     table = Table(title="advisor probe", title_justify="left")
     for col in ("row", "status", "version", "import s", "mlp samples/s", "cnn samples/s",
-                "cnn % peak", "acc mlp/cnn", "flags"):
-        table.add_column(col, justify="right" if col.endswith(("s", "peak")) else "left")
+                "cnn % peak", "acc mlp/cnn"):
+        table.add_column(col, no_wrap=True,
+                         justify="right" if col.endswith(("s", "peak")) else "left")
+    table.add_column("flags / error", overflow="fold", ratio=1)
     for row in report.frameworks:
         mlp, cnn = row.workloads.get("mlp-digits"), row.workloads.get("cnn-digits")
 
@@ -99,7 +102,8 @@ def render_summary(console: Console, report: ProbeReport) -> None:
                        for w in (mlp, cnn))
         flags = ", ".join(row.flags) or (row.error or "" if row.status != "ok" else "")
         if row.install_hint:
-            flags = f"{flags} ({row.install_hint})"
+            flags = f"{row.install_hint}"
+        flags = flags if len(flags) <= 60 else flags[:59] + "…"
         table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")), row.version or "-",
                       f"{row.import_s:.1f}" if row.import_s is not None else "-", rate(mlp),
                       rate(cnn), f"{frac * 100:.0f}%" if frac else "-", acc,

@@ -118,7 +118,12 @@ def load_harness(folder: Path) -> ModuleType:
     if spec is None or spec.loader is None:  # pragma: no cover - the file is packaged
         raise BadInput(f"probe harness not found in {folder}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(spec.name, None)
+        raise
     return module
 
 

@@ -160,7 +160,8 @@ def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
 
 def parse_result(stdout: str) -> dict[str, Any] | None:
     """The child's one JSON object: the last non-empty line, an object with a known status."""
-    line = last_line(stdout)
+    lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
     if not line.startswith("{"):
         return None
     try:
