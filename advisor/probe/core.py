@@ -101,6 +101,12 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+def scripts_dir() -> Path:
+    """The probe scripts: ``ADVISOR_PROBES_DIR`` when set (custom or test probes), else bundled."""
+    override = os.environ.get("ADVISOR_PROBES_DIR")
+    return Path(override) if override else probes_dir()
+
+
 def parse_frameworks(text: str | None) -> tuple[str, ...]:
     if not text:
         return ROW_NAMES
@@ -158,7 +164,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     gpus = [g.to_dict() for g in hardware.get_gpus()]
     environment = hardware.get_environment()
     threads = options.threads or host["usable_cores"]
-    folder = options.scripts or probes_dir()
+    folder = options.scripts or scripts_dir()
     harness = load_harness(folder)
     epochs = QUICK_EPOCHS if options.quick else DEFAULT_EPOCHS
     order = [n for n in RUN_ORDER if n in options.frameworks]
