@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -260,3 +262,14 @@ def test_run_command_absent_and_hanging():
                                              ("Windows", "windows")])
 def test_os_names_match_the_questionnaire(system, expected):
     assert hw.get_os(system) == expected
+
+
+def test_hardware_detection_imports_no_framework():
+    heavy = ("torch", "tensorflow", "jax", "keras", "sklearn", "numpy")
+    code = ("import sys; from advisor.probe import hardware; hardware.get_host(); "
+            "hardware.get_gpus(); hardware.get_environment(); "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert done.stdout.strip() == "[]", done.stderr
