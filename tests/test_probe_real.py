@@ -1,4 +1,4 @@
-"""Real probes: each installed framework runs its workloads for real (quick mode) in a child.
+"""Real probes: each installed framework runs both workloads for real (3 timed epochs).
 
 Marked ``probe`` (slower: about a minute on 2 cores; run in CI). Checks the JSON contract of
 DESIGN.md, accuracy well above chance.
@@ -21,7 +21,8 @@ def report():
                  if all(core.is_installed(m) for m in core.ROWS[name].modules)]
     if not installed:
         pytest.skip("no framework installed")
-    return core.run_probe(core.ProbeOptions(frameworks=tuple(installed), quick=True,
+    # Both workloads with a tiny budget: 3 timed epochs.
+    return core.run_probe(core.ProbeOptions(frameworks=tuple(installed), epochs=3,
                                             timeout_s=120))
 
 
@@ -36,7 +37,7 @@ def test_every_installed_row_runs_ok_and_learns(report):
             assert result.accuracy is not None and result.accuracy > 0.5, (row.name, name)
             assert result.first_epoch_s > 0
             stats = result.samples_per_s
-            assert stats.n == core.QUICK_EPOCHS and stats.median > 0 and stats.iqr >= 0
+            assert stats.n == 3 and stats.median > 0 and stats.iqr >= 0
             assert result.peak_rss_mb > 10
 
 

@@ -24,7 +24,8 @@ def probe(
     repeat: Annotated[int, typer.Option(
         "--repeat", min=1, help="Run each row in N fresh processes and pool the epochs.")] = 1,
     quick: Annotated[bool, typer.Option(
-        "--quick", help="Fewer timed epochs (3 instead of 5): a rougher, faster probe.")] = False,
+        "--quick", help="Only the mlp-digits workload (no cnn-digits): a faster, "
+        "narrower probe.")] = False,
     out: Annotated[Path, typer.Option(
         "--out", help="Where to write the probe JSON (written atomically).")] = Path("probe.json"),
     include_hostname: Annotated[bool, typer.Option(

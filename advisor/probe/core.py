@@ -28,7 +28,10 @@ from advisor.resources import probes_dir
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
-QUICK_EPOCHS = 3
+WORKLOADS = ("mlp-digits", "cnn-digits")
+# --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import);
+# mlp-digits keeps its 5 timed epochs, which cost tens of milliseconds each.
+QUICK_WORKLOADS = ("mlp-digits",)
 SEED = 0
 
 
@@ -71,6 +74,8 @@ class ProbeOptions:
     quick: bool = False
     include_hostname: bool = False
     threads: int | None = None  # default: the usable cores
+    workloads: tuple[str, ...] | None = None  # default: both, or QUICK_WORKLOADS with quick
+    epochs: int = DEFAULT_EPOCHS  # timed epochs after the warm-up epoch
     python: str = sys.executable
     scripts: Path | None = None  # default: the bundled probes/
 
@@ -85,6 +90,11 @@ class ProbeOptions:
             raise BadInput("--repeat must be at least 1")
         if self.timeout_s <= 0:
             raise BadInput("--timeout must be positive")
+        if self.epochs < 1 or any(w not in WORKLOADS for w in self.workloads or ()):
+            raise BadInput(f"epochs must be >= 1 and workloads among {', '.join(WORKLOADS)}")
+
+    def selected_workloads(self) -> tuple[str, ...]:
+        return self.workloads or (QUICK_WORKLOADS if self.quick else WORKLOADS)
 
 
 @dataclass
@@ -166,7 +176,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     threads = options.threads or host["usable_cores"]
     folder = options.scripts or scripts_dir()
     harness = load_harness(folder)
-    epochs = QUICK_EPOCHS if options.quick else DEFAULT_EPOCHS
+    epochs = options.epochs
+    selected = options.selected_workloads()
     order = [n for n in RUN_ORDER if n in options.frameworks]
     rows: dict[str, dict[str, Any]] = {}
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
@@ -181,9 +192,10 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                 rows[name] = row
                 notify(ProgressEvent("done", name, index, len(order), row=row))
                 continue
+            workloads = [w for w in spec.workloads if w in selected]
             args = [options.python, str(folder / spec.script), "--threads", str(threads),
                     "--epochs", str(epochs), "--seed", str(SEED), "--data-cache", cache,
-                    "--workloads", ",".join(spec.workloads)]
+                    "--workloads", ",".join(workloads)]
             results = []
             for attempt in range(1, options.repeat + 1):
                 notify(ProgressEvent("start", name, index, len(order), attempt, options.repeat))
@@ -193,7 +205,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                     break
                 results.append(run_child(args, env=child_env(spec, threads, harness),
                                          timeout=options.timeout_s))
-            row = pool_row(spec, results, harness)
+            row = pool_row(spec, results, harness, selected)
             rows[name] = row
             notify(ProgressEvent("done", name, index, len(order), row=row))
     finally:
@@ -211,6 +223,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "seed": SEED,
             "epochs": {"warmup": 1, "timed": epochs},
             "quick": options.quick,
+            "workloads": list(selected),
             "repeat": options.repeat,
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
@@ -240,7 +253,8 @@ def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
     }
 
 
-def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType) -> dict[str, Any]:
+def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
+             selected: tuple[str, ...] = WORKLOADS) -> dict[str, Any]:
     """One row from N fresh-process runs: samples pooled, any failed run makes the row fail."""
     failed = next((r for r in results if r.status != "ok"), None)
     payloads = [r.payload for r in results if r.status == "ok" and r.payload]
@@ -273,7 +287,7 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType) -> 
         if failed.stderr_tail and failed.status in ("broken", "timeout"):
             row["stderr_tail"] = failed.stderr_tail[-2000:]
         return row
-    for workload in spec.workloads:
+    for workload in (w for w in spec.workloads if w in selected):
         parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
         if parts:
             row["workloads"][workload] = pool_workload(workload, parts, harness)
