@@ -180,3 +180,14 @@ def test_cli_ctrl_c_kills_children_exits_130_and_writes_nothing(tmp_path):
     assert not out.exists() and not list(tmp_path.glob(".probe.json.*"))
     pids = read_pids(folder / "pids")
     assert len(pids) == 2 and all(gone(pid) for pid in pids)
+
+
+def test_row_that_cannot_see_the_hosts_gpu_is_flagged(tmp_path, installed, monkeypatch):
+    from advisor.probe import hardware
+
+    monkeypatch.setattr(hardware, "get_gpus", lambda: [hardware.Gpu("nvidia", "T4", 1, "1")])
+    folder = fake_probes_dir(tmp_path, {"probe_pytorch.py": printing_script(ok_payload("pytorch"))})
+    report = core.run_probe(options(folder))
+    row = report.row("pytorch")
+    assert report.gpus[0].name == "T4"
+    assert row.model_extra["sees_gpu"] is False and "gpu-not-visible" in row.flags

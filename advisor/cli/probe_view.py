@@ -83,8 +83,9 @@ def render_summary(console: Console, report: ProbeReport) -> None:
     for gpu in report.gpus:
         console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
     table = Table(title="advisor probe", title_justify="left")
-    for col in ("row", "status", "version", "import s", "mlp samples/s", "cnn samples/s",
-                "cnn % peak", "acc mlp/cnn"):
+    # samples/s: median of the timed epochs, (IQR / median) in brackets
+    for col in ("row", "status", "import s", "mlp samples/s", "cnn samples/s", "cnn % peak",
+                "acc mlp/cnn"):
         table.add_column(col, no_wrap=True,
                          justify="right" if col.endswith(("s", "peak")) else "left")
     table.add_column("flags / error", overflow="fold", ratio=1)
@@ -94,8 +95,8 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         def rate(w: Any) -> str:
             if not w or w.samples_per_s.median is None:
                 return "-"
-            iqr = w.samples_per_s.iqr or 0
-            return f"{w.samples_per_s.median:,.0f} ±{iqr / 2:,.0f}"
+            spread = (w.samples_per_s.iqr or 0) / w.samples_per_s.median
+            return f"{w.samples_per_s.median:,.0f} ({spread:.0%})"
 
         frac = (cnn.model_extra or {}).get("fraction_of_peak") if cnn else None
         acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
@@ -104,7 +105,7 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         if row.install_hint:
             flags = f"{row.install_hint}"
         flags = flags if len(flags) <= 60 else flags[:59] + "…"
-        table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")), row.version or "-",
+        table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")),
                       f"{row.import_s:.1f}" if row.import_s is not None else "-", rate(mlp),
                       rate(cnn), f"{frac * 100:.0f}%" if frac else "-", acc,
                       Text(flags, overflow="fold"))

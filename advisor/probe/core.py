@@ -205,7 +205,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                     break
                 results.append(run_child(args, env=child_env(spec, threads, harness),
                                          timeout=options.timeout_s))
-            row = pool_row(spec, results, harness, selected)
+            row = pool_row(spec, results, harness, selected, host_has_gpu=bool(gpus))
             rows[name] = row
             notify(ProgressEvent("done", name, index, len(order), row=row))
     finally:
@@ -231,7 +231,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "noise_limit": NOISE_LIMIT,
             "accuracy_gate": ACCURACY_GATE,
             "wall_s": round(time.perf_counter() - started_wall, 2),
-            "child_env": {k: v for k, v in child_env(ROWS["jax"], threads, harness).items()
+            "child_env": {k: hardware.redact(v)
+                          for k, v in child_env(ROWS["jax"], threads, harness).items()
                           if k not in os.environ or os.environ[k] != v},
         },
         "frameworks": frameworks,
@@ -254,7 +255,7 @@ def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
 
 
 def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
-             selected: tuple[str, ...] = WORKLOADS) -> dict[str, Any]:
+             selected: tuple[str, ...] = WORKLOADS, host_has_gpu: bool = False) -> dict[str, Any]:
     """One row from N fresh-process runs: samples pooled, any failed run makes the row fail."""
     failed = next((r for r in results if r.status != "ok"), None)
     payloads = [r.payload for r in results if r.status == "ok" and r.payload]
@@ -265,6 +266,7 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
         "status": failed.status if failed else "ok",
         "version": first.get("version"),
         "devices": first.get("devices", []),
+        "sees_gpu": any(d.get("kind") == "gpu" for d in first.get("devices", [])),
         "ran_on": first.get("ran_on"),
         "import_s": _median([p.get("import_s") for p in payloads]),
         "threads": first.get("threads"),
@@ -291,6 +293,8 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
         parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
         if parts:
             row["workloads"][workload] = pool_workload(workload, parts, harness)
+    if host_has_gpu and not row["sees_gpu"] and spec.name != "sklearn":
+        row["flags"].append("gpu-not-visible")  # the host has a GPU this framework cannot use
     for workload, result in row["workloads"].items():
         if result["noisy"]:
             row["flags"].append(f"noisy:{workload}")
