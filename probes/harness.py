@@ -11,11 +11,12 @@ epochs, and prints exactly ONE JSON object on stdout. Everything else the framew
 to stderr (fd 1 is redirected at start), so stdout holds nothing but that object.
 
 Choices, documented here once:
-- Data: sklearn's bundled digits, float32, 80/20 stratified split with random_state=0, StandardScaler
-  fit on the train part. The prepared arrays are cached as .npz in ``--data-cache`` so that only the
-  first probe of a run pays for importing scikit-learn (the parent runs sklearn first).
+- Data: sklearn's bundled digits, float32, 80/20 stratified split with random_state=0,
+  StandardScaler fit on the train part. The prepared arrays are cached as .npz in
+  ``--data-cache`` so that only the first probe of a run pays for importing scikit-learn (the
+  parent runs sklearn first).
 - Epoch order: ``numpy.random.default_rng(seed + epoch).permutation(n)`` for loop-based probes;
-  Keras ``fit`` shuffles itself (seeded with ``keras.utils.set_random_seed``).
+  Keras ``fit`` shuffles itself (seeded like ``keras.utils.set_random_seed``).
 - Timing: ``time.perf_counter`` around whole epochs; the probe's ``sync`` runs before every clock
   read (``torch.cuda.synchronize``, ``block_until_ready``, a host read of the loss).
 - Matmul peak: numpy float32 matmul (1024x1024, best of several) with the same thread count, one

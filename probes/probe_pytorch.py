@@ -1,8 +1,9 @@
 """PyTorch probe: the idiomatic eager training loop (tensors resident on the device, index batches).
 
-torch.compile is not measured: on this kind of machine (CPU, inductor + a C++ compiler) compiling
-the two tiny models takes tens of seconds, several times the whole probe budget, so it could only
-ever be a separate opt-in benchmark, not a row of a one-minute probe.
+torch.compile is not measured: on the 2-core reference machine (CPU, inductor + gcc) compiling
+the mlp-digits model's forward and backward took 19 s, plus 3.7 s to recompile for the partial
+last batch (torch 2.13): half the 45 s budget of the whole seven-row probe for one workload of one
+row, so it could only be a separate opt-in benchmark, not part of a one-minute probe.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -132,8 +131,8 @@ def cli(folder, *args, timeout=60):
 
 
 def test_cli_writes_the_probe_json(tmp_path):
-    folder = fake_probes_dir(tmp_path / "probes",
-                             {"probe_sklearn.py": printing_script(ok_payload("sklearn", cnn=False))})
+    script = printing_script(ok_payload("sklearn", cnn=False))
+    folder = fake_probes_dir(tmp_path / "probes", {"probe_sklearn.py": script})
     out = tmp_path / "out" / "probe.json"
     done = cli(folder, "--frameworks", "sklearn", "--out", str(out), "--quick")
     assert done.returncode == 0, done.stderr

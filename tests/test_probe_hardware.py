@@ -150,7 +150,8 @@ def test_no_gpu_anywhere_is_an_empty_list():
 
 def test_cpu_model_from_proc_cpuinfo(tmp_path):
     (tmp_path / "cpuinfo").write_text("processor\t: 0\nmodel name\t: AMD EPYC 9654 96-Core\n")
-    assert hw.get_cpu_model(FakeRunner({}), proc=tmp_path, system="Linux") == "AMD EPYC 9654 96-Core"
+    model = hw.get_cpu_model(FakeRunner({}), proc=tmp_path, system="Linux")
+    assert model == "AMD EPYC 9654 96-Core"
 
 
 def test_cpu_model_unknown_is_none(tmp_path):

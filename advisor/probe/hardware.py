@@ -15,7 +15,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -186,7 +185,8 @@ def get_os_release(system: str | None = None, etc: Path = Path("/etc")) -> str |
     if system == "Linux":
         for line in (_read(etc / "os-release") or "").splitlines():
             if line.startswith("PRETTY_NAME="):
-                return f"{line.split('=', 1)[1].strip().strip(chr(34))} (kernel {platform.release()})"
+                pretty = line.split("=", 1)[1].strip().strip('"')
+                return f"{pretty} (kernel {platform.release()})"
         return f"Linux {platform.release()}"
     if system == "Darwin":
         return f"macOS {platform.mac_ver()[0]}"
@@ -251,7 +251,8 @@ def get_nvidia_gpus_nvml(nvml: Any | None = None) -> list[Gpu] | None:
 
 def get_nvidia_gpus_smi(runner: Runner = run_command) -> list[Gpu] | None:
     out = _ok_output(runner, [
-        "nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits",
+        "nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+        "--format=csv,noheader,nounits",
     ])
     if out is None:
         return None
@@ -292,7 +293,8 @@ def get_amd_gpus(runner: Runner = run_command) -> list[Gpu] | None:
         card = data[key]
         if not isinstance(card, dict):
             continue
-        name = card.get("Card series") or card.get("Card model") or card.get("Device Name") or "AMD GPU"
+        name = (card.get("Card series") or card.get("Card model") or card.get("Device Name")
+                or "AMD GPU")
         memory = card.get("VRAM Total Memory (B)")
         gpus.append(Gpu("amd", str(name), int(memory) if str(memory).isdigit() else None,
                         driver or card.get("Driver version")))

@@ -16,7 +16,9 @@ from advisor.errors import FileProblem, ParseError, SchemaError, VersionError
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
-ROW_NAMES = ("pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax", "sklearn")
+ROW_NAMES = (
+    "pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax", "sklearn",
+)
 Status = Literal["ok", "missing", "broken", "timeout"]
 
 

@@ -40,7 +40,8 @@ results = {}
 for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
     rng = np.random.default_rng(0)
     if name == "mlp-digits":
-        f, params, shape = mlp, [dense(rng, 64, 128), dense(rng, 128, 64), dense(rng, 64, 10)], (-1, 64)
+        f, shape = mlp, (-1, 64)
+        params = [dense(rng, 64, 128), dense(rng, 128, 64), dense(rng, 64, 10)]
     else:
         f, shape = cnn, (-1, 8, 8, 1)
         params = [conv(rng, 1, 32), conv(rng, 32, 64), dense(rng, 1024, 128), dense(rng, 128, 10)]

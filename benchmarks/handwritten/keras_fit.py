@@ -1,6 +1,5 @@
 """Hand-written Keras 3 training: Sequential + compile + fit (backend from KERAS_BACKEND)."""
 
-import sys
 import time
 
 import keras
