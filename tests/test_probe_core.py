@@ -190,3 +190,18 @@ def test_row_that_cannot_see_the_hosts_gpu_is_flagged(tmp_path, installed, monke
     row = report.row("pytorch")
     assert report.gpus[0].name == "T4"
     assert row.model_extra["sees_gpu"] is False and "gpu-not-visible" in row.flags
+
+
+def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
+    slow, fast = ok_payload("pytorch"), ok_payload("jax")
+    cpu = "numpy-float32-matmul-cpu"
+    slow["workloads"]["cnn-digits"].update(peak_gflops=50.0, peak_source=cpu)
+    fast["workloads"]["cnn-digits"].update(peak_gflops=200.0, peak_source=cpu)
+    folder = fake_probes_dir(tmp_path, {"probe_pytorch.py": printing_script(slow),
+                                        "probe_jax.py": printing_script(fast)})
+    report = core.run_probe(options(folder, frameworks=("pytorch", "jax")))
+    assert report.model_extra["run"]["cpu_matmul_peak_gflops"] == 200.0
+    for name in ("pytorch", "jax"):
+        cnn = report.row(name).workloads["cnn-digits"].model_extra
+        assert cnn["peak_gflops"] == 200.0
+        assert cnn["fraction_of_peak"] == pytest.approx(cnn["gflops"] / 200.0, rel=1e-3)

@@ -55,9 +55,8 @@ def test_workload_result_reports_fraction_of_peak():
 
 
 def test_gpu_peak_uses_the_framework_matmul_when_given():
-    config = harness.Config()
     info = {"_device_matmul_peak": lambda: 123.0, "_device_peak_source": "torch-cuda"}
-    assert harness._peak(info, config) == (123.0, "torch-cuda")
+    assert harness._peak(info) == (123.0, "torch-cuda")
 
 
 def test_thread_env_pins_every_pool():

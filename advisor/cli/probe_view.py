@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -75,6 +76,15 @@ class ProbeView:
         return table
 
 
+def _rate(stats: Any) -> str:
+    """``12.3k ±4%``: median samples/s of the timed epochs and IQR / median."""
+    if stats is None or not stats.samples_per_s.median:
+        return "-"
+    median = stats.samples_per_s.median
+    spread = (stats.samples_per_s.iqr or 0) / median
+    return f"{median / 1000:.1f}k ±{spread:.0%}"
+
+
 def render_summary(console: Console, report: ProbeReport) -> None:
     host = report.host
     console.print(f"[bold]{host.cpu_model or 'unknown CPU'}[/] · {host.usable_cores} usable of "
@@ -82,34 +92,27 @@ def render_summary(console: Console, report: ProbeReport) -> None:
                   f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {host.os} · Python {host.python}")
     for gpu in report.gpus:
         console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
-    table = Table(title="advisor probe", title_justify="left")
-    # samples/s: median of the timed epochs, (IQR / median) in brackets
-    for col in ("row", "status", "import s", "mlp samples/s", "cnn samples/s", "cnn % peak",
-                "acc mlp/cnn"):
-        table.add_column(col, no_wrap=True,
-                         justify="right" if col.endswith(("s", "peak")) else "left")
-    table.add_column("flags / error", overflow="fold", ratio=1)
+    table = Table(title="samples/s: median of timed epochs ±IQR/median", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for col in ("row", "status", "import", "mlp/s", "cnn/s", "%peak", "acc"):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("row", "status") else "right")
+    notes = []
     for row in report.frameworks:
         mlp, cnn = row.workloads.get("mlp-digits"), row.workloads.get("cnn-digits")
-
-        def rate(w: Any) -> str:
-            if not w or w.samples_per_s.median is None:
-                return "-"
-            spread = (w.samples_per_s.iqr or 0) / w.samples_per_s.median
-            return f"{w.samples_per_s.median:,.0f} ({spread:.0%})"
-
         frac = (cnn.model_extra or {}).get("fraction_of_peak") if cnn else None
         acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
                        for w in (mlp, cnn))
-        flags = ", ".join(row.flags) or (row.error or "" if row.status != "ok" else "")
-        if row.install_hint:
-            flags = f"{row.install_hint}"
-        flags = flags if len(flags) <= 60 else flags[:59] + "…"
         table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")),
-                      f"{row.import_s:.1f}" if row.import_s is not None else "-", rate(mlp),
-                      rate(cnn), f"{frac * 100:.0f}%" if frac else "-", acc,
-                      Text(flags, overflow="fold"))
+                      f"{row.import_s:.1f}s" if row.import_s is not None else "-",
+                      _rate(mlp), _rate(cnn), f"{frac:.0%}" if frac else "-", acc)
+        if row.status != "ok":
+            hint = f" ({row.install_hint})" if row.install_hint else ""
+            notes.append(f"{row.name}: {row.error or row.status}{hint}")
+        elif row.flags:
+            notes.append(f"{row.name}: {', '.join(row.flags)}")
     console.print(table)
+    for note in notes:
+        console.print(note, markup=False, overflow="fold")
     run = report.model_extra.get("run", {}) if report.model_extra else {}
     if run:
         console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "

@@ -211,6 +211,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
+    cpu_peak = apply_cpu_peak(frameworks)
     report = {
         "schema_version": SCHEMA_VERSION,
         "advisor_version": __version__,
@@ -229,6 +230,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),
             "noise_limit": NOISE_LIMIT,
+            "cpu_matmul_peak_gflops": cpu_peak,
             "accuracy_gate": ACCURACY_GATE,
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
@@ -332,6 +334,25 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
             "fraction_of_peak": round(achieved / peak, 4) if achieved and peak else None,
         })
     return out
+
+
+CPU_PEAK_SOURCE = "numpy-float32-matmul-cpu"
+
+
+def apply_cpu_peak(frameworks: list[dict[str, Any]]) -> float | None:
+    """One CPU reference per run: the best numpy matmul rate any row measured.
+
+    Every cnn-digits row on the CPU is then judged against the same number.
+    """
+    cnn = [r["workloads"]["cnn-digits"] for r in frameworks if "cnn-digits" in r["workloads"]]
+    cpu = [w for w in cnn if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
+    if not cpu:
+        return None
+    peak = max(w["peak_gflops"] for w in cpu)
+    for w in cpu:
+        w["peak_gflops"] = peak
+        w["fraction_of_peak"] = round(w["gflops"] / peak, 4) if w.get("gflops") else None
+    return peak
 
 
 def _median(values: list[Any]) -> float | None:
