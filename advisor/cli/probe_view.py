@@ -1,0 +1,119 @@
+"""Rich rendering of a probe run on stderr: live progress, then a summary table."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from advisor.probe.core import ProgressEvent
+from advisor.probe.model import FrameworkRow, ProbeReport
+
+STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red"}
+
+
+def headline(row: dict[str, Any] | FrameworkRow) -> str:
+    """The one number shown for a finished row."""
+    data = row.model_dump() if isinstance(row, FrameworkRow) else row
+    if data.get("status") != "ok":
+        return data.get("error") or data.get("status", "")
+    parts = []
+    for name, result in data.get("workloads", {}).items():
+        median = (result.get("samples_per_s") or {}).get("median")
+        if median:
+            parts.append(f"{name} {median:,.0f}/s acc {result.get('accuracy', 0):.2f}")
+    return "; ".join(parts)
+
+
+class ProbeView:
+    """What runs now (with its elapsed time) and every finished row with its headline."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.done: list[tuple[str, str, str]] = []
+        self.current: ProgressEvent | None = None
+        self.since = time.monotonic()
+        self.started = time.monotonic()
+        self._live = Live(console=self.console, refresh_per_second=4, transient=True,
+                          get_renderable=self._render)
+
+    def __enter__(self) -> ProbeView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def update(self, event: ProgressEvent) -> None:
+        if event.kind == "start":
+            self.current = event
+            self.since = time.monotonic()
+        else:
+            self.current = None
+            row = event.row or {}
+            status = row.get("status", "?")
+            self.done.append((event.name, status, headline(row)))
+            if not self.console.is_terminal:  # logs and CI: one line per finished row
+                self.console.print(f"{event.name}: {status} {headline(row)}"[:300], markup=False,
+                                   soft_wrap=True)
+
+    def _render(self) -> Table:
+        table = Table.grid(padding=(0, 1))
+        for name, status, text in self.done:
+            table.add_row(Text("✓" if status == "ok" else "✗", STYLE.get(status, "")),
+                          name, Text(status, STYLE.get(status, "")), Text(text, overflow="fold"))
+        if self.current:
+            c = self.current
+            rep = f" run {c.attempt}/{c.repeat}" if c.repeat > 1 else ""
+            table.add_row("…", c.name, f"row {c.index}/{c.total}{rep}",
+                          f"{time.monotonic() - self.since:5.1f} s "
+                          f"(total {time.monotonic() - self.started:.0f} s)")
+        return table
+
+
+def _rate(stats: Any) -> str:
+    """``12.3k ±4%``: median samples/s of the timed epochs and IQR / median."""
+    if stats is None or not stats.samples_per_s.median:
+        return "-"
+    median = stats.samples_per_s.median
+    spread = (stats.samples_per_s.iqr or 0) / median
+    return f"{median / 1000:.1f}k ±{spread:.0%}"
+
+
+def render_summary(console: Console, report: ProbeReport) -> None:
+    host = report.host
+    console.print(f"[bold]{host.cpu_model or 'unknown CPU'}[/] · {host.usable_cores} usable of "
+                  f"{host.logical_cores} cores · "
+                  f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {host.os} · Python {host.python}")
+    for gpu in report.gpus:
+        console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
+    table = Table(title="samples/s: median of timed epochs ±IQR/median", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for col in ("row", "status", "import", "mlp/s", "cnn/s", "%peak", "acc"):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("row", "status") else "right")
+    notes = []
+    for row in report.frameworks:
+        mlp, cnn = row.workloads.get("mlp-digits"), row.workloads.get("cnn-digits")
+        frac = (cnn.model_extra or {}).get("fraction_of_peak") if cnn else None
+        acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
+                       for w in (mlp, cnn))
+        table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")),
+                      f"{row.import_s:.1f}s" if row.import_s is not None else "-",
+                      _rate(mlp), _rate(cnn), f"{frac:.0%}" if frac else "-", acc)
+        if row.status != "ok":
+            hint = f" ({row.install_hint})" if row.install_hint else ""
+            notes.append(f"{row.name}: {row.error or row.status}{hint}")
+        elif row.flags:
+            notes.append(f"{row.name}: {', '.join(row.flags)}")
+    console.print(table)
+    for note in notes:
+        console.print(note, markup=False, overflow="fold")
+    run = report.model_extra.get("run", {}) if report.model_extra else {}
+    if run:
+        console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "
+                      f"load before {run.get('load_avg_before')} · {run.get('wall_s')} s")

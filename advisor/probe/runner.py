@@ -1,0 +1,178 @@
+"""Run one probe child: a fresh process, argument list, no shell, its own process group.
+
+The whole group is killed on timeout, on Ctrl-C (any exception) and right after the child exits
+(so grandchildren cannot linger); stdout and stderr are captured up to their last 64 KiB. The
+outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
+is re-raised after the group is gone).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from advisor.probe.hardware import redact
+
+CAPTURE_BYTES = 64 * 1024
+STATUSES = ("ok", "missing", "broken", "timeout")
+
+_live_groups: set[int] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass
+class ChildResult:
+    status: str
+    payload: dict[str, Any] | None
+    error: str | None
+    returncode: int | None
+    wall_s: float
+    stderr_tail: str = ""
+
+
+class _TailBuffer:
+    """Keeps the last ``limit`` bytes of a stream, read on a thread."""
+
+    def __init__(self, stream: IO[bytes], limit: int = CAPTURE_BYTES):
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.total = 0
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        try:
+            while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+                self.chunks.append(chunk)
+                self.size += len(chunk)
+                self.total += len(chunk)
+                while self.size - len(self.chunks[0]) >= self.limit:
+                    self.size -= len(self.chunks.popleft())
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        data = b"".join(self.chunks)[-self.limit:]
+        return data.decode("utf-8", errors="replace")
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def kill_all_children() -> None:
+    """Kill every probe process group still alive (Ctrl-C, exit)."""
+    with _live_lock:
+        groups = list(_live_groups)
+        _live_groups.clear()
+    for pgid in groups:
+        kill_group(pgid)
+
+
+atexit.register(kill_all_children)
+
+
+def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0,
+              cwd: str | Path | None = None) -> ChildResult:
+    """Run ``args`` and classify the outcome (see module docstring)."""
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, cwd=cwd, start_new_session=True, close_fds=True,
+        )
+    except OSError as exc:
+        return ChildResult("broken", None, f"cannot start probe: {exc.strerror or exc}", None,
+                           time.perf_counter() - started)
+    pgid = proc.pid  # start_new_session: the child leads its own group
+    with _live_lock:
+        _live_groups.add(pgid)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _TailBuffer(proc.stdout), _TailBuffer(proc.stderr)
+    timed_out = False
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        kill_group(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+            pass
+        with _live_lock:
+            _live_groups.discard(pgid)
+        for buf in (out, err):
+            buf.thread.join(timeout=2)
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+    wall = time.perf_counter() - started
+    stderr_tail = redact(err.text())
+    if timed_out:
+        return ChildResult("timeout", None, f"no result after {timeout:g} s (killed)",
+                           proc.returncode, wall, stderr_tail)
+    return classify(out.text(), stderr_tail, proc.returncode, wall, out.total)
+
+
+def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
+             stdout_bytes: int = 0) -> ChildResult:
+    """Turn a finished child's output into a status."""
+    payload = parse_result(stdout)
+    if payload is not None:
+        status = payload.get("status")
+        error = payload.get("error")
+        return ChildResult(str(status), payload, redact(str(error)) if error else None,
+                           returncode, wall, stderr)
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return ChildResult("broken", None, f"probe killed by {name}", returncode, wall, stderr)
+    if returncode:
+        last = last_line(stderr) or f"probe exited with code {returncode} and no result"
+        return ChildResult("broken", None, last, returncode, wall, stderr)
+    if stdout_bytes > CAPTURE_BYTES or len(stdout) >= CAPTURE_BYTES:
+        error = f"probe printed {max(stdout_bytes, len(stdout))} bytes of output, not one result"
+    elif stdout.strip():
+        error = f"probe printed garbage instead of a JSON result: {last_line(stdout)[:120]!r}"
+    else:
+        error = "probe printed no result"
+    return ChildResult("broken", None, error, returncode, wall, stderr)
+
+
+def parse_result(stdout: str) -> dict[str, Any] | None:
+    """The child's one JSON object: the last non-empty line, an object with a known status."""
+    lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("status") not in STATUSES:
+        return None
+    return data
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return redact(lines[-1])[:500] if lines else ""

@@ -1,0 +1,44 @@
+"""Shared by the hand-written loops: the digits split and the timing/JSON output (no harness)."""
+
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+EPOCHS = 6  # the first is warm-up, the other five are timed
+
+
+def digits():
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x.astype(np.float32), y, test_size=0.2, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(x_tr)
+    return (scaler.transform(x_tr).astype(np.float32), y_tr,
+            scaler.transform(x_te).astype(np.float32), y_te)
+
+
+class Clock:
+    def __init__(self):
+        self.times = []
+        self.t0 = 0.0
+
+    def start(self):
+        self.t0 = time.perf_counter()
+
+    def stop(self):
+        self.times.append(time.perf_counter() - self.t0)
+
+
+def report(results):
+    """results: {workload: (epoch seconds list, n_train, accuracy)} -> one JSON line."""
+    out = {}
+    for name, (times, n, acc) in results.items():
+        out[name] = {"samples_per_s": statistics.median(n / t for t in times[1:]),
+                     "accuracy": float(acc)}
+    print(json.dumps(out))
+    sys.stdout.flush()

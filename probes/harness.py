@@ -1,0 +1,411 @@
+"""Shared workload harness for every probe script (standard library + numpy only).
+
+A probe script is run by ``advisor probe`` in a fresh process::
+
+    python probe_<framework>.py --threads 2 --epochs 5 --workloads mlp-digits,cnn-digits \
+        --seed 0 --data-cache DIR
+
+It imports its framework (timed: ``import_s``), builds the two workloads of DESIGN.md, trains them
+for one warm-up epoch (``first_epoch_s``: tracing and compilation included) plus ``--epochs`` timed
+epochs, and prints exactly ONE JSON object on stdout. Everything else the frameworks print is sent
+to stderr (fd 1 is redirected at start), so stdout holds nothing but that object.
+
+Choices, documented here once:
+- Data: sklearn's bundled digits, float32, 80/20 stratified split with random_state=0,
+  StandardScaler fit on the train part. The prepared arrays are cached as .npz in
+  ``--data-cache`` so that only the first probe of a run pays for importing scikit-learn (the
+  parent runs sklearn first).
+- Epoch order: ``numpy.random.default_rng(seed + epoch).permutation(n)`` for loop-based probes;
+  Keras ``fit`` shuffles itself (seeded like ``keras.utils.set_random_seed``).
+- Timing: ``time.perf_counter`` around whole epochs; the probe's ``sync`` runs before every clock
+  read (``torch.cuda.synchronize``, ``block_until_ready``, a host read of the loss).
+- Matmul peak: numpy float32 matmul (1024x1024, best of several) with the same thread count,
+  measured in every child that runs cnn-digits; the parent takes the best of the run as the one
+  machine-level CPU reference (a single measurement can land in a burst of background load). On a
+  GPU the probe passes its own device matmul instead (numpy cannot use the GPU); ``peak_source``
+  says which one was used.
+- Peak RSS: per workload when Linux lets us reset the high-water mark (``/proc/self/clear_refs``),
+  else the process peak so far (``getrusage``); ``rss_scope`` says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+WORKLOADS = ("mlp-digits", "cnn-digits")
+BATCH = {"mlp-digits": 32, "cnn-digits": 128}
+LEARNING_RATE = 1e-3
+SPLIT_SEED = 0  # random_state of the stratified split
+DATA_VERSION = 1  # bump when the preparation below changes
+
+# Original stdout, kept for the one JSON object; fd 1 goes to stderr while frameworks run.
+_RESULT_FD: int | None = None
+
+
+def capture_stdout() -> None:
+    """Send everything written to fd 1 (framework chatter) to stderr; keep fd 1 for the result."""
+    global _RESULT_FD
+    if _RESULT_FD is not None:
+        return
+    sys.stdout.flush()
+    _RESULT_FD = os.dup(1)
+    os.dup2(2, 1)
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the one JSON object on the original stdout."""
+    data = (json.dumps(result, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+    fd = _RESULT_FD if _RESULT_FD is not None else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+@dataclass
+class Config:
+    threads: int = 1
+    epochs: int = 5  # timed epochs, after one warm-up epoch
+    workloads: tuple[str, ...] = WORKLOADS
+    seed: int = 0
+    data_cache: str | None = None
+    device: str = "auto"  # auto | cpu
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description="advisor probe script")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-cache", default=None)
+    parser.add_argument("--device", choices=("auto", "cpu"), default="auto")
+    ns = parser.parse_args(argv)
+    names = tuple(w for w in ns.workloads.split(",") if w)
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown or ns.threads < 1 or ns.epochs < 1:
+        parser.error(f"bad arguments: workloads {unknown or 'ok'}, threads {ns.threads}, "
+                     f"epochs {ns.epochs}")
+    return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
+    n = str(threads)
+    xla = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" not in xla:
+        xla = (xla + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}").strip()
+    return {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": n,
+        "XLA_FLAGS": xla,
+    }
+
+
+# ---------------------------------------------------------------------------------------- data
+@dataclass
+class Data:
+    x_train: Any  # float32 (n, 64), standardized
+    y_train: Any  # int64 (n,)
+    x_test: Any
+    y_test: Any
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    def images(self, x: Any) -> Any:
+        """(n, 64) -> (n, 1, 8, 8) channels-first view (probes transpose for channels-last)."""
+        return x.reshape(-1, 1, 8, 8)
+
+
+def _prepare_digits() -> dict[str, Any]:
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    x = x.astype(np.float32)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=0.2, stratify=y, random_state=SPLIT_SEED
+    )
+    scaler = StandardScaler().fit(x_tr)
+    return {
+        "x_train": scaler.transform(x_tr).astype(np.float32),
+        "x_test": scaler.transform(x_te).astype(np.float32),
+        "y_train": y_tr.astype(np.int64),
+        "y_test": y_te.astype(np.int64),
+    }
+
+
+def load_data(cache_dir: str | None) -> Data:
+    """The prepared digits split, from the run's cache when an earlier probe already made it."""
+    import numpy as np
+
+    path = os.path.join(cache_dir, f"digits-v{DATA_VERSION}.npz") if cache_dir else None
+    arrays: dict[str, Any] | None = None
+    if path and os.path.isfile(path):
+        try:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        except (OSError, ValueError, KeyError):
+            arrays = None
+    if arrays is None:
+        arrays = _prepare_digits()
+        if path:
+            tmp = f"{path}.{os.getpid()}.tmp.npz"
+            try:
+                np.savez(tmp, **arrays)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+    return Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> Any:
+    """The reshuffled sample order of one epoch (same in every loop-based probe)."""
+    import numpy as np
+
+    return np.random.default_rng(seed + epoch).permutation(n)
+
+
+# ------------------------------------------------------------------------------------ FLOPs
+def cnn_forward_macs() -> int:
+    """Multiply-accumulates of one cnn-digits forward pass (one sample)."""
+    conv1 = 8 * 8 * 32 * (3 * 3 * 1)
+    conv2 = 8 * 8 * 64 * (3 * 3 * 32)
+    dense1 = (4 * 4 * 64) * 128
+    dense2 = 128 * 10
+    return conv1 + conv2 + dense1 + dense2
+
+
+def cnn_train_flops_per_sample() -> int:
+    """Forward + backward ~ 3x forward; 2 FLOPs per multiply-accumulate."""
+    return 3 * 2 * cnn_forward_macs()
+
+
+def mlp_train_flops_per_sample() -> int:
+    return 3 * 2 * (64 * 128 + 128 * 64 + 64 * 10)
+
+
+def numpy_matmul_peak(n: int = 1024, budget_s: float = 0.12) -> float:
+    """Best float32 n x n matmul rate of numpy (GFLOP/s) within a small time budget."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm-up: thread pool start, page faults
+    return best_rate(lambda: a @ b, lambda: None, 2.0 * n**3, budget_s)
+
+
+def best_rate(fn: Callable[[], Any], sync: Callable[[], Any], flops: float,
+              budget_s: float = 0.25, max_reps: int = 20) -> float:
+    """GFLOP/s of the fastest of several calls of ``fn`` (sync before each clock read)."""
+    best = float("inf")
+    start = time.perf_counter()
+    for _ in range(max_reps):
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s:
+            break
+    return flops / best / 1e9
+
+
+# ------------------------------------------------------------------------------------ memory
+def reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux); False when not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """VmHWM from /proc (resettable), else getrusage's process peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    divisor = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return round(peak / divisor, 1)
+
+
+# ------------------------------------------------------------------------------------ timing
+def quantiles(values: list[float]) -> dict[str, Any]:
+    """median, IQR (linear-interpolated quartiles) and n."""
+    xs = sorted(values)
+    n = len(xs)
+
+    def q(p: float) -> float:
+        pos = (n - 1) * p
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    if n == 0:
+        return {"median": None, "iqr": None, "n": 0, "values": []}
+    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+
+
+@dataclass
+class EpochTimes:
+    first_s: float
+    timed_s: list[float] = field(default_factory=list)
+
+
+def time_epochs(run_epoch: Callable[[int], Any], epochs: int, sync: Callable[[], Any],
+                clock: Callable[[], float] = time.perf_counter) -> EpochTimes:
+    """Run 1 + ``epochs`` epochs; ``sync`` runs before every clock read."""
+    durations = []
+    for epoch in range(1 + epochs):
+        sync()
+        t0 = clock()
+        run_epoch(epoch)
+        sync()
+        durations.append(clock() - t0)
+    return EpochTimes(durations[0], durations[1:])
+
+
+def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
+                    peak_rss: float, rss_scope: str, peak_gflops: float | None,
+                    peak_source: str | None, peak_gpu_mb: float | None = None) -> dict[str, Any]:
+    rates = [n_train / t for t in times.timed_s if t > 0]
+    stats = quantiles(rates)
+    result: dict[str, Any] = {
+        "first_epoch_s": round(times.first_s, 4),
+        "samples_per_s": stats,
+        "epoch_s": [round(t, 5) for t in times.timed_s],
+        "epochs": {"warmup": 1, "timed": len(times.timed_s)},
+        "batch_size": BATCH[name],
+        "train_samples": n_train,
+        "accuracy": round(float(accuracy), 4),
+        "peak_rss_mb": peak_rss,
+        "rss_scope": rss_scope,
+        "peak_gpu_mb": peak_gpu_mb,
+    }
+    if name == "cnn-digits" and stats["median"]:
+        achieved = stats["median"] * cnn_train_flops_per_sample() / 1e9
+        result["gflops"] = round(achieved, 3)
+        result["peak_gflops"] = round(peak_gflops, 2) if peak_gflops else None
+        result["peak_source"] = peak_source
+        result["fraction_of_peak"] = round(achieved / peak_gflops, 4) if peak_gflops else None
+    return result
+
+
+# ------------------------------------------------------------------------------------ driver
+@dataclass
+class Probe:
+    """What a framework's probe script supplies to :func:`main`."""
+
+    name: str  # row name, e.g. "pytorch", "keras/jax"
+    module: str  # top-level module whose absence means "missing"
+    install_hint: str
+    load: Callable[[Config], dict[str, Any]]  # imports the framework; returns info (version...)
+    # run(workload, config, data, info) -> (EpochTimes, accuracy, peak_gpu_mb or None)
+    run: Callable[[str, Config, Data, dict[str, Any]], tuple[EpochTimes, float, float | None]]
+    workloads: tuple[str, ...] = WORKLOADS
+
+
+def main(probe: Probe, argv: list[str] | None = None) -> None:
+    """Run a probe, print its one JSON object and exit at once.
+
+    ``os._exit`` skips the interpreter teardown of torch/TF/JAX (up to a second per row) once
+    the result is out; stdout and stderr are flushed first.
+    """
+    code = run_probe(probe, argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
+    """Run a probe and print its one JSON object; never raises (the parent reads the status)."""
+    capture_stdout()
+    config = parse_args(argv)
+    os.environ.update(thread_env(config.threads))
+    out: dict[str, Any] = {
+        "name": probe.name,
+        "status": "broken",
+        "python": platform.python_version(),
+        "threads": config.threads,
+        "seed": config.seed,
+    }
+    try:
+        t0 = time.perf_counter()
+        try:
+            info = probe.load(config)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").split(".")[0]
+            if missing and missing in probe.module.split(","):
+                out.update(status="missing", error=f"No module named {missing!r}",
+                           install_hint=probe.install_hint)
+                emit(out)
+                return 0
+            raise
+        out["import_s"] = round(time.perf_counter() - t0, 4)
+        out.update({k: v for k, v in info.items() if not k.startswith("_")})
+        data = load_data(config.data_cache)
+        wants_cnn = "cnn-digits" in config.workloads and "cnn-digits" in probe.workloads
+        peak, peak_source = _peak(info) if wants_cnn else (None, None)
+        results = {}
+        for name in config.workloads:
+            if name not in probe.workloads:
+                continue
+            scope = "workload" if reset_peak_rss() else "process"
+            started = time.perf_counter()
+            times, accuracy, gpu_mb = probe.run(name, config, data, info)
+            results[name] = workload_result(
+                name, times, data.n_train, accuracy, peak_rss_mb(), scope,
+                peak if name == "cnn-digits" else None, peak_source, gpu_mb,
+            )
+            # build + train + evaluate: what the workload cost beyond its timed epochs
+            results[name]["wall_s"] = round(time.perf_counter() - started, 4)
+        out["workloads"] = results
+        out["probe_wall_s"] = round(time.perf_counter() - t0, 4)
+        out["status"] = "ok"
+    except BaseException as exc:  # noqa: BLE001 - report every failure as a status
+        traceback.print_exc(file=sys.stderr)
+        out.update(status="broken", error=error_line(exc))
+        emit(out)
+        return 1
+    emit(out)
+    return 0
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: message`` (first line of the message, without notes), at most 500 characters."""
+    message = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+    return text[:500]
+
+
+def _peak(info: dict[str, Any]) -> tuple[float | None, str | None]:
+    device_peak = info.get("_device_matmul_peak")
+    if callable(device_peak):  # a GPU: the framework's own matmul on the device
+        return device_peak(), info.get("_device_peak_source", "framework-device-matmul")
+    return numpy_matmul_peak(), "numpy-float32-matmul-cpu"

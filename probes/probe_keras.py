@@ -1,0 +1,191 @@
+"""Keras 3 probe: ``keras.Sequential`` + ``compile`` + ``model.fit``, the idiomatic Keras loop.
+
+The backend comes from ``KERAS_BACKEND`` (set by the parent: rows keras/tensorflow, keras/torch,
+keras/jax). Epoch times come from a callback; the first epoch includes building the train
+function (tracing / jit). Keras shuffles each epoch itself (``shuffle=True``, seeded).
+Training runs without metrics (accuracy is measured once on the test part afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+BACKEND_MODULE = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(BACKEND, BACKEND)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def load(config: harness.Config) -> dict[str, Any]:
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(config.threads)
+    elif BACKEND == "torch":
+        import torch
+
+        torch.set_num_threads(config.threads)
+    import keras
+
+    devices = _devices()
+    ran_on = "gpu" if any(d["kind"] == "gpu" for d in devices) else "cpu"
+    return {
+        "version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "backend_version": _backend_version(),
+        "devices": devices,
+        "ran_on": ran_on,
+        "framework_threads": config.threads,
+    }
+
+
+def _backend_version() -> str:
+    module = __import__(BACKEND_MODULE)
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def _devices() -> list[dict[str, str]]:
+    devices = [{"kind": "cpu", "name": "cpu"}]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        for gpu in tf.config.list_physical_devices("GPU"):
+            name = tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            devices.append({"kind": "gpu", "name": name})
+    elif BACKEND == "torch":
+        import torch
+
+        for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+            devices.append({"kind": "gpu", "name": torch.cuda.get_device_name(i)})
+    elif BACKEND == "jax":
+        import jax
+
+        for dev in jax.devices():
+            if dev.platform != "cpu":
+                devices.append({"kind": "gpu", "name": getattr(dev, "device_kind", dev.platform)})
+    return devices
+
+
+def build(name: str, keras: Any) -> Any:
+    layers = keras.layers
+    if name == "mlp-digits":
+        stack = [
+            keras.Input((64,)), layers.Dense(128, activation="relu"),
+            layers.Dense(64, activation="relu"), layers.Dense(10),
+        ]
+    else:
+        stack = [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2), layers.Flatten(),
+            layers.Dense(128, activation="relu"), layers.Dense(10),
+        ]
+    return keras.Sequential(stack)
+
+
+class EpochTimer:
+    """Keras callback recording epoch durations; the first includes building the train step."""
+
+    def __init__(self, keras: Any):
+        outer = self
+        self.durations: list[float] = []
+        self._t0 = 0.0
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs: Any = None) -> None:
+                outer._t0 = time.perf_counter()
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                if epoch > 0:
+                    outer._t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                outer.durations.append(time.perf_counter() - outer._t0)
+
+        self.callback = _Callback()
+
+
+def _peak_gpu_mb() -> float | None:
+    try:
+        if BACKEND == "torch":
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+        if BACKEND == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            stats = dev.memory_stats() if dev.platform != "cpu" else None
+            return stats["peak_bytes_in_use"] / 2**20 if stats else None
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    except (RuntimeError, KeyError, ValueError):
+        return None
+    return None
+
+
+def _seed(seed: int) -> None:
+    """What ``keras.utils.set_random_seed`` does, without importing TensorFlow on other backends.
+
+    (It imports TensorFlow whenever TF is installed: 2-3 s of a keras/jax or keras/torch row.)
+    Keras' global seed generator draws its seed from ``random``, so seeding it is enough.
+    """
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+    elif BACKEND == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+    import keras
+
+    _seed(config.seed)
+    x_tr, x_te = data.x_train, data.x_test
+    if name == "cnn-digits":
+        x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
+    model = build(name, keras)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=harness.LEARNING_RATE),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    timer = EpochTimer(keras)
+    model.fit(
+        x_tr, data.y_train, batch_size=harness.BATCH[name], epochs=1 + config.epochs,
+        shuffle=True, verbose=0, callbacks=[timer.callback],
+    )
+    times = harness.EpochTimes(timer.durations[0], timer.durations[1:])
+    logits = model.predict(x_te, batch_size=512, verbose=0)
+    accuracy = float((logits.argmax(axis=1) == data.y_test).mean())
+    return times, accuracy, _peak_gpu_mb()
+
+
+PROBE = harness.Probe(
+    f"keras/{BACKEND}", f"keras,{BACKEND_MODULE}", f"pip install keras {BACKEND_MODULE}", load, run
+)
+
+if __name__ == "__main__":
+    harness.main(PROBE)

@@ -1,0 +1,134 @@
+"""The shared probe harness: statistics, timing discipline, FLOPs, data, thread pinning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from probe_fixtures import PROBES
+
+sys.path.insert(0, str(PROBES))
+import harness  # noqa: E402
+
+
+def test_quantiles_median_iqr_n():
+    stats = harness.quantiles([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert stats["median"] == 3.0
+    assert stats["iqr"] == 2.0  # q3 4 - q1 2
+    assert stats["n"] == 5
+    assert harness.quantiles([])["n"] == 0
+
+
+def test_time_epochs_syncs_before_every_clock_read():
+    events = []
+    ticks = iter(range(100))
+
+    def clock():
+        events.append("clock")
+        return float(next(ticks))
+
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 2,
+                                lambda: events.append("sync"), clock=clock)
+    assert events == ["sync", "clock", "epoch0", "sync", "clock",
+                      "sync", "clock", "epoch1", "sync", "clock",
+                      "sync", "clock", "epoch2", "sync", "clock"]
+    assert times.first_s == 1.0 and times.timed_s == [1.0, 1.0]
+
+
+def test_cnn_flops_are_analytic():
+    assert harness.cnn_forward_macs() == 8 * 8 * 32 * 9 + 8 * 8 * 64 * 9 * 32 + 1024 * 128 + 1280
+    assert harness.cnn_train_flops_per_sample() == 6 * 1_330_432
+
+
+def test_workload_result_reports_fraction_of_peak():
+    times = harness.EpochTimes(2.0, [1.0, 1.0, 1.0, 1.0, 1.0])
+    out = harness.workload_result("cnn-digits", times, 1000, 0.9, 100.0, "workload", 80.0, "x")
+    gflops = 1000 * harness.cnn_train_flops_per_sample() / 1e9
+    assert out["gflops"] == pytest.approx(gflops, rel=1e-3)
+    assert out["fraction_of_peak"] == pytest.approx(gflops / 80.0, rel=1e-3)
+    assert out["samples_per_s"]["median"] == 1000.0 and out["samples_per_s"]["n"] == 5
+    mlp = harness.workload_result("mlp-digits", times, 1000, 0.9, 100.0, "workload", None, None)
+    assert "gflops" not in mlp
+
+
+def test_gpu_peak_uses_the_framework_matmul_when_given():
+    info = {"_device_matmul_peak": lambda: 123.0, "_device_peak_source": "torch-cuda"}
+    assert harness._peak(info) == (123.0, "torch-cuda")
+
+
+def test_thread_env_pins_every_pool():
+    env = harness.thread_env(3)
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        assert env[key] == "3"
+    assert "--xla_cpu_multi_thread_eigen=true" in env["XLA_FLAGS"]
+    assert "--xla_cpu_multi_thread_eigen=false" in harness.thread_env(1)["XLA_FLAGS"]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--workloads", "resnet"])
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--threads", "0"])
+
+
+def test_data_split_and_cache(tmp_path):
+    pytest.importorskip("sklearn")
+    data = harness.load_data(str(tmp_path))
+    assert data.x_train.shape == (1437, 64) and data.x_test.shape == (360, 64)
+    assert str(data.x_train.dtype) == "float32"
+    assert abs(float(data.x_train.mean())) < 1e-3  # standardized on the train part
+    counts = [int((data.y_test == k).sum()) for k in range(10)]
+    assert max(counts) - min(counts) <= 2  # stratified
+    cached = list(tmp_path.glob("digits-v*.npz"))
+    assert len(cached) == 1
+    again = harness.load_data(str(tmp_path))
+    assert (again.x_train == data.x_train).all() and (again.y_test == data.y_test).all()
+
+
+def test_epoch_order_is_seeded_and_changes_per_epoch():
+    a, b = harness.epoch_order(0, 1, 50), harness.epoch_order(0, 1, 50)
+    assert (a == b).all()
+    assert not (harness.epoch_order(0, 2, 50) == a).all()
+    assert sorted(a.tolist()) == list(range(50))
+
+
+def _run_probe_script(tmp_path, body):
+    script = tmp_path / "probe_fake.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(PROBES)!r})\nimport harness\n{body}")
+    done = subprocess.run([sys.executable, str(script), "--threads", "1"], capture_output=True,
+                          text=True, timeout=60)
+    return done, done.stdout.strip().splitlines()
+
+
+def test_missing_framework_reports_missing_with_hint(tmp_path):
+    done, lines = _run_probe_script(tmp_path, """
+def load(config):
+    import advisor_no_such_framework_xyz
+PROBE = harness.Probe("fake", "advisor_no_such_framework_xyz", "pip install fake", load, None)
+harness.main(PROBE)
+""")
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["status"] == "missing" and result["install_hint"] == "pip install fake"
+
+
+def test_framework_chatter_never_reaches_stdout_and_errors_are_one_line(tmp_path):
+    done, lines = _run_probe_script(tmp_path, """
+def load(config):
+    print("framework banner on stdout")
+    return {"version": "0"}
+def run(name, config, data, info):
+    raise RuntimeError("kernel failed\\nsecond line")
+PROBE = harness.Probe("fake", "fake", "pip install fake", load, run)
+harness.main(PROBE)
+""")
+    assert len(lines) == 1, done.stdout
+    result = json.loads(lines[0])
+    assert result["status"] == "broken"
+    assert result["error"] == "RuntimeError: kernel failed"
+    assert "framework banner" in done.stderr
+    assert done.returncode == 1
