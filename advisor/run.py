@@ -20,19 +20,26 @@ from advisor.kb.model import KnowledgeBase
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(*, quick: bool, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Probe this machine with `advisor.probe` and return the probe document as plain data."""
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """Probe this machine with `advisor.probe` and return the probe document as plain data.
+
+    ``progress`` receives the probe's progress events (the CLI shows them live). Raises
+    ProbeFailed when no framework row could run at all.
+    """
     try:
-        from advisor.probe import core as probe_core
-    except ImportError as exc:
+        from advisor.probe.core import ProbeOptions, run_probe
+    except ImportError as exc:  # pragma: no cover - a stripped install
         raise BadInput(
             "this advisor was installed without its probe; give --probe FILE "
             "(written by `advisor probe --out FILE` on the machine that will train)"
         ) from exc
-    result = probe_core.run_probe(quick=quick)  # wired to the real probe after the merge
-    if hasattr(result, "model_dump"):
-        return result.model_dump(mode="json")
-    return dict(result)
+    from advisor.errors import ProbeFailed
+
+    report = run_probe(ProbeOptions(quick=quick), progress)
+    if not any(row.status == "ok" for row in report.frameworks):
+        raise ProbeFailed("the probe could not run any framework here; install one "
+                          "(see `advisor probe`), or use --probe FILE or --no-probe")
+    return json.loads(report.to_json())
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def test_valid_file_round_trips(tmp_path):
 
 
 def test_newer_schema_is_refused_by_version(tmp_path):
-    with pytest.raises(VersionError, match="schema version 2") as info:
+    with pytest.raises(VersionError, match="schema_version 2") as info:
         model.load_probe(write(tmp_path, probe_doc(schema_version=2)))
     assert "probe.json" in str(info.value)
 

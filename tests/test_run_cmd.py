@@ -22,7 +22,10 @@ def test_run_non_interactive_with_probe_file(tmp_path, cli):
         assert str(out / name) in res.out.replace("\n", "")
     rec = json.loads((out / "recommendation.json").read_text())
     assert rec["winner"] == "pytorch" and rec["schema_version"] == 1
-    assert json.loads((out / "probe.json").read_text()) == probe_data("nvidia-tf-blind")
+    saved, given = json.loads((out / "probe.json").read_text()), probe_data("nvidia-tf-blind")
+    assert saved["host"] == given["host"] and saved["gpus"] == given["gpus"]
+    assert [(r["name"], r["status"]) for r in saved["frameworks"]] == [
+        (r["name"], r["status"]) for r in given["frameworks"]]
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "## Measured numbers" in (out / "report.md").read_text()
     # the saved answers replay to the same recommendation
@@ -57,16 +60,7 @@ def test_run_without_terminal_refuses_to_prompt(tmp_path, cli):
     assert res.code == 2 and "not a terminal" in res.err
 
 
-def _has_real_probe() -> bool:
-    try:
-        from advisor.probe import core
-    except ImportError:
-        return False
-    return hasattr(core, "run_probe")
-
-
 @pytest.mark.probe
-@pytest.mark.skipif(not _has_real_probe(), reason="advisor.probe.core.run_probe is not merged yet")
 def test_run_quick_real_probe(tmp_path, cli):
     out = tmp_path / "real"
     res = cli("run", "--answers", "examples/image-classifier.yaml", "--quick", "--no-input",
@@ -75,3 +69,8 @@ def test_run_quick_real_probe(tmp_path, cli):
     assert {p.name for p in out.iterdir()} == FILES
     probe = json.loads((out / "probe.json").read_text())
     assert probe["schema_version"] == 1 and probe["frameworks"]
+    ok = [row["name"] for row in probe["frameworks"] if row["status"] == "ok"]
+    assert ok, probe["frameworks"]
+    rec = json.loads((out / "recommendation.json").read_text())
+    assert rec["probe"]["host"]["usable_cores"] >= 1
+    assert rec["resolved"]["training_hardware"]["source"] == "probe file"

@@ -77,10 +77,21 @@ def run_command(
     preset = core.gather(kb, answers, set_ or [])
     answer_set = _answers(kb, preset, no_input=no_input, defaults=defaults, err=err)
     if not probe and not no_probe:
+        from advisor.cli.probe_view import ProbeView
+        from advisor.probe.runner import kill_all_children
+
         err.print("[bold]probing this machine[/] (each framework in its own process)"
                   + (" - quick" if quick else ""))
-    result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, quick=quick,
-                         skip_probe=no_probe)
+        view = ProbeView()
+        try:
+            with view:
+                result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
+                                     progress=view.update)
+        except KeyboardInterrupt:
+            kill_all_children()
+            raise
+    else:
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
     a = result.assessment
     con = Console(highlight=False)
 

@@ -114,9 +114,11 @@ def load_probe(path: str | Path) -> ProbeReport:
     if not isinstance(version, int) or isinstance(version, bool):
         raise SchemaError("missing or non-integer 'schema_version'", path=where)
     if version > SCHEMA_VERSION:
+        writer = data.get("advisor_version")
+        by = f", written by advisor {writer}" if isinstance(writer, str) else ""
         raise VersionError(
-            f"probe schema version {version} is newer than this advisor reads "
-            f"(version {SCHEMA_VERSION}); upgrade advisor", path=where,
+            f"probe schema_version {version}{by} is newer than this advisor "
+            f"reads (schema_version {SCHEMA_VERSION}); upgrade advisor", path=where,
         )
     if version < 1:
         raise VersionError(f"unknown probe schema version {version}", path=where)
