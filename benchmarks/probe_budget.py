@@ -9,6 +9,7 @@ wall time, the load average before it, and the verdict against the budget.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,18 @@ def time_probe(quick: bool, out: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, done.returncode
 
 
+def breakdown(path: Path) -> str:
+    """Where the time went: imports, and the slowest row."""
+    try:
+        rows = json.loads(path.read_text())["frameworks"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    imports = sum(r.get("import_s") or 0 for r in rows)
+    slowest = max(rows, key=lambda r: r.get("wall_s") or 0)
+    return (f"imports {imports:.1f} s, slowest {slowest['name']} {slowest.get('wall_s', 0):.1f} s"
+            f", noisy rows {sum(any(f.startswith('noisy') for f in r['flags']) for r in rows)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
@@ -41,8 +54,8 @@ def main() -> int:
                 load = os.getloadavg()[0]
                 wall, rc = time_probe(mode == "quick", Path(tmp) / f"{mode}-{i}.json")
                 results[mode].append(wall)
-                print(f"{mode:8} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before {load:.2f})",
-                      flush=True)
+                print(f"{mode:8} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before {load:.2f})"
+                      f"  {breakdown(Path(tmp) / f'{mode}-{i}.json')}", flush=True)
     ok = True
     for mode, walls in results.items():
         best, worst = min(walls), max(walls)

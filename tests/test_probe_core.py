@@ -205,3 +205,9 @@ def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
         cnn = report.row(name).workloads["cnn-digits"].model_extra
         assert cnn["peak_gflops"] == 200.0
         assert cnn["fraction_of_peak"] == pytest.approx(cnn["gflops"] / 200.0, rel=1e-3)
+
+
+def test_busy_machine_is_recorded():
+    assert core.is_busy([3.0, 2.0, 1.0], 2) is True
+    assert core.is_busy([0.4, 2.0, 1.0], 2) is False
+    assert core.is_busy(None, 2) is False

@@ -117,3 +117,7 @@ def render_summary(console: Console, report: ProbeReport) -> None:
     if run:
         console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "
                       f"load before {run.get('load_avg_before')} · {run.get('wall_s')} s")
+        if run.get("busy"):
+            console.print("[yellow]warning:[/] the machine was busy before the probe (load "
+                          f"{run['load_avg_before'][0]} on {host.usable_cores} cores): other work "
+                          "competed for the cores, so these numbers understate the frameworks.")

@@ -26,6 +26,7 @@ from advisor.probe.runner import ChildResult, run_child
 from advisor.resources import probes_dir
 
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
+BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
 ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
 WORKLOADS = ("mlp-digits", "cnn-digits")
@@ -229,6 +230,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),
+            "busy": is_busy(load_before, threads),
             "noise_limit": NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
             "accuracy_gate": ACCURACY_GATE,
@@ -241,6 +243,11 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         "workloads": workload_descriptions(harness),
     }
     return ProbeReport.model_validate(report)
+
+
+def is_busy(load: list[float] | None, cores: int) -> bool:
+    """Other work was competing for the cores the probe uses: its numbers are unreliable."""
+    return bool(load) and load[0] > BUSY_LOAD_PER_CORE * cores
 
 
 def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
