@@ -183,6 +183,12 @@ class Assessment:
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
 
+    def name_of(self, candidate: str | None) -> str:
+        """Display name of a candidate id ('none' for no candidate)."""
+        if candidate is None:
+            return "none"
+        return next((r.name for r in self.ranking if r.candidate == candidate), candidate)
+
     def result(self, candidate: str) -> CandidateResult:
         return next(r for r in self.ranking if r.candidate == candidate)
 

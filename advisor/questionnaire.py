@@ -30,7 +30,7 @@ def render_question(
         lines.append(f"    {question.help}")
     if question.type == "bool":
         default = {True: "yes", False: "no", None: ""}[question.default]
-        lines.append(f"    yes / no" + (f"   (default: {default})" if default else ""))
+        lines.append("    yes / no" + (f"   (default: {default})" if default else ""))
         return "\n".join(lines)
     detected = (machine or {}).get(question.auto_fact) if question.auto_fact else None
     for n, choice in enumerate(question.choices, 1):

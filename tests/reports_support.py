@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 from tests.conftest import ROOT
 

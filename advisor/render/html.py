@@ -8,11 +8,11 @@ Policy forbids scripts and every fetch except the embedded ``data:`` images.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any
 
 from advisor.assessment import Assessment
 from advisor.render import measured
-from advisor.render.text import clean
+from advisor.render.text import answer_text, clean
 
 _URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
 
@@ -40,18 +40,6 @@ def environment():
     return env
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
-
-
-def _name(a: Assessment, cid: str | None) -> str:
-    if cid is None:
-        return "none"
-    return next((r.name for r in a.ranking if r.candidate == cid), cid)
 
 
 def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
@@ -87,12 +75,12 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
 
 def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
     rob = a.robustness
-    winner = _name(a, a.winner)
+    winner = a.name_of(a.winner)
     intervals = {iv.criterion: iv for iv in rob.weight_intervals}
     answers = []
     for qid, text in a.questions.items():
         if qid in a.answers:
-            value = _value(a.answers[qid])
+            value = answer_text(a.answers[qid])
             if qid in a.resolved:
                 res = a.resolved[qid]
                 value += f" → {res.get('value') or 'unknown'} (from {res.get('source')})"
@@ -106,8 +94,8 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         drivers.append({
             "name": w.name, "default": w.default, "weight": w.weight,
             "low": iv.low if iv else None, "high": iv.high if iv else None,
-            "below": _name(a, iv.limited_by_low) if iv and iv.limited_by_low else None,
-            "above": _name(a, iv.limited_by_high) if iv and iv.limited_by_high else None,
+            "below": a.name_of(iv.limited_by_low) if iv and iv.limited_by_low else None,
+            "above": a.name_of(iv.limited_by_high) if iv and iv.limited_by_high else None,
             "rules": w.rules,
         })
     crit_names = {w.criterion: w.name for w in a.weights}
@@ -139,15 +127,15 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "a": a,
         "rob": rob,
         "winner": winner,
-        "runner_up": _name(a, rob.runner_up) if rob.runner_up else None,
+        "runner_up": a.name_of(rob.runner_up) if rob.runner_up else None,
         "answers": answers,
-        "machine": [(k.removeprefix("machine."), _value(v)) for k, v in a.machine.items()],
+        "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
         "host": measured.host_facts(a.probe),
         "probe_file": (a.probe or {}).get("file"),
         "drivers": drivers,
         "criteria": [(w.criterion, w.name) for w in a.weights],
         "names": {r.candidate: r.name for r in a.ranking},
-        "flips": [{"change": f.change, "winner": _name(a, f.new_winner)} for f in rob.flips],
+        "flips": [{"change": f.change, "winner": a.name_of(f.new_winner)} for f in rob.flips],
         "rows": table,
         "workloads": wls,
         "fastest": fastest,

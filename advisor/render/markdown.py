@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from advisor.assessment import Assessment
 from advisor.render import measured
-from advisor.render.text import md, md_code, md_link
+from advisor.render.text import answer_text, md, md_code, md_link
 
 
 def _probe_table(rows: list[measured.Row]) -> str:
@@ -35,32 +35,20 @@ def _probe_table(rows: list[measured.Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _name(a: Assessment, cid: str | None) -> str:
-    if cid is None:
-        return "none"
-    return next((r.name for r in a.ranking if r.candidate == cid), cid)
-
-
-def _value(v: object) -> str:
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
 
 
 def render(a: Assessment) -> str:
     rob = a.robustness
     out: list[str] = []
     w = out.append
-    winner = _name(a, a.winner)
+    winner = a.name_of(a.winner)
     w(f"# Framework decision: {md(winner)}")
     w("")
     w(f"- Status: recommended by advisor {md(a.advisor_version)}, knowledge base {md(a.kb_version)}")
     w(f"- Date: {md(a.generated)}")
     if rob.margin is not None:
         w(f"- Outcome: **{md(winner)}**, {rob.label} - {rob.margin:.2f} points ahead of "
-          f"{md(_name(a, rob.runner_up))} on a 0-10 scale")
+          f"{md(a.name_of(rob.runner_up))} on a 0-10 scale")
     else:
         w(f"- Outcome: **{md(winner)}** ({rob.label})")
     w("")
@@ -70,7 +58,7 @@ def render(a: Assessment) -> str:
     w("|---|---|---|")
     for qid, text in a.questions.items():
         if qid in a.answers:
-            value = _value(a.answers[qid])
+            value = answer_text(a.answers[qid])
             if qid in a.resolved:
                 res = a.resolved[qid]
                 value += f" -> {res['value'] or 'unknown'} ({res['source']})"
@@ -79,7 +67,7 @@ def render(a: Assessment) -> str:
             w(f"| {md(text)} | *unanswered (unknown)* | |")
     if a.machine:
         w("")
-        w("Machine: " + md(", ".join(f"{k.removeprefix('machine.')}={_value(v)}" for k, v in a.machine.items())))
+        w("Machine: " + md(", ".join(f"{k.removeprefix('machine.')}={answer_text(v)}" for k, v in a.machine.items())))
     host = measured.host_facts(a.probe)
     if host:
         w("")
@@ -122,7 +110,7 @@ def render(a: Assessment) -> str:
     w("## Why not the others")
     w("")
     for wn in a.why_not:
-        name = md(_name(a, wn.candidate))
+        name = md(a.name_of(wn.candidate))
         if wn.vetoed_by:
             for v in wn.vetoed_by:
                 w(f"- **{name}** was vetoed by {md_code(v.rule)}: {md(v.reason)}")
@@ -135,7 +123,7 @@ def render(a: Assessment) -> str:
     if rob.flips:
         w("- Single answers that would change the winner:")
         for flip in rob.flips:
-            w(f"  - if {md(flip.change)}: {md(_name(a, flip.new_winner))}")
+            w(f"  - if {md(flip.change)}: {md(a.name_of(flip.new_winner))}")
     else:
         w("- No single changed answer changes the winner.")
     rows = measured.rows(a.probe)
@@ -151,7 +139,7 @@ def render(a: Assessment) -> str:
         crit_names = {wt.criterion: wt.name for wt in a.weights}
         for m in a.measurements:
             change = f"{md(crit_names.get(m.criterion, m.criterion))} {m.rating:+.2f}" if m.rating else "none"
-            w(f"| {md(_name(a, m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {m.value:.2f}x | "
+            w(f"| {md(a.name_of(m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {m.value:.2f}x | "
               f"{change} | {m.points:+.2f} |")
         w("")
     for note in a.measurement_notes:
@@ -171,7 +159,7 @@ def render(a: Assessment) -> str:
         w("## Notes")
         w("")
         for note in a.notes:
-            who = f"{md(_name(a, note.candidate))}: " if note.candidate else ""
+            who = f"{md(a.name_of(note.candidate))}: " if note.candidate else ""
             w(f"- {who}{md(note.text)}")
     w("")
     w("## Rules that fired, and their sources")

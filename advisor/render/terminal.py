@@ -18,11 +18,6 @@ def _e(value: object) -> str:
     return escape(clean(str(value)))
 
 
-def _name(a: Assessment, cid: str | None) -> str:
-    if cid is None:
-        return "none"
-    return next((r.name for r in a.ranking if r.candidate == cid), cid)
-
 
 def ranking_table(a: Assessment) -> Table:
     table = Table(title="Ranking (score = weighted mean rating, 0-10)", title_justify="left")
@@ -63,7 +58,7 @@ def weights_table(a: Assessment) -> Table:
     table = Table(title="Decision drivers and how far each weight may move", title_justify="left")
     table.add_column("criterion")
     table.add_column("weight", justify="right")
-    table.add_column(f"{_name(a, a.winner)} still wins for", justify="right")
+    table.add_column(f"{a.name_of(a.winner)} still wins for", justify="right")
     table.add_column("shifted by")
     intervals = {w.criterion: w for w in a.robustness.weight_intervals}
     for w in a.weights:
@@ -79,11 +74,11 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
                             title="advisor"))
     else:
-        margin = f"{rob.margin:.2f} points ahead of {_name(a, rob.runner_up)}" if rob.margin is not None else "no rival left"
+        margin = f"{rob.margin:.2f} points ahead of {a.name_of(rob.runner_up)}" if rob.margin is not None else "no rival left"
         console.print(
             Panel(
                 Group(
-                    Text.from_markup(f"[bold green]{_e(_name(a, a.winner))}[/] - {rob.label} ({_e(margin)})"),
+                    Text.from_markup(f"[bold green]{_e(a.name_of(a.winner))}[/] - {rob.label} ({_e(margin)})"),
                     Text(f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}", style="dim"),
                 ),
                 title="Recommendation",
@@ -99,7 +94,7 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     if a.why_not:
         console.print("[bold]Why not the others[/]")
         for wn in a.why_not:
-            name = _e(_name(a, wn.candidate))
+            name = _e(a.name_of(wn.candidate))
             if wn.vetoed_by:
                 for v in wn.vetoed_by:
                     console.print(f"  - {name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
@@ -109,7 +104,7 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     if rob.flips:
         console.print("[bold]Answers that would change the winner[/]")
         for flip in rob.flips[: (None if verbose else 8)]:
-            console.print(f"  - if {_e(flip.change)}: {_e(_name(a, flip.new_winner))}")
+            console.print(f"  - if {_e(flip.change)}: {_e(a.name_of(flip.new_winner))}")
         if not verbose and len(rob.flips) > 8:
             console.print(f"  ... and {len(rob.flips) - 8} more (--format json or markdown lists all)")
     else:
@@ -117,14 +112,14 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     if a.measurements:
         console.print("[bold]Measured on the probed machine[/]")
         for m in a.measurements:
-            console.print(f"  {_e(_name(a, m.candidate))}: {_e(m.detail)}"
+            console.print(f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
                           + (f" -> performance {m.rating:+.2f}" if m.rating else ""))
     for note in a.measurement_notes:
         console.print(f"  [dim]{_e(note)}[/]")
     if a.notes:
         console.print("[bold]Notes[/]")
         for note in a.notes:
-            who = f"{_name(a, note.candidate)}: " if note.candidate else ""
+            who = f"{a.name_of(note.candidate)}: " if note.candidate else ""
             console.print(f"  * {_e(who + note.text)}")
     console.print(f"[bold]Rules that fired[/] ({len(a.fired_rules)} of {len(a.trace)})")
     for rule in a.fired_rules:

@@ -45,3 +45,12 @@ def md_code(text: object) -> str:
     """A Markdown code span showing the literal text (backslash escapes do not work inside one)."""
     value = clean(str(text)).replace("\r", " ").replace("\n", " ").replace("`", "'")
     return "`" + value.replace("|", "\\|") + "`"
+
+
+def answer_text(value: object) -> str:
+    """An answer as people read it: lists comma-separated, booleans as yes/no."""
+    if isinstance(value, list):
+        return ", ".join(str(x) for x in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
