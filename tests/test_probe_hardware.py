@@ -229,6 +229,8 @@ def test_environment_keeps_what_changes_results_and_redacts():
         "XLA_FLAGS": f"--xla_dump_to={Path.home()}/dumps",
         "HOME": str(Path.home()),
         "AWS_SECRET_ACCESS_KEY": "do-not-record",
+        "TF_CLI_CONFIG_FILE": "~/.terraformrc",  # Terraform, not TensorFlow
+        "TF_VAR_db_password": "hunter2",
     }
     got = hw.get_environment(env)
     assert set(got) == {"CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS",

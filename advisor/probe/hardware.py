@@ -333,12 +333,18 @@ ENV_NAMES = (
     "CUBLAS_WORKSPACE_CONFIG",
 )
 ENV_PREFIXES = ("TF_",)
+# TF_ also names Terraform's variables (TF_VAR_*, TF_CLI_*, TF_LOG...): not TensorFlow, and they
+# can hold paths and secrets.
+ENV_NOT_TENSORFLOW = ("TF_VAR_", "TF_CLI_", "TF_LOG", "TF_INPUT", "TF_IN_AUTOMATION",
+                      "TF_WORKSPACE", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "TF_REGISTRY_",
+                      "TF_TOKEN_", "TF_IGNORE", "TF_APPEND_USER_AGENT", "TF_STATE_")
 
 
 def get_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     """Variables that change results, as the user set them (values redacted)."""
     env = os.environ if environ is None else environ
-    found = {k: v for k, v in env.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
+    found = {k: v for k, v in env.items()
+             if k in ENV_NAMES or (k.startswith(ENV_PREFIXES) and not k.startswith(ENV_NOT_TENSORFLOW))}
     return {k: redact(v)[:300] for k, v in sorted(found.items())}
 
 

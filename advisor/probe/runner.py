@@ -1,7 +1,8 @@
 """Run one probe child: a fresh process, argument list, no shell, its own process group.
 
-The whole group is killed on timeout, on Ctrl-C (any exception) and right after the child exits
-(so grandchildren cannot linger); stdout and stderr are captured up to their last 64 KiB. The
+The whole group is killed on timeout, on Ctrl-C (any exception), when its resident memory passes a
+limit (half of this machine's memory unless told otherwise) and right after the child exits (so
+grandchildren cannot linger); stdout and stderr are captured up to their last 64 KiB. The
 outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
 is re-raised after the group is gone).
 """
@@ -85,8 +86,59 @@ def kill_all_children() -> None:
 atexit.register(kill_all_children)
 
 
+def default_memory_limit() -> int:
+    """Bytes a probe's process group may hold: ADVISOR_PROBE_MEMORY_LIMIT_MB, else half the RAM."""
+    explicit = os.environ.get("ADVISOR_PROBE_MEMORY_LIMIT_MB")
+    if explicit and explicit.isdigit() and int(explicit) > 0:
+        return int(explicit) * 1024 * 1024
+    import psutil
+
+    return max(1 << 30, psutil.virtual_memory().total // 2)
+
+
+class _MemoryWatch:
+    """Polls the resident memory of a process group; kills the group past ``limit`` bytes."""
+
+    def __init__(self, pid: int, pgid: int, limit: int, every: float = 0.2):
+        self.pid, self.pgid, self.limit, self.every = pid, pgid, limit, every
+        self.peak = 0
+        self.exceeded = False
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _rss(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            rss = self._rss()
+            self.peak = max(self.peak, rss)
+            if rss > self.limit:
+                self.exceeded = True
+                kill_group(self.pgid)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=2)
+
+
 def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0,
-              cwd: str | Path | None = None) -> ChildResult:
+              cwd: str | Path | None = None, memory_limit: int | None = None) -> ChildResult:
     """Run ``args`` and classify the outcome (see module docstring)."""
     started = time.perf_counter()
     try:
@@ -102,6 +154,8 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
         _live_groups.add(pgid)
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _TailBuffer(proc.stdout), _TailBuffer(proc.stderr)
+    limit = memory_limit or default_memory_limit()
+    watch = _MemoryWatch(proc.pid, pgid, limit)
     timed_out = False
     try:
         try:
@@ -109,6 +163,7 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
         except subprocess.TimeoutExpired:
             timed_out = True
     finally:
+        watch.stop()
         kill_group(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
         try:
             proc.wait(timeout=5)
@@ -125,6 +180,10 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
                 pass
     wall = time.perf_counter() - started
     stderr_tail = redact(err.text())
+    if watch.exceeded:
+        return ChildResult("broken", None,
+                           f"used more than {limit // (1024 * 1024):,} MiB of memory (killed)",
+                           proc.returncode, wall, stderr_tail)
     if timed_out:
         return ChildResult("timeout", None, f"no result after {timeout:g} s (killed)",
                            proc.returncode, wall, stderr_tail)
