@@ -1,7 +1,8 @@
 """Run one probe child: a fresh process, argument list, no shell, its own process group.
 
 The whole group is killed on timeout, on Ctrl-C (any exception) and right after the child exits
-(so grandchildren cannot linger); stdout and stderr are captured up to their last 64 KiB. The
+(so grandchildren cannot linger), and so is every descendant found under the child (launchers
+such as torchrun start their workers in sessions of their own, out of reach of the group kill); stdout and stderr are captured up to their last 64 KiB. The
 outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
 is re-raised after the group is gone).
 """
@@ -73,13 +74,32 @@ def kill_group(pgid: int) -> None:
         pass
 
 
+def kill_tree(pid: int) -> None:
+    """Kill the group led by ``pid`` and every descendant of ``pid`` (with the groups they lead)."""
+    try:
+        import psutil
+
+        descendants = psutil.Process(pid).children(recursive=True)
+    except Exception:  # noqa: BLE001 - gone already, or psutil unavailable: the group kill stays
+        descendants = []
+    kill_group(pid)
+    own = os.getpgrp()
+    for proc in descendants:
+        try:
+            if os.getpgid(proc.pid) == proc.pid and proc.pid != own:
+                kill_group(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
 def kill_all_children() -> None:
-    """Kill every probe process group still alive (Ctrl-C, exit)."""
+    """Kill every probe process group (and its descendants) still alive (Ctrl-C, exit)."""
     with _live_lock:
         groups = list(_live_groups)
         _live_groups.clear()
     for pgid in groups:
-        kill_group(pgid)
+        kill_tree(pgid)
 
 
 atexit.register(kill_all_children)
@@ -109,7 +129,7 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
         except subprocess.TimeoutExpired:
             timed_out = True
     finally:
-        kill_group(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        kill_tree(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
