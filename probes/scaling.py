@@ -48,6 +48,7 @@ class ScaleConfig:
     nnodes: int = 1
     device: str = "auto"
     no_baseline: bool = False
+    launcher: str = "torchrun"  # PyTorch only: torchrun | spawn (torch.multiprocessing)
 
 
 def parse_args(argv: list[str] | None = None) -> ScaleConfig:
@@ -61,11 +62,14 @@ def parse_args(argv: list[str] | None = None) -> ScaleConfig:
     parser.add_argument("--device", choices=("auto", "cpu"), default="auto")
     parser.add_argument("--no-baseline", action="store_true",
                         help="single-process engines: measure only the N-device group")
+    parser.add_argument("--launcher", choices=("torchrun", "spawn"), default="torchrun",
+                        help="PyTorch: started by torchrun, or start the workers here with "
+                             "torch.multiprocessing (rendezvous store bound to 127.0.0.1)")
     ns = parser.parse_args(argv)
     if ns.workers < 1 or ns.epochs < 1 or ns.nnodes < 1:
         parser.error("workers, epochs and nnodes must be >= 1")
     return ScaleConfig(ns.workers, ns.epochs, ns.seed, ns.data_cache, ns.t0, ns.nnodes, ns.device,
-                       ns.no_baseline)
+                       ns.no_baseline, ns.launcher)
 
 
 def die_with_parent() -> None:

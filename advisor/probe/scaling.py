@@ -4,10 +4,12 @@ Each framework row runs on the framework's OWN distributed engine, in fresh proc
 started through :func:`advisor.probe.runner.run_child` (argument lists, own session, whole tree
 killed on timeout / Ctrl-C / exit, status instead of exceptions):
 
-- ``pytorch``: torchrun (``python -m torch.distributed.run``) + DDP, gloo on the CPU, NCCL on
-  NVIDIA GPUs. Two groups: 1 worker (the baseline), then N workers per node. Single node: static
-  rendezvous on 127.0.0.1 at a free port, gloo bound to the loopback interface. Multi-node:
-  ``--nnodes/--node-rank/--master-addr/--master-port`` go to torchrun as they are.
+- ``pytorch``: DDP, gloo on the CPU, NCCL on NVIDIA GPUs. Two groups: 1 worker (the baseline),
+  then N workers per node. One node: torch.multiprocessing (spawn) workers around a rendezvous
+  store served on a socket bound to 127.0.0.1 (gloo bound to the loopback interface): nothing
+  listens beyond loopback. Several nodes: torchrun (``python -m torch.distributed.run``) with
+  ``--nnodes/--node-rank/--master-addr/--master-port`` passed through as they are (torchrun's
+  store on node 0 listens on every interface: TCPStore has no bind address).
 - ``tensorflow``: tf.distribute.MirroredStrategy over N logical CPU devices (or the GPUs);
   ``jax``: jit with a NamedSharding over N host devices forced with
   ``--xla_force_host_platform_device_count=N`` (or the GPUs); ``keras/jax``:
@@ -61,7 +63,7 @@ class ScaleSpec:
 
 SPECS: dict[str, ScaleSpec] = {s.name: s for s in (
     ScaleSpec("pytorch", "scale_pytorch.py", ("torch",), "pip install torch",
-              "torch.distributed DDP via torchrun", launcher="torchrun", multi_node=True),
+              "torch.distributed DDP", launcher="torchrun", multi_node=True),
     ScaleSpec("tensorflow", "scale_tensorflow.py", ("tensorflow",), "pip install tensorflow",
               "tf.distribute.MirroredStrategy"),
     ScaleSpec("jax", "scale_jax.py", ("jax",), "pip install jax",
@@ -264,17 +266,19 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
     env = child_env(spec, workers, harness, options.master_addr)
     results: list[tuple[str, ChildResult]] = []
     if spec.launcher == "torchrun":
+        # Baseline: one worker started by torch.multiprocessing with its store on 127.0.0.1.
+        # N workers: the same on one node; torchrun with the pass-through options across nodes.
         base_env = child_env(spec, 1, harness, "127.0.0.1")
-        plan = [
-            ("baseline", torchrun_args(python, script, nnodes=1, node_rank=0, nproc=1,
-                                       master_addr="127.0.0.1", master_port=free_port()),
-             ["--workers", "1", "--nnodes", "1"], base_env),
-            ("parallel", torchrun_args(python, script, nnodes=options.nnodes,
-                                       node_rank=options.node_rank, nproc=workers,
-                                       master_addr=options.master_addr,
-                                       master_port=options.master_port or free_port()),
-             ["--workers", str(workers)], env),
-        ]
+        spawn = [python, str(script), "--launcher", "spawn"]
+        if options.nnodes > 1:
+            group = torchrun_args(python, script, nnodes=options.nnodes,
+                                  node_rank=options.node_rank, nproc=workers,
+                                  master_addr=options.master_addr,
+                                  master_port=int(options.master_port or 0))
+        else:
+            group = spawn
+        plan = [("baseline", spawn, ["--workers", "1", "--nnodes", "1"], base_env),
+                ("parallel", group, ["--workers", str(workers)], env)]
         for label, launch, extra, child_env_ in plan:
             args = launch + common + extra + ["--t0", repr(time.time())]
             results.append((label, runner(args, env=child_env_, timeout=options.timeout_s)))
