@@ -1,8 +1,10 @@
 """Run one probe child: a fresh process, argument list, no shell, its own process group.
 
 The whole group is killed on timeout, on Ctrl-C (any exception) and right after the child exits
-(so grandchildren cannot linger), and so is every descendant found under the child (launchers
-such as torchrun start their workers in sessions of their own, out of reach of the group kill); stdout and stderr are captured up to their last 64 KiB. The
+(so grandchildren cannot linger), and so is every descendant of the child: launchers such as
+torchrun start their workers in sessions of their own, out of reach of the group kill, so the
+child's tree is looked up while it runs and every process that inherited the run's environment
+marker (``ADVISOR_PROBE_RUN``) is killed at the end, even an orphan; stdout and stderr are captured up to their last 64 KiB. The
 outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
 is re-raised after the group is gone).
 """
@@ -24,6 +26,7 @@ from typing import IO, Any
 from advisor.probe.hardware import redact
 
 CAPTURE_BYTES = 64 * 1024
+SCAN_S = 0.2  # how often the child's descendants are looked up while it runs
 STATUSES = ("ok", "missing", "broken", "timeout")
 
 _live_groups: set[int] = set()
@@ -93,6 +96,66 @@ def kill_tree(pid: int) -> None:
             pass
 
 
+class _Descendants:
+    """Every process seen under the child while it ran (pid -> start time), so that the ones a
+    launcher put in sessions of their own can still be killed after the launcher itself died."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.known: dict[int, float] = {}
+
+    def scan(self) -> None:
+        try:
+            import psutil
+
+            kids = psutil.Process(self.pid).children(recursive=True)
+        except Exception:  # noqa: BLE001 - gone, or no psutil
+            return
+        for kid in kids:
+            try:
+                self.known.setdefault(kid.pid, kid.create_time())
+            except Exception:  # noqa: BLE001 - exited meanwhile
+                pass
+
+    def kill(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - a dependency
+            return
+        own = os.getpgrp()
+        for pid, started in self.known.items():
+            try:
+                proc = psutil.Process(pid)
+                if proc.create_time() != started:
+                    continue  # the pid was reused by an unrelated process
+                if os.getpgid(pid) == pid and pid != own:
+                    kill_group(pid)
+                proc.kill()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+MARK = "ADVISOR_PROBE_RUN"  # environment marker every process under one child inherits
+
+
+def kill_marked(token: str) -> None:
+    """Kill this user's processes whose environment carries ``MARK=token``: the descendants of
+    one probe child, including orphans that left its session before anyone saw them."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - a dependency
+        return
+    me, uid = os.getpid(), os.getuid() if hasattr(os, "getuid") else None
+    for proc in psutil.process_iter(["pid", "uids"]):
+        try:
+            if proc.pid == me or (uid is not None and proc.info["uids"].real != uid):
+                continue
+            if proc.environ().get(MARK) == token:
+                proc.kill()
+        except Exception:  # noqa: BLE001 - gone, or not ours to read
+            pass
+
+
 def kill_all_children() -> None:
     """Kill every probe process group (and its descendants) still alive (Ctrl-C, exit)."""
     with _live_lock:
@@ -109,6 +172,9 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
               cwd: str | Path | None = None) -> ChildResult:
     """Run ``args`` and classify the outcome (see module docstring)."""
     started = time.perf_counter()
+    token = f"{os.getpid()}-{time.monotonic_ns()}-{id(args)}"
+    env = dict(os.environ if env is None else env)
+    env[MARK] = token
     try:
         proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -123,13 +189,23 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _TailBuffer(proc.stdout), _TailBuffer(proc.stderr)
     timed_out = False
+    tree = _Descendants(proc.pid)
+    deadline = time.monotonic() + timeout
     try:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        while True:
+            try:
+                proc.wait(timeout=max(0.0, min(SCAN_S, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+                tree.scan()
     finally:
+        tree.scan()
         kill_tree(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        tree.kill()  # descendants in sessions of their own, even once their parent is gone
+        kill_marked(token)  # and those that were born and orphaned between two looks
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
@@ -138,7 +214,9 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
             _live_groups.discard(pgid)
         for buf in (out, err):
             buf.thread.join(timeout=2)
-        for stream in (proc.stdout, proc.stderr):
+        for stream, buf in ((proc.stdout, out), (proc.stderr, err)):
+            if buf.thread.is_alive():
+                continue  # an unknown process still holds the pipe: closing would block
             try:
                 stream.close()
             except OSError:

@@ -157,10 +157,13 @@ def child_env(spec: ScaleSpec, workers: int, harness: ModuleType, master_addr: s
               base: dict[str, str] | None = None) -> dict[str, str]:
     """One thread per worker; forced host devices for XLA; gloo on loopback where it can be."""
     env = dict(os.environ if base is None else base)
+    flags = [f for f in env.get("XLA_FLAGS", "").split()
+             if not f.startswith("--xla_force_host_platform_device_count")]
     env.update(harness.thread_env(1))
-    xla = " ".join(f for f in env.get("XLA_FLAGS", "").split()
-                   if not f.startswith("--xla_force_host_platform_device_count"))
-    env["XLA_FLAGS"] = f"{xla} --xla_force_host_platform_device_count={workers}".strip()
+    if not any("xla_cpu_multi_thread_eigen" in f for f in flags):
+        flags.append("--xla_cpu_multi_thread_eigen=false")
+    flags.append(f"--xla_force_host_platform_device_count={workers}")
+    env["XLA_FLAGS"] = " ".join(flags)
     env.update({
         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
         "TF_FORCE_GPU_ALLOW_GROWTH": "true",
