@@ -189,8 +189,8 @@ def scaling_efficiency(
         ax.axvline(0.5, color="#B00020", linestyle=":", linewidth=1)
         ax.set_yticks([n_g - 1 - g for g in range(n_g)], [_label(g) for g in groups])
         ax.set_xlim(0, top * 1.15)
-        ax.set_xlabel("scaling efficiency = throughput_N / (N × throughput_1); dashed: ideal 1.0, "
-                      "dotted: 0.5; whiskers: interval from the quartiles")
+        ax.set_xlabel("efficiency = throughput_N / (N × throughput_1)   dashed: ideal 1.0   "
+                      "dotted: 0.5   whiskers: interval")
         ax.set_title(" ".join(str(title).split())[:90], loc="left", fontsize=10)
         if len(series) > 1:
             ax.legend(frameon=False, fontsize=8, loc="best")
