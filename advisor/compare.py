@@ -23,9 +23,15 @@ class Machine:
     facts: dict[str, str]  # CPU, Cores, Memory, OS, Python, GPUs, Probed
     rows: list[measured.Row]
     advisor_version: str
+    scaling: measured.Scaling | None = None  # the probe's --scaling section, when it has one
 
     def row(self, name: str) -> measured.Row | None:
         return next((r for r in self.rows if r.name == name), None)
+
+    def scaling_row(self, name: str) -> measured.ScalingRow | None:
+        if self.scaling is None:
+            return None
+        return next((r for r in self.scaling.rows if r.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Comparison:
     frameworks: list[str]  # every row name seen, in first-seen order
     workloads: list[str]
     fastest: list[dict[str, Fastest]]  # per machine: workload -> fastest row
+    scaling_rows: list[str] = field(default_factory=list)  # scaling row names, first-seen order
 
 
 def _peek_advisor_version(path: str) -> str | None:
@@ -97,7 +104,8 @@ def compare(paths: Sequence[str]) -> Comparison:
         probe = read(path)
         machines.append(Machine(label=label, path=path, facts=_facts(probe),
                                 rows=measured.rows(probe),
-                                advisor_version=measured.text(probe.get("advisor_version"), 40)))
+                                advisor_version=measured.text(probe.get("advisor_version"), 40),
+                                scaling=measured.scaling(probe)))
     facts: list[str] = []
     frameworks: list[str] = []
     for m in machines:
@@ -114,4 +122,8 @@ def compare(paths: Sequence[str]) -> Comparison:
             if best is not None:
                 per[wl] = Fastest(best.name, best.cells[wl].median or 0.0, [t.name for t in ties])
         fastest.append(per)
-    return Comparison(machines, facts, frameworks, workloads, fastest)
+    scaling_rows: list[str] = []
+    for m in machines:
+        if m.scaling is not None:
+            scaling_rows.extend(r.name for r in m.scaling.rows if r.name not in scaling_rows)
+    return Comparison(machines, facts, frameworks, workloads, fastest, scaling_rows)

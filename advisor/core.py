@@ -75,6 +75,7 @@ def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
         "host": probe.get("host"),
         "gpus": probe.get("gpus"),
         "frameworks": probe.get("frameworks"),
+        "scaling": probe.get("scaling"),
     }
 
 
@@ -91,6 +92,7 @@ def build_inputs(
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
         other.update(probe_facts.speed_facts(kb, probe, answer_set.values.get("modality")))
+        other.update(probe_facts.scaling_facts(kb, probe))
         return engine.Inputs(
             answers=dict(answer_set.values),
             answer_origin=dict(answer_set.origin),

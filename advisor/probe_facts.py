@@ -196,3 +196,52 @@ def measurer(probe: Mapping[str, Any]):
         return deltas, measurements, notes
 
     return measure
+
+
+# ------------------------------------------------------------------------------- scaling
+SCALING_ACCURACY_GATE = 0.8
+
+
+def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    """(median, low, high) of an ok scaling row that learned; None otherwise."""
+    if row.get("status") != "ok" or any(str(f).startswith("not-learned") for f in
+                                        (row.get("flags") or [])):
+        return None
+    eff = row.get("efficiency")
+    if not isinstance(eff, Mapping):
+        return None
+    vals = [eff.get(k) for k in ("median", "low", "high")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               and v >= 0 for v in vals):
+        return None
+    med, low, high = (float(v) for v in vals)
+    return med, min(low, med), max(high, med)
+
+
+def best_scaling_rows(kb: KnowledgeBase, probe: Mapping[str, Any]
+                      ) -> dict[str, tuple[str, float, float, float]]:
+    """candidate -> (row, median, low, high) of its best-scaling ok row in the probe's scaling."""
+    scaling = probe.get("scaling")
+    rows = scaling.get("rows") if isinstance(scaling, Mapping) else None
+    by_name = {str(r.get("name")): r for r in (rows or []) if isinstance(r, Mapping)}
+    out: dict[str, tuple[str, float, float, float]] = {}
+    for cand in kb.candidates:
+        for name in cand.probe_rows:
+            got = _efficiency(by_name[name]) if name in by_name else None
+            if got and (cand.id not in out or got[0] > out[cand.id][1]):
+                out[cand.id] = (name, *got)
+    return out
+
+
+def scaling_facts(kb: KnowledgeBase, probe: Mapping[str, Any]) -> dict[str, Any]:
+    """probe.<cand>.scaling_efficiency(_high) and probe.best_scaling (only when separated)."""
+    best = best_scaling_rows(kb, probe)
+    out: dict[str, Any] = {}
+    for cand, (_, med, _low, high) in best.items():
+        out[f"probe.{cand}.scaling_efficiency"] = round(med, 4)
+        out[f"probe.{cand}.scaling_efficiency_high"] = round(high, 4)
+    if len(best) >= 2:
+        top = max(best, key=lambda c: best[c][1])
+        if all(best[top][2] > best[c][3] for c in best if c != top):
+            out["probe.best_scaling"] = top
+    return out

@@ -11,7 +11,6 @@ import sys
 import time
 
 import psutil
-import pytest
 
 from advisor.probe.runner import run_child
 from probe_fixtures import PROBES, fake_probes_dir, write_script

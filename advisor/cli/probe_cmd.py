@@ -30,16 +30,45 @@ def probe(
         "--out", help="Where to write the probe JSON (written atomically).")] = Path("probe.json"),
     include_hostname: Annotated[bool, typer.Option(
         "--include-hostname", help="Record this machine's host name (off by default).")] = False,
+    scaling: Annotated[bool, typer.Option(
+        "--scaling", help="Also measure data-parallel cnn-digits with 1 and N workers on each "
+        "framework's own engine (DDP, tf.distribute, JAX sharding, keras.distribution).")] = False,
+    scaling_only: Annotated[bool, typer.Option(
+        "--scaling-only", help="With --scaling: skip the single-process rows.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Scaling: workers per node (default: the GPUs, else the usable "
+        "cores); one thread each.")] = None,
+    nnodes: Annotated[int, typer.Option(
+        "--nnodes", min=1, help="Scaling, PyTorch: nodes in the group (torchrun --nnodes).")] = 1,
+    node_rank: Annotated[int, typer.Option(
+        "--node-rank", min=0, help="Scaling, PyTorch: this node's rank (torchrun --node-rank).")] = 0,
+    master_addr: Annotated[str, typer.Option(
+        "--master-addr", help="Scaling, PyTorch: rendezvous host of node 0 (torchrun "
+        "--master-addr).")] = "127.0.0.1",
+    master_port: Annotated[int | None, typer.Option(
+        "--master-port", min=1, max=65535, help="Scaling, PyTorch: rendezvous port, the same on "
+        "every node (default on one node: a free loopback port).")] = None,
 ) -> None:
     """Detect hardware and run the same short training in every installed framework."""
     from advisor.atomic import write_text
     from advisor.cli.probe_view import ProbeView, render_summary
-    from advisor.errors import ProbeFailed
+    from advisor.errors import BadInput as BadUsage, ProbeFailed
     from advisor.probe.core import ProbeOptions, parse_frameworks, run_probe
     from advisor.probe.runner import kill_all_children
 
+    scaling_options = None
+    if scaling or scaling_only or workers is not None or nnodes > 1:
+        from advisor.probe.scaling import ScalingOptions
+
+        scaling_options = ScalingOptions(workers=workers, timeout_s=timeout, nnodes=nnodes,
+                                         node_rank=node_rank, master_addr=master_addr,
+                                         master_port=master_port)
+        scaling_options.validate()
+        if not scaling:
+            raise BadUsage("--scaling-only, --workers and --nnodes need --scaling")
     options = ProbeOptions(frameworks=parse_frameworks(frameworks), timeout_s=timeout,
-                           repeat=repeat, quick=quick, include_hostname=include_hostname)
+                           repeat=repeat, quick=quick, include_hostname=include_hostname,
+                           scaling=scaling_options, scaling_only=scaling_only)
     options.validate()
     view = ProbeView()
     try:
@@ -49,7 +78,8 @@ def probe(
         kill_all_children()
         raise
     render_summary(view.console, report)
-    if not any(row.status == "ok" for row in report.frameworks):
+    rows = list(report.frameworks) + (list(report.scaling.rows) if report.scaling else [])
+    if not any(row.status == "ok" for row in rows):
         raise ProbeFailed("no framework row could run; see the table above (nothing written)")
     write_text(out, report.to_json())
     view.console.print(f"wrote {out}")

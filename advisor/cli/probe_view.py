@@ -14,7 +14,8 @@ from rich.text import Text
 from advisor.probe.core import ProgressEvent
 from advisor.probe.model import FrameworkRow, ProbeReport
 
-STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red"}
+STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red",
+         "unavailable": "yellow"}
 
 
 def headline(row: dict[str, Any] | FrameworkRow) -> str:
@@ -22,6 +23,8 @@ def headline(row: dict[str, Any] | FrameworkRow) -> str:
     data = row.model_dump() if isinstance(row, FrameworkRow) else row
     if data.get("status") != "ok":
         return data.get("error") or data.get("status", "")
+    if "efficiency" in data:  # a scaling row
+        return scaling_headline(data)
     parts = []
     for name, result in data.get("workloads", {}).items():
         median = (result.get("samples_per_s") or {}).get("median")
@@ -76,6 +79,21 @@ class ProbeView:
         return table
 
 
+def scaling_headline(data: dict[str, Any]) -> str:
+    """``1: 2.9k/s · 2: 4.1k/s · eff 0.71 [0.66-0.75] · start 6.9 s``"""
+    eff = data.get("efficiency") or {}
+    one = ((data.get("baseline") or {}).get("samples_per_s") or {}).get("median")
+    many = ((data.get("parallel") or {}).get("samples_per_s") or {}).get("median")
+    world = data.get("world_size")
+    parts = [f"1: {one / 1000:.1f}k/s" if one else "1: -",
+             f"{world}: {many / 1000:.1f}k/s" if many else f"{world}: -"]
+    if eff:
+        parts.append(f"eff {eff['median']:.2f} [{eff['low']:.2f}-{eff['high']:.2f}]")
+    if data.get("start_s") is not None:
+        parts.append(f"start {data['start_s']:.1f} s")
+    return " · ".join(parts)
+
+
 def _rate(stats: Any) -> str:
     """``12.3k ±4%``: median samples/s of the timed epochs and IQR / median."""
     if stats is None or not stats.samples_per_s.median:
@@ -110,9 +128,12 @@ def render_summary(console: Console, report: ProbeReport) -> None:
             notes.append(f"{row.name}: {row.error or row.status}{hint}")
         elif row.flags:
             notes.append(f"{row.name}: {', '.join(row.flags)}")
-    console.print(table)
+    if report.frameworks:
+        console.print(table)
     for note in notes:
         console.print(note, markup=False, overflow="fold")
+    if report.scaling is not None:
+        render_scaling(console, report)
     run = report.model_extra.get("run", {}) if report.model_extra else {}
     if run:
         console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "
@@ -121,3 +142,32 @@ def render_summary(console: Console, report: ProbeReport) -> None:
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
                           f"{run['load_avg_before'][0]} on {host.usable_cores} cores): other work "
                           "competed for the cores, so these numbers understate the frameworks.")
+
+
+def render_scaling(console: Console, report: ProbeReport) -> None:
+    sc = report.scaling
+    assert sc is not None
+    nodes = f" x {sc.nnodes} nodes (this is node {sc.node_rank})" if sc.nnodes > 1 else ""
+    table = Table(title=f"scaling, cnn-digits: 1 vs {sc.world_size} workers{nodes}, 1 thread "
+                  "each; efficiency = thr_N / (N x thr_1)", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for col in ("row", "status", "1 worker/s", "N workers/s", "efficiency", "start"):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("row", "status") else "right")
+    notes = []
+    for row in sc.rows:
+        eff = row.efficiency
+        table.add_row(
+            row.name, Text(row.status, STYLE.get(row.status, "")),
+            _rate(row.baseline), _rate(row.parallel),
+            f"{eff.median:.2f} [{eff.low:.2f}-{eff.high:.2f}]" if eff else "-",
+            f"{row.start_s:.1f}s" if row.start_s is not None else "-")
+        if row.status != "ok":
+            notes.append(f"{row.name}: {row.error or row.status}")
+        elif row.flags:
+            notes.append(f"{row.name}: {', '.join(row.flags)}")
+    console.print(table)
+    for note in notes:
+        console.print(note, markup=False, overflow="fold")
+    wall = (sc.model_extra or {}).get("wall_s")
+    if wall is not None:
+        console.print(f"scaling probe: {wall} s")

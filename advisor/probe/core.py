@@ -79,6 +79,8 @@ class ProbeOptions:
     epochs: int = DEFAULT_EPOCHS  # timed epochs after the warm-up epoch
     python: str = sys.executable
     scripts: Path | None = None  # default: the bundled probes/
+    scaling: Any = None  # a scaling.ScalingOptions: also run the scaling probe (--scaling)
+    scaling_only: bool = False  # skip the single-process rows (--scaling-only)
 
     def validate(self) -> None:
         unknown = [f for f in self.frameworks if f not in ROWS]
@@ -93,6 +95,10 @@ class ProbeOptions:
             raise BadInput("--timeout must be positive")
         if self.epochs < 1 or any(w not in WORKLOADS for w in self.workloads or ()):
             raise BadInput(f"epochs must be >= 1 and workloads among {', '.join(WORKLOADS)}")
+        if self.scaling_only and self.scaling is None:
+            raise BadInput("--scaling-only needs --scaling")
+        if self.scaling is not None:
+            self.scaling.validate()
 
     def selected_workloads(self) -> tuple[str, ...]:
         return self.workloads or (QUICK_WORKLOADS if self.quick else WORKLOADS)
@@ -179,7 +185,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     harness = load_harness(folder)
     epochs = options.epochs
     selected = options.selected_workloads()
-    order = [n for n in RUN_ORDER if n in options.frameworks]
+    order = [] if options.scaling_only else [n for n in RUN_ORDER if n in options.frameworks]
     rows: dict[str, dict[str, Any]] = {}
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
     try:
@@ -211,6 +217,20 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             notify(ProgressEvent("done", name, index, len(order), row=row))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    scaling_report = None
+    if options.scaling is not None:
+        from advisor.probe import scaling
+
+        sc_opts = options.scaling
+        sc_opts.frameworks = tuple(n for n in sc_opts.frameworks if n in options.frameworks)
+
+        def relay(event: scaling.ScalingEvent) -> None:
+            notify(ProgressEvent(event.kind, f"scaling {event.name}", event.index, event.total,
+                                 row=event.row))
+
+        scaling_report = scaling.run_scaling(
+            sc_opts, host=host, gpus=gpus, harness=harness, folder=folder,
+            python=options.python, is_installed=is_installed, progress=relay)
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
     cpu_peak = apply_cpu_peak(frameworks)
     report = {
@@ -242,6 +262,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         "frameworks": frameworks,
         "workloads": workload_descriptions(harness),
     }
+    if scaling_report is not None:
+        report["scaling"] = scaling_report
     return ProbeReport.model_validate(report)
 
 

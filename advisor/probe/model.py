@@ -70,18 +70,74 @@ class FrameworkRow(_Open):
     workloads: dict[str, WorkloadResult] = Field(default_factory=dict)
 
 
+ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
+
+
+class ScalingRun(_Open):
+    """One process group of the scaling probe (1 worker, or N workers)."""
+
+    world_size: int
+    start_s: float | None = None  # parent's spawn -> every worker joined the group
+    init_s: float | None = None  # rendezvous / strategy / mesh alone
+    import_s: float | None = None
+    first_epoch_s: float | None = None
+    samples_per_s: Stats
+    accuracy: float | None = None
+
+
+class Efficiency(_Open):
+    median: float
+    low: float
+    high: float
+    n: int
+
+
+class ScalingRow(_Open):
+    name: str
+    status: ScalingStatus
+    engine: str | None = None
+    version: str | None = None
+    workers: int | None = None  # per node
+    nnodes: int = 1
+    world_size: int | None = None
+    baseline: ScalingRun | None = None
+    parallel: ScalingRun | None = None
+    efficiency: Efficiency | None = None
+    speedup: float | None = None
+    start_s: float | None = None
+    error: str | None = None
+    flags: list[str] = Field(default_factory=list)
+
+
+class Scaling(_Open):
+    """``advisor probe --scaling``: data-parallel cnn-digits on each framework's own engine."""
+
+    workers: int
+    nnodes: int = 1
+    node_rank: int = 0
+    world_size: int
+    rows: list[ScalingRow] = Field(default_factory=list)
+
+    def row(self, name: str) -> ScalingRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
 class ProbeReport(_Open):
     schema_version: int = SCHEMA_VERSION
     host: Host
     gpus: list[Gpu] = Field(default_factory=list)
     frameworks: list[FrameworkRow] = Field(default_factory=list)
     workloads: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    scaling: Scaling | None = None  # only with --scaling (absent from the file otherwise)
 
     def row(self, name: str) -> FrameworkRow | None:
         return next((r for r in self.frameworks if r.name == name), None)
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        data = self.model_dump(mode="json")
+        if data.get("scaling") is None:
+            data.pop("scaling", None)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def load_probe(path: str | Path) -> ProbeReport:

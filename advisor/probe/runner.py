@@ -2,7 +2,11 @@
 
 The whole group is killed on timeout, on Ctrl-C (any exception), when its resident memory passes a
 limit (half of this machine's memory unless told otherwise) and right after the child exits (so
-grandchildren cannot linger); stdout and stderr are captured up to their last 64 KiB. The
+grandchildren cannot linger), and so is every descendant of the child: launchers such as
+torchrun start their workers in sessions of their own, out of reach of the group kill, so the
+child's tree is looked up while it runs and every process that inherited the run's environment
+marker (``ADVISOR_PROBE_RUN``) is killed at the end, even an orphan; stdout and stderr are
+captured up to their last 64 KiB. The
 outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
 is re-raised after the group is gone).
 """
@@ -24,6 +28,7 @@ from typing import IO, Any
 from advisor.probe.hardware import redact
 
 CAPTURE_BYTES = 64 * 1024
+SCAN_S = 0.2  # how often the child's descendants are looked up while it runs
 STATUSES = ("ok", "missing", "broken", "timeout")
 
 _live_groups: set[int] = set()
@@ -74,13 +79,92 @@ def kill_group(pgid: int) -> None:
         pass
 
 
+def kill_tree(pid: int) -> None:
+    """Kill the group led by ``pid`` and every descendant of ``pid`` (with the groups they lead)."""
+    try:
+        import psutil
+
+        descendants = psutil.Process(pid).children(recursive=True)
+    except Exception:  # noqa: BLE001 - gone already, or psutil unavailable: the group kill stays
+        descendants = []
+    kill_group(pid)
+    own = os.getpgrp()
+    for proc in descendants:
+        try:
+            if os.getpgid(proc.pid) == proc.pid and proc.pid != own:
+                kill_group(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
+class _Descendants:
+    """Every process seen under the child while it ran (pid -> start time), so that the ones a
+    launcher put in sessions of their own can still be killed after the launcher itself died."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.known: dict[int, float] = {}
+
+    def scan(self) -> None:
+        try:
+            import psutil
+
+            kids = psutil.Process(self.pid).children(recursive=True)
+        except Exception:  # noqa: BLE001 - gone, or no psutil
+            return
+        for kid in kids:
+            try:
+                self.known.setdefault(kid.pid, kid.create_time())
+            except Exception:  # noqa: BLE001 - exited meanwhile
+                pass
+
+    def kill(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - a dependency
+            return
+        own = os.getpgrp()
+        for pid, started in self.known.items():
+            try:
+                proc = psutil.Process(pid)
+                if proc.create_time() != started:
+                    continue  # the pid was reused by an unrelated process
+                if os.getpgid(pid) == pid and pid != own:
+                    kill_group(pid)
+                proc.kill()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+MARK = "ADVISOR_PROBE_RUN"  # environment marker every process under one child inherits
+
+
+def kill_marked(token: str) -> None:
+    """Kill this user's processes whose environment carries ``MARK=token``: the descendants of
+    one probe child, including orphans that left its session before anyone saw them."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - a dependency
+        return
+    me, uid = os.getpid(), os.getuid() if hasattr(os, "getuid") else None
+    for proc in psutil.process_iter(["pid", "uids"]):
+        try:
+            if proc.pid == me or (uid is not None and proc.info["uids"].real != uid):
+                continue
+            if proc.environ().get(MARK) == token:
+                proc.kill()
+        except Exception:  # noqa: BLE001 - gone, or not ours to read
+            pass
+
+
 def kill_all_children() -> None:
-    """Kill every probe process group still alive (Ctrl-C, exit)."""
+    """Kill every probe process group (and its descendants) still alive (Ctrl-C, exit)."""
     with _live_lock:
         groups = list(_live_groups)
         _live_groups.clear()
     for pgid in groups:
-        kill_group(pgid)
+        kill_tree(pgid)
 
 
 atexit.register(kill_all_children)
@@ -141,6 +225,9 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
               cwd: str | Path | None = None, memory_limit: int | None = None) -> ChildResult:
     """Run ``args`` and classify the outcome (see module docstring)."""
     started = time.perf_counter()
+    token = f"{os.getpid()}-{time.monotonic_ns()}-{id(args)}"
+    env = dict(os.environ if env is None else env)
+    env[MARK] = token
     try:
         proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -157,14 +244,24 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
     limit = memory_limit or default_memory_limit()
     watch = _MemoryWatch(proc.pid, pgid, limit)
     timed_out = False
+    tree = _Descendants(proc.pid)
+    deadline = time.monotonic() + timeout
     try:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        while True:
+            try:
+                proc.wait(timeout=max(0.0, min(SCAN_S, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+                tree.scan()
     finally:
         watch.stop()
-        kill_group(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        tree.scan()
+        kill_tree(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        tree.kill()  # descendants in sessions of their own, even once their parent is gone
+        kill_marked(token)  # and those that were born and orphaned between two looks
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
@@ -173,7 +270,9 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: fl
             _live_groups.discard(pgid)
         for buf in (out, err):
             buf.thread.join(timeout=2)
-        for stream in (proc.stdout, proc.stderr):
+        for stream, buf in ((proc.stdout, out), (proc.stderr, err)):
+            if buf.thread.is_alive():
+                continue  # an unknown process still holds the pipe: closing would block
             try:
                 stream.close()
             except OSError:

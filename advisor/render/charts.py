@@ -149,3 +149,49 @@ def first_epoch(
         ax.margins(x=0.15)
         ax.legend(frameon=False, fontsize=8, loc="best")
         return _svg(fig)
+
+
+def scaling_efficiency(
+    groups: Sequence[str],
+    series: Sequence[str],
+    medians: Sequence[Sequence[float | None]],
+    lows: Sequence[Sequence[float | None]],
+    highs: Sequence[Sequence[float | None]],
+    title: str,
+) -> str:
+    """Grouped horizontal bars of scaling efficiency (1.0 = ideal, dashed) per framework row and
+    series (one probe, or one machine/node each), whiskers from the efficiency interval."""
+    n_g, n_s = len(groups), max(1, len(series))
+    height = 0.8 / n_s
+    top = 1.0
+    with _figure(8.0, 1.3 + 0.32 * n_g * n_s + 0.2 * n_s) as (fig, ax):
+        for s, name in enumerate(series):
+            ys, xs, err_lo, err_hi = [], [], [], []
+            for g in range(n_g):
+                m = medians[g][s]
+                if m is None:
+                    continue
+                lo = lows[g][s] if lows[g][s] is not None else m
+                hi = highs[g][s] if highs[g][s] is not None else m
+                ys.append(n_g - 1 - g + 0.4 - height * (s + 0.5))
+                xs.append(m)
+                err_lo.append(max(0.0, m - lo))
+                err_hi.append(max(0.0, hi - m))
+                top = max(top, hi)
+            if not xs:
+                continue
+            ax.barh(ys, xs, height=height * 0.9, xerr=[err_lo, err_hi], capsize=3,
+                    color=PALETTE[s % len(PALETTE)], label=_label(name),
+                    error_kw={"elinewidth": 1, "ecolor": "#333333"})
+            for y_, x_, e_ in zip(ys, xs, err_hi):
+                ax.text(x_ + e_, y_, f"  {x_:.2f}", va="center", fontsize=7, color="#333333")
+        ax.axvline(1.0, color="#555555", linestyle="--", linewidth=1)
+        ax.axvline(0.5, color="#B00020", linestyle=":", linewidth=1)
+        ax.set_yticks([n_g - 1 - g for g in range(n_g)], [_label(g) for g in groups])
+        ax.set_xlim(0, top * 1.15)
+        ax.set_xlabel("efficiency = throughput_N / (N × throughput_1)   dashed: ideal 1.0   "
+                      "dotted: 0.5   whiskers: interval")
+        ax.set_title(" ".join(str(title).split())[:90], loc="left", fontsize=10)
+        if len(series) > 1:
+            ax.legend(frameon=False, fontsize=8, loc="best")
+        return _svg(fig)

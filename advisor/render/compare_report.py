@@ -29,6 +29,23 @@ def _fastest_text(cmp: Comparison, i: int, wl: str) -> str:
     return f.row + (f" (tied with {', '.join(f.ties)})" if f.ties else "")
 
 
+def scaling_cell(m: Any, name: str) -> str:
+    """``0.91 [0.90-0.94] (1: 6,536/s, 2: 11,926/s)``, or the status when it did not run."""
+    r = m.scaling_row(name)
+    if r is None:
+        return "-"
+    if r.status != "ok":
+        return r.status
+    one = f"{r.one.median:,.0f}" if r.one and r.one.median is not None else "-"
+    many = f"{r.many.median:,.0f}" if r.many and r.many.median is not None else "-"
+    world = m.scaling.world_size if m.scaling else None
+    return f"{r.efficiency_text()} (1: {one}/s, {world or 'N'}: {many}/s)"
+
+
+def scaling_heading(m: Any) -> str:
+    return m.scaling.title() if m.scaling is not None else "no scaling probe"
+
+
 def render_table(cmp: Comparison, console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -66,6 +83,17 @@ def render_table(cmp: Comparison, console: Any) -> None:
             if any(c != "-" for c in cells):
                 t.add_row(e(name), *cells)
         console.print(t)
+    if cmp.scaling_rows:
+        t = Table(title="Scaling efficiency on cnn-digits [interval] (1 worker and N workers, "
+                  "samples/s)", title_justify="left")
+        t.add_column("row")
+        for m in cmp.machines:
+            t.add_column(f"{e(m.label)}\n{e(scaling_heading(m))}")
+        for name in cmp.scaling_rows:
+            t.add_row(e(name), *[e(scaling_cell(m, name)) for m in cmp.machines])
+        console.print(t)
+    if not cmp.workloads:  # scaling-only probe files: no single-process rows to rank
+        return
     t = Table(title="Fastest framework (* above; ties are within the measured spread)", title_justify="left")
     t.add_column("workload")
     for h in heads:
@@ -119,6 +147,16 @@ def render_markdown(cmp: Comparison) -> str:
     w(sep)
     for wl in cmp.workloads:
         w(f"| {md(wl)} | " + " | ".join(md(_fastest_text(cmp, i, wl)) for i in range(len(cmp.machines))) + " |")
+    if cmp.scaling_rows:
+        w("")
+        w("## Scaling efficiency on cnn-digits [interval] (1 worker and N workers, samples/s)")
+        w("")
+        w(f"| row | {heads} |")
+        w(sep)
+        w("| group | " + " | ".join(md(scaling_heading(m)) for m in cmp.machines) + " |")
+        for name in cmp.scaling_rows:
+            w(f"| {md_code(name)} | " + " | ".join(md(scaling_cell(m, name)) for m in cmp.machines)
+              + " |")
     w("")
     w(f"*advisor {md(__version__)}; a tie means the runner-up's spread overlaps the fastest's.*")
     return "\n".join(out) + "\n"
@@ -150,6 +188,28 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
             chart_list.append({"uri": charts_mod.data_uri(svg),
                                "alt": f"Training throughput on {wl} per framework and machine",
                                "caption": f"{wl}: median samples/s per framework, one colour per machine; whiskers show the interquartile range."})
+    if charts and cmp.scaling_rows:
+        from advisor.render import charts as charts_mod
+
+        names = [n for n in cmp.scaling_rows
+                 if any((r := m.scaling_row(n)) and r.status == "ok" and r.efficiency is not None
+                        for m in cmp.machines)]
+        if names:
+            def pick(n: str, m: Any, attr: str) -> float | None:
+                r = m.scaling_row(n)
+                return getattr(r, attr) if r and r.status == "ok" else None
+
+            svg = charts_mod.scaling_efficiency(
+                names, [f"{m.label}: {scaling_heading(m)}" for m in cmp.machines],
+                [[pick(n, m, "efficiency") for m in cmp.machines] for n in names],
+                [[pick(n, m, "low") for m in cmp.machines] for n in names],
+                [[pick(n, m, "high") for m in cmp.machines] for n in names],
+                title="Scaling efficiency on cnn-digits, per machine / node")
+            chart_list.append({"uri": charts_mod.data_uri(svg),
+                               "alt": "Data-parallel scaling efficiency per framework and machine",
+                               "caption": "Scaling efficiency = throughput with N workers / (N × "
+                                          "1-worker throughput), 1.0 ideal; one colour per probe "
+                                          "file; whiskers show the interval from the quartiles."})
     cells = {}
     for wl in cmp.workloads:
         for name in cmp.frameworks:
@@ -158,6 +218,7 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
                 cells[(wl, name, i)] = r.cells.get(wl) if r else None
     return environment().get_template("compare.html.j2").render(
         cmp=cmp, cells=cells, status=_status, fastest_text=_fastest_text, charts=chart_list,
+        scaling_cell=scaling_cell, scaling_heading=scaling_heading,
         version=__version__,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
     )

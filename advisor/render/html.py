@@ -73,6 +73,26 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
     return out
 
 
+def scaling_chart(sc: measured.Scaling | None) -> dict[str, str] | None:
+    """Scaling efficiency per framework row, with its interval, for one probe."""
+    if sc is None:
+        return None
+    ok = [r for r in sc.rows if r.status == "ok" and r.efficiency is not None]
+    if not ok:
+        return None
+    from advisor.render import charts
+
+    svg = charts.scaling_efficiency([r.name for r in ok], [sc.title()],
+                                    [[r.efficiency] for r in ok], [[r.low] for r in ok],
+                                    [[r.high] for r in ok],
+                                    title=f"Scaling efficiency on cnn-digits, {sc.title()}")
+    return {"uri": charts.data_uri(svg),
+            "alt": "Data-parallel scaling efficiency per framework, with its interval",
+            "caption": "Scaling efficiency: throughput with N workers divided by N times the "
+                       "1-worker throughput (1.0 = ideal); whiskers show the interval the "
+                       "quartiles of both runs allow."}
+
+
 def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
     rob = a.robustness
     winner = a.name_of(a.winner)
@@ -106,7 +126,8 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         best, ties = measured.fastest(table, wl)
         if best is not None:
             fastest[wl] = {"row": best.name, "ties": [t.name for t in ties]}
-    charts: dict[str, Any] = {"contributions": None, "probe": []}
+    scaling = measured.scaling(a.probe)
+    charts: dict[str, Any] = {"contributions": None, "probe": [], "scaling": None}
     if charts_on:
         from advisor.render import charts as charts_mod
 
@@ -117,6 +138,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         )
         charts["contributions"] = charts_mod.data_uri(svg)
         charts["probe"] = probe_charts(table)
+        charts["scaling"] = scaling_chart(scaling)
     sources: dict[str, dict[str, Any]] = {}
     for rule in a.fired_rules:
         for src in rule.sources:
@@ -140,6 +162,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "workloads": wls,
         "fastest": fastest,
         "charts": charts,
+        "scaling": scaling,
         "sources": sorted(sources.values(), key=lambda s: s["title"].lower()),
         "crit_names": crit_names,
     }

@@ -35,6 +35,25 @@ def _probe_table(rows: list[measured.Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scaling_table(sc: measured.Scaling) -> str:
+    """The scaling probe: per row, 1 vs N workers, speed-up, efficiency with its interval."""
+    n = sc.world_size or "N"
+    lines = [f"| row | status | engine | 1 worker samples/s | {n} workers samples/s | speed-up | "
+             "efficiency [interval] | start s |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in sc.rows:
+        status = md(r.status) + (f" ({md(r.error)})" if r.error else "")
+        if r.flags:
+            status += " " + md(", ".join(r.flags))
+        one = md(r.one.spread_text()) if r.one else "-"
+        many = md(r.many.spread_text()) if r.many else "-"
+        speed = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
+        start = f"{r.start_s:.1f}" if r.start_s is not None else "-"
+        lines.append(f"| {md_code(r.name)} | {status} | {md(r.engine) or '-'} | {one} | {many} | "
+                     f"{speed} | {md(r.efficiency_text())} | {start} |")
+    return "\n".join(lines) + "\n"
+
+
 
 
 def render(a: Assessment) -> str:
@@ -154,6 +173,18 @@ def render(a: Assessment) -> str:
                 tie = (f" (within the spread of {', '.join(md_code(t.name) for t in ties)}: "
                        "too close to separate)") if ties else ""
                 w(f"- Fastest on {md(wl)}: {md_code(best.name)}{tie}")
+    sc = measured.scaling(a.probe)
+    if sc is not None:
+        if not (a.measurements or a.measurement_notes or rows):
+            w("")
+            w("## Measured numbers")
+        w("")
+        w(f"### Data-parallel scaling: {md(sc.title())}")
+        w("")
+        w(scaling_table(sc))
+        w("cnn-digits, per-worker batch 128, one thread per worker; efficiency = throughput with "
+          "N workers / (N x 1-worker throughput), interval from the quartiles of both runs; "
+          "start = from launching the group until every worker joined it.")
     if a.notes:
         w("")
         w("## Notes")

@@ -175,3 +175,86 @@ def fastest(table: list[Row], workload: str) -> tuple[Row | None, list[Row]]:
         if (c.median or 0) + (c.iqr or 0) / 2 >= (b.median or 0) - (b.iqr or 0) / 2:
             ties.append(r)
     return best, ties
+
+
+# ------------------------------------------------------------------------------- scaling
+@dataclass(frozen=True)
+class ScalingRow:
+    """One framework row of the scaling probe (advisor probe --scaling)."""
+
+    name: str
+    status: str
+    engine: str
+    version: str
+    error: str
+    one: Cell | None  # the 1-worker run
+    many: Cell | None  # the N-worker run
+    efficiency: float | None
+    low: float | None
+    high: float | None
+    speedup: float | None
+    start_s: float | None
+    flags: tuple[str, ...] = ()
+
+    def efficiency_text(self) -> str:
+        if self.efficiency is None:
+            return "-"
+        spread = (f" [{self.low:.2f}-{self.high:.2f}]"
+                  if self.low is not None and self.high is not None else "")
+        return f"{self.efficiency:.2f}{spread}"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    workers: int | None
+    nnodes: int | None
+    node_rank: int | None
+    world_size: int | None
+    wall_s: float | None
+    rows: list[ScalingRow]
+
+    def title(self) -> str:
+        nodes = (f" over {self.nnodes} nodes (this file: node {self.node_rank})"
+                 if self.nnodes and self.nnodes > 1 else "")
+        return f"1 worker vs {self.world_size or '?'} workers{nodes}"
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _run_cell(raw: Any) -> Cell | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return _cell(raw)
+
+
+def scaling(probe: Mapping[str, Any] | None) -> Scaling | None:
+    """The probe's scaling section as typed views (None when the probe has none)."""
+    raw = (probe or {}).get("scaling")
+    if not isinstance(raw, Mapping):
+        return None
+    out: list[ScalingRow] = []
+    for r in raw.get("rows") or []:
+        if not isinstance(r, Mapping):
+            continue
+        eff = r.get("efficiency") if isinstance(r.get("efficiency"), Mapping) else {}
+        flags = r.get("flags") if isinstance(r.get("flags"), list) else []
+        out.append(ScalingRow(
+            name=text(r.get("name"), 60) or "?",
+            status=text(r.get("status"), 20) or "?",
+            engine=text(r.get("engine"), 120),
+            version=text(r.get("version"), 60),
+            error=text(r.get("error"), 300),
+            one=_run_cell(r.get("baseline")),
+            many=_run_cell(r.get("parallel")),
+            efficiency=num(eff.get("median")),
+            low=num(eff.get("low")),
+            high=num(eff.get("high")),
+            speedup=num(r.get("speedup")),
+            start_s=num(r.get("start_s")),
+            flags=tuple(text(f, 60) for f in flags[:10]),
+        ))
+    return Scaling(workers=_int(raw.get("workers")), nnodes=_int(raw.get("nnodes")),
+                   node_rank=_int(raw.get("node_rank")), world_size=_int(raw.get("world_size")),
+                   wall_s=num(raw.get("wall_s")), rows=out)
