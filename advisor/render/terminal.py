@@ -68,6 +68,15 @@ def weights_table(a: Assessment) -> Table:
     return table
 
 
+def _item(console: Console, bullet: str, markup: str, indent: int = 2) -> None:
+    """One list item whose wrapped lines stay indented under its text."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=indent + len(bullet), justify="right", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(bullet, Text.from_markup(markup))
+    console.print(grid)
+
+
 def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     rob = a.robustness
     if a.winner is None:
@@ -90,21 +99,21 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     if a.why:
         console.print("[bold]Why[/]")
         for reason in a.why:
-            console.print(f"  + {_e(reason.text)}")
+            _item(console, "+", f"{_e(reason.text)}")
     if a.why_not:
         console.print("[bold]Why not the others[/]")
         for wn in a.why_not:
             name = _e(a.name_of(wn.candidate))
             if wn.vetoed_by:
                 for v in wn.vetoed_by:
-                    console.print(f"  - {name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
+                    _item(console, "-", f"{name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
             elif wn.reasons:
-                console.print(f"  - {name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
+                _item(console, "-", f"{name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
     console.print(weights_table(a))
     if rob.flips:
         console.print("[bold]Answers that would change the winner[/]")
         for flip in rob.flips[: (None if verbose else 8)]:
-            console.print(f"  - if {_e(flip.change)}: {_e(a.name_of(flip.new_winner))}")
+            _item(console, "-", f"if {_e(flip.change)}: {_e(a.name_of(flip.new_winner))}")
         if not verbose and len(rob.flips) > 8:
             console.print(f"  ... and {len(rob.flips) - 8} more (--format json or markdown lists all)")
     else:
@@ -120,7 +129,7 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print("[bold]Notes[/]")
         for note in a.notes:
             who = f"{a.name_of(note.candidate)}: " if note.candidate else ""
-            console.print(f"  * {_e(who + note.text)}")
+            _item(console, "*", f"{_e(who + note.text)}")
     console.print(f"[bold]Rules that fired[/] ({len(a.fired_rules)} of {len(a.trace)})")
     for rule in a.fired_rules:
         flag = " [yellow](unconfirmed)[/]" if rule.unconfirmed else ""
