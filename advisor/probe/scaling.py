@@ -212,7 +212,7 @@ def tf_config(*, nnodes: int, node_rank: int, master_addr: str, master_port: int
                        "task": {"type": "worker", "index": node_rank}})
 
 
-def multi_node_args(options: "ScalingOptions") -> list[str]:
+def multi_node_args(options: ScalingOptions) -> list[str]:
     """The group options a self-starting multi-host engine (JAX) takes on its command line."""
     return ["--node-rank", str(options.node_rank), "--master-addr", options.master_addr,
             "--master-port", str(options.master_port), "--no-baseline"]
