@@ -8,6 +8,14 @@ are replicated; XLA's partitioner inserts the gradient all-reduce. Model, init a
 plain JAX probe's (probe_jax.py). Per-device batch 128, global batch 128 x N.
 
 The same process measures a 1-device mesh first (the baseline), then the N-device mesh.
+
+Several nodes (``--nnodes K --node-rank R --master-addr A --master-port P``, started with
+``--no-baseline``: the parent measures the baseline in a separate 1-device process first): JAX's
+own multi-controller start, ``jax.distributed.initialize(coordinator_address="A:P",
+num_processes=K, process_id=R)`` (node 0 serves the coordinator), before any computation; on
+the CPU cross-process collectives go through gloo (``jax_cpu_collectives_implementation``). The
+mesh then spans the K x N global devices (N local ones per process); every global array is built
+with ``jax.make_array_from_callback`` from the same host data on every process.
 """
 
 from __future__ import annotations
@@ -24,22 +32,40 @@ import probe_jax  # noqa: E402
 
 
 def body(config: scaling.ScaleConfig):
-    if config.nnodes != 1:
-        raise RuntimeError("multi-node JAX (jax.distributed.initialize) is not wired in the probe")
     if config.device == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
     t_import = time.perf_counter()
     import jax
 
-    jax.devices()  # the backend starts here: part of getting the process ready
     import_s = time.perf_counter() - t_import
+    dist_s = 0.0
+    if config.nnodes > 1:
+        if config.master_port is None:
+            raise RuntimeError("multi-node JAX needs --master-port")
+        t_dist = time.perf_counter()
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(
+            coordinator_address=f"{config.master_addr}:{config.master_port}",
+            num_processes=config.nnodes, process_id=config.node_rank)
+        dist_s = time.perf_counter() - t_dist
+    t_devices = time.perf_counter()
+    jax.devices()  # the backend starts here: part of getting the process ready
+    import_s += time.perf_counter() - t_devices
     spawn_s = scaling.start_seconds(config)
     data = harness.load_data(config.data_cache)
-    runs = [measure(jax, config, data, world, import_s, spawn_s) for world in scaling.worlds(config)]
+    if config.nnodes > 1:
+        worlds = [config.workers * config.nnodes]
+    else:
+        worlds = scaling.worlds(config)
+    try:
+        runs = [measure(jax, config, data, world, import_s, spawn_s, dist_s) for world in worlds]
+    finally:
+        if config.nnodes > 1:
+            jax.distributed.shutdown()  # a barrier: no process leaves while another still runs
     return scaling.report("jax", runs)
 
 
-def measure(jax, config, data, world, import_s, spawn_s):
+def measure(jax, config, data, world, import_s, spawn_s, dist_s=0.0):
     import numpy as np
     from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -53,12 +79,17 @@ def measure(jax, config, data, world, import_s, spawn_s):
     by_data = NamedSharding(mesh, P("data"))
     name = scaling.WORKLOAD
     lr = harness.LEARNING_RATE
-    x = jax.device_put(data.x_train.reshape(-1, 8, 8, 1), replicated)
-    y = jax.device_put(data.y_train.astype(np.int32), replicated)
-    params = jax.device_put(probe_jax.init(name, config.seed), replicated)
-    state = jax.device_put(probe_jax.adam_init(params), replicated)
+
+    def put(value, sharding):  # a global array from the same host value on every process
+        value = np.asarray(value)
+        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+    x = put(data.x_train.reshape(-1, 8, 8, 1), replicated)
+    y = put(data.y_train.astype(np.int32), replicated)
+    params = jax.tree.map(lambda a: put(a, replicated), probe_jax.init(name, config.seed))
+    state = jax.tree.map(lambda a: put(a, replicated), probe_jax.adam_init(params))
     jax.block_until_ready((x, y, params, state))
-    init_s = time.perf_counter() - t_init
+    init_s = time.perf_counter() - t_init + dist_s
 
     def loss_fn(params, xb, yb):
         logp = jax.nn.log_softmax(probe_jax.forward(name, params, xb))
@@ -79,19 +110,23 @@ def measure(jax, config, data, world, import_s, spawn_s):
         order = scaling.epoch_indices(config.seed, epoch, n, world).astype(np.int32)
         p, s = box["params"], box["state"]
         for start in range(0, len(order), batch):
-            idx = jax.device_put(order[start:start + batch], by_data)
+            idx = put(order[start:start + batch], by_data)
             p, s, _ = train_step(p, s, x, y, idx)
         box["params"], box["state"] = p, s
 
     times = harness.time_epochs(run_epoch, config.epochs,
                                 lambda: jax.block_until_ready(box["params"]))
-    params0 = jax.device_put(box["params"], devices[0])  # evaluate on one device, eagerly jitted
+    local = jax.local_devices()[0]  # evaluate on one device of this process
+    params0 = jax.tree.map(lambda a: jax.device_put(a.addressable_data(0), local), box["params"])
     logits = jax.jit(lambda p, xb: probe_jax.forward(name, p, xb))(
-        params0, jax.device_put(data.x_test.reshape(-1, 8, 8, 1), devices[0]))
+        params0, jax.device_put(data.x_test.reshape(-1, 8, 8, 1), local))
     accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
     kind = "cpu" if devices[0].platform == "cpu" else "gpu"
+    engine = "jax.jit + NamedSharding over a 1-D data mesh"
+    if config.nnodes > 1:
+        engine += f", jax.distributed over {config.nnodes} processes (gloo on the CPU)"
     return scaling.result(
-        "jax", config, world=world, engine="jax.jit + NamedSharding over a 1-D data mesh",
+        "jax", config, world=world, engine=engine,
         version=jax.__version__,
         devices=[{"kind": kind, "name": getattr(d, "device_kind", d.platform)}
                  for d in devices[:world]],
@@ -99,7 +134,9 @@ def measure(jax, config, data, world, import_s, spawn_s):
         start_s=None if spawn_s is None else round(spawn_s + init_s, 4), times=times,
         samples_per_epoch=len(scaling.epoch_indices(config.seed, 0, n, world)),
         accuracy=accuracy, ran_on=kind,
-        extra={"xla_flags": os.environ.get("XLA_FLAGS", ""), "devices_in_process": len(devices)},
+        extra={"xla_flags": os.environ.get("XLA_FLAGS", ""),
+               "devices_in_process": len(jax.local_devices()),
+               "process_index": jax.process_index(), "process_count": jax.process_count()},
     )
 
 

@@ -7,7 +7,14 @@ GPUs they are the GPUs. The train step is the TF custom-training-loop recipe: a 
 ``strategy.run`` of a step that takes the GradientTape gradients of ``tf.nn.compute_average_loss``, all-reduces them in the
 replica context and applies the plain TensorFlow probe's Adam to every replica's copy of the
 variables through ``strategy.extended.update`` (the optimizer's own path). Model and Adam are
-probe_tensorflow.py's. Multi-node (MultiWorkerMirroredStrategy + TF_CONFIG) is not wired.
+probe_tensorflow.py's.
+
+Several nodes (``--nnodes K``, started with ``--no-baseline``: the parent measures the baseline
+in a separate 1-device process first): ``tf.distribute.MultiWorkerMirroredStrategy`` with the
+group in ``TF_CONFIG`` (built by the parent: one "worker" task per node, task index = node rank),
+ring all-reduce (CommunicationImplementation.RING) on the CPU, AUTO on GPUs. On the CPU each task
+has one device (MultiWorkerMirroredStrategy uses CPU:0 only), so one worker per node. The
+strategy is created first, before any other TensorFlow op, as TensorFlow requires.
 
 The same process measures a 1-replica strategy first (the baseline), then the N-replica one; the
 N logical devices and the thread pools (inter-op N, intra-op 1) exist for both, so the baseline
@@ -31,8 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def body(config: scaling.ScaleConfig):
-    if config.nnodes != 1:
-        raise RuntimeError("multi-node TensorFlow (MultiWorkerMirroredStrategy) is not wired")
+    if config.nnodes > 1:
+        return body_multi_worker(config)
     world = config.workers
     t_import = time.perf_counter()
     import tensorflow as tf
@@ -57,10 +64,58 @@ def body(config: scaling.ScaleConfig):
     return scaling.report("tensorflow", runs)
 
 
-def measure(tf, config, data, world, use_gpu, import_s, spawn_s):
+def body_multi_worker(config: scaling.ScaleConfig):
+    """One task of a MultiWorkerMirroredStrategy group described by TF_CONFIG (one per node)."""
+    import json
+
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    workers = cluster.get("cluster", {}).get("worker", [])
+    if len(workers) != config.nnodes:
+        raise RuntimeError(f"TF_CONFIG lists {len(workers)} worker(s), --nnodes is {config.nnodes}")
+    t_import = time.perf_counter()
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    use_gpu = bool(gpus) and config.device == "auto"
+    if not use_gpu:
+        tf.config.set_visible_devices([], "GPU")
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(max(2, config.workers))
+    import_s = time.perf_counter() - t_import
     t_init = time.perf_counter()
-    names = [f"/gpu:{i}" for i in range(world)] if use_gpu else [f"/cpu:{i}" for i in range(world)]
-    strategy = tf.distribute.MirroredStrategy(names)
+    impl = tf.distribute.experimental.CommunicationImplementation
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            implementation=impl.AUTO if use_gpu else impl.RING))
+    world = strategy.num_replicas_in_sync
+    if world != config.workers * config.nnodes:
+        raise RuntimeError(f"MultiWorkerMirroredStrategy has {world} replica(s), "
+                           f"{config.workers * config.nnodes} requested")
+    dist_s = time.perf_counter() - t_init
+    spawn_s = scaling.start_seconds(config)
+    data = harness.load_data(config.data_cache)
+    run = measure(tf, config, data, world, use_gpu, import_s, spawn_s, strategy=strategy,
+                  dist_s=dist_s)
+
+    @tf.function
+    def barrier():  # no task leaves (and shuts its server down) while another still runs
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.constant(1.0)))
+
+    barrier()
+    return scaling.report("tensorflow", [run])
+
+
+def measure(tf, config, data, world, use_gpu, import_s, spawn_s, strategy=None, dist_s=0.0):
+    t_init = time.perf_counter()
+    if strategy is None:
+        names = [f"/gpu:{i}" for i in range(world)] if use_gpu else \
+            [f"/cpu:{i}" for i in range(world)]
+        strategy = tf.distribute.MirroredStrategy(names)
+    else:  # this task's devices of a multi-worker group
+        names = list(strategy.extended.worker_devices)
     tf.random.set_seed(config.seed)
     n = data.n_train
     global_batch = scaling.BATCH_PER_WORKER * world
@@ -68,7 +123,7 @@ def measure(tf, config, data, world, use_gpu, import_s, spawn_s):
     with strategy.scope():
         params, forward = probe_tensorflow.build(scaling.WORKLOAD, tf)
         opt = probe_tensorflow.Adam(tf, params, harness.LEARNING_RATE)
-    init_s = time.perf_counter() - t_init
+    init_s = time.perf_counter() - t_init + dist_s
 
     def apply(strategy_, grads):  # cross-replica context: update every replica's copy
         ext = strategy_.extended
@@ -106,6 +161,10 @@ def measure(tf, config, data, world, use_gpu, import_s, spawn_s):
     ds = (tf.data.Dataset.from_tensor_slices((x_tr[order], data.y_train[order]))
           .shuffle(len(order), seed=config.seed, reshuffle_each_iteration=True)
           .batch(global_batch, drop_remainder=True).prefetch(2))
+    if config.nnodes > 1:  # every task holds the same data: each takes its share of each batch
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
     dist_ds = strategy.experimental_distribute_dataset(ds)
     last: dict = {}
 
@@ -122,10 +181,14 @@ def measure(tf, config, data, world, use_gpu, import_s, spawn_s):
         logits = forward(tf.constant(data.x_test.reshape(-1, 8, 8, 1)))
     accuracy = float((tf.argmax(logits, axis=1).numpy() == data.y_test).mean())
     kind = "gpu" if use_gpu else "cpu"
+    if config.nnodes > 1:
+        engine = (f"tf.distribute.MultiWorkerMirroredStrategy over {config.nnodes} workers "
+                  f"(TF_CONFIG, {'AUTO' if use_gpu else 'RING'} all-reduce)")
+    else:
+        engine = (f"tf.distribute.MirroredStrategy over {world} "
+                  f"{'GPU' if use_gpu else 'logical CPU'} device(s)")
     return scaling.result(
-        "tensorflow", config, world=world,
-        engine=f"tf.distribute.MirroredStrategy over {world} {'GPU' if use_gpu else 'logical CPU'} "
-               "device(s)",
+        "tensorflow", config, world=world, engine=engine,
         version=tf.__version__, devices=[{"kind": kind, "name": d} for d in names],
         import_s=import_s, init_s=init_s,
         start_s=None if spawn_s is None else round(spawn_s + init_s, 4), times=times,
@@ -133,7 +196,8 @@ def measure(tf, config, data, world, use_gpu, import_s, spawn_s):
         accuracy=accuracy, ran_on=kind,
         extra={"cross_device_ops": type(getattr(strategy.extended, "_cross_device_ops", None)
                                         or object()).__name__,
-               "inter_op_threads": config.workers, "intra_op_threads": 1},
+               "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+               "intra_op_threads": 1},
     )
 
 

@@ -6,8 +6,10 @@ distributed engine (scale_<framework>.py). This module holds what every scaling 
 
 - arguments: ``--workers N`` (workers on this node), ``--epochs``, ``--seed``, ``--data-cache``,
   ``--t0`` (the parent's ``time.time()`` just before it spawned the group: the group's start time
-  is measured from it), ``--nnodes`` (how many nodes the group spans; only engines with a
-  multi-node launcher accept more than one);
+  is measured from it), ``--nnodes`` (how many nodes the group spans), and for engines that start
+  their multi-host group themselves (JAX: ``jax.distributed.initialize``) ``--node-rank``,
+  ``--master-addr`` and ``--master-port`` (TensorFlow reads its group from ``TF_CONFIG``, which
+  the parent builds from the same options);
 - the convention of data parallelism used everywhere: weak scaling, the per-worker batch is the
   workload's batch (128), so the global batch is 128 x world size; one epoch is one pass over the
   80 % training split, sharded across the workers (each sees 1/N of it per epoch);
@@ -49,6 +51,9 @@ class ScaleConfig:
     device: str = "auto"
     no_baseline: bool = False
     launcher: str = "torchrun"  # PyTorch only: torchrun | spawn (torch.multiprocessing)
+    node_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> ScaleConfig:
@@ -65,11 +70,16 @@ def parse_args(argv: list[str] | None = None) -> ScaleConfig:
     parser.add_argument("--launcher", choices=("torchrun", "spawn"), default="torchrun",
                         help="PyTorch: started by torchrun, or start the workers here with "
                              "torch.multiprocessing (rendezvous store bound to 127.0.0.1)")
+    parser.add_argument("--node-rank", type=int, default=0)
+    parser.add_argument("--master-addr", default="127.0.0.1")
+    parser.add_argument("--master-port", type=int, default=None)
     ns = parser.parse_args(argv)
     if ns.workers < 1 or ns.epochs < 1 or ns.nnodes < 1:
         parser.error("workers, epochs and nnodes must be >= 1")
+    if not 0 <= ns.node_rank < ns.nnodes:
+        parser.error("--node-rank must be in 0..nnodes-1")
     return ScaleConfig(ns.workers, ns.epochs, ns.seed, ns.data_cache, ns.t0, ns.nnodes, ns.device,
-                       ns.no_baseline, ns.launcher)
+                       ns.no_baseline, ns.launcher, ns.node_rank, ns.master_addr, ns.master_port)
 
 
 def die_with_parent() -> None:

@@ -113,6 +113,12 @@ class FakeRunner:
             world = workers * int(args[args.index("--nnodes") + 1]) if "torch.distributed.run" \
                 in args else workers
             return ok(name, [run(world, [100.0 if world == 1 else 100 * world * 0.9] * 3)])
+        nnodes = int(args[len(args) - 1 - args[::-1].index("--nnodes") + 1])
+        if "--no-baseline" in args:  # this node's process of a multi-node group
+            world = workers * nnodes
+            return ok(name, [run(world, [100 * world * 0.7] * 3)])
+        if workers == 1:  # a multi-node row's separate baseline
+            return ok(name, [run(1, [100.0] * 3)])
         return ok(name, [run(1, [100.0] * 3), run(workers, [100 * workers * 0.8] * 3)])
 
 
@@ -153,15 +159,13 @@ def test_one_node_pytorch_is_spawned_on_loopback_without_torchrun():
         assert env["GLOO_SOCKET_IFNAME"] == scaling.loopback_interface()
 
 
-def test_multi_node_passes_the_launcher_options_to_torchrun_and_skips_others():
+def test_multi_node_passes_the_launcher_options_to_torchrun():
     runner = FakeRunner()
-    opts = scaling.ScalingOptions(workers=1, nnodes=2, node_rank=1, master_addr="10.0.0.7",
-                                  master_port=29555)
+    opts = scaling.ScalingOptions(frameworks=("pytorch",), workers=1, nnodes=2, node_rank=1,
+                                  master_addr="10.0.0.7", master_port=29555)
     out = run_fake(opts, runner)
     by = {r["name"]: r for r in out["rows"]}
     assert by["pytorch"]["status"] == "ok" and by["pytorch"]["world_size"] == 2
-    for name in ("tensorflow", "jax", "keras/jax"):
-        assert by[name]["status"] == "unavailable" and "torchrun" in by[name]["error"]
     (base, _), (group, env) = runner.calls
     assert "torch.distributed.run" not in base  # the 1-worker baseline stays on this node
     i = group.index("torch.distributed.run")
@@ -172,6 +176,62 @@ def test_multi_node_passes_the_launcher_options_to_torchrun_and_skips_others():
         scaling.child_env(scaling.SPECS["pytorch"], 1, HARNESS, "10.0.0.7",
                           base={"GLOO_SOCKET_IFNAME": "x"})["GLOO_SOCKET_IFNAME"]
     assert out["nnodes"] == 2 and out["node_rank"] == 1 and out["world_size"] == 2
+
+
+def test_multi_node_tensorflow_and_jax_start_their_own_groups_and_keras_stays_unavailable():
+    runner = FakeRunner()
+    opts = scaling.ScalingOptions(frameworks=("tensorflow", "jax", "keras/jax"), workers=1,
+                                  nnodes=2, node_rank=1, master_addr="10.0.0.7",
+                                  master_port=29555)
+    out = run_fake(opts, runner)
+    by = {r["name"]: r for r in out["rows"]}
+    for name in ("tensorflow", "jax"):
+        row = by[name]
+        assert row["status"] == "ok" and row["world_size"] == 2, row
+        assert row["baseline"]["world_size"] == 1 and row["parallel"]["world_size"] == 2
+        assert row["efficiency"]["median"] == pytest.approx(0.7)
+    assert by["keras/jax"]["status"] == "unavailable"
+    assert "keras.distribution" in by["keras/jax"]["error"]
+    calls = {}
+    for args, env in runner.calls:
+        script = next(a for a in args if a.endswith(".py"))
+        calls.setdefault(Path(script).name, []).append((args, env))
+    assert set(calls) == {"scale_tensorflow.py", "scale_jax.py"}  # keras/jax starts nothing
+    for name, ((base, base_env), (group, env)) in calls.items():
+        # the baseline: one device, this node only, no group options, no TF_CONFIG
+        assert base[base.index("--workers") + 1] == "1" and "--no-baseline" not in base
+        assert "--master-port" not in base and "TF_CONFIG" not in base_env
+        assert "--xla_force_host_platform_device_count=1" in base_env["XLA_FLAGS"]
+        # this node's process of the group
+        assert group[group.index("--workers") + 1] == "1" and "--no-baseline" in group
+        assert group[group.index("--nnodes") + 1] == "2"
+        assert group[group.index("--node-rank") + 1] == "1"
+        assert group[group.index("--master-addr") + 1] == "10.0.0.7"
+        assert group[group.index("--master-port") + 1] == "29555"
+        assert "torch.distributed.run" not in group
+    tf_env = calls["scale_tensorflow.py"][1][1]
+    assert json.loads(tf_env["TF_CONFIG"]) == {
+        "cluster": {"worker": ["10.0.0.7:29555", "10.0.0.7:29556"]},
+        "task": {"type": "worker", "index": 1}}
+    assert "TF_CONFIG" not in calls["scale_jax.py"][1][1]
+
+
+def test_tf_config_lists_one_worker_per_node_and_brackets_ipv6():
+    cfg = json.loads(scaling.tf_config(nnodes=3, node_rank=0, master_addr="::1", master_port=7000))
+    assert cfg == {"cluster": {"worker": ["[::1]:7000", "[::1]:7001", "[::1]:7002"]},
+                   "task": {"type": "worker", "index": 0}}
+    env = scaling.child_env(scaling.SPECS["tensorflow"], 1, HARNESS, "x", base={"TF_CONFIG": "{}"})
+    assert "TF_CONFIG" not in env  # a user's TF_CONFIG never reaches a one-node run
+
+
+def test_multi_node_tensorflow_on_the_cpu_is_one_worker_per_node():
+    runner = FakeRunner()
+    out = run_fake(scaling.ScalingOptions(frameworks=("tensorflow", "jax"), workers=2, nnodes=2,
+                                          master_port=29555), runner)
+    by = {r["name"]: r for r in out["rows"]}
+    assert by["tensorflow"]["status"] == "unavailable" and "--workers 1" in by["tensorflow"]["error"]
+    assert by["jax"]["status"] == "ok" and by["jax"]["world_size"] == 4
+    assert by["jax"]["parallel"]["world_size"] == 4
 
 
 def test_single_process_engines_get_forced_host_devices_and_one_thread():

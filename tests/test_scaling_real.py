@@ -1,5 +1,6 @@
 """The real scaling probe: PyTorch DDP (gloo) and JAX sharding with 1 and 2 workers, two
-"nodes" on loopback through torchrun, and Ctrl-C. Marked ``probe`` (about 40 s on 2 cores).
+"nodes" on loopback through torchrun, through TF_CONFIG + MultiWorkerMirroredStrategy and
+through jax.distributed, and Ctrl-C. Marked ``probe`` (about 70 s on 2 cores).
 
 Every test runs ``python -m advisor probe --scaling`` as a user would, watches every process
 under it while it runs (and every socket they listen on), and checks that none is left after.
@@ -136,6 +137,50 @@ def test_two_nodes_on_loopback_through_torchrun_and_compare(tmp_path):
     assert cmp.code == 0, cmp.err
     assert "## Scaling efficiency" in cmp.out
     assert "over 2 nodes (this file: node 0)" in cmp.out
+    assert "over 2 nodes (this file: node 1)" in cmp.out
+
+
+def test_two_nodes_on_loopback_for_tensorflow_and_jax_and_compare(tmp_path):
+    need("tensorflow", "jax")
+    port = str(free_port())
+    nodes = [Watched("probe", "--scaling", "--scaling-only", "--frameworks",
+                     "tensorflow,jax,keras/jax", "--workers", "1", "--nnodes", "2",
+                     "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port,
+                     "--timeout", "90", "--out", str(tmp_path / f"node{rank}.json"))
+             for rank in (0, 1)]
+    deadline = time.monotonic() + 150
+    while any(n.proc.poll() is None for n in nodes) and time.monotonic() < deadline:
+        for n in nodes:
+            n.look()
+        time.sleep(0.1)
+    results = [n.wait(timeout=10) for n in nodes]
+    for n in nodes:
+        n.assert_nothing_left()
+        assert n.seen, "no worker process was seen"
+    for code, _, err in results:
+        assert code == 0, err
+    for rank in (0, 1):
+        sc = json.loads((tmp_path / f"node{rank}.json").read_text())["scaling"]
+        assert sc["nnodes"] == 2 and sc["node_rank"] == rank and sc["world_size"] == 2
+        rows = {r["name"]: r for r in sc["rows"]}
+        assert rows["keras/jax"]["status"] == "unavailable"
+        for name in ("tensorflow", "jax"):
+            row = rows[name]
+            assert row["status"] == "ok", f"{name}: {row.get('error')} {row.get('stderr_tail', '')}"
+            assert row["baseline"]["world_size"] == 1 and row["parallel"]["world_size"] == 2
+            assert row["parallel"]["nnodes"] == 2
+            for run in (row["baseline"], row["parallel"]):
+                assert run["samples_per_s"]["n"] == 3 and run["samples_per_s"]["median"] > 0
+                assert run["accuracy"] > 0.5
+            eff = row["efficiency"]
+            assert 0 < eff["low"] <= eff["median"] <= eff["high"] < 2.5
+        assert "MultiWorkerMirroredStrategy" in rows["tensorflow"]["engine"]
+        assert "jax.distributed over 2 processes" in rows["jax"]["engine"]
+        assert len(rows["jax"]["parallel"]["devices"]) == 2  # one per process, global mesh
+    cmp = run_cli("compare", str(tmp_path / "node0.json"), str(tmp_path / "node1.json"),
+                  "-f", "markdown")
+    assert cmp.code == 0, cmp.err
+    assert "## Scaling efficiency" in cmp.out
     assert "over 2 nodes (this file: node 1)" in cmp.out
 
 

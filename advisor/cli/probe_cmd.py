@@ -39,15 +39,17 @@ def probe(
         "--workers", min=1, help="Scaling: workers per node (default: the GPUs, else the usable "
         "cores); one thread each.")] = None,
     nnodes: Annotated[int, typer.Option(
-        "--nnodes", min=1, help="Scaling, PyTorch: nodes in the group (torchrun --nnodes).")] = 1,
+        "--nnodes", min=1, help="Scaling: nodes in the group (PyTorch: torchrun --nnodes; "
+        "TensorFlow: TF_CONFIG; JAX: jax.distributed).")] = 1,
     node_rank: Annotated[int, typer.Option(
-        "--node-rank", min=0, help="Scaling, PyTorch: this node's rank (torchrun --node-rank).")] = 0,
+        "--node-rank", min=0, help="Scaling: this node's rank (torchrun --node-rank, TF task "
+        "index, JAX process_id).")] = 0,
     master_addr: Annotated[str, typer.Option(
-        "--master-addr", help="Scaling, PyTorch: rendezvous host of node 0 (torchrun "
-        "--master-addr).")] = "127.0.0.1",
+        "--master-addr", help="Scaling: host of node 0 (torchrun --master-addr, JAX "
+        "coordinator; TF workers at this host).")] = "127.0.0.1",
     master_port: Annotated[int | None, typer.Option(
-        "--master-port", min=1, max=65535, help="Scaling, PyTorch: rendezvous port, the same on "
-        "every node (default on one node: a free loopback port).")] = None,
+        "--master-port", min=1, max=65535, help="Scaling: rendezvous port, the same on every node (TF: "
+        "worker i at port + i; default on one node: a free loopback port).")] = None,
 ) -> None:
     """Detect hardware and run the same short training in every installed framework."""
     from advisor.atomic import write_text

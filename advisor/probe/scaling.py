@@ -10,6 +10,11 @@ killed on timeout / Ctrl-C / exit, status instead of exceptions):
   listens beyond loopback. Several nodes: torchrun (``python -m torch.distributed.run``) with
   ``--nnodes/--node-rank/--master-addr/--master-port`` passed through as they are (torchrun's
   store on node 0 listens on every interface: TCPStore has no bind address).
+- Several nodes, ``tensorflow`` and ``jax``: the baseline is a 1-device process on this node, then
+  one process per node joins the group through the framework's own multi-host start:
+  ``TF_CONFIG`` (built here: :func:`tf_config`) + MultiWorkerMirroredStrategy, or
+  ``jax.distributed.initialize`` with the coordinator at ``--master-addr:--master-port``.
+  ``keras/jax`` stays single-node (see ``MULTI_NODE_UNAVAILABLE``).
 - ``tensorflow``: tf.distribute.MirroredStrategy over N logical CPU devices (or the GPUs);
   ``jax``: jit with a NamedSharding over N host devices forced with
   ``--xla_force_host_platform_device_count=N`` (or the GPUs); ``keras/jax``:
@@ -65,9 +70,9 @@ SPECS: dict[str, ScaleSpec] = {s.name: s for s in (
     ScaleSpec("pytorch", "scale_pytorch.py", ("torch",), "pip install torch",
               "torch.distributed DDP", launcher="torchrun", multi_node=True),
     ScaleSpec("tensorflow", "scale_tensorflow.py", ("tensorflow",), "pip install tensorflow",
-              "tf.distribute.MirroredStrategy"),
+              "tf.distribute.MirroredStrategy", multi_node=True),
     ScaleSpec("jax", "scale_jax.py", ("jax",), "pip install jax",
-              "jax.jit + NamedSharding (data mesh)"),
+              "jax.jit + NamedSharding (data mesh)", multi_node=True),
     ScaleSpec("keras/jax", "scale_keras.py", ("keras", "jax"), "pip install keras jax",
               "keras.distribution.DataParallel", env={"KERAS_BACKEND": "jax"}),
     ScaleSpec("keras/tensorflow", "scale_keras.py", ("keras", "tensorflow"),
@@ -82,6 +87,13 @@ SPECS: dict[str, ScaleSpec] = {s.name: s for s in (
                           "Keras models are wrapped in PyTorch DDP by hand, which the pytorch row "
                           "measures"),
 )}
+
+
+MULTI_NODE_UNAVAILABLE = {
+    "keras/jax": "multi-node keras.distribution (keras.distribution.initialize over "
+                 "jax.distributed, each process feeding its own part of every global batch to "
+                 "model.fit) is not wired in the probe; the jax row measures jax.distributed",
+}
 
 
 @dataclass
@@ -105,8 +117,9 @@ class ScalingOptions:
                            f"{self.nnodes}")
         if self.nnodes > 1 and self.master_port is None:
             raise BadInput("--nnodes > 1 needs --master-port (the same on every node)")
-        if self.master_port is not None and not 1 <= self.master_port <= 65535:
-            raise BadInput("--master-port must be in 1..65535")
+        if self.master_port is not None and not 1 <= self.master_port <= 65535 - (self.nnodes - 1):
+            raise BadInput(f"--master-port must be in 1..{65535 - (self.nnodes - 1)} (TensorFlow's "
+                           "workers listen on --master-port + node rank)")
         if not self.master_addr or any(c.isspace() for c in self.master_addr):
             raise BadInput("--master-addr must be a host name or an IP address")
 
@@ -157,6 +170,7 @@ def child_env(spec: ScaleSpec, workers: int, harness: ModuleType, master_addr: s
               base: dict[str, str] | None = None) -> dict[str, str]:
     """One thread per worker; forced host devices for XLA; gloo on loopback where it can be."""
     env = dict(os.environ if base is None else base)
+    env.pop("TF_CONFIG", None)  # a multi-node TensorFlow group gets its own, built from the options
     flags = [f for f in env.get("XLA_FLAGS", "").split()
              if not f.startswith("--xla_force_host_platform_device_count")]
     env.update(harness.thread_env(1))
@@ -187,6 +201,23 @@ def torchrun_args(python: str, script: Path, *, nnodes: int, node_rank: int, npr
             "--monitor-interval", "0.1", str(script)]
 
 
+def tf_config(*, nnodes: int, node_rank: int, master_addr: str, master_port: int) -> str:
+    """TF_CONFIG of one MultiWorkerMirroredStrategy task per node: worker i at master_addr:port+i
+    (all nodes behind one address: one host, or the loopback test), this node's index = its rank."""
+    import json
+
+    host = f"[{master_addr}]" if ":" in master_addr and not master_addr.startswith("[") \
+        else master_addr
+    return json.dumps({"cluster": {"worker": [f"{host}:{master_port + i}" for i in range(nnodes)]},
+                       "task": {"type": "worker", "index": node_rank}})
+
+
+def multi_node_args(options: ScalingOptions) -> list[str]:
+    """The group options a self-starting multi-host engine (JAX) takes on its command line."""
+    return ["--node-rank", str(options.node_rank), "--master-addr", options.master_addr,
+            "--master-port", str(options.master_port), "--no-baseline"]
+
+
 RunChild = Callable[..., ChildResult]
 
 
@@ -208,7 +239,8 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
             spec = SPECS[name]
             notify(ScalingEvent("start", name, index, len(order)))
             row = scale_row(spec, options, workers, harness=harness, folder=folder,
-                            python=python, cache=cache, is_installed=is_installed, runner=runner)
+                            python=python, cache=cache, is_installed=is_installed, runner=runner,
+                            gpus=len(gpus))
             rows[name] = row
             notify(ScalingEvent("done", name, index, len(order), row=row))
     finally:
@@ -240,7 +272,7 @@ def _base_row(spec: ScaleSpec, status: str, workers: int, nnodes: int) -> dict[s
 
 def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness: ModuleType,
               folder: Path, python: str, cache: str, is_installed: Callable[[str], bool],
-              runner: RunChild = run_child) -> dict[str, Any]:
+              runner: RunChild = run_child, gpus: int = 0) -> dict[str, Any]:
     row = _base_row(spec, "ok", workers, options.nnodes)
     if spec.unavailable:
         row.update(status="unavailable", error=spec.unavailable)
@@ -251,10 +283,14 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
                    install_hint=spec.install_hint)
         return row
     if options.nnodes > 1 and not spec.multi_node:
+        row.update(status="unavailable", error=MULTI_NODE_UNAVAILABLE.get(
+            spec.name, f"{spec.name} has no multi-node start wired in the probe"))
+        return row
+    if options.nnodes > 1 and spec.name == "tensorflow" and workers > 1 and not gpus:
         row.update(status="unavailable",
-                   error="multi-node runs are wired through torchrun (pytorch) only; "
-                         f"{spec.name} would need its own multi-host start "
-                         "(TF_CONFIG + MultiWorkerMirroredStrategy, jax.distributed.initialize)")
+                   error="MultiWorkerMirroredStrategy uses one CPU device per worker task (CPU:0): "
+                         "multi-node TensorFlow on the CPU runs one worker per node "
+                         "(pass --workers 1)")
         return row
     if workers * options.nnodes < 2:
         row.update(status="unavailable",
@@ -268,6 +304,7 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
               "--nnodes", str(options.nnodes)]
     env = child_env(spec, workers, harness, options.master_addr)
     results: list[tuple[str, ChildResult]] = []
+    plan: list[tuple[str, list[str], list[str], dict[str, str]]] = []
     if spec.launcher == "torchrun":
         # Baseline: one worker started by torch.multiprocessing with its store on 127.0.0.1.
         # N workers: the same on one node; torchrun with the pass-through options across nodes.
@@ -282,6 +319,19 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
             group = spawn
         plan = [("baseline", spawn, ["--workers", "1", "--nnodes", "1"], base_env),
                 ("parallel", group, ["--workers", str(workers)], env)]
+    elif options.nnodes > 1:
+        # Baseline: a 1-device process on this node; then this node's process of the group,
+        # started by the framework's own multi-host machinery (TF_CONFIG / jax.distributed).
+        base_env = child_env(spec, 1, harness, "127.0.0.1")
+        if spec.name == "tensorflow":
+            env["TF_CONFIG"] = tf_config(nnodes=options.nnodes, node_rank=options.node_rank,
+                                         master_addr=options.master_addr,
+                                         master_port=int(options.master_port or 0))
+        script_args = [python, str(script)]
+        plan = [("baseline", script_args, ["--workers", "1", "--nnodes", "1"], base_env),
+                ("parallel", script_args, ["--workers", str(workers), *multi_node_args(options)],
+                 env)]
+    if plan:
         for label, launch, extra, child_env_ in plan:
             args = launch + common + extra + ["--t0", repr(time.time())]
             results.append((label, runner(args, env=child_env_, timeout=options.timeout_s)))
