@@ -31,6 +31,8 @@ Q3_N / (N Q1_1)). Knows nothing of the terminal; the parent never imports a fram
 
 from __future__ import annotations
 
+import statistics
+
 import ipaddress
 import os
 import socket
@@ -402,18 +404,14 @@ def pool_scaling(row: dict[str, Any], results: list[tuple[str, ChildResult]],
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float] | None:
+    """Q1, median, Q3 with linear interpolation (the harness's convention)."""
     xs = sorted(float(v) for v in values if isinstance(v, (int, float)) and v > 0)
     if not xs:
         return None
-    n = len(xs)
-
-    def q(p: float) -> float:
-        pos = (n - 1) * p
-        lo = int(pos)
-        hi = min(lo + 1, n - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-    return q(0.25), q(0.5), q(0.75)
+    if len(xs) == 1:
+        return xs[0], xs[0], xs[0]
+    q1, q2, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return q1, q2, q3
 
 
 def efficiency(one: list[float], many: list[float], world: int) -> dict[str, Any] | None:
