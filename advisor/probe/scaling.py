@@ -31,13 +31,12 @@ Q3_N / (N Q1_1)). Knows nothing of the terminal; the parent never imports a fram
 
 from __future__ import annotations
 
-import statistics
-
 import ipaddress
 import os
-import socket
-import tempfile
 import shutil
+import socket
+import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
