@@ -150,6 +150,14 @@ def measurer(probe: Mapping[str, Any]):
         if len(best) < 2:
             if best:
                 notes.append(f"Only one framework was measured on {workload}; speed moves no score.")
+            else:
+                others = [w for w in sorted(set(WORKLOAD_FOR_MODALITY.values()))
+                          if w != workload and len(best_rows(kb, probe, w)) >= 2]
+                if others:
+                    notes.append(
+                        f"The project's data matches {workload}, which this probe did not measure "
+                        f"(it has {', '.join(others)} only, as a --quick probe does), so speed "
+                        f"moves no score; run `advisor probe` without --quick to include it.")
             return deltas, measurements, notes
         fastest = max(best, key=lambda c: best[c][1])
         f_row, f_med, f_iqr = best[fastest]

@@ -84,3 +84,12 @@ def test_rows_that_did_not_learn_or_broke_are_facts_not_speeds(tmp_path):
     a = assessment(_write(tmp_path, data))
     assert "probe.tensorflow-failed" in {r.id for r in a.fired_rules}
     assert not any(m.candidate == "tensorflow" for m in a.measurements)
+
+
+def test_a_quick_probe_without_the_matching_workload_says_so(tmp_path):
+    data = copy.deepcopy(probe_data("nvidia-tf-blind"))
+    for row in data["frameworks"]:
+        (row.get("workloads") or {}).pop("cnn-digits", None)  # what a --quick probe leaves
+    a = assessment(_write(tmp_path, data))  # an image project: cnn-digits is its workload
+    assert not any(p.kind == "measurement" for r in a.ranking for p in r.parts)
+    assert any("did not measure" in n and "--quick" in n for n in a.measurement_notes)
