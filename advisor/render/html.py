@@ -12,6 +12,7 @@ from typing import Any
 
 from advisor.assessment import Assessment
 from advisor.render import measured
+from advisor.render.context import answer_rows
 from advisor.render.text import answer_text, clean
 
 _URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
@@ -97,17 +98,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
     rob = a.robustness
     winner = a.name_of(a.winner)
     intervals = {iv.criterion: iv for iv in rob.weight_intervals}
-    answers = []
-    for qid, text in a.questions.items():
-        if qid in a.answers:
-            value = answer_text(a.answers[qid])
-            if qid in a.resolved:
-                res = a.resolved[qid]
-                value += f" → {res.get('value') or 'unknown'} (from {res.get('source')})"
-            answers.append({"question": text, "id": qid, "value": value,
-                            "origin": a.answer_origin.get(qid, "")})
-        else:
-            answers.append({"question": text, "id": qid, "value": None, "origin": ""})
+    answers = [vars(row) for row in answer_rows(a)]
     drivers = []
     for w in a.weights:
         iv = intervals.get(w.criterion)

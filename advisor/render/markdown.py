@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from advisor.assessment import Assessment
 from advisor.render import measured
+from advisor.render.context import answer_rows
 from advisor.render.text import answer_text, md, md_code, md_link
 
 
@@ -75,15 +76,11 @@ def render(a: Assessment) -> str:
     w("")
     w("| question | answer | from |")
     w("|---|---|---|")
-    for qid, text in a.questions.items():
-        if qid in a.answers:
-            value = answer_text(a.answers[qid])
-            if qid in a.resolved:
-                res = a.resolved[qid]
-                value += f" -> {res['value'] or 'unknown'} ({res['source']})"
-            w(f"| {md(text)} | {md(value)} | {md(a.answer_origin.get(qid, ''))} |")
+    for row in answer_rows(a, arrow="->"):
+        if row.value is None:
+            w(f"| {md(row.question)} | *unanswered (unknown)* | |")
         else:
-            w(f"| {md(text)} | *unanswered (unknown)* | |")
+            w(f"| {md(row.question)} | {md(row.value)} | {md(row.origin)} |")
     if a.machine:
         w("")
         w("Machine: " + md(", ".join(f"{k.removeprefix('machine.')}={answer_text(v)}" for k, v in a.machine.items())))
