@@ -10,6 +10,12 @@ for one warm-up epoch (``first_epoch_s``: tracing and compilation included) plus
 epochs, and prints exactly ONE JSON object on stdout. Everything else the frameworks print is sent
 to stderr (fd 1 is redirected at start), so stdout holds nothing but that object.
 
+With ``--staged`` the parent overlaps the rows' start-up: the probe imports its framework and loads
+the data, then prints the line ``READY_LINE`` on stdout and blocks until the parent writes one
+byte ``G`` on its stdin (anything else, or end of file, means "stop": it exits at once). Training
+-- warm-up epoch included -- only starts after that go signal, and the parent gives it to one row
+at a time, so every epoch time is measured with nothing else starting beside it.
+
 Choices, documented here once:
 - Data: sklearn's bundled digits, float32, 80/20 stratified split with random_state=0,
   StandardScaler fit on the train part. The prepared arrays are cached as .npz in
@@ -48,6 +54,8 @@ DATA_VERSION = 1  # bump when the preparation below changes
 
 # Original stdout, kept for the one JSON object; fd 1 goes to stderr while frameworks run.
 _RESULT_FD: int | None = None
+READY_LINE = "advisor-probe: ready"  # the one line a --staged probe prints before its result
+GO = b"G"
 
 
 def capture_stdout() -> None:
@@ -62,13 +70,32 @@ def capture_stdout() -> None:
 
 def emit(result: dict[str, Any]) -> None:
     """Print the one JSON object on the original stdout."""
-    data = (json.dumps(result, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+    _write_result_fd(json.dumps(result, sort_keys=True, allow_nan=False) + "\n")
+
+
+def _write_result_fd(text: str) -> None:
+    data = text.encode("utf-8")
     fd = _RESULT_FD if _RESULT_FD is not None else 1
     sys.stdout.flush()
     sys.stderr.flush()
     while data:
         written = os.write(fd, data)
         data = data[written:]
+
+
+def wait_for_go() -> None:
+    """--staged: say "ready" on stdout, then block until the parent's go byte on stdin.
+
+    End of file or any other byte means the parent stopped the run: exit at once, quietly.
+    """
+    _write_result_fd(READY_LINE + "\n")
+    try:
+        got = os.read(sys.stdin.fileno(), 1)
+    except (OSError, ValueError):
+        got = b""
+    if got != GO:
+        sys.stderr.flush()
+        os._exit(3)
 
 
 @dataclass
@@ -79,6 +106,7 @@ class Config:
     seed: int = 0
     data_cache: str | None = None
     device: str = "auto"  # auto | cpu
+    staged: bool = False  # wait for the parent's go signal between start-up and training
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -89,13 +117,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-cache", default=None)
     parser.add_argument("--device", choices=("auto", "cpu"), default="auto")
+    parser.add_argument("--staged", action="store_true")
     ns = parser.parse_args(argv)
     names = tuple(w for w in ns.workloads.split(",") if w)
     unknown = [w for w in names if w not in WORKLOADS]
     if unknown or ns.threads < 1 or ns.epochs < 1:
         parser.error(f"bad arguments: workloads {unknown or 'ok'}, threads {ns.threads}, "
                      f"epochs {ns.epochs}")
-    return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device)
+    return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device, ns.staged)
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -152,27 +181,72 @@ def _prepare_digits() -> dict[str, Any]:
 
 
 def load_data(cache_dir: str | None) -> Data:
-    """The prepared digits split, from the run's cache when an earlier probe already made it."""
+    """The prepared digits split, from the run's cache when an earlier probe already made it.
+
+    Rows that start side by side (``--staged``) would each import scikit-learn to prepare it;
+    a lock on the cache folder makes the first one prepare it and the others wait and read it.
+    """
+    path = os.path.join(cache_dir, f"digits-v{DATA_VERSION}.npz") if cache_dir else None
+    arrays = _read_cache(path)
+    if arrays is None:
+        with _cache_lock(cache_dir):
+            arrays = _read_cache(path)  # prepared while this probe waited for the lock
+            if arrays is None:
+                arrays = _prepare_digits()
+                _write_cache(path, arrays)
+    return Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+
+
+def _read_cache(path: str | None) -> dict[str, Any] | None:
     import numpy as np
 
-    path = os.path.join(cache_dir, f"digits-v{DATA_VERSION}.npz") if cache_dir else None
-    arrays: dict[str, Any] | None = None
-    if path and os.path.isfile(path):
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_cache(path: str | None, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    if not path:
+        return
+    tmp = f"{path}.{os.getpid()}.tmp.npz"
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+class _cache_lock:
+    """An exclusive lock on ``cache_dir/digits.lock`` (POSIX flock); a no-op where unavailable."""
+
+    def __init__(self, cache_dir: str | None):
+        self.cache_dir = cache_dir
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
         try:
-            with np.load(path) as f:
-                arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-        except (OSError, ValueError, KeyError):
-            arrays = None
-    if arrays is None:
-        arrays = _prepare_digits()
-        if path:
-            tmp = f"{path}.{os.getpid()}.tmp.npz"
-            try:
-                np.savez(tmp, **arrays)
-                os.replace(tmp, path)
-            except OSError:
-                pass
-    return Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+            import fcntl
+        except ImportError:  # Windows: rows may prepare the data twice, which is only slower
+            return
+        if not self.cache_dir:
+            return
+        try:
+            self.fd = os.open(os.path.join(self.cache_dir, "digits.lock"),
+                              os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self.__exit__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the lock
+            self.fd = None
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> Any:
@@ -376,6 +450,8 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
         out["import_s"] = round(time.perf_counter() - t0, 4)
         out.update({k: v for k, v in info.items() if not k.startswith("_")})
         data = load_data(config.data_cache)
+        if config.staged:
+            wait_for_go()
         results = {}
         for name in config.workloads:
             if name not in probe.workloads:
