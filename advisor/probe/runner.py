@@ -9,6 +9,9 @@ marker (``ADVISOR_PROBE_RUN``) is killed at the end, even an orphan; stdout and 
 captured up to their last 64 KiB. The
 outcome is always a :class:`ChildResult` with a status, never an exception (except Ctrl-C, which
 is re-raised after the group is gone).
+
+``run_child`` runs one child to its end; ``run_staged`` runs several whose start-up overlaps while
+their training runs one at a time (the ``--staged`` protocol of probes/harness.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from advisor.probe.hardware import redact
 
@@ -48,17 +51,26 @@ class ChildResult:
 class _TailBuffer:
     """Keeps the last ``limit`` bytes of a stream, read on a thread."""
 
-    def __init__(self, stream: IO[bytes], limit: int = CAPTURE_BYTES):
+    def __init__(self, stream: IO[bytes], limit: int = CAPTURE_BYTES, *,
+                 marker: bytes | None = None, on_marker: Callable[[], None] | None = None):
         self.limit = limit
         self.chunks: deque[bytes] = deque()
         self.size = 0
         self.total = 0
+        self.marker, self.on_marker = marker, on_marker
+        self._recent = b""  # the end of the stream so far, to find a marker split across reads
         self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self.thread.start()
 
     def _pump(self, stream: IO[bytes]) -> None:
         try:
             while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+                if self.marker and self.on_marker:
+                    seen = self._recent + chunk
+                    if self.marker in seen:
+                        self.on_marker()
+                        self.marker = None
+                    self._recent = seen[-len(self.marker or b""):] if self.marker else b""
                 self.chunks.append(chunk)
                 self.size += len(chunk)
                 self.total += len(chunk)
@@ -221,72 +233,221 @@ class _MemoryWatch:
         self.thread.join(timeout=2)
 
 
-def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0,
-              cwd: str | Path | None = None, memory_limit: int | None = None) -> ChildResult:
-    """Run ``args`` and classify the outcome (see module docstring)."""
-    started = time.perf_counter()
-    token = f"{os.getpid()}-{time.monotonic_ns()}-{id(args)}"
-    env = dict(os.environ if env is None else env)
-    env[MARK] = token
-    try:
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, cwd=cwd, start_new_session=True, close_fds=True,
-        )
-    except OSError as exc:
-        return ChildResult("broken", None, f"cannot start probe: {exc.strerror or exc}", None,
-                           time.perf_counter() - started)
-    pgid = proc.pid  # start_new_session: the child leads its own group
-    with _live_lock:
-        _live_groups.add(pgid)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = _TailBuffer(proc.stdout), _TailBuffer(proc.stderr)
-    limit = memory_limit or default_memory_limit()
-    watch = _MemoryWatch(proc.pid, pgid, limit)
-    timed_out = False
-    tree = _Descendants(proc.pid)
-    deadline = time.monotonic() + timeout
-    try:
+READY_LINE = "advisor-probe: ready"  # printed by a --staged probe once it can train (harness.py)
+GO = b"G"
+
+
+class Child:
+    """One probe child from start to :class:`ChildResult`: its group, watchdogs and output.
+
+    ``start`` never raises for a child that cannot start (``self.result`` is set instead);
+    ``finish`` kills whatever is left of the child's tree and classifies the outcome, and is safe
+    to call more than once.
+    """
+
+    def __init__(self, args: list[str], *, env: dict[str, str] | None = None,
+                 cwd: str | Path | None = None, memory_limit: int | None = None,
+                 staged: bool = False):
+        self.args, self.cwd, self.staged = args, cwd, staged
+        self.token = f"{os.getpid()}-{time.monotonic_ns()}-{id(self)}"
+        self.env = dict(os.environ if env is None else env)
+        self.env[MARK] = self.token
+        self.limit = memory_limit or default_memory_limit()
+        self.started = time.perf_counter()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.result: ChildResult | None = None
+        self.ready = threading.Event()  # set when a staged child printed READY_LINE
+
+    def start(self) -> Child:
+        self.started = time.perf_counter()
+        try:
+            self.proc = subprocess.Popen(
+                self.args, stdin=subprocess.PIPE if self.staged else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
+                start_new_session=True, close_fds=True,
+            )
+        except OSError as exc:
+            self.result = ChildResult("broken", None,
+                                      f"cannot start probe: {exc.strerror or exc}", None,
+                                      time.perf_counter() - self.started)
+            return self
+        self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        with _live_lock:
+            _live_groups.add(self.pgid)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        marker = (READY_LINE + "\n").encode() if self.staged else None
+        self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
+        self.err = _TailBuffer(self.proc.stderr)
+        self.watch = _MemoryWatch(self.proc.pid, self.pgid, self.limit)
+        self.tree = _Descendants(self.proc.pid)
+        return self
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def idle(self) -> None:
+        """A staged child waits for its go signal: watch its memory once a second, not 5 times."""
+        self.watch.every = 1.0
+
+    def go(self) -> None:
+        """Let a staged child train: one byte on its stdin, then end of file."""
+        assert self.proc is not None and self.proc.stdin is not None
+        self.watch.every = 0.2
+        try:
+            self.proc.stdin.write(GO)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):  # it died meanwhile: finish() says how
+            pass
+
+    def wait(self, deadline: float) -> bool:
+        """Wait for the child to exit until ``deadline`` (monotonic); True when it timed out."""
+        assert self.proc is not None
         while True:
             try:
-                proc.wait(timeout=max(0.0, min(SCAN_S, deadline - time.monotonic())))
-                break
+                self.proc.wait(timeout=max(0.0, min(SCAN_S, deadline - time.monotonic())))
+                return False
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-                tree.scan()
-    finally:
-        watch.stop()
-        tree.scan()
-        kill_tree(pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
-        tree.kill()  # descendants in sessions of their own, even once their parent is gone
-        kill_marked(token)  # and those that were born and orphaned between two looks
+                    return True
+                self.tree.scan()
+
+    def finish(self, timed_out: bool = False, timeout: float = 0.0) -> ChildResult:
+        """Kill what is left, reap, classify; the same result on every later call."""
+        if self.result is not None:
+            return self.result
+        proc = self.proc
+        assert proc is not None
+        self.watch.stop()
+        self.tree.scan()
+        kill_tree(self.pgid)  # the child on timeout/Ctrl-C; lingering grandchildren always
+        self.tree.kill()  # descendants in sessions of their own, even once their parent is gone
+        kill_marked(self.token)  # and those that were born and orphaned between two looks
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
             pass
         with _live_lock:
-            _live_groups.discard(pgid)
-        for buf in (out, err):
+            _live_groups.discard(self.pgid)
+        for buf in (self.out, self.err):
             buf.thread.join(timeout=2)
-        for stream, buf in ((proc.stdout, out), (proc.stderr, err)):
+        streams = [(proc.stdout, self.out), (proc.stderr, self.err)]
+        for stream, buf in streams:
             if buf.thread.is_alive():
                 continue  # an unknown process still holds the pipe: closing would block
             try:
-                stream.close()
+                stream.close()  # type: ignore[union-attr]
             except OSError:
                 pass
-    wall = time.perf_counter() - started
-    stderr_tail = redact(err.text())
-    if watch.exceeded:
-        return ChildResult("broken", None,
-                           f"used more than {limit // (1024 * 1024):,} MiB of memory (killed)",
-                           proc.returncode, wall, stderr_tail)
-    if timed_out:
-        return ChildResult("timeout", None, f"no result after {timeout:g} s (killed)",
-                           proc.returncode, wall, stderr_tail)
-    return classify(out.text(), stderr_tail, proc.returncode, wall, out.total)
+        if proc.stdin is not None and not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        wall = time.perf_counter() - self.started
+        stderr_tail = redact(self.err.text())
+        limit_mib = self.limit // (1024 * 1024)
+        if self.watch.exceeded:
+            self.result = ChildResult("broken", None,
+                                      f"used more than {limit_mib:,} MiB of memory (killed)",
+                                      proc.returncode, wall, stderr_tail)
+        elif timed_out:
+            self.result = ChildResult("timeout", None, f"no result after {timeout:g} s (killed)",
+                                      proc.returncode, wall, stderr_tail)
+        else:
+            stdout = self.out.text()
+            if self.staged:
+                stdout = stdout.replace(READY_LINE + "\n", "")
+            self.result = classify(stdout, stderr_tail, proc.returncode, wall, self.out.total)
+        return self.result
+
+
+def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0,
+              cwd: str | Path | None = None, memory_limit: int | None = None) -> ChildResult:
+    """Run ``args`` and classify the outcome (see module docstring)."""
+    child = Child(args, env=env, cwd=cwd, memory_limit=memory_limit).start()
+    if child.result is not None:
+        return child.result
+    timed_out = False
+    try:
+        timed_out = child.wait(time.monotonic() + timeout)
+    finally:
+        result = child.finish(timed_out, timeout)
+    return result
+
+
+@dataclass
+class StagedJob:
+    """One child of a staged run: its arguments and environment (``--staged`` already added)."""
+
+    args: list[str]
+    env: dict[str, str] | None = None
+
+
+# (phase, job index, result once done): phases start | ready | measure | done
+StageCallback = Callable[[str, int, "ChildResult | None"], None]
+
+
+def run_staged(jobs: list[StagedJob], *, window: int, timeout: float,
+               memory_limit: int | None = None, cwd: str | Path | None = None,
+               on_phase: StageCallback | None = None) -> list[ChildResult]:
+    """Start-up side by side, training one at a time.
+
+    At most ``window`` children start up (import, load data) at once; each then waits for its go
+    signal. Once no child is starting any more, the waiting ones get their go signal one after
+    another, each only after the previous one exited, so no two children ever train at the same
+    time and none trains while another starts. ``timeout`` applies to each phase of each child:
+    from its start until it is ready, and from its go signal until it exits. A child that exits
+    before it is ready (missing framework, crash) is classified at once. Results come back in
+    job order; every child is gone when this returns or raises.
+    """
+    notify = on_phase or (lambda phase, index, result: None)
+    children = [Child(job.args, env=job.env, cwd=cwd, memory_limit=memory_limit, staged=True)
+                for job in jobs]
+    queue = list(range(len(jobs)))
+    starting: dict[int, float] = {}  # index -> start-up deadline
+    waiting: list[int] = []
+    window = max(1, window)
+    next_scan = 0.0
+    try:
+        while queue or starting:
+            while queue and len(starting) < window:
+                index = queue.pop(0)
+                notify("start", index, None)
+                if children[index].start().result is not None:
+                    notify("done", index, children[index].result)
+                    continue
+                starting[index] = time.monotonic() + timeout
+            time.sleep(0.02)
+            if time.monotonic() >= next_scan:  # launchers' descendants, as run_child does
+                for index in starting:
+                    children[index].tree.scan()
+                next_scan = time.monotonic() + SCAN_S
+            for index in list(starting):
+                child = children[index]
+                if child.ready.is_set() and not child.exited():
+                    del starting[index]
+                    child.idle()
+                    waiting.append(index)
+                    notify("ready", index, None)
+                elif child.exited() or time.monotonic() >= starting[index]:
+                    del starting[index]
+                    notify("done", index,
+                           child.finish(timed_out=not child.exited(), timeout=timeout))
+        for index in sorted(waiting):
+            child = children[index]
+            notify("measure", index, None)
+            child.go()
+            timed_out = child.wait(time.monotonic() + timeout)
+            notify("done", index, child.finish(timed_out, timeout))
+    finally:
+        for child in children:
+            if child.proc is not None and not child.finished:
+                child.finish()
+    return [child.result for child in children]  # type: ignore[misc]
 
 
 def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
