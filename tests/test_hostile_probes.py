@@ -11,7 +11,9 @@ import sys
 import time
 
 import psutil
+import pytest
 
+from advisor.probe.model import ROW_NAMES
 from advisor.probe.runner import run_child
 from probe_fixtures import PROBES, fake_probes_dir, write_script
 from tests.conftest import ROOT, cli_env
@@ -59,19 +61,23 @@ def test_memory_eater_is_killed_and_reported(tmp_path):
     assert not _survivors(str(script))
 
 
-def test_a_whole_probe_run_over_broken_children_finishes(tmp_path):
+@pytest.mark.parametrize("startup", [[], ["--serial"]], ids=["staged", "serial"])
+def test_a_whole_probe_run_over_broken_children_finishes(tmp_path, startup):
     folder = fake_probes_dir(tmp_path / "probes", BROKEN)
     shutil.copy(PROBES / "probe_sklearn.py", folder / "probe_sklearn.py")
     out = tmp_path / "probe.json"
     env = cli_env(ADVISOR_PROBES_DIR=str(folder), ADVISOR_PROBE_MEMORY_LIMIT_MB="400")
     start = time.perf_counter()
+    every_row = ",".join(ROW_NAMES)  # with --quick, naming the rows runs all three Keras rows
     proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick", "--timeout", "8",
-                           "--out", str(out)], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=300)
+                           "--frameworks", every_row, "--out", str(out), *startup],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr  # sklearn ran, so the run succeeded
     assert "Traceback" not in proc.stderr
-    rows = {r["name"]: r for r in json.loads(out.read_text())["frameworks"]}
+    data = json.loads(out.read_text())
+    assert data["run"]["startup"]["mode"] == ("serial" if startup else "staged")
+    rows = {r["name"]: r for r in data["frameworks"]}
     assert rows["sklearn"]["status"] == "ok"
     assert rows["pytorch"]["status"] == "broken" and "SIGSEGV" in rows["pytorch"]["error"]
     assert rows["tensorflow"]["status"] == "timeout"

@@ -71,6 +71,15 @@ def test_run_quick_real_probe(tmp_path, cli):
     assert probe["schema_version"] == 1 and probe["frameworks"]
     ok = [row["name"] for row in probe["frameworks"] if row["status"] == "ok"]
     assert ok, probe["frameworks"]
+    # --quick: one Keras row, the others listed as not run; start-up staged when 2+ rows run
+    keras_rows = [r["name"] for r in probe["frameworks"] if r["name"].startswith("keras/")]
+    assert len(keras_rows) == 1
+    assert len(probe["run"]["not_run"]) == 2
+    assert {i["name"] for i in probe["run"]["not_run"]} | set(keras_rows) == {
+        "keras/tensorflow", "keras/torch", "keras/jax"}
+    if len(ok) > 1 and probe["host"]["usable_cores"] > 1:
+        assert probe["run"]["startup"]["mode"] == "staged"
+    assert "Not run: `keras/" in (out / "report.md").read_text()
     rec = json.loads((out / "recommendation.json").read_text())
     assert rec["probe"]["host"]["usable_cores"] >= 1
     assert rec["resolved"]["training_hardware"]["source"] == "probe file"

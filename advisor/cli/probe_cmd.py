@@ -18,14 +18,19 @@ from advisor.cli.app import app
 def probe(
     frameworks: Annotated[str | None, typer.Option(
         "--frameworks", help="Comma-separated rows: pytorch, tensorflow, keras/tensorflow, "
-        "keras/torch, keras/jax, jax, sklearn (default: all).")] = None,
+        "keras/torch, keras/jax, jax, sklearn (default: all; with --quick, Keras on its "
+        "configured backend only).")] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Hard limit per row and run, in seconds.")] = 120.0,
     repeat: Annotated[int, typer.Option(
         "--repeat", min=1, help="Run each row in N fresh processes and pool the epochs.")] = 1,
     quick: Annotated[bool, typer.Option(
-        "--quick", help="Only the mlp-digits workload (no cnn-digits): a faster, "
-        "narrower probe.")] = False,
+        "--quick", help="Only the mlp-digits workload, and Keras on one backend unless "
+        "--frameworks names rows: a faster, narrower probe.")] = False,
+    serial: Annotated[bool, typer.Option(
+        "--serial", help="Start each row only after the previous one finished (slower). By "
+        "default rows import side by side, one per usable core, and then train one at a "
+        "time.")] = False,
     out: Annotated[Path, typer.Option(
         "--out", help="Where to write the probe JSON (written atomically).")] = Path("probe.json"),
     include_hostname: Annotated[bool, typer.Option(
@@ -68,9 +73,10 @@ def probe(
         scaling_options.validate()
         if not scaling:
             raise BadUsage("--scaling-only, --workers and --nnodes need --scaling")
-    options = ProbeOptions(frameworks=parse_frameworks(frameworks), timeout_s=timeout,
-                           repeat=repeat, quick=quick, include_hostname=include_hostname,
-                           scaling=scaling_options, scaling_only=scaling_only)
+    options = ProbeOptions(frameworks=parse_frameworks(frameworks) if frameworks else None,
+                           timeout_s=timeout, repeat=repeat, quick=quick,
+                           include_hostname=include_hostname, scaling=scaling_options,
+                           scaling_only=scaling_only, startup="serial" if serial else "staged")
     options.validate()
     view = ProbeView()
     try:

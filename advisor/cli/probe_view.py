@@ -33,14 +33,21 @@ def headline(row: dict[str, Any] | FrameworkRow) -> str:
     return "; ".join(parts)
 
 
+PHASE_TEXT = {"start": "starting (import, data)", "ready": "ready, waits its turn",
+              "measure": "training"}
+
+
 class ProbeView:
-    """What runs now (with its elapsed time) and every finished row with its headline."""
+    """What runs now (each row's phase and elapsed time) and every finished row's headline.
+
+    Rows start up side by side, so several can be active at once: starting, ready (waiting for
+    their turn to train) or training (one at a time).
+    """
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.done: list[tuple[str, str, str]] = []
-        self.current: ProgressEvent | None = None
-        self.since = time.monotonic()
+        self.active: dict[str, tuple[ProgressEvent, float]] = {}  # name -> (event, since)
         self.started = time.monotonic()
         self._live = Live(console=self.console, refresh_per_second=4, transient=True,
                           get_renderable=self._render)
@@ -53,29 +60,29 @@ class ProbeView:
         self._live.__exit__(*exc)  # type: ignore[arg-type]
 
     def update(self, event: ProgressEvent) -> None:
-        if event.kind == "start":
-            self.current = event
-            self.since = time.monotonic()
-        else:
-            self.current = None
-            row = event.row or {}
-            status = row.get("status", "?")
-            self.done.append((event.name, status, headline(row)))
-            if not self.console.is_terminal:  # logs and CI: one line per finished row
-                self.console.print(f"{event.name}: {status} {headline(row)}"[:300], markup=False,
-                                   soft_wrap=True)
+        if event.kind != "done":
+            self.active[event.name] = (event, time.monotonic())
+            return
+        self.active.pop(event.name, None)
+        row = event.row or {}
+        status = row.get("status", "?")
+        self.done.append((event.name, status, headline(row)))
+        if not self.console.is_terminal:  # logs and CI: one line per finished row
+            self.console.print(f"{event.name}: {status} {headline(row)}"[:300], markup=False,
+                               soft_wrap=True)
 
     def _render(self) -> Table:
         table = Table.grid(padding=(0, 1))
         for name, status, text in self.done:
             table.add_row(Text("✓" if status == "ok" else "✗", STYLE.get(status, "")),
                           name, Text(status, STYLE.get(status, "")), Text(text, overflow="fold"))
-        if self.current:
-            c = self.current
+        now = time.monotonic()
+        for c, since in sorted(self.active.values(), key=lambda item: item[0].index):
             rep = f" run {c.attempt}/{c.repeat}" if c.repeat > 1 else ""
-            table.add_row("…", c.name, f"row {c.index}/{c.total}{rep}",
-                          f"{time.monotonic() - self.since:5.1f} s "
-                          f"(total {time.monotonic() - self.started:.0f} s)")
+            table.add_row("▶" if c.kind == "measure" else "…", c.name,
+                          f"row {c.index}/{c.total}{rep}",
+                          f"{PHASE_TEXT.get(c.kind, c.kind)} {now - since:5.1f} s "
+                          f"(total {now - self.started:.0f} s)")
         return table
 
 
@@ -135,9 +142,18 @@ def render_summary(console: Console, report: ProbeReport) -> None:
     if report.scaling is not None:
         render_scaling(console, report)
     run = report.model_extra.get("run", {}) if report.model_extra else {}
+    by_reason: dict[str, list[str]] = {}
+    for skipped in run.get("not_run") or []:
+        by_reason.setdefault(str(skipped.get("reason")), []).append(str(skipped.get("name")))
+    for reason, names in by_reason.items():
+        console.print(f"not run: {', '.join(names)} ({reason})", markup=False, overflow="fold")
     if run:
+        startup = run.get("startup") or {}
+        how = (f"imports {startup.get('window')} side by side, training one row at a time"
+               if startup.get("mode") == "staged" else "one row at a time")
         console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "
-                      f"load before {run.get('load_avg_before')} · {run.get('wall_s')} s")
+                      f"{how} · load before {run.get('load_avg_before')} · {run.get('wall_s')} s",
+                      markup=False)
         if run.get("busy"):
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
                           f"{run['load_avg_before'][0]} on {host.usable_cores} cores): other work "

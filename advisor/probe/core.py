@@ -1,4 +1,9 @@
-"""``run_probe``: hardware, then every framework row in its own fresh process, one after another.
+"""``run_probe``: hardware, then every framework row in its own fresh process.
+
+Rows train one after another with nothing else running. How they start up is ``startup``:
+``staged`` (the default) lets up to one row per usable core import its framework side by side,
+then gives the rows their go signal one at a time (runner.run_staged); ``serial`` runs each row
+from start to end before the next one starts, so its import time is measured alone too.
 
 Knows nothing of the terminal: progress goes to a callback, the result is a ``ProbeReport``.
 """
@@ -7,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
+import json
 import os
 import shutil
 import statistics
@@ -22,7 +28,7 @@ from advisor import __version__
 from advisor.errors import BadInput
 from advisor.probe import hardware
 from advisor.probe.model import ROW_NAMES, SCHEMA_VERSION, ProbeReport
-from advisor.probe.runner import ChildResult, run_child
+from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 from advisor.resources import probes_dir
 
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
@@ -65,11 +71,16 @@ ROWS: dict[str, RowSpec] = {
 # sklearn first: it imports scikit-learn anyway, so it prepares the shared data cache for free.
 RUN_ORDER = ("sklearn", "pytorch", "jax", "tensorflow", "keras/tensorflow", "keras/torch",
              "keras/jax")
+KERAS_ROWS = ("keras/tensorflow", "keras/torch", "keras/jax")
+STARTUPS = ("staged", "serial")
+# A staged round keeps every row's process alive until it has trained: below this much available
+# memory per row, start-up runs serially instead.
+STAGED_MEMORY_PER_ROW = 1 << 30
 
 
 @dataclass
 class ProbeOptions:
-    frameworks: tuple[str, ...] = ROW_NAMES
+    frameworks: tuple[str, ...] | None = None  # None: every row (one Keras backend with quick)
     timeout_s: float = 120.0
     repeat: int = 1
     quick: bool = False
@@ -81,14 +92,18 @@ class ProbeOptions:
     scripts: Path | None = None  # default: the bundled probes/
     scaling: Any = None  # a scaling.ScalingOptions: also run the scaling probe (--scaling)
     scaling_only: bool = False  # skip the single-process rows (--scaling-only)
+    startup: str = "staged"  # staged | serial (see the module docstring)
 
     def validate(self) -> None:
-        unknown = [f for f in self.frameworks if f not in ROWS]
-        if unknown:
-            raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
-                           f"choose from {', '.join(ROW_NAMES)}")
-        if not self.frameworks:
-            raise BadInput("no framework rows selected")
+        if self.frameworks is not None:
+            unknown = [f for f in self.frameworks if f not in ROWS]
+            if unknown:
+                raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
+                               f"choose from {', '.join(ROW_NAMES)}")
+            if not self.frameworks:
+                raise BadInput("no framework rows selected")
+        if self.startup not in STARTUPS:
+            raise BadInput(f"startup must be one of {', '.join(STARTUPS)}, not {self.startup!r}")
         if self.repeat < 1:
             raise BadInput("--repeat must be at least 1")
         if self.timeout_s <= 0:
@@ -103,10 +118,90 @@ class ProbeOptions:
     def selected_workloads(self) -> tuple[str, ...]:
         return self.workloads or (QUICK_WORKLOADS if self.quick else WORKLOADS)
 
+    def requested_rows(self) -> tuple[str, ...]:
+        return self.frameworks if self.frameworks is not None else ROW_NAMES
+
+
+def keras_backend_setting() -> tuple[str, str]:
+    """The backend ``import keras`` would use here, and where that comes from.
+
+    The same order Keras itself follows: ``KERAS_BACKEND``, then ``backend`` in keras.json under
+    ``KERAS_HOME`` (default ``~/.keras``), then TensorFlow.
+    """
+    env = os.environ.get("KERAS_BACKEND", "").strip()
+    if env:
+        return env, "KERAS_BACKEND"
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        backend = json.loads(Path(home, "keras.json").read_text(encoding="utf-8")).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    if isinstance(backend, str) and backend.strip():
+        return backend.strip(), "keras.json"
+    return "tensorflow", "Keras' default"
+
+
+def quick_keras_row() -> tuple[str, str]:
+    """The one Keras row a default --quick probe runs, and why that one.
+
+    The backend Keras is configured to use when its row can run; else the first installed one.
+    """
+    backend, source = keras_backend_setting()
+    configured = f"keras/{backend}"
+    candidates = ([configured] if configured in KERAS_ROWS else []) + [
+        r for r in ("keras/tensorflow", "keras/jax", "keras/torch") if r != configured]
+    for row in candidates:
+        if all(is_installed(m) for m in ROWS[row].modules):
+            if row == configured:
+                return row, f"Keras' configured backend ({source})"
+            return row, f"the configured backend {backend!r} ({source}) cannot run here"
+    return (configured if configured in KERAS_ROWS else "keras/tensorflow"), "no backend installed"
+
+
+def plan_rows(options: ProbeOptions) -> tuple[list[str], list[dict[str, str]]]:
+    """The rows to run, in run order, and the rows left out on purpose (with the reason).
+
+    A --quick probe without --frameworks measures Keras on one backend: importing TensorFlow,
+    PyTorch and JAX once more under Keras costs 2-5 s each, a third of the 15 s budget.
+    """
+    if options.scaling_only:
+        return [], []
+    wanted = set(options.requested_rows())
+    not_run: list[dict[str, str]] = []
+    if options.quick and options.frameworks is None:
+        keep, why = quick_keras_row()
+        for row in KERAS_ROWS:
+            if row != keep:
+                wanted.discard(row)
+                not_run.append({"name": row, "reason": (
+                    f"--quick measures Keras on one backend, {keep}: {why}; drop --quick or "
+                    "name the row in --frameworks to measure it")})
+    return [n for n in RUN_ORDER if n in wanted], not_run
+
+
+def choose_startup(requested: str, rows: int, cores: int) -> tuple[str, str]:
+    """``staged`` unless declined, pointless (one row, one core) or short of memory."""
+    if requested == "serial":
+        return "serial", "--serial"
+    if rows < 2:
+        return "serial", "one row"
+    if cores < 2:
+        return "serial", "one usable core"
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except Exception:  # noqa: BLE001 - unknown memory: stay safe
+        return "serial", "available memory unknown"
+    if available < rows * STAGED_MEMORY_PER_ROW:
+        return "serial", (f"{available / 2**30:.1f} GiB available is under "
+                          f"{STAGED_MEMORY_PER_ROW / 2**30:.0f} GiB per row")
+    return "staged", "default"
+
 
 @dataclass
 class ProgressEvent:
-    kind: str  # "start" | "done"
+    kind: str  # "start" | "ready" (staged: waits for its turn) | "measure" (staged) | "done"
     name: str
     index: int  # 1-based position of the row
     total: int
@@ -185,36 +280,58 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     harness = load_harness(folder)
     epochs = options.epochs
     selected = options.selected_workloads()
-    order = [] if options.scaling_only else [n for n in RUN_ORDER if n in options.frameworks]
+    order, not_run = plan_rows(options)
     rows: dict[str, dict[str, Any]] = {}
+    results: dict[str, list[ChildResult]] = {}
+    runnable: list[str] = []
+    for index, name in enumerate(order, start=1):
+        spec = ROWS[name]
+        missing = [m for m in spec.modules if not is_installed(m)]
+        if missing:
+            rows[name] = {"name": name, "status": "missing", "version": None, "devices": [],
+                          "import_s": None, "workloads": {}, "install_hint": spec.install_hint,
+                          "error": f"not installed: {', '.join(missing)}", "flags": []}
+            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+        elif not (folder / spec.script).is_file():
+            results[name] = [ChildResult("broken", None, f"probe script not found: {spec.script}",
+                                         None, 0)]
+            rows[name] = pool_row(spec, results[name], harness, selected, bool(gpus))
+            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+        else:
+            runnable.append(name)
+    startup, startup_reason = choose_startup(options.startup, len(runnable),
+                                             host["usable_cores"] or 1)
+    window = max(1, min(host["usable_cores"] or 1, len(runnable)))
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
+
+    def args_for(name: str) -> list[str]:
+        spec = ROWS[name]
+        workloads = [w for w in spec.workloads if w in selected]
+        return [options.python, str(folder / spec.script), "--threads", str(threads),
+                "--epochs", str(epochs), "--seed", str(SEED), "--data-cache", cache,
+                "--workloads", ",".join(workloads)]
+
+    def finish_row(name: str) -> None:
+        rows[name] = pool_row(ROWS[name], results[name], harness, selected,
+                              host_has_gpu=bool(gpus))
+        notify(ProgressEvent("done", name, order.index(name) + 1, len(order), row=rows[name]))
+
     try:
-        for index, name in enumerate(order, start=1):
-            spec = ROWS[name]
-            missing = [m for m in spec.modules if not is_installed(m)]
-            if missing:
-                row = {"name": name, "status": "missing", "version": None, "devices": [],
-                       "import_s": None, "workloads": {}, "install_hint": spec.install_hint,
-                       "error": f"not installed: {', '.join(missing)}", "flags": []}
-                rows[name] = row
-                notify(ProgressEvent("done", name, index, len(order), row=row))
-                continue
-            workloads = [w for w in spec.workloads if w in selected]
-            args = [options.python, str(folder / spec.script), "--threads", str(threads),
-                    "--epochs", str(epochs), "--seed", str(SEED), "--data-cache", cache,
-                    "--workloads", ",".join(workloads)]
-            results = []
-            for attempt in range(1, options.repeat + 1):
-                notify(ProgressEvent("start", name, index, len(order), attempt, options.repeat))
-                if not (folder / spec.script).is_file():
-                    results.append(ChildResult("broken", None,
-                                               f"probe script not found: {spec.script}", None, 0))
-                    break
-                results.append(run_child(args, env=child_env(spec, threads, harness),
-                                         timeout=options.timeout_s))
-            row = pool_row(spec, results, harness, selected, host_has_gpu=bool(gpus))
-            rows[name] = row
-            notify(ProgressEvent("done", name, index, len(order), row=row))
+        if startup == "staged":
+            for attempt in range(1, options.repeat + 1):  # one round per repeat: bounded memory
+                _staged_round(runnable, attempt, options, order, args_for, threads, harness,
+                              window, results, notify, finish_row)
+        else:
+            for name in runnable:
+                for attempt in range(1, options.repeat + 1):
+                    notify(ProgressEvent("start", name, order.index(name) + 1, len(order),
+                                         attempt, options.repeat))
+                    results.setdefault(name, []).append(run_child(
+                        args_for(name), env=child_env(ROWS[name], threads, harness),
+                        timeout=options.timeout_s))
+                    if results[name][-1].status != "ok":
+                        break  # a failed run fails the row: no need to repeat it
+                finish_row(name)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     scaling_report = None
@@ -222,7 +339,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         from advisor.probe import scaling
 
         sc_opts = options.scaling
-        sc_opts.frameworks = tuple(n for n in sc_opts.frameworks if n in options.frameworks)
+        sc_opts.frameworks = tuple(n for n in sc_opts.frameworks
+                                   if n in options.requested_rows())
 
         def relay(event: scaling.ScalingEvent) -> None:
             notify(ProgressEvent(event.kind, f"scaling {event.name}", event.index, event.total,
@@ -246,6 +364,10 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "epochs": {"warmup": 1, "timed": epochs},
             "quick": options.quick,
             "workloads": list(selected),
+            "rows": order,
+            "not_run": not_run,
+            "startup": {"mode": startup, "why": startup_reason,
+                        "window": window if startup == "staged" else 1},
             "repeat": options.repeat,
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
@@ -265,6 +387,30 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     if scaling_report is not None:
         report["scaling"] = scaling_report
     return ProbeReport.model_validate(report)
+
+
+def _staged_round(runnable: list[str], attempt: int, options: ProbeOptions, order: list[str],
+                  args_for: Callable[[str], list[str]], threads: int, harness: ModuleType,
+                  window: int, results: dict[str, list[ChildResult]],
+                  notify: ProgressCallback, finish_row: Callable[[str], None]) -> None:
+    """One attempt of every row still standing: start-up side by side, training one at a time."""
+    names = [n for n in runnable
+             if all(r.status == "ok" for r in results.get(n, []))]  # a failed row is done
+    jobs = [StagedJob(args_for(n) + ["--staged"], child_env(ROWS[n], threads, harness))
+            for n in names]
+
+    def on_phase(phase: str, index: int, result: ChildResult | None) -> None:
+        name = names[index]
+        if phase != "done":
+            notify(ProgressEvent(phase, name, order.index(name) + 1, len(order), attempt,
+                                 options.repeat))
+            return
+        assert result is not None
+        results.setdefault(name, []).append(result)
+        if attempt == options.repeat or result.status != "ok":
+            finish_row(name)
+
+    run_staged(jobs, window=window, timeout=options.timeout_s, on_phase=on_phase)
 
 
 def is_busy(load: list[float] | None, cores: int) -> bool:
