@@ -76,7 +76,19 @@ def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
         "gpus": probe.get("gpus"),
         "frameworks": probe.get("frameworks"),
         "scaling": probe.get("scaling"),
+        "run": _run_summary(probe.get("run")),
     }
+
+
+RUN_KEYS = ("threads", "epochs", "quick", "workloads", "repeat", "startup", "not_run", "busy",
+            "load_avg_before")
+
+
+def _run_summary(run: Any) -> dict[str, Any] | None:
+    """What the reports say about how the probe ran (not its environment or timings)."""
+    if not isinstance(run, dict):
+        return None
+    return {k: run[k] for k in RUN_KEYS if k in run}
 
 
 def build_inputs(

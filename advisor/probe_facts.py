@@ -137,6 +137,26 @@ def _timed_epochs(probe: Mapping[str, Any], row_name: str, workload: str) -> int
     return 0
 
 
+def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[str]:
+    """A note per candidate whose rows the probe left out in part (a --quick probe runs Keras on
+    one backend): the rows that ran speak for it, and a row that did not run may be faster."""
+    run = probe.get("run")
+    left_out = run.get("not_run") if isinstance(run, Mapping) else None
+    if not isinstance(left_out, list):
+        return []
+    skipped = {str(i.get("name")) for i in left_out if isinstance(i, Mapping)}
+    ran = {str(r.get("name")) for r in _rows(probe) if _row_ok(r)}
+    notes = []
+    for cand in kb.candidates:
+        missing = [r for r in cand.probe_rows if r in skipped]
+        measured = [r for r in cand.probe_rows if r in ran]
+        if missing and measured:
+            notes.append(f"{cand.name} was measured as {', '.join(measured)} only; "
+                         f"{', '.join(missing)} did not run (a --quick probe measures one Keras "
+                         "backend), and may be faster.")
+    return notes
+
+
 def measurer(probe: Mapping[str, Any]):
     """A callable for engine.Inputs: measured speed -> performance rating changes, noise-aware."""
 
@@ -146,7 +166,7 @@ def measurer(probe: Mapping[str, Any]):
         best = best_rows(kb, probe, workload)
         deltas: list[MeasuredDelta] = []
         measurements: list[Measurement] = []
-        notes: list[str] = []
+        notes: list[str] = partly_measured_notes(kb, probe)
         if len(best) < 2:
             if best:
                 notes.append(f"Only one framework was measured on {workload}; speed moves no score.")

@@ -144,6 +144,8 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "answers": answers,
         "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
         "host": measured.host_facts(a.probe),
+        "probe_method": measured.method(a.probe),
+        "not_run": measured.not_run(a.probe),
         "probe_file": (a.probe or {}).get("file"),
         "drivers": drivers,
         "criteria": [(w.criterion, w.name) for w in a.weights],

@@ -164,6 +164,10 @@ def render(a: Assessment) -> str:
         w("")
     if rows:
         w(_probe_table(rows))
+        if measured.method(a.probe):
+            w(f"- {md(measured.method(a.probe))}")
+        for name, reason in measured.not_run(a.probe):
+            w(f"- Not run: {md_code(name)} ({md(reason)})")
         for wl in measured.workloads(rows):
             best, ties = measured.fastest(rows, wl)
             if best is not None:

@@ -128,6 +128,44 @@ def workloads(table: list[Row]) -> list[str]:
     return seen
 
 
+def run_info(probe: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    run = (probe or {}).get("run")
+    return run if isinstance(run, Mapping) else {}
+
+
+def method(probe: Mapping[str, Any] | None) -> str:
+    """One sentence on how the rows were run (threads, epochs, start-up), '' when unknown."""
+    run = run_info(probe)
+    if not run:
+        return ""
+    parts = []
+    threads = num(run.get("threads"))
+    if threads is not None:
+        parts.append(f"each row in a fresh process with {threads:.0f} thread(s)")
+    epochs = run.get("epochs")
+    if isinstance(epochs, Mapping) and num(epochs.get("timed")) is not None:
+        parts.append(f"1 warm-up + {num(epochs.get('timed')):.0f} timed epochs")
+    startup = run.get("startup")
+    if isinstance(startup, Mapping) and startup.get("mode") == "staged":
+        window = num(startup.get("window"))
+        side = f"{window:.0f} side by side" if window is not None else "side by side"
+        parts.append(f"frameworks imported {side} (import times include that overlap), then "
+                     "every row trained alone: epoch times were measured with nothing else "
+                     "running")
+    elif isinstance(startup, Mapping) and startup.get("mode") == "serial":
+        parts.append("one row after another, nothing else running")
+    return ("Measured " + "; ".join(parts) + ".") if parts else ""
+
+
+def not_run(probe: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(row, reason) for the rows the probe left out on purpose (e.g. --quick's Keras rows)."""
+    out = []
+    for item in run_info(probe).get("not_run") or []:
+        if isinstance(item, Mapping) and item.get("name"):
+            out.append((text(item.get("name"), 60), text(item.get("reason"), 300)))
+    return out
+
+
 def gib(value: Any) -> str:
     v = num(value)
     return f"{v / 2**30:.1f} GiB" if v is not None else "?"
