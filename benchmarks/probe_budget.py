@@ -1,9 +1,16 @@
-"""Wall-clock budget of `advisor probe` (target 45 s) and `advisor probe --quick` (15 s).
+"""Wall-clock budget of `advisor probe` (target 45 s) and `advisor probe --quick` (15 s), and what
+staged start-up costs the numbers.
 
     python benchmarks/probe_budget.py [--runs 2]
 
-Runs the real command in fresh processes, alternating default and --quick, and prints each
-wall time, the load average before it, and the verdict against the budget.
+Runs the real command in fresh processes, interleaving the four variants in every round:
+default, --quick, and each again with --serial (every row starts only after the previous one
+finished). It prints each wall time with the load average before it, the verdict against the
+budget (which applies to the default start-up, staged), and side by side per row:
+
+- import ratio staged / serial: how much importing next to another row slows an import down;
+- throughput ratio staged / serial (median samples/s): whether training after a staged start-up
+  measures the same as training in a serial run (it should be ~1: nothing else runs meanwhile).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,11 +27,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = {"default": 45.0, "quick": 15.0}
+VARIANTS = {
+    "default": [],
+    "default --serial": ["--serial"],
+    "quick": ["--quick"],
+    "quick --serial": ["--quick", "--serial"],
+}
 
 
-def time_probe(quick: bool, out: Path) -> tuple[float, int]:
-    args = [sys.executable, "-m", "advisor", "probe", "--out", str(out)] + (
-        ["--quick"] if quick else [])
+def time_probe(extra: list[str], out: Path) -> tuple[float, int]:
+    args = [sys.executable, "-m", "advisor", "probe", "--out", str(out), *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -31,39 +44,77 @@ def time_probe(quick: bool, out: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, done.returncode
 
 
-def breakdown(path: Path) -> str:
-    """Where the time went: imports, and the slowest row."""
+def load_rows(path: Path) -> dict[str, dict]:
     try:
         rows = json.loads(path.read_text())["frameworks"]
     except (OSError, ValueError, KeyError):
-        return ""
-    imports = sum(r.get("import_s") or 0 for r in rows)
-    slowest = max(rows, key=lambda r: r.get("wall_s") or 0)
-    return (f"imports {imports:.1f} s, slowest {slowest['name']} {slowest.get('wall_s', 0):.1f} s"
-            f", noisy rows {sum(any(f.startswith('noisy') for f in r['flags']) for r in rows)}")
+        return {}
+    return {r["name"]: r for r in rows if r.get("status") == "ok"}
+
+
+def breakdown(rows: dict[str, dict]) -> str:
+    imports = sum(r.get("import_s") or 0 for r in rows.values())
+    noisy = sum(any(f.startswith("noisy") for f in r["flags"]) for r in rows.values())
+    return f"{len(rows)} rows ok, imports {imports:.1f} s, noisy rows {noisy}"
+
+
+def ratio_table(staged: list[dict[str, dict]], serial: list[dict[str, dict]]) -> list[str]:
+    """Per row: median import and throughput over the runs, staged / serial."""
+    lines = []
+    names = sorted({n for run in staged for n in run} & {n for run in serial for n in run})
+    def median_of(name: str, runs: list[dict[str, dict]], get) -> float | None:
+        vals = [v for run in runs if name in run for v in [get(run[name])] if v]
+        return statistics.median(vals) if vals else None
+
+    for name in names:
+        def med(runs: list[dict[str, dict]], get, name: str = name) -> float | None:
+            return median_of(name, runs, get)
+
+        parts = []
+        imp = [med(runs, lambda r: r.get("import_s")) for runs in (staged, serial)]
+        if all(imp):
+            parts.append(f"import {imp[0]:.2f}/{imp[1]:.2f} s = {imp[0] / imp[1]:.2f}")
+        for wl in ("mlp-digits", "cnn-digits"):
+            rate = [med(runs, lambda r, wl=wl: ((r.get("workloads") or {}).get(wl) or {})
+                        .get("samples_per_s", {}).get("median")) for runs in (staged, serial)]
+            if all(rate):
+                parts.append(f"{wl} {rate[0] / rate[1]:.2f}")
+        lines.append(f"  {name:17} " + ", ".join(parts))
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
     ns = parser.parse_args()
-    results: dict[str, list[float]] = {"default": [], "quick": []}
+    walls: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    rows: dict[str, list[dict[str, dict]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(ns.runs):
-            for mode in ("default", "quick"):
+            for variant, extra in VARIANTS.items():
+                out = Path(tmp) / f"{variant.replace(' ', '')}-{i}.json"
                 load = os.getloadavg()[0]
-                wall, rc = time_probe(mode == "quick", Path(tmp) / f"{mode}-{i}.json")
-                results[mode].append(wall)
-                print(f"{mode:8} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before {load:.2f})"
-                      f"  {breakdown(Path(tmp) / f'{mode}-{i}.json')}", flush=True)
+                wall, rc = time_probe(extra, out)
+                walls[variant].append(wall)
+                rows[variant].append(load_rows(out))
+                print(f"{variant:17} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before "
+                      f"{load:.2f})  {breakdown(rows[variant][-1])}", flush=True)
     ok = True
-    for mode, walls in results.items():
-        best, worst = min(walls), max(walls)
-        verdict = "within" if worst <= BUDGET_S[mode] else (
-            "best run within" if best <= BUDGET_S[mode] else "OVER")
-        ok &= best <= BUDGET_S[mode]
-        print(f"{mode:8} best {best:.1f} s, worst {worst:.1f} s, budget {BUDGET_S[mode]:.0f} s: "
-              f"{verdict}")
+    print()
+    for variant, times in walls.items():
+        best, worst = min(times), max(times)
+        budget = BUDGET_S.get(variant)
+        verdict = ""
+        if budget is not None:
+            verdict = ", budget {:.0f} s: {}".format(budget, "within" if worst <= budget else (
+                "best run within" if best <= budget else "OVER"))
+            ok &= best <= budget
+        print(f"{variant:17} best {best:.1f} s, worst {worst:.1f} s{verdict}")
+    for mode in ("default", "quick"):
+        print(f"\n{mode}: staged / serial, medians over {ns.runs} runs (import: slower when > 1; "
+              "throughput: ~1 means the same measurement)")
+        for line in ratio_table(rows[mode], rows[f"{mode} --serial"]):
+            print(line)
     return 0 if ok else 1
 
 
