@@ -29,7 +29,9 @@ Choices, documented here once:
   measured in every child that runs cnn-digits; the parent takes the best of the run as the one
   machine-level CPU reference (a single measurement can land in a burst of background load). On a
   GPU the probe passes its own device matmul instead (numpy cannot use the GPU); ``peak_source``
-  says which one was used.
+  says which one was used. On a GPU that is the framework's float32 matmul at the precision the
+  row trains with: TF32 tensor cores on Ampere and newer (JAX and TensorFlow by default; the
+  PyTorch probe sets ``float32_matmul_precision`` "high" to match).
 - Peak RSS: per workload when Linux lets us reset the high-water mark (``/proc/self/clear_refs``),
   else the process peak so far (``getrusage``); ``rss_scope`` says which.
 """

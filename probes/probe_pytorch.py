@@ -36,11 +36,16 @@ def load(config: harness.Config) -> dict[str, Any]:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         devices.append({"kind": "gpu", "name": "mps"})
     device = torch.device("cuda:0" if use_cuda else "cpu")
+    if use_cuda:
+        # TF32 tensor cores for float32 matmuls, as JAX and TensorFlow use by default on Ampere
+        # and newer GPUs: what a careful PyTorch engineer switches on (PyTorch keeps full FP32).
+        torch.set_float32_matmul_precision("high")
     info: dict[str, Any] = {
         "version": torch.__version__,
         "devices": devices,
         "ran_on": "gpu" if use_cuda else "cpu",
         "framework_threads": torch.get_num_threads(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "_device": device,
     }
     if use_cuda:

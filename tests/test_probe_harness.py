@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -132,3 +134,24 @@ harness.main(PROBE)
     assert result["error"] == "RuntimeError: kernel failed"
     assert "framework banner" in done.stderr
     assert done.returncode == 1
+
+
+def test_keras_on_a_gpu_is_judged_against_its_backends_device_peak():
+    """A Keras row on a GPU takes its backend's device matmul as the peak, not numpy's CPU one
+    (found on an H200: keras/jax reached '68%' of the CPU's peak). The GPU is faked; the matmul
+    is JAX's real one on this machine's CPU."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(PROBES)!r})
+        import harness, probe_keras
+        probe_keras._devices = lambda: [{{"kind": "cpu", "name": "cpu"}},
+                                        {{"kind": "gpu", "name": "fake"}}]
+        info = probe_keras.load(harness.Config(threads=1))
+        peak = info["_device_matmul_peak"]()
+        print(info["ran_on"], info["_device_peak_source"], peak > 0)
+    """)
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["gpu", "jax-cpu-float32-matmul", "True"]

@@ -454,7 +454,7 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
         "workloads": {},
         "flags": [],
     }
-    for key in ("backend", "backend_version"):
+    for key in ("backend", "backend_version", "float32_matmul_precision"):
         if key in first:
             row[key] = first[key]
     if failed:
