@@ -93,3 +93,26 @@ def test_a_quick_probe_without_the_matching_workload_says_so(tmp_path):
     a = assessment(_write(tmp_path, data))  # an image project: cnn-digits is its workload
     assert not any(p.kind == "measurement" for r in a.ranking for p in r.parts)
     assert any("did not measure" in n and "--quick" in n for n in a.measurement_notes)
+
+
+def test_a_real_probe_of_an_h200_reads_as_a_gpu_machine():
+    """examples/probe-h200.json came from `advisor probe` on a real NVIDIA H200 machine (torch
+    2.11 cu130, JAX 0.11.2 CUDA, Keras 3.15, no TensorFlow): every GPU row saw the GPU, ran on
+    it and was judged against its own framework's device matmul."""
+    from pathlib import Path
+
+    from advisor.probe.model import load_probe
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "probe-h200.json"
+    report = load_probe(path)
+    assert report.gpus[0].name == "NVIDIA H200"
+    for name in ("pytorch", "keras/torch", "keras/jax", "jax"):
+        row = report.row(name)
+        assert row.status == "ok" and row.sees_gpu and row.model_extra["ran_on"] == "gpu"
+        cnn = row.workloads["cnn-digits"].model_extra
+        assert "cpu" not in cnn["peak_source"] and cnn["fraction_of_peak"] < 0.05
+    assert report.row("tensorflow").status == "missing"
+    a = assessment(str(path))
+    assert a.resolved["training_hardware"] == {"value": "nvidia_gpu", "source": "probe file"}
+    assert a.result("tensorflow").installed is False
+    assert {m.row for m in a.measurements} >= {"pytorch", "jax"}
