@@ -102,8 +102,11 @@ def compare(paths: Sequence[str]) -> Comparison:
     machines = []
     for label, path in zip(_labels(paths), paths):
         probe = read(path)
-        machines.append(Machine(label=label, path=path, facts=_facts(probe),
-                                rows=measured.rows(probe),
+        rows = measured.rows(probe)
+        rows += [measured.Row(name=name, status="not run", version="", devices="", import_s=None,
+                              error=reason)
+                 for name, reason in measured.not_run(probe) if all(r.name != name for r in rows)]
+        machines.append(Machine(label=label, path=path, facts=_facts(probe), rows=rows,
                                 advisor_version=measured.text(probe.get("advisor_version"), 40),
                                 scaling=measured.scaling(probe)))
     facts: list[str] = []

@@ -59,3 +59,21 @@ def test_compare_reads_a_compatible_file_from_another_advisor_version(tmp_path, 
     res = cli("compare", GPU, str(old), "--format", "markdown")
     assert res.code == 0, res.err
     assert "by advisor 0.0.7" in res.out and "old-laptop" in res.out
+
+
+def test_rows_a_quick_probe_left_out_read_as_not_run(tmp_path):
+    import json
+
+    from advisor.compare import compare
+    from tests.reports_support import probe_data
+
+    data = probe_data("cpu-noisy")
+    data["frameworks"] = [r for r in data["frameworks"] if r["name"] != "keras/torch"]
+    data["run"] = {"not_run": [{"name": "keras/torch", "reason": "--quick measures Keras on one "
+                                "backend"}]}
+    quick = tmp_path / "quick.json"
+    quick.write_text(json.dumps(data))
+    cmp = compare([str(quick), GPU, "examples/probe-h200.json"])
+    assert cmp.machines[0].row("keras/torch").status == "not run"
+    assert cmp.machines[1].row("keras/torch").status == "ok"  # a full probe has the row
+    assert cmp.machines[2].row("keras/torch").status == "ok"
