@@ -20,7 +20,7 @@ Choices, documented here once:
 - Data: sklearn's bundled digits, float32, 80/20 stratified split with random_state=0,
   StandardScaler fit on the train part. The prepared arrays are cached as .npz in
   ``--data-cache`` so that only the first probe of a run pays for importing scikit-learn (the
-  parent runs sklearn first).
+  parent starts sklearn first; rows starting side by side wait on a lock for the one preparing).
 - Epoch order: ``numpy.random.default_rng(seed + epoch).permutation(n)`` for loop-based probes;
   Keras ``fit`` shuffles itself (seeded like ``keras.utils.set_random_seed``).
 - Timing: ``time.perf_counter`` around whole epochs; the probe's ``sync`` runs before every clock

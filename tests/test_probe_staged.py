@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -365,3 +366,34 @@ def test_reports_say_how_the_probe_ran_and_what_it_left_out(tmp_path):
     assert "frameworks imported 2 side by side" in md and "1 warm-up + 5 timed epochs" in md
     page = html.render(a, charts=False)
     assert 'id="not-run"' in page and 'id="probe-method"' in page
+
+
+def test_ctrl_c_during_a_staged_probe_kills_every_row_and_writes_nothing(tmp_path):
+    pids = tmp_path / "pids"
+    note = f"import os\nopen({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+    folder = fake_probes_dir(tmp_path / "probes", {
+        # ready, then waiting for its go signal
+        "probe_sklearn.py": note + "import sys\nsys.stdout.write('advisor-probe: ready\\n')\n"
+                            "sys.stdout.flush()\nsys.stdin.read(1)\n",
+        # still starting up, with a grandchild of its own
+        "probe_pytorch.py": note + "import subprocess, sys, time\n"
+                            "g = subprocess.Popen([sys.executable, '-c', 'import time; "
+                            "time.sleep(120)'])\n"
+                            f"open({str(pids)!r}, 'a').write(f'{{g.pid}}\\n')\ntime.sleep(120)\n",
+        "probe_jax.py": note + "import time\ntime.sleep(120)\n",
+    })
+    out = tmp_path / "probe.json"
+    env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder))
+    proc = subprocess.Popen([sys.executable, "-m", "advisor", "probe", "--frameworks",
+                             "sklearn,pytorch,jax", "--out", str(out)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(read_pids(pids)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(read_pids(pids)) == 4
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".probe.json.*"))
+    assert all(gone(pid) for pid in read_pids(pids))
