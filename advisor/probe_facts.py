@@ -29,7 +29,7 @@ WORKLOAD_FOR_MODALITY = {
 }
 MAX_PENALTY = 4.0  # rating points on the 0-10 scale for a framework 16x slower than the fastest
 ACCURACY_GATE = {"mlp-digits": 0.8, "cnn-digits": 0.8}
-MIN_TIMED_EPOCHS = 3  # fewer timed epochs than this: the IQR means nothing, speed moves no score
+MIN_TIMED_BLOCKS = 3  # fewer timed blocks than this: the IQR means nothing, speed moves no score
 
 
 def _rows(probe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -126,8 +126,8 @@ def speed_facts(kb: KnowledgeBase, probe: Mapping[str, Any], modality: str | Non
     return out
 
 
-def _timed_epochs(probe: Mapping[str, Any], row_name: str, workload: str) -> int:
-    """How many timed epochs a row's median rests on (0 when the probe file does not say)."""
+def _timed_blocks(probe: Mapping[str, Any], row_name: str, workload: str) -> int:
+    """How many timed blocks (of whole epochs) a row's median rests on (0: the file does not say)."""
     for row in _rows(probe):
         if row.get("name") == row_name:
             wl = (row.get("workloads") or {}).get(workload)
@@ -181,21 +181,21 @@ def measurer(probe: Mapping[str, Any]):
             return deltas, measurements, notes
         fastest = max(best, key=lambda c: best[c][1])
         f_row, f_med, f_iqr = best[fastest]
-        f_n = _timed_epochs(probe, f_row, workload)
+        f_n = _timed_blocks(probe, f_row, workload)
         for cand, (row, med, iqr) in best.items():
             rel = med / f_med
             overlap = med + iqr / 2 >= f_med - f_iqr / 2
-            n = _timed_epochs(probe, row, workload)
-            if cand != fastest and not overlap and min(n, f_n) < MIN_TIMED_EPOCHS:
-                # Without enough timed epochs the spread itself is unknown: say so, move nothing.
+            n = _timed_blocks(probe, row, workload)
+            if cand != fastest and not overlap and min(n, f_n) < MIN_TIMED_BLOCKS:
+                # Without enough timed blocks the spread itself is unknown: say so, move nothing.
                 measurements.append(Measurement(
                     candidate=cand, criterion="performance", row=row, workload=workload, value=rel,
                     rating=0.0, points=0.0,
                     detail=(f"{row} {med:,.0f} samples/s on {workload} = {rel:.2f}x the fastest, "
-                            f"but only {min(n, f_n)} timed epochs: spread unknown")))
+                            f"but only {min(n, f_n)} timed blocks: spread unknown")))
                 notes.append(
                     f"{kb.candidate(cand).name} and {kb.candidate(fastest).name} cannot be separated "
-                    f"on {workload}: fewer than {MIN_TIMED_EPOCHS} timed epochs, so the spread is "
+                    f"on {workload}: fewer than {MIN_TIMED_BLOCKS} timed blocks, so the spread is "
                     "unknown; speed moves no score."
                 )
                 continue

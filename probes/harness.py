@@ -7,7 +7,8 @@ A probe script is run by ``advisor probe`` in a fresh process::
 
 It imports its framework (timed: ``import_s``), builds the two workloads of DESIGN.md, trains them
 for one warm-up epoch (``first_epoch_s``: tracing and compilation included) plus ``--epochs`` timed
-epochs, and prints exactly ONE JSON object on stdout. Everything else the frameworks print is sent
+blocks of whole epochs (each at least ``--min-block-s``, see :func:`time_epochs`), and prints
+exactly ONE JSON object on stdout. Everything else the frameworks print is sent
 to stderr (fd 1 is redirected at start), so stdout holds nothing but that object.
 
 With ``--staged`` the parent overlaps the rows' start-up: the probe imports its framework and loads
@@ -23,8 +24,11 @@ Choices, documented here once:
   parent starts sklearn first; rows starting side by side wait on a lock for the one preparing).
 - Epoch order: ``numpy.random.default_rng(seed + epoch).permutation(n)`` for loop-based probes;
   Keras ``fit`` shuffles itself (seeded like ``keras.utils.set_random_seed``).
-- Timing: ``time.perf_counter`` around whole epochs; the probe's ``sync`` runs before every clock
-  read (``torch.cuda.synchronize``, ``block_until_ready``, a host read of the loss).
+- Timing: ``time.perf_counter`` around blocks of whole epochs, sized by the first epoch after the
+  warm-up so that each block lasts at least 50 ms (one epoch when epochs are that long; a 3 ms
+  epoch of jax on mlp-digits makes blocks of 17); the probe's ``sync`` runs before every clock
+  read (``torch.cuda.synchronize``, ``block_until_ready``, a host read of the loss). Each
+  block's samples/s is one value of the median, IQR and n.
 - Matmul peak: numpy float32 matmul (1024x1024, best of several) with the same thread count,
   measured in every child that runs cnn-digits; the parent takes the best of the run as the one
   machine-level CPU reference (a single measurement can land in a burst of background load). On a
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -49,6 +54,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 WORKLOADS = ("mlp-digits", "cnn-digits")
+MIN_BLOCK_S = 0.05  # a timed block lasts at least this long (whole epochs; see epochs_per_block)
+MAX_EPOCHS_PER_BLOCK = 64
 BATCH = {"mlp-digits": 32, "cnn-digits": 128}
 LEARNING_RATE = 1e-3
 SPLIT_SEED = 0  # random_state of the stratified split
@@ -103,12 +110,13 @@ def wait_for_go() -> None:
 @dataclass
 class Config:
     threads: int = 1
-    epochs: int = 5  # timed epochs, after one warm-up epoch
+    epochs: int = 5  # timed blocks of whole epochs, after one warm-up epoch
     workloads: tuple[str, ...] = WORKLOADS
     seed: int = 0
     data_cache: str | None = None
     device: str = "auto"  # auto | cpu
     staged: bool = False  # wait for the parent's go signal between start-up and training
+    min_block_s: float = MIN_BLOCK_S  # see epochs_per_block
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -120,13 +128,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--data-cache", default=None)
     parser.add_argument("--device", choices=("auto", "cpu"), default="auto")
     parser.add_argument("--staged", action="store_true")
+    parser.add_argument("--min-block-s", type=float, default=MIN_BLOCK_S)
     ns = parser.parse_args(argv)
     names = tuple(w for w in ns.workloads.split(",") if w)
     unknown = [w for w in names if w not in WORKLOADS]
     if unknown or ns.threads < 1 or ns.epochs < 1:
         parser.error(f"bad arguments: workloads {unknown or 'ok'}, threads {ns.threads}, "
                      f"epochs {ns.epochs}")
-    return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device, ns.staged)
+    return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device, ns.staged,
+                  max(0.0, ns.min_block_s))
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -351,20 +361,62 @@ def quantiles(values: list[float]) -> dict[str, Any]:
 @dataclass
 class EpochTimes:
     first_s: float
-    timed_s: list[float] = field(default_factory=list)
+    timed_s: list[float] = field(default_factory=list)  # per block: seconds per epoch
+    per_block: int = 1  # whole epochs in each timed block
+    calibration_s: float | None = None  # the epoch that sized the blocks
 
 
-def time_epochs(run_epoch: Callable[[int], Any], epochs: int, sync: Callable[[], Any],
-                clock: Callable[[], float] = time.perf_counter) -> EpochTimes:
-    """Run 1 + ``epochs`` epochs; ``sync`` runs before every clock read."""
-    durations = []
-    for epoch in range(1 + epochs):
+def epochs_per_block(epoch_s: float, min_block_s: float) -> int:
+    """Whole epochs per timed block so that a block lasts at least ``min_block_s``.
+
+    An epoch of a few milliseconds is at the mercy of one context switch; blocks of 50 ms are
+    not (pyperf and torch.utils.benchmark size their timed blocks the same way).
+    """
+    if min_block_s <= 0 or epoch_s >= min_block_s:
+        return 1
+    if epoch_s <= 0:
+        return MAX_EPOCHS_PER_BLOCK
+    return max(1, min(MAX_EPOCHS_PER_BLOCK, math.ceil(min_block_s / epoch_s)))
+
+
+def time_epochs(run_epoch: Callable[[int], Any], blocks: int, sync: Callable[[], Any],
+                clock: Callable[[], float] = time.perf_counter,
+                min_block_s: float = 0.0) -> EpochTimes:
+    """One warm-up epoch, then ``blocks`` timed blocks of whole epochs; ``sync`` runs before
+    every clock read.
+
+    With ``min_block_s`` the first epoch after the warm-up sizes the blocks: when it lasts at
+    least ``min_block_s`` it is the first block (one epoch per block), else it is only the
+    calibration and every block runs enough epochs to last ``min_block_s``.
+    """
+    epoch = 0
+
+    def timed(n: int) -> float:
+        nonlocal epoch
         sync()
         t0 = clock()
-        run_epoch(epoch)
+        for _ in range(n):
+            run_epoch(epoch)
+            epoch += 1
         sync()
-        durations.append(clock() - t0)
-    return EpochTimes(durations[0], durations[1:])
+        return clock() - t0
+
+    first = timed(1)
+    calibration = timed(1)
+    per_block = epochs_per_block(calibration, min_block_s)
+    times = [calibration] if per_block == 1 else []
+    while len(times) < blocks:
+        times.append(timed(per_block) / per_block)
+    return EpochTimes(first, times, per_block, calibration if per_block > 1 else None)
+
+
+def blocks_from_epochs(first_s: float, epoch_s: list[float], blocks: int,
+                       per_block: int) -> EpochTimes:
+    """EpochTimes from per-epoch durations (a Keras callback's): [warm-up, calibration?, ...]."""
+    calibration = epoch_s[0] if per_block > 1 else None
+    rest = epoch_s[1:] if per_block > 1 else epoch_s
+    timed = [sum(rest[i * per_block:(i + 1) * per_block]) / per_block for i in range(blocks)]
+    return EpochTimes(first_s, timed, per_block, calibration)
 
 
 def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
@@ -376,7 +428,9 @@ def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
         "first_epoch_s": round(times.first_s, 4),
         "samples_per_s": stats,
         "epoch_s": [round(t, 5) for t in times.timed_s],
-        "epochs": {"warmup": 1, "timed": len(times.timed_s)},
+        "epochs": {"warmup": 1, "calibration": 1 if times.calibration_s is not None else 0,
+                   "blocks": len(times.timed_s), "per_block": times.per_block,
+                   "timed": len(times.timed_s) * times.per_block},
         "batch_size": BATCH[name],
         "train_samples": n_train,
         "accuracy": round(float(accuracy), 4),

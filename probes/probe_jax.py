@@ -166,7 +166,7 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     def sync() -> None:
         jax.block_until_ready(box["params"])
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync)
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
     logits = jax.jit(lambda p, xb: forward(name, p, xb))(box["params"], jax.device_put(x_te))
     accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
     gpu_mb = None

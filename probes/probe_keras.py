@@ -133,7 +133,7 @@ class EpochTimer:
                 outer._t0 = time.perf_counter()
 
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                if epoch > 0:
+                if outer.durations:  # the very first epoch counts from the start of fit
                     outer._t0 = time.perf_counter()
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -198,11 +198,17 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     timer = EpochTimer(keras)
-    model.fit(
-        x_tr, data.y_train, batch_size=harness.BATCH[name], epochs=1 + config.epochs,
-        shuffle=True, verbose=0, callbacks=[timer.callback],
-    )
-    times = harness.EpochTimes(timer.durations[0], timer.durations[1:])
+
+    def fit(epochs: int) -> None:  # a later fit reuses the compiled train function
+        if epochs > 0:
+            model.fit(x_tr, data.y_train, batch_size=harness.BATCH[name], epochs=epochs,
+                      shuffle=True, verbose=0, callbacks=[timer.callback])
+
+    fit(2)  # the warm-up epoch, then the one that sizes the timed blocks
+    per_block = harness.epochs_per_block(timer.durations[1], config.min_block_s)
+    fit(config.epochs * per_block - (1 if per_block == 1 else 0))
+    times = harness.blocks_from_epochs(timer.durations[0], timer.durations[1:], config.epochs,
+                                       per_block)
     logits = model.predict(x_te, batch_size=512, verbose=0)
     accuracy = float((logits.argmax(axis=1) == data.y_test).mean())
     return times, accuracy, _peak_gpu_mb()

@@ -105,7 +105,7 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
             loss.backward()
             opt.step()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync)
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
     model.eval()
     with torch.no_grad():
         pred = model(torch.from_numpy(x_te).to(device)).argmax(1).cpu().numpy()

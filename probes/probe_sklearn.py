@@ -44,7 +44,8 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         order = harness.epoch_order(config.seed, epoch, data.n_train)
         model.partial_fit(x[order], y[order], classes=classes)
 
-    times = harness.time_epochs(run_epoch, config.epochs, lambda: None)
+    times = harness.time_epochs(run_epoch, config.epochs, lambda: None,
+                                min_block_s=config.min_block_s)
     accuracy = float((model.predict(data.x_test) == data.y_test).mean())
     return times, accuracy, None
 

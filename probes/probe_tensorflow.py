@@ -156,7 +156,7 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         if "loss" in last:
             last["loss"].numpy()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync)
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
     pred = tf.argmax(forward(tf.constant(x_te)), axis=1).numpy()
     accuracy = float((pred == data.y_test).mean())
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None

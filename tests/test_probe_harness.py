@@ -155,3 +155,58 @@ def test_keras_on_a_gpu_is_judged_against_its_backends_device_peak():
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["gpu", "jax-cpu-float32-matmul", "True"]
+
+
+def _fake_clock(epoch_s: float, events: list[str]):
+    """A clock that advances ``epoch_s`` per epoch run (events holds 'epochN' and 'sync')."""
+    state = {"now": 0.0, "seen": 0}
+
+    def clock() -> float:
+        epochs = sum(e.startswith("epoch") for e in events)
+        state["now"] += (epochs - state["seen"]) * epoch_s
+        state["seen"] = epochs
+        return state["now"]
+
+    return clock
+
+
+def test_short_epochs_are_timed_in_blocks_of_at_least_the_minimum():
+    events: list[str] = []
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 5,
+                                lambda: events.append("sync"), clock=_fake_clock(0.004, events),
+                                min_block_s=0.05)
+    assert times.per_block == 13  # ceil(0.05 / 0.004)
+    assert times.calibration_s == pytest.approx(0.004)
+    assert len(times.timed_s) == 5 and all(t == pytest.approx(0.004) for t in times.timed_s)
+    epochs = [e for e in events if e.startswith("epoch")]
+    assert epochs == [f"epoch{i}" for i in range(1 + 1 + 5 * 13)]  # warm-up, calibration, blocks
+    assert events.count("sync") == 2 * (1 + 1 + 5)  # around blocks, not around every epoch
+    out = harness.workload_result("mlp-digits", times, 1000, 0.9, 100.0, "workload", None, None)
+    assert out["epochs"] == {"warmup": 1, "calibration": 1, "blocks": 5, "per_block": 13,
+                             "timed": 65}
+    assert out["samples_per_s"]["n"] == 5 and out["samples_per_s"]["median"] == pytest.approx(250000)
+
+
+def test_long_epochs_keep_one_epoch_per_block_and_waste_none():
+    events: list[str] = []
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 5,
+                                lambda: events.append("sync"), clock=_fake_clock(0.2, events),
+                                min_block_s=0.05)
+    assert times.per_block == 1 and times.calibration_s is None
+    assert sum(e.startswith("epoch") for e in events) == 1 + 5  # the calibration is block 1
+
+
+def test_epochs_per_block_is_bounded():
+    assert harness.epochs_per_block(0.0001, 0.05) == harness.MAX_EPOCHS_PER_BLOCK
+    assert harness.epochs_per_block(0.0, 0.05) == harness.MAX_EPOCHS_PER_BLOCK
+    assert harness.epochs_per_block(0.01, 0.0) == 1
+    assert harness.epochs_per_block(0.02, 0.05) == 3
+
+
+def test_blocks_from_a_callbacks_epoch_durations():
+    """Keras: [calibration, then per_block x blocks epochs] -> mean epoch time per block."""
+    t = harness.blocks_from_epochs(1.0, [0.01, 0.01, 0.03, 0.02, 0.02], 2, 2)
+    assert t.calibration_s == 0.01 and t.per_block == 2
+    assert t.timed_s == pytest.approx([0.02, 0.02])
+    one = harness.blocks_from_epochs(1.0, [0.1, 0.2, 0.3], 3, 1)
+    assert one.timed_s == [0.1, 0.2, 0.3] and one.calibration_s is None

@@ -289,7 +289,7 @@ def test_a_staged_probe_run_records_how_it_ran(tmp_path, installed, keras_home):
         row = report.row(name)
         assert row.status == "ok", row.error
         assert row.model_extra["repeats"] == 2
-        assert row.workloads["mlp-digits"].samples_per_s.n == 10  # 2 runs x 5 timed epochs
+        assert row.workloads["mlp-digits"].samples_per_s.n == 10  # 2 runs x 5 timed blocks
     run = report.model_extra["run"]
     assert run["startup"] == {"mode": "staged", "why": "default", "window": 2}
     assert run["rows"] == ["sklearn", "pytorch", "jax"] and run["not_run"] == []
@@ -352,7 +352,7 @@ def test_reports_say_how_the_probe_ran_and_what_it_left_out(tmp_path):
     data["frameworks"] = [r for r in data["frameworks"]
                           if r["name"] not in ("keras/torch", "keras/jax")]
     reason = "--quick measures Keras on one backend, keras/tensorflow: Keras' default"
-    data["run"] = {"threads": 2, "epochs": {"warmup": 1, "timed": 5},
+    data["run"] = {"threads": 2, "epochs": {"warmup": 1, "timed": 5, "min_block_s": 0.05},
                    "startup": {"mode": "staged", "why": "default", "window": 2},
                    "not_run": [{"name": "keras/torch", "reason": reason},
                                {"name": "keras/jax", "reason": reason}]}
@@ -363,7 +363,7 @@ def test_reports_say_how_the_probe_ran_and_what_it_left_out(tmp_path):
                "run" in n for n in a.measurement_notes), a.measurement_notes
     md = markdown.render(a)
     assert "- Not run: `keras/torch` (--quick measures Keras on one backend" in md
-    assert "frameworks imported 2 side by side" in md and "1 warm-up + 5 timed epochs" in md
+    assert "frameworks imported 2 side by side" in md and "1 warm-up epoch, then 5 timed blocks of whole epochs, each at least 50 ms" in md
     page = html.render(a, charts=False)
     assert 'id="not-run"' in page and 'id="probe-method"' in page
 

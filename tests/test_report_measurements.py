@@ -73,7 +73,7 @@ def test_a_difference_inside_the_spread_moves_nothing(tmp_path):
 def test_too_few_timed_epochs_move_nothing(tmp_path):
     a = assessment(_write(tmp_path, _slow_pytorch(spread=0.0, n=1)), TF_STACK)
     assert not _perf_parts(a, "pytorch")
-    assert any("fewer than 3 timed epochs" in n for n in a.measurement_notes)
+    assert any("fewer than 3 timed blocks" in n for n in a.measurement_notes)
     assert a.winner == "pytorch"
 
 

@@ -102,7 +102,7 @@ def scaling_headline(data: dict[str, Any]) -> str:
 
 
 def _rate(stats: Any) -> str:
-    """``12.3k ±4%``: median samples/s of the timed epochs and IQR / median."""
+    """``12.3k ±4%``: median samples/s of the timed blocks and IQR / median."""
     if stats is None or not stats.samples_per_s.median:
         return "-"
     median = stats.samples_per_s.median
@@ -117,7 +117,7 @@ def render_summary(console: Console, report: ProbeReport) -> None:
                   f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {host.os} · Python {host.python}")
     for gpu in report.gpus:
         console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
-    table = Table(title="samples/s: median of timed epochs ±IQR/median", title_justify="left",
+    table = Table(title="samples/s: median of timed blocks ±IQR/median", title_justify="left",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("row", "status", "import", "mlp/s", "cnn/s", "%peak", "acc"):
         table.add_column(col, no_wrap=True, justify="left" if col in ("row", "status") else "right")
@@ -151,7 +151,8 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         startup = run.get("startup") or {}
         how = (f"imports {startup.get('window')} side by side, training one row at a time"
                if startup.get("mode") == "staged" else "one row at a time")
-        console.print(f"threads {run.get('threads')} · epochs 1+{run['epochs']['timed']} · "
+        console.print(f"threads {run.get('threads')} · 1 warm-up epoch + {run['epochs']['timed']} "
+                      f"timed blocks (each ≥{run['epochs'].get('min_block_s', 0) * 1000:.0f} ms) · "
                       f"{how} · load before {run.get('load_avg_before')} · {run.get('wall_s')} s",
                       markup=False)
         if run.get("busy"):

@@ -37,7 +37,7 @@ ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
 WORKLOADS = ("mlp-digits", "cnn-digits")
 # --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import);
-# mlp-digits keeps its 5 timed epochs, which cost tens of milliseconds each.
+# mlp-digits keeps its 5 timed blocks, which cost a quarter of a second or so per row.
 QUICK_WORKLOADS = ("mlp-digits",)
 SEED = 0
 
@@ -87,7 +87,7 @@ class ProbeOptions:
     include_hostname: bool = False
     threads: int | None = None  # default: the usable cores
     workloads: tuple[str, ...] | None = None  # default: both, or QUICK_WORKLOADS with quick
-    epochs: int = DEFAULT_EPOCHS  # timed epochs after the warm-up epoch
+    epochs: int = DEFAULT_EPOCHS  # timed blocks of whole epochs after the warm-up epoch
     python: str = sys.executable
     scripts: Path | None = None  # default: the bundled probes/
     scaling: Any = None  # a scaling.ScalingOptions: also run the scaling probe (--scaling)
@@ -361,7 +361,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         "run": {
             "threads": threads,
             "seed": SEED,
-            "epochs": {"warmup": 1, "timed": epochs},
+            "epochs": {"warmup": 1, "timed": epochs, "unit": "blocks of whole epochs",
+                       "min_block_s": harness.MIN_BLOCK_S},
             "quick": options.quick,
             "workloads": list(selected),
             "rows": order,

@@ -112,7 +112,7 @@ def throughput(
             for y_, x_, e_ in zip(ys, xs, errs):
                 ax.text(x_ + e_, y_, f"  {x_:,.0f}", va="center", fontsize=7, color="#333333")
         ax.set_yticks([n_g - 1 - g for g in range(n_g)], [_label(g) for g in groups])
-        ax.set_xlabel("training samples per second (median of timed epochs; whiskers: IQR)")
+        ax.set_xlabel("training samples per second (median of timed blocks; whiskers: IQR)")
         ax.set_title(" ".join(str(title).split())[:90], loc="left", fontsize=10)
         ax.margins(x=0.15)
         if len(series) > 1:

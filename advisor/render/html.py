@@ -61,7 +61,7 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
         )
         out.append({"uri": charts.data_uri(svg),
                     "alt": f"Training throughput per framework on {wl}, median with interquartile range",
-                    "caption": f"Throughput on {wl}: median samples/s of the timed epochs; whiskers show the interquartile range."})
+                    "caption": f"Throughput on {wl}: median samples/s of the timed blocks of whole epochs; whiskers show the interquartile range."})
     if ok and wls:
         svg = charts.first_epoch(
             [r.name for r in ok], wls,

@@ -144,7 +144,9 @@ def method(probe: Mapping[str, Any] | None) -> str:
         parts.append(f"each row in a fresh process with {threads:.0f} thread(s)")
     epochs = run.get("epochs")
     if isinstance(epochs, Mapping) and num(epochs.get("timed")) is not None:
-        parts.append(f"1 warm-up + {num(epochs.get('timed')):.0f} timed epochs")
+        block = num(epochs.get("min_block_s"))
+        size = f" of whole epochs, each at least {block * 1000:.0f} ms" if block else ""
+        parts.append(f"1 warm-up epoch, then {num(epochs.get('timed')):.0f} timed blocks{size}")
     startup = run.get("startup")
     if isinstance(startup, Mapping) and startup.get("mode") == "staged":
         window = num(startup.get("window"))
