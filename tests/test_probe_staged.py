@@ -89,7 +89,7 @@ def phased_jobs(tmp_path: Path, n: int, imports: tuple[float, ...] = (),
 
 
 def test_training_never_overlaps_another_row_or_a_start_up(tmp_path):
-    jobs, log = phased_jobs(tmp_path, 4, imports=(0.1, 0.9, 0.3, 0.5))  # rows ready at odd times
+    jobs, log = phased_jobs(tmp_path, 4, imports=(0.1, 3.0, 0.3, 0.5))  # rows ready at odd times
     phases = []
     results = run_staged(jobs, window=2, timeout=60,
                          on_phase=lambda phase, i, result: phases.append((phase, i)))
@@ -108,7 +108,11 @@ def test_training_never_overlaps_another_row_or_a_start_up(tmp_path):
     for i in range(4):
         assert [p for p, j in phases if j == i] == ["start", "ready", "measure", "done"]
     assert [j for p, j in phases if p == "measure"] == [0, 1, 2, 3]
-    # the timed epochs are the training after the go signal, not the waiting before it
+    # the timed epochs are the training after the go signal, not the waiting before it, and a
+    # row's wall time is its own: start-up plus training, without the wait for its turn
+    assert results[0].waited_s > 1.5  # row0 was ready first, and waited for row1's 3 s import
+    own = trains["row0"][1] - imports["row0"][0] - results[0].waited_s
+    assert own < results[0].wall_s < own + 1.2  # + interpreter start and exit
     for result in results:
         epochs = result.payload["workloads"]["mlp-digits"]["epoch_s"]
         assert len(epochs) == 3 and all(0.02 < t < 0.5 for t in epochs)

@@ -44,8 +44,9 @@ class ChildResult:
     payload: dict[str, Any] | None
     error: str | None
     returncode: int | None
-    wall_s: float
+    wall_s: float  # the child's own time (staged: without the wait for its go signal)
     stderr_tail: str = ""
+    waited_s: float = 0.0  # staged: from ready until its go signal
 
 
 class _TailBuffer:
@@ -257,6 +258,8 @@ class Child:
         self.proc: subprocess.Popen[bytes] | None = None
         self.result: ChildResult | None = None
         self.ready = threading.Event()  # set when a staged child printed READY_LINE
+        self.waiting_since: float | None = None  # staged: from ready until the go signal
+        self.waited_s = 0.0  # time spent waiting for the go signal: not the child's own time
 
     def start(self) -> Child:
         self.started = time.perf_counter()
@@ -292,11 +295,14 @@ class Child:
     def idle(self) -> None:
         """A staged child waits for its go signal: watch its memory once a second, not 5 times."""
         self.watch.every = 1.0
+        self.waiting_since = time.perf_counter()
 
     def go(self) -> None:
         """Let a staged child train: one byte on its stdin, then end of file."""
         assert self.proc is not None and self.proc.stdin is not None
         self.watch.every = 0.2
+        if self.waiting_since is not None:
+            self.waited_s = time.perf_counter() - self.waiting_since
         try:
             self.proc.stdin.write(GO)
             self.proc.stdin.close()
@@ -347,7 +353,7 @@ class Child:
                 proc.stdin.close()
             except OSError:
                 pass
-        wall = time.perf_counter() - self.started
+        wall = time.perf_counter() - self.started - self.waited_s
         stderr_tail = redact(self.err.text())
         limit_mib = self.limit // (1024 * 1024)
         if self.watch.exceeded:
@@ -362,6 +368,7 @@ class Child:
             if self.staged:
                 stdout = stdout.replace(READY_LINE + "\n", "")
             self.result = classify(stdout, stderr_tail, proc.returncode, wall, self.out.total)
+        self.result.waited_s = self.waited_s
         return self.result
 
 
