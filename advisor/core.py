@@ -80,8 +80,7 @@ def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
     }
 
 
-RUN_KEYS = ("threads", "epochs", "quick", "workloads", "repeat", "startup", "not_run", "busy",
-            "load_avg_before")
+RUN_KEYS = ("threads", "epochs", "startup", "not_run")  # what render.measured reads
 
 
 def _run_summary(run: Any) -> dict[str, Any] | None:

@@ -152,8 +152,7 @@ def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[s
         measured = [r for r in cand.probe_rows if r in ran]
         if missing and measured:
             notes.append(f"{cand.name} was measured as {', '.join(measured)} only; "
-                         f"{', '.join(missing)} did not run (a --quick probe measures one Keras "
-                         "backend), and may be faster.")
+                         f"{', '.join(missing)} did not run in this probe, and may be faster.")
     return notes
 
 

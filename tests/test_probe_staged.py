@@ -401,3 +401,17 @@ def test_ctrl_c_during_a_staged_probe_kills_every_row_and_writes_nothing(tmp_pat
     assert "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".probe.json.*"))
     assert all(gone(pid) for pid in read_pids(pids))
+
+
+def test_the_runner_and_the_harness_speak_the_same_protocol():
+    """The harness runs without advisor installed, so it keeps its own copy of the protocol."""
+    import importlib
+
+    from advisor.probe import runner
+
+    sys.path.insert(0, str(PROBES))
+    try:
+        harness = importlib.import_module("harness")
+    finally:
+        sys.path.remove(str(PROBES))
+    assert (harness.READY_LINE, harness.GO) == (runner.READY_LINE, runner.GO)

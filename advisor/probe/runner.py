@@ -66,12 +66,14 @@ class _TailBuffer:
     def _pump(self, stream: IO[bytes]) -> None:
         try:
             while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
-                if self.marker and self.on_marker:
+                if self.marker:
                     seen = self._recent + chunk
                     if self.marker in seen:
-                        self.on_marker()
                         self.marker = None
-                    self._recent = seen[-len(self.marker or b""):] if self.marker else b""
+                        if self.on_marker:
+                            self.on_marker()
+                    else:
+                        self._recent = seen[-len(self.marker):]
                 self.chunks.append(chunk)
                 self.size += len(chunk)
                 self.total += len(chunk)
