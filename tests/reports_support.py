@@ -25,7 +25,7 @@ def probe_data(name: str) -> dict:
 
 
 def assessment(probe: str | None = "nvidia-tf-blind", sets: tuple[str, ...] = (), answers=EXAMPLE):
-    from advisor import core
+    from advisor.service import recommend as core
 
     return core.recommend(rules=None, answers_file=str(answers) if answers else None, sets=sets,
                           probe_file=probe if probe is None or "/" in probe else probe_path(probe)).assessment

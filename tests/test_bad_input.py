@@ -137,7 +137,7 @@ def test_traceback_flag_shows_it(tmp_path):
     ],
 )
 def test_bad_rules_file_names_file_and_line(tmp_path, text, fragment):
-    from advisor.resources import rules_dir
+    from advisor.infra.resources import rules_dir
 
     kb = tmp_path / "kb"
     kb.mkdir()

@@ -9,7 +9,7 @@ GPU, CPU = probe_path("nvidia-tf-blind"), probe_path("cpu-noisy")
 
 
 def test_compare_model_fastest_per_workload_with_ties():
-    from advisor.compare import compare
+    from advisor.service.compare import compare
 
     cmp = compare([GPU, CPU])
     assert [m.label for m in cmp.machines] == ["probe-nvidia-tf-blind", "probe-cpu-noisy"]
@@ -64,7 +64,7 @@ def test_compare_reads_a_compatible_file_from_another_advisor_version(tmp_path, 
 def test_rows_a_quick_probe_left_out_read_as_not_run(tmp_path):
     import json
 
-    from advisor.compare import compare
+    from advisor.service.compare import compare
     from tests.reports_support import probe_data
 
     data = probe_data("cpu-noisy")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.errors import ExpressionError
+from advisor.infra.errors import ExpressionError
 from advisor.kb import expr
 from advisor.kb.expr import UNKNOWN
 

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor import answers, safeyaml
+from advisor.questionnaire import answers
+from advisor.infra import safeyaml
 from advisor.cli.app import main
-from advisor.errors import AdvisorError, ExitCode
+from advisor.infra.errors import AdvisorError, ExitCode
 from advisor.kb import loader
-from advisor.resources import rules_dir
+from advisor.infra.resources import rules_dir
 
 VALID_ANSWERS = """\
 purpose: research
@@ -178,7 +179,7 @@ def test_named_files_only_no_reaching_outside(tmp_path, kb):
 def test_atomic_write_keeps_old_file_on_failure_and_follows_umask(tmp_path, monkeypatch):
     import os
 
-    from advisor import atomic
+    from advisor.infra import atomic
 
     target = tmp_path / "report.md"
     target.write_text("old")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from advisor.kb import loader, model, schema
-from advisor.resources import rules_dir
+from advisor.infra.resources import rules_dir
 from tests.conftest import ROOT, cli_env
 
 

@@ -120,7 +120,7 @@ def test_the_real_knowledge_base_is_clean():
 
 
 def test_every_fact_rule_has_dated_sources_and_every_rule_a_future_review():
-    from advisor.core import load_kb
+    from advisor.service.recommend import load_kb
 
     kb = load_kb(str(ROOT / "rules"))
     for rule in kb.rules:

@@ -26,7 +26,7 @@ def test_wheel_carries_rules_and_probes_and_works_elsewhere(tmp_path):
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(target)  # only the installed copy, not the source tree
-    code = ("import advisor.resources as r, advisor; "
+    code = ("import advisor.infra.resources as r, advisor; "
             "print(advisor.__file__); print(r.rules_dir()); print(r.probes_dir())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=elsewhere, check=True, timeout=60).stdout.splitlines()

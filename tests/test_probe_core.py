@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from advisor.errors import BadInput
+from advisor.infra.errors import BadInput
 from advisor.probe import core
 from advisor.probe.model import load_probe
 from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from advisor.errors import FileProblem, ParseError, SchemaError, VersionError
+from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
 from advisor.probe import model
 from probe_fixtures import ok_payload
 

@@ -268,7 +268,7 @@ def test_failed_baseline_skips_the_group():
     ({"master_addr": "a b"}, "--master-addr"),
 ])
 def test_bad_options_are_bad_input(kwargs, message):
-    from advisor.errors import BadInput
+    from advisor.infra.errors import BadInput
 
     with pytest.raises(BadInput, match=message):
         scaling.ScalingOptions(**kwargs).validate()
@@ -326,7 +326,7 @@ def scaling_probe(effs: dict[str, tuple[float, float, float]], extra_rows=()) ->
 
 
 def test_scaling_facts_best_only_outside_the_spread(kb):
-    from advisor.probe_facts import scaling_facts
+    from advisor.probe.facts import scaling_facts
 
     separated = scaling_facts(kb, scaling_probe({"pytorch": (0.9, 0.88, 0.93),
                                                  "jax": (0.6, 0.5, 0.7)}))
@@ -339,7 +339,7 @@ def test_scaling_facts_best_only_outside_the_spread(kb):
 
 
 def test_scaling_facts_skip_failed_unlearned_and_keras_takes_its_best_backend(kb):
-    from advisor.probe_facts import scaling_facts
+    from advisor.probe.facts import scaling_facts
 
     probe = scaling_probe({"keras/jax": (0.7, 0.6, 0.8)}, extra_rows=[
         {"name": "pytorch", "status": "ok", "flags": ["not-learned:parallel"],
@@ -354,7 +354,9 @@ def test_scaling_facts_skip_failed_unlearned_and_keras_takes_its_best_backend(kb
 
 
 def recommend(kb, probe: dict, scale: str):
-    from advisor import answers as answers_mod, core, engine
+    from advisor.questionnaire import answers as answers_mod
+    from advisor.service import recommend as core
+    from advisor.decision import engine
 
     aset = answers_mod.AnswerSet(values={"scale": scale, "modality": "images"},
                                  origin={"scale": "test", "modality": "test"})

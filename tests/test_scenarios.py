@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from advisor import core, engine
+from advisor.service import recommend as core
+from advisor.decision import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "scenarios"

@@ -1,7 +1,7 @@
 """`advisor` command-line entry point.
 
 Thin by design: each command parses its options, calls one core function and hands the result
-to a renderer. Errors are types (advisor.errors); ``main`` turns them into one line on stderr
+to a renderer. Errors are types (advisor.infra.errors); ``main`` turns them into one line on stderr
 and an exit code, in one place. Nothing heavy is imported at module level.
 """
 
@@ -16,7 +16,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from advisor.errors import AdvisorError, ExitCode  # noqa: E402
+from advisor.infra.errors import AdvisorError, ExitCode  # noqa: E402
 
 app = typer.Typer(
     name="advisor",

@@ -62,9 +62,11 @@ def ask(
 
     Interactive in a terminal, or non-interactive from --answers/--set with --no-input.
     """
-    from advisor import answers as answers_mod
-    from advisor import core, machine, questionnaire
-    from advisor.errors import Interrupted, MissingAnswers, NoTerminal
+    from advisor.questionnaire import answers as answers_mod
+    from advisor.service import recommend as core
+    from advisor.probe import machine
+    from advisor.questionnaire import flow as questionnaire
+    from advisor.infra.errors import Interrupted, MissingAnswers, NoTerminal
 
     kb = core.load_kb(rules)
     preset = core.gather(kb, answers, set_ or [])
@@ -133,8 +135,8 @@ def recommend(
 
     Vetoes first, then a weighted sum traced to rules and measurements; robustness included.
     """
-    from advisor import core
-    from advisor.errors import BadInput
+    from advisor.service import recommend as core
+    from advisor.infra.errors import BadInput
 
     if answers is None and not set_ and not defaults:
         raise BadInput("nothing to recommend on: give --answers FILE, --set id=value, or --defaults")
@@ -152,7 +154,7 @@ def recommend(
 
 
 def _emit(a, format_: "Format", out: Optional[str], verbose: bool = False) -> None:
-    from advisor import atomic
+    from advisor.infra import atomic
 
     if format_ is Format.table:
         if out:
@@ -204,10 +206,10 @@ def rules_check(
     Schema errors, unknown names and values, rules that never fire, duplicate or contradictory
     rules, unread questions, answers that veto everything, missing sources, review dates.
     """
-    from advisor.errors import ExitCode
+    from advisor.infra.errors import ExitCode
     from advisor.kb import lint
     from advisor.render.text import clean
-    from advisor.resources import rules_dir
+    from advisor.infra.resources import rules_dir
 
     target = path or str(rules_dir())
     problems = lint.check(target)
@@ -230,7 +232,7 @@ def rules_schema(
     """Print the JSON Schema of a rules file (for editors)."""
     import json
 
-    from advisor import atomic
+    from advisor.infra import atomic
     from advisor.kb.schema import KBFile
 
     schema = KBFile.model_json_schema()

@@ -28,8 +28,8 @@ def compare_command(
     Hardware, frameworks, throughput per workload with its spread, and the fastest framework
     on each machine.
     """
-    from advisor import atomic
-    from advisor import compare as compare_mod
+    from advisor.infra import atomic
+    from advisor.service import compare as compare_mod
     from advisor.render import compare_report
 
     cmp = compare_mod.compare(probes)

@@ -57,9 +57,9 @@ def probe(
         "worker i at port + i; default on one node: a free loopback port).")] = None,
 ) -> None:
     """Detect hardware and run the same short training in every installed framework."""
-    from advisor.atomic import write_text
+    from advisor.infra.atomic import write_text
     from advisor.cli.probe_view import ProbeView, render_summary
-    from advisor.errors import BadInput as BadUsage, ProbeFailed
+    from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
     from advisor.probe.core import ProbeOptions, parse_frameworks, run_probe
     from advisor.probe.runner import kill_all_children
 

@@ -13,9 +13,9 @@ from advisor.cli.commands import AnswersOpt, RulesOpt, SetOpt
 
 def _answers(kb, preset, *, no_input: bool, defaults: bool, err):
     """Fill missing answers: --defaults, or the questionnaire when there is a terminal."""
-    from advisor import answers as answers_mod
-    from advisor import questionnaire
-    from advisor.errors import Interrupted, MissingAnswers, NoTerminal
+    from advisor.questionnaire import answers as answers_mod
+    from advisor.questionnaire import flow as questionnaire
+    from advisor.infra.errors import Interrupted, MissingAnswers, NoTerminal
 
     if defaults:
         answers_mod.fill_defaults(kb, preset)
@@ -65,9 +65,9 @@ def run_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from advisor import core
-    from advisor import run as run_mod
-    from advisor.errors import BadInput
+    from advisor.service import recommend as core
+    from advisor.service import run as run_mod
+    from advisor.infra.errors import BadInput
     from advisor.render.text import clean
 
     if sum(bool(x) for x in (probe, quick, no_probe)) > 1:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Union
 
-from advisor.errors import ExpressionError
+from advisor.infra.errors import ExpressionError
 
 
 class _Unknown:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from advisor import safeyaml
-from advisor.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
+from advisor.infra import safeyaml
+from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
 from advisor.kb import expr
 from advisor.kb.model import (
     ANSWER_METADATA_KEYS,
@@ -156,7 +156,7 @@ def load(path: str | Path, *, use_cache: bool = True) -> KnowledgeBase:
 
 
 def load_bundled() -> KnowledgeBase:
-    from advisor.resources import rules_dir
+    from advisor.infra.resources import rules_dir
 
     return load(rules_dir())
 
@@ -318,7 +318,7 @@ def _cache_path(key: str) -> Path:
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
     from dataclasses import asdict
 
-    from advisor import atomic
+    from advisor.infra import atomic
 
     def plain(item: Any) -> dict[str, Any]:
         data = asdict(item)

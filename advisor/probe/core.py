@@ -25,11 +25,11 @@ from types import ModuleType
 from typing import Any, Callable
 
 from advisor import __version__
-from advisor.errors import BadInput
+from advisor.infra.errors import BadInput
 from advisor.probe import hardware
 from advisor.probe.model import ROW_NAMES, SCHEMA_VERSION, ProbeReport
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
-from advisor.resources import probes_dir
+from advisor.infra.resources import probes_dir
 
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor.errors import FileProblem, ParseError, SchemaError, VersionError
+from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from advisor.errors import BadInput
+from advisor.infra.errors import BadInput
 from advisor.probe.runner import ChildResult, run_child
 
 SCALING_ROWS = ("pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax")

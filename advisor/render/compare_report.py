@@ -1,11 +1,11 @@
-"""Views of a Comparison (advisor.compare): rich table, Markdown and self-contained HTML."""
+"""Views of a Comparison (advisor.service.compare): rich table, Markdown and self-contained HTML."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from advisor import __version__
-from advisor.compare import Comparison
+from advisor.service.compare import Comparison
 from advisor.render import measured
 from advisor.render.text import clean, md, md_code
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.assessment import Assessment
+from advisor.decision.assessment import Assessment
 from advisor.render.text import answer_text
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from advisor.assessment import Assessment
+from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
 from advisor.render.text import answer_text, clean

@@ -3,7 +3,7 @@ everything the other reports show."""
 
 from __future__ import annotations
 
-from advisor.assessment import Assessment
+from advisor.decision.assessment import Assessment
 
 
 def render(a: Assessment) -> str:

@@ -5,7 +5,7 @@ Every string that came from an input file goes through ``md()``: it renders as l
 
 from __future__ import annotations
 
-from advisor.assessment import Assessment
+from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
 from advisor.render.text import answer_text, md, md_code, md_link

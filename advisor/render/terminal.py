@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from advisor.assessment import Assessment
+from advisor.decision.assessment import Assessment
 from advisor.render.text import clean
 
 

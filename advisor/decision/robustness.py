@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from advisor.assessment import Flip, Robustness, WeightInterval
+from advisor.decision.assessment import Flip, Robustness, WeightInterval
 
 if TYPE_CHECKING:
-    from advisor.engine import Inputs, Scored
+    from advisor.decision.engine import Inputs, Scored
     from advisor.kb.model import KnowledgeBase, Question
 
 DECISIVE = 0.75  # points on the 0-10 scale
@@ -106,8 +106,8 @@ def _alternatives(question: "Question", current: Any) -> list[tuple[str, Any]]:
 
 
 def flips(kb: "KnowledgeBase", inputs: "Inputs", winner: str | None) -> list[Flip]:
-    from advisor.engine import score
-    from advisor.questionnaire import is_asked
+    from advisor.decision.engine import score
+    from advisor.questionnaire.flow import is_asked
 
     found: list[Flip] = []
     for question in kb.questions:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from advisor import answers as answers_mod
-from advisor import atomic, core, engine
-from advisor.assessment import Assessment
-from advisor.errors import BadInput, FileProblem
+from advisor.questionnaire import answers as answers_mod
+from advisor.infra import atomic
+from advisor.service import recommend as core
+from advisor.decision import engine
+from advisor.decision.assessment import Assessment
+from advisor.infra.errors import BadInput, FileProblem
 from advisor.kb.model import KnowledgeBase
 
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
@@ -33,7 +35,7 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
             "this advisor was installed without its probe; give --probe FILE "
             "(written by `advisor probe --out FILE` on the machine that will train)"
         ) from exc
-    from advisor.errors import ProbeFailed
+    from advisor.infra.errors import ProbeFailed
 
     report = run_probe(ProbeOptions(quick=quick), progress)
     if not any(row.status == "ok" for row in report.frameworks):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from advisor.assessment import Measurement
-from advisor.engine import MeasuredDelta
+from advisor.decision.assessment import Measurement
+from advisor.decision.engine import MeasuredDelta
 from advisor.kb.model import KnowledgeBase
-from advisor.machine import facts_from_host
+from advisor.probe.machine import facts_from_host
 
 #: The workload that resembles each kind of data: per-step overhead (small MLP batches) or
 #: compute (convolutions).

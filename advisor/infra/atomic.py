@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from advisor.errors import FileProblem
+from advisor.infra.errors import FileProblem
 
 
 def _umask() -> int:

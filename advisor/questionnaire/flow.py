@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from advisor import answers as answers_mod
-from advisor.errors import AnswerError
+from advisor.questionnaire import answers as answers_mod
+from advisor.infra.errors import AnswerError
 from advisor.kb import expr
 from advisor.kb.model import KnowledgeBase, Question
 

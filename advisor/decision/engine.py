@@ -1,6 +1,6 @@
 """Score the candidates: vetoes first, then a weighted sum that decomposes exactly.
 
-Every point of every score is a :class:`~advisor.assessment.Part` traced to the candidate's base
+Every point of every score is a :class:`~advisor.decision.assessment.Part` traced to the candidate's base
 rating, a rule, or a measurement. Weights are normalised to sum to 1, so a score is a weighted mean
 of ratings on the 0-10 scale.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from advisor import __version__
-from advisor import facts as facts_mod
-from advisor.assessment import (
+from advisor.decision import facts as facts_mod
+from advisor.decision.assessment import (
     Assessment,
     CandidateResult,
     FiredRule,
@@ -26,7 +26,7 @@ from advisor.assessment import (
     WeightInfo,
     WhyNot,
 )
-from advisor.errors import BadInput
+from advisor.infra.errors import BadInput
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 
@@ -203,7 +203,7 @@ def _effect_text(kb: KnowledgeBase, effect: Effect) -> str:
 
 def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Assessment:
     """The full recommendation: scores, explanation, and (optionally) robustness analysis."""
-    from advisor import robustness as robust
+    from advisor.decision import robustness as robust
 
     s = score(kb, inputs)
     ranking = []

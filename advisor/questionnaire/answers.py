@@ -12,8 +12,10 @@ from typing import Any, Iterable
 
 import yaml
 
-from advisor import __version__, atomic, safeyaml
-from advisor.errors import AnswerError, ParseError, VersionError
+from advisor import __version__
+from advisor.infra import atomic
+from advisor.infra import safeyaml
+from advisor.infra.errors import AnswerError, ParseError, VersionError
 from advisor.kb.model import ANSWER_METADATA_KEYS, KnowledgeBase, Question
 
 ANSWERS_SCHEMA_VERSION = 1
@@ -175,7 +177,7 @@ def merge(
 
 
 def fill_defaults(kb: KnowledgeBase, answers: AnswerSet) -> None:
-    from advisor.questionnaire import is_asked
+    from advisor.questionnaire.flow import is_asked
 
     for question in kb.questions:
         if question.id in answers.values or question.default is None:
@@ -187,7 +189,7 @@ def fill_defaults(kb: KnowledgeBase, answers: AnswerSet) -> None:
 
 
 def missing(kb: KnowledgeBase, answers: dict[str, Any]) -> list[Question]:
-    from advisor.questionnaire import is_asked
+    from advisor.questionnaire.flow import is_asked
 
     return [q for q in kb.questions if q.id not in answers and is_asked(kb, q, answers)]
 

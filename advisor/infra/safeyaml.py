@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from advisor.errors import FileProblem, ParseError
+from advisor.infra.errors import FileProblem, ParseError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from advisor import core
-from advisor.errors import BadInput, VersionError
+from advisor.service import recommend as core
+from advisor.infra.errors import BadInput, VersionError
 from advisor.render import measured
 
 

@@ -9,10 +9,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from advisor import answers as answers_mod
-from advisor import engine, machine
-from advisor.assessment import Assessment
-from advisor.errors import FileProblem, ParseError, VersionError
+from advisor.questionnaire import answers as answers_mod
+from advisor.decision import engine
+from advisor.probe import machine
+from advisor.decision.assessment import Assessment
+from advisor.infra.errors import FileProblem, ParseError, VersionError
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
 
@@ -45,7 +46,7 @@ def read_probe(path: str) -> dict[str, Any]:
         load_probe = None
     if load_probe is not None:
         return load_probe(path).model_dump(mode="json")
-    from advisor.safeyaml import read_text
+    from advisor.infra.safeyaml import read_text
 
     text = read_text(path, max_bytes=MAX_PROBE_BYTES)
     try:
@@ -96,7 +97,7 @@ def build_inputs(
     probe: dict[str, Any] | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
-    from advisor import probe_facts
+    from advisor.probe import facts as probe_facts
 
     if probe is not None:
         facts = probe_facts.facts(kb, probe)

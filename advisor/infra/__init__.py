@@ -1,0 +1,1 @@
+"""Infrastructure: typed errors, atomic file writes, the safe YAML reader, bundled resources."""

@@ -1,0 +1,1 @@
+"""The questionnaire: reading, validating and saving answers, and which questions are asked."""

@@ -1,0 +1,1 @@
+"""The entry points the CLI calls (recommend, run, compare): no terminal, result objects out."""
