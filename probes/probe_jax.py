@@ -66,6 +66,8 @@ def init(name: str, seed: int) -> dict[str, Any]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    if name == "attn-digits":
+        return jax.device_put(_attention_params(rng))
     if name == "mlp-digits":
         shapes = {"l1": (64, 128), "l2": (128, 64), "l3": (64, 10)}
         params = {k: {"w": _uniform(rng, s, s[0]), "b": np.zeros(s[1], "float32")}
@@ -80,10 +82,62 @@ def init(name: str, seed: int) -> dict[str, Any]:
     return jax.device_put(params)
 
 
+def _dense(rng: Any, fan_in: int, fan_out: int) -> dict[str, Any]:
+    import numpy as np
+
+    return {"w": _uniform(rng, (fan_in, fan_out), fan_in), "b": np.zeros(fan_out, "float32")}
+
+
+def _attention_params(rng: Any) -> dict[str, Any]:
+    """attn-digits (harness.SPECS): embedding, positions, 2 encoder layers, head."""
+    import numpy as np
+
+    d, ff = 64, 128
+
+    def norm() -> dict[str, Any]:
+        return {"g": np.ones(d, "float32"), "b": np.zeros(d, "float32")}
+
+    layers = [{"qkv": _dense(rng, d, 3 * d), "out": _dense(rng, d, d), "ln1": norm(),
+               "ff1": _dense(rng, d, ff), "ff2": _dense(rng, ff, d), "ln2": norm()}
+              for _ in range(2)]
+    return {"embed": _dense(rng, 8, d),
+            "pos": (rng.standard_normal((8, d)) * 0.02).astype("float32"),
+            "layers": layers, "head": _dense(rng, d, 10)}
+
+
+def _attention_forward(params: dict[str, Any], x: Any) -> Any:
+    """Post-norm transformer encoder over the 8 row tokens, 4 heads of 16, exact GELU."""
+    import jax
+
+    jnp = jax.numpy
+    heads, d = 4, 64
+
+    def layer_norm(h: Any, p: dict[str, Any]) -> Any:
+        mean = h.mean(-1, keepdims=True)
+        var = ((h - mean) ** 2).mean(-1, keepdims=True)
+        return (h - mean) * jax.lax.rsqrt(var + 1e-5) * p["g"] + p["b"]
+
+    def split(t: Any) -> Any:  # (B, T, d) -> (B, heads, T, d / heads)
+        return t.reshape(t.shape[0], t.shape[1], heads, d // heads).transpose(0, 2, 1, 3)
+
+    h = x @ params["embed"]["w"] + params["embed"]["b"] + params["pos"]
+    for p in params["layers"]:
+        q, k, v = jnp.split(h @ p["qkv"]["w"] + p["qkv"]["b"], 3, axis=-1)
+        scores = split(q) @ split(k).transpose(0, 1, 3, 2) / jnp.sqrt(d // heads).astype(h.dtype)
+        att = (jax.nn.softmax(scores, axis=-1) @ split(v)).transpose(0, 2, 1, 3)
+        att = att.reshape(h.shape)
+        h = layer_norm(h + att @ p["out"]["w"] + p["out"]["b"], p["ln1"])
+        mid = jax.nn.gelu(h @ p["ff1"]["w"] + p["ff1"]["b"], approximate=False)
+        h = layer_norm(h + mid @ p["ff2"]["w"] + p["ff2"]["b"], p["ln2"])
+    return h.mean(axis=1) @ params["head"]["w"] + params["head"]["b"]
+
+
 def forward(name: str, params: dict[str, Any], x: Any) -> Any:
     import jax
     from jax import lax
 
+    if name == "attn-digits":
+        return _attention_forward(params, x)
     relu = jax.nn.relu
     if name == "mlp-digits":
         h = relu(x @ params["l1"]["w"] + params["l1"]["b"])
@@ -126,13 +180,20 @@ def adam_update(params: Any, grads: Any, state: dict[str, Any], lr: float,
     return new, {"m": m, "v": v, "t": t}
 
 
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them (channels-last images, row tokens)."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 8, 8, 1)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)
+    return x
+
+
 def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
     import jax
     import numpy as np
 
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
+    x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
     lr = harness.LEARNING_RATE
 
     def loss_fn(params: Any, xb: Any, yb: Any) -> Any:  # mean cross-entropy
@@ -166,9 +227,15 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     def sync() -> None:
         jax.block_until_ready(box["params"])
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    logits = jax.jit(lambda p, xb: forward(name, p, xb))(box["params"], jax.device_put(x_te))
-    accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
+    predict = jax.jit(lambda p, xb: forward(name, p, xb).argmax(axis=1))
+    x_test = jax.device_put(x_te)
+
+    def evaluate() -> float:
+        return float((np.asarray(predict(box["params"], x_test)) == data.y_test).mean())
+
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
+                                evaluate=evaluate, extra_s=harness.chase_s(name))
+    accuracy = evaluate()
     gpu_mb = None
     device = jax.devices()[0]
     if device.platform != "cpu":

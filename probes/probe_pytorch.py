@@ -66,12 +66,44 @@ def build(name: str, nn: Any) -> Any:
         return nn.Sequential(
             nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
         )
+    if name == "attn-digits":
+        return _attention_model(nn)
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
         nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(4 * 4 * 64, 128), nn.ReLU(), nn.Linear(128, 10),
     )
+
+
+def _attention_model(nn: Any) -> Any:
+    """attn-digits (harness.SPECS): PyTorch's own TransformerEncoder, as a PyTorch user writes it."""
+    import torch
+
+    class RowTransformer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Linear(8, 64)
+            self.pos = nn.Parameter(torch.randn(1, 8, 64) * 0.02)
+            layer = nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0,
+                                               activation="gelu", layer_norm_eps=1e-5,
+                                               batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.encoder(self.embed(x) + self.pos).mean(dim=1))
+
+    return RowTransformer()
+
+
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 1, 8, 8)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)  # 8 tokens (pixel rows) of 8 features
+    return x
 
 
 def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
@@ -82,11 +114,9 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.manual_seed(config.seed)
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = data.images(x_tr), data.images(x_te)
-    x = torch.from_numpy(x_tr).to(device)
+    x = torch.from_numpy(shaped(name, data.x_train)).to(device)
     y = torch.from_numpy(data.y_train).to(device)
+    x_test = torch.from_numpy(shaped(name, data.x_test)).to(device)
     model = build(name, nn).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=harness.LEARNING_RATE)
     loss_fn = nn.CrossEntropyLoss()
@@ -105,11 +135,15 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
             loss.backward()
             opt.step()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(x_te).to(device)).argmax(1).cpu().numpy()
-    accuracy = float((pred == data.y_test).mean())
+    def evaluate() -> float:
+        model.eval()
+        with torch.no_grad():
+            pred = model(x_test).argmax(1).cpu().numpy()
+        return float((pred == data.y_test).mean())
+
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
+                                evaluate=evaluate, extra_s=harness.chase_s(name))
+    accuracy = evaluate()
     gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
     return times, accuracy, gpu_mb
 

@@ -72,8 +72,45 @@ def _conv(tf: Any, c_in: int, c_out: int) -> list[Any]:
     return [w, tf.Variable(tf.zeros((c_out,)))]
 
 
+def _layer_norm(tf: Any, h: Any, gamma: Any, beta: Any) -> Any:
+    mean, var = tf.nn.moments(h, axes=[-1], keepdims=True)
+    return (h - mean) * tf.math.rsqrt(var + 1e-5) * gamma + beta
+
+
+def _attention(tf: Any) -> tuple[list[Any], Any]:
+    """attn-digits (harness.SPECS) with tf ops: post-norm encoder layers, 4 heads of 16."""
+    d, heads, ff = 64, 4, 128
+    params = _dense(tf, 8, d) + [tf.Variable(tf.random.normal((8, d), stddev=0.02))]
+    for _ in range(2):
+        params += (_dense(tf, d, 3 * d) + _dense(tf, d, d)
+                   + [tf.Variable(tf.ones((d,))), tf.Variable(tf.zeros((d,)))]
+                   + _dense(tf, d, ff) + _dense(tf, ff, d)
+                   + [tf.Variable(tf.ones((d,))), tf.Variable(tf.zeros((d,)))])
+    params += _dense(tf, d, 10)
+
+    def split(t: Any) -> Any:  # (B, T, d) -> (B, heads, T, d / heads)
+        return tf.transpose(tf.reshape(t, (-1, 8, heads, d // heads)), (0, 2, 1, 3))
+
+    def forward(x: Any) -> Any:
+        h = tf.einsum("btf,fd->btd", x, params[0]) + params[1] + params[2]
+        for i in range(2):
+            wqkv, bqkv, wo, bo, g1, b1, w1, c1, w2, c2, g2, b2 = params[3 + 12 * i:15 + 12 * i]
+            q, k, v = tf.split(tf.einsum("btd,de->bte", h, wqkv) + bqkv, 3, axis=-1)
+            scores = tf.matmul(split(q), split(k), transpose_b=True) / math.sqrt(d // heads)
+            att = tf.matmul(tf.nn.softmax(scores, axis=-1), split(v))
+            att = tf.reshape(tf.transpose(att, (0, 2, 1, 3)), (-1, 8, d))
+            h = _layer_norm(tf, h + tf.einsum("btd,de->bte", att, wo) + bo, g1, b1)
+            mid = tf.nn.gelu(tf.einsum("btd,df->btf", h, w1) + c1, approximate=False)
+            h = _layer_norm(tf, h + tf.einsum("btf,fd->btd", mid, w2) + c2, g2, b2)
+        return tf.reduce_mean(h, axis=1) @ params[-2] + params[-1]
+
+    return params, forward
+
+
 def build(name: str, tf: Any) -> tuple[list[Any], Any]:
     """Variables and the forward function of a workload (NHWC for the CNN)."""
+    if name == "attn-digits":
+        return _attention(tf)
     if name == "mlp-digits":
         params = _dense(tf, 64, 128) + _dense(tf, 128, 64) + _dense(tf, 64, 10)
 
@@ -116,14 +153,21 @@ class Adam:
             p.assign_sub(scale * m / (tf.sqrt(v) + self.eps))
 
 
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them (channels-last images, row tokens)."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 8, 8, 1)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)
+    return x
+
+
 def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
     import tensorflow as tf
 
     tf.random.set_seed(config.seed)
     gpu = info["ran_on"] == "gpu"
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
+    x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
     params, forward = build(name, tf)
     opt = Adam(tf, params, harness.LEARNING_RATE)
     x = tf.constant(x_tr)
@@ -156,9 +200,15 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         if "loss" in last:
             last["loss"].numpy()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    pred = tf.argmax(forward(tf.constant(x_te)), axis=1).numpy()
-    accuracy = float((pred == data.y_test).mean())
+    x_test = tf.constant(x_te)
+    predict = tf.function(lambda xb: tf.argmax(forward(xb), axis=1))
+
+    def evaluate() -> float:
+        return float((predict(x_test).numpy() == data.y_test).mean())
+
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
+                                evaluate=evaluate, extra_s=harness.chase_s(name))
+    accuracy = evaluate()
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None
     return times, accuracy, gpu_mb
 

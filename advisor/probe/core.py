@@ -33,13 +33,28 @@ from advisor.infra.resources import probes_dir
 
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
-ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
-WORKLOADS = ("mlp-digits", "cnn-digits")
-# --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import);
-# mlp-digits keeps its 5 timed blocks, which cost a quarter of a second or so per row.
-QUICK_WORKLOADS = ("mlp-digits",)
 SEED = 0
+
+
+def _bundled_specs() -> dict[str, dict[str, Any]]:
+    """The workload table of the bundled harness (probes/harness.py: SPECS, stdlib only)."""
+    spec = importlib.util.spec_from_file_location("_advisor_workload_specs",
+                                                  probes_dir() / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return dict(module.SPECS)
+
+
+SPECS = _bundled_specs()
+WORKLOADS = tuple(SPECS)
+ACCURACY_GATE = {name: spec["gate"] for name, spec in SPECS.items()}  # chance is 0.10
+# --quick drops cnn-digits, attn-digits and gbdt-digits (tracing/compilation is most of a row's
+# work beyond the import); mlp-digits keeps its 5 timed blocks, a quarter of a second per row.
+QUICK_WORKLOADS = ("mlp-digits",)
+NEURAL_WORKLOADS = ("mlp-digits", "cnn-digits", "attn-digits")  # every deep-learning row
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class RowSpec:
     modules: tuple[str, ...]  # top-level modules that must be installed
     install_hint: str
     env: dict[str, str] = field(default_factory=dict)
-    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
+    workloads: tuple[str, ...] = NEURAL_WORKLOADS
 
 
 ROWS: dict[str, RowSpec] = {
@@ -65,7 +80,7 @@ ROWS: dict[str, RowSpec] = {
                 {"KERAS_BACKEND": "jax"}),
         RowSpec("jax", "probe_jax.py", ("jax",), "pip install jax"),
         RowSpec("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-                workloads=("mlp-digits",)),
+                workloads=("mlp-digits", "gbdt-digits")),
     )
 }
 # sklearn first: it imports scikit-learn anyway, so it prepares the shared data cache for free.
@@ -86,7 +101,7 @@ class ProbeOptions:
     quick: bool = False
     include_hostname: bool = False
     threads: int | None = None  # default: the usable cores
-    workloads: tuple[str, ...] | None = None  # default: both, or QUICK_WORKLOADS with quick
+    workloads: tuple[str, ...] | None = None  # default: all, or QUICK_WORKLOADS with quick
     epochs: int = DEFAULT_EPOCHS  # timed blocks of whole epochs after the warm-up epoch
     python: str = sys.executable
     scripts: Path | None = None  # default: the bundled probes/
@@ -420,16 +435,20 @@ def is_busy(load: list[float] | None, cores: int) -> bool:
 
 
 def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
+    """What each workload is (from the harness' SPECS), recorded in the probe file."""
     common = {"dataset": "sklearn digits (bundled)", "split": "80/20 stratified, random_state=0",
-              "scaling": "StandardScaler fit on train", "optimizer": "Adam lr 1e-3",
-              "loss": "cross-entropy", "dtype": "float32"}
-    return {
-        "mlp-digits": {**common, "model": "64-128-64-10 MLP, ReLU", "batch_size": 32,
-                       "train_flops_per_sample": harness.mlp_train_flops_per_sample()},
-        "cnn-digits": {**common, "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> "
-                       "dense 128 -> dense 10, ReLU", "batch_size": 128,
-                       "train_flops_per_sample": harness.cnn_train_flops_per_sample()},
-    }
+              "scaling": "StandardScaler fit on train", "dtype": "float32",
+              "target_accuracy": harness.TARGET_ACCURACY}
+    neural = {"optimizer": "Adam lr 1e-3", "loss": "cross-entropy"}
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in harness.SPECS.items():
+        desc = {**common, **({} if spec["family"] == "gbdt" else neural),
+                "family": spec["family"], "model": spec["model"],
+                "batch_size": spec["batch_size"], "accuracy_gate": spec["gate"]}
+        if name in harness.TRAIN_FLOPS:
+            desc["train_flops_per_sample"] = harness.TRAIN_FLOPS[name]()
+        out[name] = desc
+    return out
 
 
 def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
@@ -500,9 +519,12 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
         "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
         "learned": accuracy is not None and accuracy >= ACCURACY_GATE[name],
     }
-    if name == "cnn-digits":
+    tta = pool_time_to_accuracy([p.get("time_to_accuracy") for p in parts], harness)
+    if tta is not None:
+        out["time_to_accuracy"] = tta
+    if name in harness.PEAK_WORKLOADS:
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None
-        achieved = median * harness.cnn_train_flops_per_sample() / 1e9 if median else None
+        achieved = median * harness.TRAIN_FLOPS[name]() / 1e9 if median else None
         out.update({
             "gflops": _round(achieved),
             "peak_gflops": _round(peak),
@@ -512,16 +534,39 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
     return out
 
 
+def pool_time_to_accuracy(parts: list[Any], harness: ModuleType) -> dict[str, Any] | None:
+    """Time to accuracy over N fresh-process runs: reached only when every run reached it; the
+    median and IQR of the runs' seconds (the spread between processes)."""
+    runs = [p for p in parts if isinstance(p, dict)]
+    if not runs:
+        return None
+    reached = [float(p["s"]) for p in runs if p.get("reached") and isinstance(p.get("s"),
+                                                                             (int, float))]
+    stats = harness.quantiles(reached) if len(reached) == len(runs) else None
+    return {
+        "target": runs[0].get("target"),
+        "reached": stats is not None,
+        "runs": len(runs),
+        "reached_runs": len(reached),
+        "s": _round(stats["median"], 4) if stats else None,
+        "iqr_s": _round(stats["iqr"], 4) if stats else None,
+        "values_s": [round(v, 4) for v in reached],
+        "epochs": _median([p.get("epochs") for p in runs if p.get("reached")]),
+        "best_accuracy": max((p.get("best_accuracy") or 0.0 for p in runs), default=None),
+    }
+
+
 CPU_PEAK_SOURCE = "numpy-float32-matmul-cpu"
 
 
 def apply_cpu_peak(frameworks: list[dict[str, Any]]) -> float | None:
     """One CPU reference per run: the best numpy matmul rate any row measured.
 
-    Every cnn-digits row on the CPU is then judged against the same number.
+    Every cnn-digits and attn-digits row on the CPU is then judged against the same number.
     """
-    cnn = [r["workloads"]["cnn-digits"] for r in frameworks if "cnn-digits" in r["workloads"]]
-    cpu = [w for w in cnn if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
+    judged = [wl for r in frameworks for name, wl in r["workloads"].items()
+              if isinstance(wl, dict) and "peak_source" in wl]
+    cpu = [w for w in judged if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
     if not cpu:
         return None
     peak = max(w["peak_gflops"] for w in cpu)
