@@ -150,7 +150,7 @@ class Measurement:
     criterion: str
     row: str
     workload: str
-    value: float  # relative speed (1.0 = fastest measured)
+    value: float  # relative speed (1.0 = the measured candidates' geometric mean)
     rating: float
     points: float
     detail: str

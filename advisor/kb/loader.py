@@ -240,6 +240,20 @@ def _merge(
             if cand not in candidate_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
+    evidence_conditions: dict[str, Any] = {}
+    known_workloads = _known_workloads()
+    for item in merged["speed_evidence"]:
+        try:
+            node = expr.parse(item.when)
+            expr.check(node, env)
+            evidence_conditions[item.id] = node
+        except ExpressionError as exc:
+            problems.append(_at(item, f"speed_evidence {item.id!r}: when: {exc.message}"))
+        for workload in item.workloads:
+            if workload not in known_workloads:
+                problems.append(_at(item, f"speed_evidence {item.id!r}: unknown workload "
+                                          f"{workload!r}; known: {', '.join(known_workloads)}"))
+
     if any(p.severity == "error" for p in problems) or not metas:
         return None, problems
     meta = Meta(**metas[0][0])
@@ -253,8 +267,16 @@ def _merge(
         conditions=conditions,
         question_conditions=question_conditions,
         files=files,
+        speed_evidence=merged["speed_evidence"],
+        evidence_conditions=evidence_conditions,
     )
     return kb, problems
+
+
+def _known_workloads() -> tuple[str, ...]:
+    from advisor.probe.workloads import known
+
+    return known()
 
 
 def _at(item: Any, message: str, severity: str = "error") -> Problem:
@@ -355,7 +377,9 @@ def _cache_read(key: str) -> KnowledgeBase | None:
         }
         conditions = {rule.id: expr.parse(rule.when) for rule in sections["rules"]}
         question_conditions = {q.id: expr.parse(q.when) for q in sections["questions"] if q.when}
+        evidence_conditions = {e.id: expr.parse(e.when) for e in sections["speed_evidence"]}
         return KnowledgeBase(
+            evidence_conditions=evidence_conditions,
             meta=Meta(**payload["meta"]),
             conditions=conditions,
             question_conditions=question_conditions,

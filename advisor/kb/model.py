@@ -128,6 +128,17 @@ class Rule(_Located):
 
 
 @dataclass(frozen=True)
+class SpeedEvidence(_Located):
+    """Which probe workloads speak for the projects ``when`` describes (see kb.schema)."""
+
+    id: str
+    when: str
+    workloads: tuple[str, ...]
+    rationale: str
+    measure: str = "samples_per_s"
+
+
+@dataclass(frozen=True)
 class Meta:
     kb_version: str
     title: str = "advisor knowledge base"
@@ -148,6 +159,8 @@ class KnowledgeBase:
     conditions: dict[str, Any] = field(default_factory=dict)  # rule id -> AST
     question_conditions: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    speed_evidence: list[SpeedEvidence] = field(default_factory=list)
+    evidence_conditions: dict[str, Any] = field(default_factory=dict)  # evidence id -> AST
 
     def question(self, qid: str) -> Question | None:
         return next((q for q in self.questions if q.id == qid), None)
@@ -169,7 +182,7 @@ class KnowledgeBase:
 
 # ------------------------------------------------------------------ plain data <-> objects
 
-SECTIONS = ("candidates", "criteria", "questions", "facts", "rules")
+SECTIONS = ("candidates", "criteria", "questions", "facts", "rules", "speed_evidence")
 
 
 def item_from_data(section: str, data: dict[str, Any], origin: tuple[str, int | None]) -> Any:
@@ -193,4 +206,7 @@ def item_from_data(section: str, data: dict[str, Any], origin: tuple[str, int | 
         if isinstance(review, str):
             data["review_by"] = dt.date.fromisoformat(review)
         return Rule(**data, origin=origin)
+    if section == "speed_evidence":
+        data["workloads"] = tuple(data.get("workloads", ()))
+        return SpeedEvidence(**data, origin=origin)
     raise ValueError(section)  # pragma: no cover

@@ -179,6 +179,35 @@ class Rule(_Located):
         return value
 
 
+class SpeedEvidence(_Located):
+    """Which probe workload speaks for the projects a condition describes (issue 12).
+
+    A project that matches no item, or an item with no workloads, gets no speed effect and a note
+    that says so; an item with no workloads wins over the others (nothing on the digits
+    represents, e.g., fine-tuning a pretrained transformer).
+    """
+
+    id: RULE_ID
+    when: str = Field(description="The projects it is about, in the advisor expression language.")
+    workloads: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]] = Field(
+        description="Probe workloads that represent these projects; empty: none does.")
+    measure: Literal["samples_per_s", "time_to_accuracy"] = Field(
+        "samples_per_s",
+        description="samples_per_s: one workload, the same model in every framework; "
+        "time_to_accuracy: seconds to the target test accuracy, comparable across model "
+        "families (each candidate's best over the workloads).")
+    rationale: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_workload_per_throughput(self) -> "SpeedEvidence":
+        if self.measure == "samples_per_s" and len(self.workloads) > 1:
+            raise ValueError("samples_per_s compares one workload; use time_to_accuracy to "
+                             "compare several (different models)")
+        if len(set(self.workloads)) != len(self.workloads):
+            raise ValueError("workloads repeat a name")
+        return self
+
+
 class Meta(_Model):
     title: str = "advisor knowledge base"
     kb_version: str
@@ -195,3 +224,4 @@ class KBFile(_Model):
     questions: list[Question] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    speed_evidence: list[SpeedEvidence] = Field(default_factory=list)

@@ -28,6 +28,7 @@ from advisor import __version__
 from advisor.infra.errors import BadInput
 from advisor.probe import hardware
 from advisor.probe.model import ROW_NAMES, SCHEMA_VERSION, ProbeReport
+from advisor.probe.workloads import specs as workload_specs
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 from advisor.infra.resources import probes_dir
 
@@ -37,18 +38,7 @@ DEFAULT_EPOCHS = 5
 SEED = 0
 
 
-def _bundled_specs() -> dict[str, dict[str, Any]]:
-    """The workload table of the bundled harness (probes/harness.py: SPECS, stdlib only)."""
-    spec = importlib.util.spec_from_file_location("_advisor_workload_specs",
-                                                  probes_dir() / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return dict(module.SPECS)
-
-
-SPECS = _bundled_specs()
+SPECS = workload_specs()
 WORKLOADS = tuple(SPECS)
 ACCURACY_GATE = {name: spec["gate"] for name, spec in SPECS.items()}  # chance is 0.10
 # --quick drops cnn-digits, attn-digits and gbdt-digits (tracing/compilation is most of a row's
