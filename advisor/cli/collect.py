@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from advisor.cli.env import Environment
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from advisor.kb.model import KnowledgeBase
     from advisor.questionnaire.answers import AnswerSet
 
@@ -64,7 +66,7 @@ def collect(
     try:
         return flow.run(
             kb, result, ask=lambda prompt: env.prompt(err, prompt),
-            say=lambda text: err.print(text, markup=False, highlight=False),
+            say=lambda text: say(err, text),
             on_answer=on_answer, machine=machine.local_facts(),
         )
     except (KeyboardInterrupt, EOFError):
@@ -74,6 +76,31 @@ def collect(
             raise Interrupted(interrupted_message(len(saved), keep, resume)) from None
         raise Interrupted(f"interrupted; {len(saved)} answers were not saved "
                           "(use --out FILE to keep them)") from None
+
+
+def say(console: "Console", text: str) -> None:
+    """Print questionnaire text; a line that wraps keeps its indent on every wrapped line (a long
+    help line stays under its question, a choice's second line under its text)."""
+    import re
+
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        # "[3/12] " and "12) " hang: wrapped lines continue under the text after them
+        head = re.match(r"(\[\d+/\d+\]|\d+\)) ", body)
+        if head:
+            grid = Table.grid()
+            grid.add_column(width=head.end(), no_wrap=True)
+            grid.add_column()
+            grid.add_row(Text(body[:head.end()]), Text(body[head.end():]))
+            renderable: object = grid
+        else:
+            renderable = Text(body)
+        console.print(Padding(renderable, (0, 0, 0, indent), expand=False))
 
 
 def interrupted_message(count: int, kept_in: str, resume: str | None) -> str:
