@@ -43,7 +43,7 @@ Choices, documented here once:
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import math
 import os
 import platform
@@ -53,43 +53,45 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-# ------------------------------------------------------------------------- the workloads
-# One home for what each workload is; the parent reads the same table (core.workload_descriptions)
-# and records it in the probe file, so a reader never needs this module to interpret a result.
-# ``family``: the model family (for comparisons across families by time to accuracy);
-# ``gate``: the test accuracy below which a row "did not learn" (its speed then means nothing).
-SPECS: dict[str, dict[str, Any]] = {
-    "mlp-digits": {"family": "mlp", "batch_size": 32, "gate": 0.80,
-                   "model": "64-128-64-10 MLP, ReLU"},
-    "cnn-digits": {"family": "cnn", "batch_size": 128, "gate": 0.80,
-                   "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> dense 128 -> "
-                            "dense 10, ReLU"},
-    # Each digit read as a sequence of its 8 pixel rows (tokens of 8 features): the smallest
-    # model that exercises what text, audio and time-series models spend their time in.
-    "attn-digits": {"family": "transformer", "batch_size": 64, "gate": 0.70, "chase_s": 0.0,
-                    "model": "8 row tokens x 8 -> dense 64 + learned positions -> 2 post-norm "
-                             "transformer encoder layers (d_model 64, 4 heads, feed-forward 128, "
-                             "GELU, LayerNorm eps 1e-5, no dropout) -> mean over tokens -> "
-                             "dense 10"},
-    # scikit-learn's HistGradientBoostingClassifier: the family the knowledge base recommends
-    # for tabular data. One "epoch" is GBDT_ROUNDS_PER_EPOCH more boosting rounds (warm start).
-    "gbdt-digits": {"family": "gbdt", "batch_size": None, "gate": 0.80,
-                    "model": "HistGradientBoostingClassifier (learning_rate 0.1, 31 leaves, "
-                             "no early stopping), 5 boosting rounds per epoch"},
-}
-WORKLOADS = tuple(SPECS)
-MIN_BLOCK_S = 0.05  # a timed block lasts at least this long (whole epochs; see epochs_per_block)
+
+def _load_protocol() -> Any:
+    """advisor/probe/protocol.py, by path: this child may run where advisor is not installed.
+
+    The parent names the file in ADVISOR_PROBE_PROTOCOL; a probe run by hand finds it beside
+    the probes (source checkout: ../advisor/probe/, installed wheel: ../probe/).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("ADVISOR_PROBE_PROTOCOL") or "",
+                  os.path.join(here, os.pardir, "advisor", "probe", "protocol.py"),
+                  os.path.join(here, os.pardir, "probe", "protocol.py")]
+    path = next((c for c in candidates if c and os.path.isfile(c)), None)
+    if path is None:
+        raise ImportError("advisor's probe protocol not found: set ADVISOR_PROBE_PROTOCOL to "
+                          "the path of advisor/probe/protocol.py")
+    if "advisor_probe_protocol" in sys.modules:
+        return sys.modules["advisor_probe_protocol"]
+    spec = importlib.util.spec_from_file_location("advisor_probe_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+protocol = _load_protocol()
+for _key, _value in protocol.CHILD_ENV.items():  # before any framework is imported
+    os.environ.setdefault(_key, _value)
+# The workloads are defined once, in the protocol module (SPECS: family, batch, accuracy gate).
+SPECS = protocol.SPECS
+WORKLOADS = protocol.WORKLOADS
+MIN_BLOCK_S = protocol.MIN_BLOCK_S  # a timed block lasts at least this long (see epochs_per_block)
 MAX_EPOCHS_PER_BLOCK = 64
-BATCH = {name: spec["batch_size"] for name, spec in SPECS.items()}
-GBDT_ROUNDS_PER_EPOCH = 5
-# Time to accuracy: training seconds (first epoch's tracing/compilation included, evaluation
-# excluded) until the test accuracy first reaches TARGET_ACCURACY. 0.95 on digits is reached by
-# every family here within a few epochs (MLP, CNN, gradient-boosted trees), well above what a
-# broken or mis-tuned model reaches, and below the 0.97-0.98 plateau where the 360-sample test
-# split's granularity (1 sample = 0.28 %) decides. Checked after every epoch until reached; a
-# row that has not reached it by the end of its timed blocks trains on, one epoch at a time, for
-# at most TARGET_EXTRA_S more seconds.
-TARGET_ACCURACY = 0.95
+BATCH = protocol.BATCH
+GBDT_ROUNDS_PER_EPOCH = 5  # gbdt-digits: one "epoch" is this many more boosting rounds
+# Time to accuracy (protocol.TARGET_ACCURACY): checked after every epoch until reached; a row that
+# has not reached it by the end of its timed blocks trains on, one epoch at a time, for at most
+# TARGET_EXTRA_S more seconds (a spec's ``chase_s`` overrides it: attn-digits needs about 13
+# epochs for 0.95, which a one-minute probe cannot spend on six rows).
+TARGET_ACCURACY = protocol.TARGET_ACCURACY
 TARGET_EXTRA_S = 1.0
 TARGET_MAX_EPOCHS = 60
 
@@ -97,16 +99,14 @@ TARGET_MAX_EPOCHS = 60
 def chase_s(name: str) -> float:
     """Seconds of extra training a row may spend on ``name`` to reach TARGET_ACCURACY."""
     return float(SPECS[name].get("chase_s", TARGET_EXTRA_S))
-
-
 LEARNING_RATE = 1e-3
 SPLIT_SEED = 0  # random_state of the stratified split
 DATA_VERSION = 1  # bump when the preparation below changes
 
 # Original stdout, kept for the one JSON object; fd 1 goes to stderr while frameworks run.
 _RESULT_FD: int | None = None
-READY_LINE = "advisor-probe: ready"  # the one line a --staged probe prints before its result
-GO = b"G"
+READY_LINE = protocol.READY_LINE  # the one line a --staged probe prints before its result
+GO = protocol.GO
 
 
 def capture_stdout() -> None:
@@ -121,7 +121,7 @@ def capture_stdout() -> None:
 
 def emit(result: dict[str, Any]) -> None:
     """Print the one JSON object on the original stdout."""
-    _write_result_fd(json.dumps(result, sort_keys=True, allow_nan=False) + "\n")
+    _write_result_fd(protocol.result_line(result))
 
 
 def _write_result_fd(text: str) -> None:
@@ -181,20 +181,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   max(0.0, ns.min_block_s))
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
-    n = str(threads)
-    xla = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_multi_thread_eigen" not in xla:
-        xla = (xla + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}").strip()
-    return {
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "TF_NUM_INTRAOP_THREADS": n,
-        "TF_NUM_INTEROP_THREADS": n,
-        "XLA_FLAGS": xla,
-    }
+thread_env = protocol.thread_env
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -350,6 +337,12 @@ TRAIN_FLOPS = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train
 PEAK_WORKLOADS = ("cnn-digits", "attn-digits")
 
 
+def train_flops_per_sample(workload: str) -> int | None:
+    """Training FLOPs of one sample of ``workload`` (None where not counted: gbdt-digits)."""
+    count = TRAIN_FLOPS.get(workload)
+    return count() if count else None
+
+
 def numpy_matmul_peak(n: int = 1024, budget_s: float = 0.12) -> float:
     """Best float32 n x n matmul rate of numpy (GFLOP/s) within a small time budget."""
     import numpy as np
@@ -405,20 +398,7 @@ def peak_rss_mb() -> float:
 
 
 # ------------------------------------------------------------------------------------ timing
-def quantiles(values: list[float]) -> dict[str, Any]:
-    """median, IQR (linear-interpolated quartiles) and n."""
-    xs = sorted(values)
-    n = len(xs)
-
-    def q(p: float) -> float:
-        pos = (n - 1) * p
-        lo = int(pos)
-        hi = min(lo + 1, n - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-    if n == 0:
-        return {"median": None, "iqr": None, "n": 0, "values": []}
-    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+quantiles = protocol.quantiles
 
 
 @dataclass
@@ -557,6 +537,7 @@ def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
         "rss_scope": rss_scope,
         "peak_gpu_mb": peak_gpu_mb,
         "time_to_accuracy": time_to_accuracy(times),
+        "train_flops_per_sample": train_flops_per_sample(name),
     }
     if name in PEAK_WORKLOADS and stats["median"]:
         result["gflops"] = round(stats["median"] * TRAIN_FLOPS[name]() / 1e9, 3)

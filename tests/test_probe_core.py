@@ -11,7 +11,7 @@ import time
 import pytest
 
 from advisor.infra.errors import BadInput
-from advisor.probe import core
+from advisor.probe import catalog, core
 from advisor.probe.model import load_probe
 from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
@@ -62,19 +62,16 @@ def test_repeat_pools_fresh_processes(tmp_path, installed):
 
 
 def test_time_to_accuracy_pools_the_processes():
-    from probe_fixtures import PROBES
-
-    harness = core.load_harness(PROBES)
     runs = [{"target": 0.95, "reached": True, "s": s, "epochs": 3, "best_accuracy": 0.96}
             for s in (1.0, 2.0, 3.0)]
-    pooled = core.pool_time_to_accuracy(runs, harness)
+    pooled = core.pool_time_to_accuracy(runs)
     assert pooled["reached"] and pooled["s"] == 2.0 and pooled["iqr_s"] == 1.0
     assert pooled["runs"] == 3 and pooled["values_s"] == [1.0, 2.0, 3.0]
     # one process that did not get there: the row did not reach it (no optimistic median)
     runs[1] = {"target": 0.95, "reached": False, "s": None, "epochs": None, "best_accuracy": 0.9}
-    pooled = core.pool_time_to_accuracy(runs, harness)
+    pooled = core.pool_time_to_accuracy(runs)
     assert pooled["reached"] is False and pooled["s"] is None and pooled["reached_runs"] == 2
-    assert core.pool_time_to_accuracy([None, None], harness) is None
+    assert core.pool_time_to_accuracy([None, None]) is None
 
 
 def test_noisy_and_not_learned_rows_are_flagged(tmp_path, installed):
@@ -106,8 +103,7 @@ def test_keras_rows_set_their_backend(tmp_path, installed):
 
 
 def test_child_env_pins_threads_and_gpu_memory(tmp_path):
-    harness = core.load_harness(ROOT / "probes")
-    env = core.child_env(core.ROWS["keras/jax"], 3, harness)
+    env = catalog.child_env(catalog.ROWS["keras/jax"], 3)
     assert env["OMP_NUM_THREADS"] == "3" and env["TF_NUM_INTRAOP_THREADS"] == "3"
     assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"

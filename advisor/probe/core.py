@@ -19,64 +19,28 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
 from advisor import __version__
 from advisor.infra.errors import BadInput
-from advisor.probe import hardware
-from advisor.probe.model import ROW_NAMES, SCHEMA_VERSION, ProbeReport
-from advisor.probe.workloads import specs as workload_specs
+from advisor.probe import catalog, hardware, protocol
+from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER, Row
+from advisor.probe.model import SCHEMA_VERSION, ProbeReport
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 from advisor.infra.resources import probes_dir
 
 NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
+ACCURACY_GATE = {name: spec["gate"] for name, spec in protocol.SPECS.items()}  # chance is 0.10
 DEFAULT_EPOCHS = 5
-SEED = 0
-
-
-SPECS = workload_specs()
-WORKLOADS = tuple(SPECS)
-ACCURACY_GATE = {name: spec["gate"] for name, spec in SPECS.items()}  # chance is 0.10
+WORKLOADS = catalog.WORKLOADS
 # --quick drops cnn-digits, attn-digits and gbdt-digits (tracing/compilation is most of a row's
-# work beyond the import); mlp-digits keeps its 5 timed blocks, a quarter of a second per row.
+# work beyond the import);
+# mlp-digits keeps its 5 timed blocks, which cost a quarter of a second or so per row.
 QUICK_WORKLOADS = ("mlp-digits",)
-NEURAL_WORKLOADS = ("mlp-digits", "cnn-digits", "attn-digits")  # every deep-learning row
-
-
-@dataclass(frozen=True)
-class RowSpec:
-    name: str
-    script: str
-    modules: tuple[str, ...]  # top-level modules that must be installed
-    install_hint: str
-    env: dict[str, str] = field(default_factory=dict)
-    workloads: tuple[str, ...] = NEURAL_WORKLOADS
-
-
-ROWS: dict[str, RowSpec] = {
-    spec.name: spec
-    for spec in (
-        RowSpec("pytorch", "probe_pytorch.py", ("torch",), "pip install torch"),
-        RowSpec("tensorflow", "probe_tensorflow.py", ("tensorflow",), "pip install tensorflow"),
-        RowSpec("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
-                "pip install keras tensorflow", {"KERAS_BACKEND": "tensorflow"}),
-        RowSpec("keras/torch", "probe_keras.py", ("keras", "torch"), "pip install keras torch",
-                {"KERAS_BACKEND": "torch"}),
-        RowSpec("keras/jax", "probe_keras.py", ("keras", "jax"), "pip install keras jax",
-                {"KERAS_BACKEND": "jax"}),
-        RowSpec("jax", "probe_jax.py", ("jax",), "pip install jax"),
-        RowSpec("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-                workloads=("mlp-digits", "gbdt-digits")),
-    )
-}
-# sklearn first: it imports scikit-learn anyway, so it prepares the shared data cache for free.
-RUN_ORDER = ("sklearn", "pytorch", "jax", "tensorflow", "keras/tensorflow", "keras/torch",
-             "keras/jax")
-KERAS_ROWS = ("keras/tensorflow", "keras/torch", "keras/jax")
+SEED = 0
 STARTUPS = ("staged", "serial")
 # A staged round keeps every row's process alive until it has trained: below this much available
 # memory per row, start-up runs serially instead.
@@ -101,10 +65,7 @@ class ProbeOptions:
 
     def validate(self) -> None:
         if self.frameworks is not None:
-            unknown = [f for f in self.frameworks if f not in ROWS]
-            if unknown:
-                raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
-                               f"choose from {', '.join(ROW_NAMES)}")
+            catalog.check_rows(self.frameworks)
             if not self.frameworks:
                 raise BadInput("no framework rows selected")
         if self.startup not in STARTUPS:
@@ -228,26 +189,8 @@ def parse_frameworks(text: str | None) -> tuple[str, ...]:
     if not text:
         return ROW_NAMES
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [n for n in names if n not in ROWS]
-    if unknown:
-        raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
-                       f"choose from {', '.join(ROW_NAMES)}")
+    catalog.check_rows(names)
     return names
-
-
-def load_harness(folder: Path) -> ModuleType:
-    """The probes' harness module, loaded by path (standard library only at import)."""
-    spec = importlib.util.spec_from_file_location("_advisor_probe_harness", folder / "harness.py")
-    if spec is None or spec.loader is None:  # pragma: no cover - the file is packaged
-        raise BadInput(f"probe harness not found in {folder}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(spec.name, None)
-        raise
-    return module
 
 
 def is_installed(module: str) -> bool:
@@ -255,20 +198,6 @@ def is_installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def child_env(spec: RowSpec, threads: int, harness: ModuleType) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(harness.thread_env(threads))
-    env.update({
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX: allocate GPU memory as needed
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # TF: the same
-        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    env.update(spec.env)
-    return env
 
 
 def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeReport:
@@ -282,7 +211,6 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     environment = hardware.get_environment()
     threads = options.threads or host["usable_cores"]
     folder = options.scripts or scripts_dir()
-    harness = load_harness(folder)
     epochs = options.epochs
     selected = options.selected_workloads()
     order, not_run = plan_rows(options)
@@ -300,7 +228,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         elif not (folder / spec.script).is_file():
             results[name] = [ChildResult("broken", None, f"probe script not found: {spec.script}",
                                          None, 0)]
-            rows[name] = pool_row(spec, results[name], harness, selected, bool(gpus))
+            rows[name] = pool_row(spec, results[name], selected, bool(gpus))
             notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
         else:
             runnable.append(name)
@@ -317,14 +245,14 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                 "--workloads", ",".join(workloads)]
 
     def finish_row(name: str) -> None:
-        rows[name] = pool_row(ROWS[name], results[name], harness, selected,
+        rows[name] = pool_row(ROWS[name], results[name], selected,
                               host_has_gpu=bool(gpus))
         notify(ProgressEvent("done", name, order.index(name) + 1, len(order), row=rows[name]))
 
     try:
         if startup == "staged":
             for attempt in range(1, options.repeat + 1):  # one round per repeat: bounded memory
-                _staged_round(runnable, attempt, options, order, args_for, threads, harness,
+                _staged_round(runnable, attempt, options, order, args_for, threads,
                               window, results, notify, finish_row)
         else:
             for name in runnable:
@@ -332,7 +260,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                     notify(ProgressEvent("start", name, order.index(name) + 1, len(order),
                                          attempt, options.repeat))
                     results.setdefault(name, []).append(run_child(
-                        args_for(name), env=child_env(ROWS[name], threads, harness),
+                        args_for(name), env=catalog.child_env(ROWS[name], threads),
                         timeout=options.timeout_s))
                     if results[name][-1].status != "ok":
                         break  # a failed run fails the row: no need to repeat it
@@ -352,7 +280,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                                  row=event.row))
 
         scaling_report = scaling.run_scaling(
-            sc_opts, host=host, gpus=gpus, harness=harness, folder=folder,
+            sc_opts, host=host, gpus=gpus, folder=folder,
             python=options.python, is_installed=is_installed, progress=relay)
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
     cpu_peak = apply_cpu_peak(frameworks)
@@ -367,7 +295,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "threads": threads,
             "seed": SEED,
             "epochs": {"warmup": 1, "timed": epochs, "unit": "blocks of whole epochs",
-                       "min_block_s": harness.MIN_BLOCK_S},
+                       "min_block_s": protocol.MIN_BLOCK_S},
             "quick": options.quick,
             "workloads": list(selected),
             "rows": order,
@@ -384,11 +312,12 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "accuracy_gate": ACCURACY_GATE,
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
-                          for k, v in child_env(ROWS["jax"], threads, harness).items()
-                          if k not in os.environ or os.environ[k] != v},
+                          for k, v in catalog.child_env(ROWS["jax"], threads).items()
+                          if (k not in os.environ or os.environ[k] != v)
+                          and k != protocol.ENV_PROTOCOL},
         },
         "frameworks": frameworks,
-        "workloads": workload_descriptions(harness),
+        "workloads": workload_descriptions(frameworks),
     }
     if scaling_report is not None:
         report["scaling"] = scaling_report
@@ -396,13 +325,13 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
 
 
 def _staged_round(runnable: list[str], attempt: int, options: ProbeOptions, order: list[str],
-                  args_for: Callable[[str], list[str]], threads: int, harness: ModuleType,
+                  args_for: Callable[[str], list[str]], threads: int,
                   window: int, results: dict[str, list[ChildResult]],
                   notify: ProgressCallback, finish_row: Callable[[str], None]) -> None:
     """One attempt of every row still standing: start-up side by side, training one at a time."""
     names = [n for n in runnable
              if all(r.status == "ok" for r in results.get(n, []))]  # a failed row is done
-    jobs = [StagedJob(args_for(n) + ["--staged"], child_env(ROWS[n], threads, harness))
+    jobs = [StagedJob(args_for(n) + ["--staged"], catalog.child_env(ROWS[n], threads))
             for n in names]
 
     def on_phase(phase: str, index: int, result: ChildResult | None) -> None:
@@ -424,24 +353,29 @@ def is_busy(load: list[float] | None, cores: int) -> bool:
     return bool(load) and load[0] > BUSY_LOAD_PER_CORE * cores
 
 
-def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
-    """What each workload is (from the harness' SPECS), recorded in the probe file."""
+def workload_descriptions(frameworks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each workload is (protocol.SPECS), recorded in the probe file."""
     common = {"dataset": "sklearn digits (bundled)", "split": "80/20 stratified, random_state=0",
               "scaling": "StandardScaler fit on train", "dtype": "float32",
-              "target_accuracy": harness.TARGET_ACCURACY}
+              "target_accuracy": protocol.TARGET_ACCURACY}
     neural = {"optimizer": "Adam lr 1e-3", "loss": "cross-entropy"}
     out: dict[str, dict[str, Any]] = {}
-    for name, spec in harness.SPECS.items():
-        desc = {**common, **({} if spec["family"] == "gbdt" else neural),
-                "family": spec["family"], "model": spec["model"],
-                "batch_size": spec["batch_size"], "accuracy_gate": spec["gate"]}
-        if name in harness.TRAIN_FLOPS:
-            desc["train_flops_per_sample"] = harness.TRAIN_FLOPS[name]()
-        out[name] = desc
+    for name, spec in protocol.SPECS.items():
+        out[name] = {**common, **({} if spec["family"] == "gbdt" else neural),
+                     "family": spec["family"], "model": spec["model"],
+                     "batch_size": spec["batch_size"], "accuracy_gate": spec["gate"],
+                     "train_flops_per_sample": _flops(frameworks, name)}
     return out
 
 
-def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
+def _flops(frameworks: list[dict[str, Any]], workload: str) -> int | None:
+    """Training FLOPs per sample of a workload, as the children that ran it count them."""
+    return next((r["workloads"][workload]["train_flops_per_sample"] for r in frameworks
+                 if r.get("workloads", {}).get(workload, {}).get("train_flops_per_sample")),
+                None)
+
+
+def pool_row(spec: Row, results: list[ChildResult],
              selected: tuple[str, ...] = WORKLOADS, host_has_gpu: bool = False) -> dict[str, Any]:
     """One row from N fresh-process runs: samples pooled, any failed run makes the row fail."""
     failed = next((r for r in results if r.status != "ok"), None)
@@ -479,7 +413,7 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
     for workload in (w for w in spec.workloads if w in selected):
         parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
         if parts:
-            row["workloads"][workload] = pool_workload(workload, parts, harness)
+            row["workloads"][workload] = pool_workload(workload, parts)
     if host_has_gpu and not row["sees_gpu"] and spec.name != "sklearn":
         row["flags"].append("gpu-not-visible")  # the host has a GPU this framework cannot use
     for workload, result in row["workloads"].items():
@@ -490,9 +424,9 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
     return row
 
 
-def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -> dict[str, Any]:
+def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     values = [v for p in parts for v in p["samples_per_s"].get("values", [])]
-    stats = harness.quantiles(values)
+    stats = protocol.quantiles(values)
     median, iqr = stats["median"], stats["iqr"]
     accuracy = _median([p.get("accuracy") for p in parts])
     out: dict[str, Any] = {
@@ -506,15 +440,17 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
         "epochs": parts[0].get("epochs"),
         "batch_size": parts[0].get("batch_size"),
         "wall_s": _median([p.get("wall_s") for p in parts]),
+        "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
         "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
         "learned": accuracy is not None and accuracy >= ACCURACY_GATE[name],
     }
-    tta = pool_time_to_accuracy([p.get("time_to_accuracy") for p in parts], harness)
+    tta = pool_time_to_accuracy([p.get("time_to_accuracy") for p in parts])
     if tta is not None:
         out["time_to_accuracy"] = tta
-    if name in harness.PEAK_WORKLOADS:
+    if any("peak_source" in p for p in parts):  # judged against a matmul peak (harness)
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None
-        achieved = median * harness.TRAIN_FLOPS[name]() / 1e9 if median else None
+        flops = parts[0].get("train_flops_per_sample")
+        achieved = median * flops / 1e9 if median and flops else None
         out.update({
             "gflops": _round(achieved),
             "peak_gflops": _round(peak),
@@ -524,15 +460,15 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
     return out
 
 
-def pool_time_to_accuracy(parts: list[Any], harness: ModuleType) -> dict[str, Any] | None:
+def pool_time_to_accuracy(parts: list[Any]) -> dict[str, Any] | None:
     """Time to accuracy over N fresh-process runs: reached only when every run reached it; the
     median and IQR of the runs' seconds (the spread between processes)."""
     runs = [p for p in parts if isinstance(p, dict)]
     if not runs:
         return None
-    reached = [float(p["s"]) for p in runs if p.get("reached") and isinstance(p.get("s"),
-                                                                             (int, float))]
-    stats = harness.quantiles(reached) if len(reached) == len(runs) else None
+    reached = [float(p["s"]) for p in runs
+               if p.get("reached") and isinstance(p.get("s"), (int, float))]
+    stats = protocol.quantiles(reached) if len(reached) == len(runs) else None
     return {
         "target": runs[0].get("target"),
         "reached": stats is not None,
@@ -554,7 +490,7 @@ def apply_cpu_peak(frameworks: list[dict[str, Any]]) -> float | None:
 
     Every cnn-digits and attn-digits row on the CPU is then judged against the same number.
     """
-    judged = [wl for r in frameworks for name, wl in r["workloads"].items()
+    judged = [wl for r in frameworks for wl in r["workloads"].values()
               if isinstance(wl, dict) and "peak_source" in wl]
     cpu = [w for w in judged if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
     if not cpu:
