@@ -298,27 +298,30 @@ def epoch_order(seed: int, epoch: int, n: int) -> Any:
 
 
 # ------------------------------------------------------------------------------------ FLOPs
-def cnn_forward_macs() -> int:
-    """Multiply-accumulates of one cnn-digits forward pass (one sample)."""
-    conv1 = 8 * 8 * 32 * (3 * 3 * 1)
-    conv2 = 8 * 8 * 64 * (3 * 3 * 32)
-    dense1 = (4 * 4 * 64) * 128
-    dense2 = 128 * 10
+def cnn_forward_macs(width: int = 1) -> int:
+    """Multiply-accumulates of one cnn-digits forward pass (one sample; ``width`` x channels)."""
+    c1, c2, d = 32 * width, 64 * width, 128 * width
+    conv1 = 8 * 8 * c1 * (3 * 3 * 1)
+    conv2 = 8 * 8 * c2 * (3 * 3 * c1)
+    dense1 = (4 * 4 * c2) * d
+    dense2 = d * 10
     return conv1 + conv2 + dense1 + dense2
 
 
-def cnn_train_flops_per_sample() -> int:
+def cnn_train_flops_per_sample(width: int = 1) -> int:
     """Forward + backward ~ 3x forward; 2 FLOPs per multiply-accumulate."""
-    return 3 * 2 * cnn_forward_macs()
+    return 3 * 2 * cnn_forward_macs(width)
 
 
-def mlp_train_flops_per_sample() -> int:
-    return 3 * 2 * (64 * 128 + 128 * 64 + 64 * 10)
+def mlp_train_flops_per_sample(width: int = 1) -> int:
+    h1, h2 = 128 * width, 64 * width
+    return 3 * 2 * (64 * h1 + h1 * h2 + h2 * 10)
 
 
-def attn_forward_macs(tokens: int = 8, features: int = 8, d_model: int = 64, ff: int = 128,
-                      layers: int = 2, classes: int = 10) -> int:
+def attn_forward_macs(width: int = 1, tokens: int = 8, features: int = 8, layers: int = 2,
+                      classes: int = 10) -> int:
     """Multiply-accumulates of one attn-digits forward pass (one sample, matmuls only)."""
+    d_model, ff = 64 * width, 128 * width
     per_layer = (tokens * d_model * 3 * d_model  # q, k, v projections
                  + 2 * tokens * tokens * d_model  # scores and the weighted sum of values
                  + tokens * d_model * d_model  # output projection
@@ -326,8 +329,8 @@ def attn_forward_macs(tokens: int = 8, features: int = 8, d_model: int = 64, ff:
     return tokens * features * d_model + layers * per_layer + d_model * classes
 
 
-def attn_train_flops_per_sample() -> int:
-    return 3 * 2 * attn_forward_macs()
+def attn_train_flops_per_sample(width: int = 1) -> int:
+    return 3 * 2 * attn_forward_macs(width)
 
 
 TRAIN_FLOPS = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train_flops_per_sample,
@@ -337,10 +340,50 @@ TRAIN_FLOPS = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train
 PEAK_WORKLOADS = ("cnn-digits", "attn-digits")
 
 
-def train_flops_per_sample(workload: str) -> int | None:
+def train_flops_per_sample(workload: str, width: int = 1) -> int | None:
     """Training FLOPs of one sample of ``workload`` (None where not counted: gbdt-digits)."""
     count = TRAIN_FLOPS.get(workload)
-    return count() if count else None
+    return count(width) if count else None
+
+
+# ----------------------------------------------------------------------------- GPU sizes
+# On a GPU the digits models measure kernel-launch overhead (issue 12: jax 270k samples/s, PyTorch
+# 58k on an H200's cnn-digits). A probe that trains on a GPU therefore also runs each neural
+# workload at a compute-bound size: every hidden width x GPU_WIDTH, batches of GPU_BATCH, in
+# float32 (TF32 matmuls, as the row's peak) and, where the probe supports it, in bf16 mixed
+# precision. Results go under ``<workload>@large`` and ``<workload>@large-bf16``. Never on a CPU.
+GPU_WIDTH = 8
+GPU_BATCH = {"mlp-digits": 1024, "cnn-digits": 1024, "attn-digits": 512}
+GPU_SUFFIX = "@large"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A size and precision of a workload (the default: the workload as DESIGN.md defines it)."""
+
+    key: str  # the result key: "cnn-digits", "cnn-digits@large", "cnn-digits@large-bf16"
+    width: int = 1  # multiplier of every hidden width (channels, units, d_model)
+    batch_size: int | None = None  # None: the workload's own
+    precision: str = "float32"  # "float32" | "bf16-mixed"
+
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16-mixed"
+
+
+def gpu_variants(name: str, bf16: bool) -> list[Variant]:
+    """The GPU sizes of a neural workload (none for gbdt-digits): float32, and bf16 if asked."""
+    if name not in GPU_BATCH:
+        return []
+    out = [Variant(name + GPU_SUFFIX, GPU_WIDTH, GPU_BATCH[name])]
+    if bf16:
+        out.append(Variant(name + GPU_SUFFIX + "-bf16", GPU_WIDTH, GPU_BATCH[name],
+                           "bf16-mixed"))
+    return out
+
+
+def batch_of(name: str, variant: Variant | None) -> int:
+    return (variant.batch_size if variant and variant.batch_size else BATCH[name])
 
 
 def numpy_matmul_peak(n: int = 1024, budget_s: float = 0.12) -> float:
@@ -520,7 +563,8 @@ def blocks_from_epochs(first_s: float, epoch_s: list[float], blocks: int,
 
 def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
                     peak_rss: float, rss_scope: str, peak_gflops: float | None,
-                    peak_source: str | None, peak_gpu_mb: float | None = None) -> dict[str, Any]:
+                    peak_source: str | None, peak_gpu_mb: float | None = None,
+                    variant: Variant | None = None) -> dict[str, Any]:
     rates = [n_train / t for t in times.timed_s if t > 0]
     stats = quantiles(rates)
     result: dict[str, Any] = {
@@ -530,17 +574,20 @@ def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
         "epochs": {"warmup": 1, "calibration": 1 if times.calibration_s is not None else 0,
                    "blocks": len(times.timed_s), "per_block": times.per_block,
                    "timed": len(times.timed_s) * times.per_block},
-        "batch_size": BATCH[name],
+        "batch_size": batch_of(name, variant),
+        "precision": variant.precision if variant else "float32",
+        "width": variant.width if variant else 1,
         "train_samples": n_train,
         "accuracy": round(float(accuracy), 4),
         "peak_rss_mb": peak_rss,
         "rss_scope": rss_scope,
         "peak_gpu_mb": peak_gpu_mb,
         "time_to_accuracy": time_to_accuracy(times),
-        "train_flops_per_sample": train_flops_per_sample(name),
+        "train_flops_per_sample": train_flops_per_sample(name, variant.width if variant else 1),
     }
-    if name in PEAK_WORKLOADS and stats["median"]:
-        result["gflops"] = round(stats["median"] * TRAIN_FLOPS[name]() / 1e9, 3)
+    if (name in PEAK_WORKLOADS or variant is not None) and stats["median"]:
+        flops = result["train_flops_per_sample"] or 0
+        result["gflops"] = round(stats["median"] * flops / 1e9, 3)
         add_peak(result, peak_gflops, peak_source)
     return result
 
@@ -582,6 +629,10 @@ class Probe:
     # run(workload, config, data, info) -> (EpochTimes, accuracy, peak_gpu_mb or None)
     run: Callable[[str, Config, Data, dict[str, Any]], tuple[EpochTimes, float, float | None]]
     workloads: tuple[str, ...] = WORKLOADS
+    # run_variant(workload, variant, config, data, info) -> as run: the GPU sizes (gpu_variants);
+    # None: the probe has no GPU sizes. ``bf16``: it has a bf16 mixed-precision variant.
+    run_variant: Callable[..., tuple[EpochTimes, float, float | None]] | None = None
+    bf16: bool = False
 
 
 def main(probe: Probe, argv: list[str] | None = None) -> None:
@@ -637,11 +688,12 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
             )
             # build + train + evaluate: what the workload cost beyond its timed epochs
             results[name]["wall_s"] = round(time.perf_counter() - started, 4)
-        peaked = [name for name in PEAK_WORKLOADS if name in results]
+            results.update(run_gpu_sizes(probe, name, config, data, info))
+        peaked = [key for key in results if key.split("@")[0] in PEAK_WORKLOADS or "@" in key]
         if peaked:  # measured after training: no BLAS threads left spinning
             peak, peak_source = _peak(info)
-            for name in peaked:
-                add_peak(results[name], peak, peak_source)
+            for key in peaked:
+                add_peak(results[key], peak, peak_source)
         out["workloads"] = results
         out["probe_wall_s"] = round(time.perf_counter() - t0, 4)
         out["status"] = "ok"
@@ -652,6 +704,30 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
         return 1
     emit(out)
     return 0
+
+
+def run_gpu_sizes(probe: Probe, name: str, config: Config, data: Data,
+                  info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The workload's GPU sizes (see GPU_WIDTH) when this row trains on a GPU; nothing on a CPU.
+
+    A size that fails (out of memory, an unsupported op in bf16) is recorded as its error, not
+    as a failure of the row: the digits-sized numbers stand.
+    """
+    if info.get("ran_on") != "gpu" or probe.run_variant is None or config.device == "cpu":
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for variant in gpu_variants(name, probe.bf16):
+        started = time.perf_counter()
+        try:
+            times, accuracy, gpu_mb = probe.run_variant(name, variant, config, data, info)
+        except Exception as exc:  # noqa: BLE001 - one size failing leaves the row standing
+            out[variant.key] = {"error": error_line(exc), "precision": variant.precision}
+            continue
+        result = workload_result(name, times, data.n_train, accuracy, peak_rss_mb(), "process",
+                                 None, None, gpu_mb, variant=variant)
+        result["wall_s"] = round(time.perf_counter() - started, 4)
+        out[variant.key] = result
+    return out
 
 
 def error_line(exc: BaseException) -> str:

@@ -58,24 +58,26 @@ def _uniform(rng: Any, shape: tuple[int, ...], fan_in: int) -> Any:
     return rng.uniform(-bound, bound, shape).astype("float32")
 
 
-def init(name: str, seed: int) -> dict[str, Any]:
+def init(name: str, seed: int, width: int = 1) -> dict[str, Any]:
     """Parameters drawn with numpy (setup, not the measured work; avoids a compile per layer)."""
     import jax
     import numpy as np
 
     rng = np.random.default_rng(seed)
     if name == "attn-digits":
-        return jax.device_put(_attention_params(rng))
+        return jax.device_put(_attention_params(rng, width))
     if name == "mlp-digits":
-        shapes = {"l1": (64, 128), "l2": (128, 64), "l3": (64, 10)}
+        w = width
+        shapes = {"l1": (64, 128 * w), "l2": (128 * w, 64 * w), "l3": (64 * w, 10)}
         params = {k: {"w": _uniform(rng, s, s[0]), "b": np.zeros(s[1], "float32")}
                   for k, s in shapes.items()}
     else:
+        c1, c2, d = 32 * width, 64 * width, 128 * width
         params = {
-            "c1": {"w": _uniform(rng, (3, 3, 1, 32), 9), "b": np.zeros(32, "float32")},
-            "c2": {"w": _uniform(rng, (3, 3, 32, 64), 9 * 32), "b": np.zeros(64, "float32")},
-            "d1": {"w": _uniform(rng, (1024, 128), 1024), "b": np.zeros(128, "float32")},
-            "d2": {"w": _uniform(rng, (128, 10), 128), "b": np.zeros(10, "float32")},
+            "c1": {"w": _uniform(rng, (3, 3, 1, c1), 9), "b": np.zeros(c1, "float32")},
+            "c2": {"w": _uniform(rng, (3, 3, c1, c2), 9 * c1), "b": np.zeros(c2, "float32")},
+            "d1": {"w": _uniform(rng, (16 * c2, d), 16 * c2), "b": np.zeros(d, "float32")},
+            "d2": {"w": _uniform(rng, (d, 10), d), "b": np.zeros(10, "float32")},
         }
     return jax.device_put(params)
 
@@ -86,11 +88,11 @@ def _dense(rng: Any, fan_in: int, fan_out: int) -> dict[str, Any]:
     return {"w": _uniform(rng, (fan_in, fan_out), fan_in), "b": np.zeros(fan_out, "float32")}
 
 
-def _attention_params(rng: Any) -> dict[str, Any]:
+def _attention_params(rng: Any, width: int = 1) -> dict[str, Any]:
     """attn-digits (harness.SPECS): embedding, positions, 2 encoder layers, head."""
     import numpy as np
 
-    d, ff = 64, 128
+    d, ff = 64 * width, 128 * width
 
     def norm() -> dict[str, Any]:
         return {"g": np.ones(d, "float32"), "b": np.zeros(d, "float32")}
@@ -108,7 +110,7 @@ def _attention_forward(params: dict[str, Any], x: Any) -> Any:
     import jax
 
     jnp = jax.numpy
-    heads, d = 4, 64
+    heads, d = 4, params["pos"].shape[-1]  # d_model: 64 x width
 
     def layer_norm(h: Any, p: dict[str, Any]) -> Any:
         mean = h.mean(-1, keepdims=True)
@@ -187,15 +189,31 @@ def shaped(name: str, x: Any) -> Any:
     return x
 
 
-def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+def run_variant(name: str, variant: harness.Variant, config: harness.Config,
+                data: harness.Data, info: dict[str, Any]):
+    """A GPU size (harness.gpu_variants): wider, larger batches; bf16 mixed precision computes
+    the forward and backward pass in bfloat16 on float32 master parameters and Adam state."""
+    return run(name, config, data, info, variant)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any],
+        variant: harness.Variant | None = None):
     import jax
     import numpy as np
 
     x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
     lr = harness.LEARNING_RATE
 
+    bf16 = variant is not None and variant.bf16
+
+    def compute(params: Any, xb: Any) -> Any:  # logits, in float32
+        if bf16:  # bf16 mixed precision: cast the float32 master parameters for the pass
+            cast = jax.tree_util.tree_map(lambda a: a.astype(jax.numpy.bfloat16), params)
+            return forward(name, cast, xb.astype(jax.numpy.bfloat16)).astype("float32")
+        return forward(name, params, xb)
+
     def loss_fn(params: Any, xb: Any, yb: Any) -> Any:  # mean cross-entropy
-        logits = forward(name, params, xb)
+        logits = compute(params, xb)
         logp = jax.nn.log_softmax(logits)
         return -jax.numpy.take_along_axis(logp, yb[:, None], axis=1).mean()
 
@@ -209,9 +227,9 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     x = jax.device_put(x_tr)
     y = jax.device_put(data.y_train.astype(np.int32))
     train_step = jax.jit(step, donate_argnums=(0, 1))
-    params = init(name, config.seed)
+    params = init(name, config.seed, variant.width if variant else 1)
     state = adam_init(params)
-    batch = harness.BATCH[name]
+    batch = harness.batch_of(name, variant)
     n = data.n_train
     box = {"params": params, "state": state, "loss": None}
 
@@ -225,14 +243,15 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     def sync() -> None:
         jax.block_until_ready(box["params"])
 
-    predict = jax.jit(lambda p, xb: forward(name, p, xb).argmax(axis=1))
+    predict = jax.jit(lambda p, xb: compute(p, xb).argmax(axis=1))
     x_test = jax.device_put(x_te)
 
     def evaluate() -> float:
         return float((np.asarray(predict(box["params"], x_test)) == data.y_test).mean())
 
     times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
-                                evaluate=evaluate, extra_s=harness.chase_s(name))
+                                evaluate=evaluate,
+                                extra_s=0.0 if variant else harness.chase_s(name))
     accuracy = evaluate()
     gpu_mb = None
     device = jax.devices()[0]
@@ -242,7 +261,8 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     return times, accuracy, gpu_mb
 
 
-PROBE = harness.Probe("jax", "jax", "pip install jax", load, run)
+PROBE = harness.Probe("jax", "jax", "pip install jax", load, run, run_variant=run_variant,
+                      bf16=True)
 
 if __name__ == "__main__":
     harness.main(PROBE)

@@ -74,9 +74,9 @@ def _layer_norm(tf: Any, h: Any, gamma: Any, beta: Any) -> Any:
     return (h - mean) * tf.math.rsqrt(var + 1e-5) * gamma + beta
 
 
-def _attention(tf: Any) -> tuple[list[Any], Any]:
+def _attention(tf: Any, width: int = 1) -> tuple[list[Any], Any]:
     """attn-digits (harness.SPECS) with tf ops: post-norm encoder layers, 4 heads of 16."""
-    d, heads, ff = 64, 4, 128
+    d, heads, ff = 64 * width, 4, 128 * width
     params = _dense(tf, 8, d) + [tf.Variable(tf.random.normal((8, d), stddev=0.02))]
     for _ in range(2):
         params += (_dense(tf, d, 3 * d) + _dense(tf, d, d)
@@ -104,12 +104,14 @@ def _attention(tf: Any) -> tuple[list[Any], Any]:
     return params, forward
 
 
-def build(name: str, tf: Any) -> tuple[list[Any], Any]:
-    """Variables and the forward function of a workload (NHWC for the CNN)."""
+def build(name: str, tf: Any, width: int = 1) -> tuple[list[Any], Any]:
+    """Variables and the forward function of a workload (NHWC for the CNN); ``width``
+    multiplies every hidden width (GPU sizes)."""
+    w = width
     if name == "attn-digits":
-        return _attention(tf)
+        return _attention(tf, w)
     if name == "mlp-digits":
-        params = _dense(tf, 64, 128) + _dense(tf, 128, 64) + _dense(tf, 64, 10)
+        params = _dense(tf, 64, 128 * w) + _dense(tf, 128 * w, 64 * w) + _dense(tf, 64 * w, 10)
 
         def forward(x: Any) -> Any:
             h = tf.nn.relu(x @ params[0] + params[1])
@@ -117,13 +119,15 @@ def build(name: str, tf: Any) -> tuple[list[Any], Any]:
             return h @ params[4] + params[5]
 
         return params, forward
-    params = _conv(tf, 1, 32) + _conv(tf, 32, 64) + _dense(tf, 1024, 128) + _dense(tf, 128, 10)
+    flat = 16 * 64 * w
+    params = (_conv(tf, 1, 32 * w) + _conv(tf, 32 * w, 64 * w) + _dense(tf, flat, 128 * w)
+              + _dense(tf, 128 * w, 10))
 
     def forward(x: Any) -> Any:
         h = tf.nn.relu(tf.nn.conv2d(x, params[0], 1, "SAME") + params[1])
         h = tf.nn.relu(tf.nn.conv2d(h, params[2], 1, "SAME") + params[3])
         h = tf.nn.max_pool2d(h, 2, 2, "VALID")
-        h = tf.reshape(h, (-1, 1024))
+        h = tf.reshape(h, (-1, flat))
         h = tf.nn.relu(h @ params[4] + params[5])
         return h @ params[6] + params[7]
 
@@ -159,13 +163,22 @@ def shaped(name: str, x: Any) -> Any:
     return x
 
 
-def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+def run_variant(name: str, variant: harness.Variant, config: harness.Config,
+                data: harness.Data, info: dict[str, Any]):
+    """A GPU size (harness.gpu_variants), float32 only: this row writes its layers and Adam with
+    raw TensorFlow ops, and bf16 would mean casting each by hand (Keras' rows measure TF's
+    mixed precision through its dtype policy)."""
+    return run(name, config, data, info, variant)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any],
+        variant: harness.Variant | None = None):
     import tensorflow as tf
 
     tf.random.set_seed(config.seed)
     gpu = info["ran_on"] == "gpu"
     x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
-    params, forward = build(name, tf)
+    params, forward = build(name, tf, variant.width if variant else 1)
     opt = Adam(tf, params, harness.LEARNING_RATE)
     x = tf.constant(x_tr)
     y = tf.constant(data.y_train)
@@ -182,7 +195,7 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         opt.apply(tape.gradient(loss, params))
         return loss
 
-    batch = harness.BATCH[name]
+    batch = harness.batch_of(name, variant)
     n = data.n_train
     last: dict[str, Any] = {}
     if gpu:
@@ -204,13 +217,15 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         return float((predict(x_test).numpy() == data.y_test).mean())
 
     times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
-                                evaluate=evaluate, extra_s=harness.chase_s(name))
+                                evaluate=evaluate,
+                                extra_s=0.0 if variant else harness.chase_s(name))
     accuracy = evaluate()
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None
     return times, accuracy, gpu_mb
 
 
-PROBE = harness.Probe("tensorflow", "tensorflow", "pip install tensorflow", load, run)
+PROBE = harness.Probe("tensorflow", "tensorflow", "pip install tensorflow", load, run,
+                      run_variant=run_variant)
 
 if __name__ == "__main__":
     harness.main(PROBE)

@@ -410,10 +410,18 @@ def pool_row(spec: Row, results: list[ChildResult],
         if failed.stderr_tail and failed.status in ("broken", "timeout"):
             row["stderr_tail"] = failed.stderr_tail[-2000:]
         return row
-    for workload in (w for w in spec.workloads if w in selected):
-        parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
-        if parts:
-            row["workloads"][workload] = pool_workload(workload, parts)
+    for base in (w for w in spec.workloads if w in selected):
+        # the workload, then its GPU sizes (``cnn-digits@large``...), which only a GPU row runs
+        keys = [base] + sorted({k for p in payloads for k in p.get("workloads", {})
+                                if k.startswith(base + "@")})
+        for workload in keys:
+            parts = [p["workloads"][workload] for p in payloads
+                     if isinstance(p.get("workloads", {}).get(workload), dict)]
+            good = [p for p in parts if "samples_per_s" in p]
+            if good:
+                row["workloads"][workload] = pool_workload(workload, good)
+            elif parts:  # a GPU size that failed in the child (its error, not the row's)
+                row.setdefault("size_errors", {})[workload] = parts[0].get("error")
     if host_has_gpu and not row["sees_gpu"] and spec.name != "sklearn":
         row["flags"].append("gpu-not-visible")  # the host has a GPU this framework cannot use
     for workload, result in row["workloads"].items():
@@ -439,10 +447,11 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         "peak_gpu_mb": max((p.get("peak_gpu_mb") or 0 for p in parts), default=0) or None,
         "epochs": parts[0].get("epochs"),
         "batch_size": parts[0].get("batch_size"),
+        "precision": parts[0].get("precision", "float32"),
         "wall_s": _median([p.get("wall_s") for p in parts]),
         "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
         "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
-        "learned": accuracy is not None and accuracy >= ACCURACY_GATE[name],
+        "learned": accuracy is not None and accuracy >= gate_of(name),
     }
     tta = pool_time_to_accuracy([p.get("time_to_accuracy") for p in parts])
     if tta is not None:
@@ -458,6 +467,12 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
             "fraction_of_peak": round(achieved / peak, 4) if achieved and peak else None,
         })
     return out
+
+
+def gate_of(workload: str) -> float:
+    """The accuracy gate of a workload; a GPU size (``@large``) trains a few wide steps only,
+    so it must merely beat chance clearly (protocol.VARIANT_GATE)."""
+    return protocol.VARIANT_GATE if "@" in workload else ACCURACY_GATE[workload]
 
 
 def pool_time_to_accuracy(parts: list[Any]) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ MIN_TIMED_BLOCKS = 3  # fewer timed blocks than this: the IQR means nothing, spe
 # processes is measured, and small differences still are noise.
 ONE_PROCESS_SPREAD = 1.0
 MIN_SPREAD = 0.10
+GPU_SIZE_SUFFIX = "@large"  # probe workload key of a workload's GPU size (harness.gpu_variants)
 GPU_HARDWARE = {"nvidia_gpu": "nvidia", "amd_gpu": "amd", "apple_silicon": "apple", "tpu": "tpu"}
 HARDWARE_LABEL = {"nvidia_gpu": "an NVIDIA GPU", "amd_gpu": "an AMD GPU",
                   "apple_silicon": "Apple silicon", "tpu": "a TPU", "cpu_only": "the CPU"}
@@ -288,6 +289,15 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
         blockers.append(f"The probe's machine was busy{load_text}: its speed numbers are not "
                         "valid, so measured speed moves no score. Probe again on a quiet machine.")
     measure = _time_to_accuracy if item.measure == "time_to_accuracy" else _throughput
+    on_gpu = _ran_on_gpu(probe)
+    if on_gpu and item.measure == "samples_per_s":
+        large = [gpu_variant(w) for w in item.workloads]
+        if not any(large[0] in (r.get("workloads") or {}) for r in _rows(probe) if _row_ok(r)):
+            blockers.append(
+                f"On a GPU, {item.workloads[0]} measures kernel-launch overhead, not training "
+                "speed, and this probe has no GPU-sized numbers (advisor probe measures them on a "
+                "GPU since version 2 of its workloads), so measured speed moves no score.")
+        item = _with_workloads(item, tuple(large))
     rows = {str(r.get("name")): r for r in _rows(probe) if _row_ok(r)}
     speeds: dict[str, Speed] = {}
     notes: list[str] = []
@@ -331,6 +341,17 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
                         "workload; `advisor probe` without --quick runs it), so measured speed "
                         "moves no score.")
     return ProjectSpeed(item, speeds, blockers, notes)
+
+
+def gpu_variant(workload: str) -> str:
+    """The compute-bound size of a workload that a probe runs on a GPU (float32)."""
+    return f"{workload}{GPU_SIZE_SUFFIX}"
+
+
+def _with_workloads(item: SpeedEvidence, workloads: tuple[str, ...]) -> SpeedEvidence:
+    import dataclasses
+
+    return dataclasses.replace(item, workloads=workloads)
 
 
 def _target(probe: Mapping[str, Any], item: SpeedEvidence) -> str:

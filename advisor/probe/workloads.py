@@ -24,5 +24,8 @@ def known() -> tuple[str, ...]:
 
 
 def gate(workload: str) -> float:
-    """The test accuracy below which a row did not learn the workload."""
+    """The test accuracy below which a row did not learn the workload (a GPU size, ``@large``:
+    only clearly better than chance)."""
+    if "@" in workload:
+        return protocol.VARIANT_GATE
     return float(protocol.SPECS.get(workload, {}).get("gate", 0.5))
