@@ -365,7 +365,8 @@ class SpeedEvidence(_Located):
         default="samples_per_s",
         metadata=_doc("samples_per_s: one workload, the same model in every framework; "
                       "time_to_accuracy: seconds to the target test accuracy, comparable across "
-                      "model families (each candidate's best over the workloads)."))
+                      "model families (each candidate on the first of the workloads, in this "
+                      "order, that its probe rows run)."))
 
     def __post_init__(self) -> None:
         if self.measure == "samples_per_s" and len(self.workloads) > 1:

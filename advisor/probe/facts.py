@@ -306,10 +306,11 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
     for cand in kb.candidates:
         best: Speed | None = None
         reasons: list[str] = []
+        mine = speaks_for(cand.probe_rows, item.workloads)
         for name in cand.probe_rows:
             if name not in rows:
                 continue
-            for workload in item.workloads:
+            for workload in mine:
                 got = measure(rows[name], workload)
                 if isinstance(got, str):
                     reasons.append(got)
@@ -327,8 +328,7 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
         blockers.append("Other work competed for the CPU while " + ", ".join(sorted(contended))
                         + " trained (contended): speed numbers are not valid, so measured speed "
                         "moves no score.")
-    what = (f"time to {_target(probe, item)} test accuracy on {' / '.join(item.workloads)}"
-            if item.measure == "time_to_accuracy" else item.workloads[0])
+    what = _what(probe, item)
     if unmeasured:
         notes.append(f"Not measured on {what}: " + "; ".join(unmeasured)
                      + ". Their performance ratings stay as the knowledge base has them.")
@@ -337,10 +337,27 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
         blockers.append(f"Only {kb.candidate(only).name} was measured on {what}; relative speed "
                         "needs two, so measured speed moves no score.")
     elif not speeds and not blockers:
-        blockers.append(f"No candidate was measured on {what} in this probe (it did not run that "
-                        "workload; `advisor probe` without --quick runs it), so measured speed "
-                        "moves no score.")
+        blockers.append(f"This probe did not measure {what} for any candidate (a --quick probe "
+                        "runs mlp-digits only), so measured speed moves no score; `advisor "
+                        "probe` without --quick measures it.")
     return ProjectSpeed(item, speeds, blockers, notes)
+
+
+def speaks_for(probe_rows: tuple[str, ...], workloads: tuple[str, ...]) -> tuple[str, ...]:
+    """The workload that speaks for a candidate: the first of ``workloads`` (in the knowledge
+    base's order of preference) that one of its rows runs (the probe catalogue says which).
+
+    For tabular data that is gbdt-digits for scikit-learn (the family the knowledge base
+    recommends) and mlp-digits for the deep-learning frameworks: scikit-learn is never judged on
+    its MLP while its gradient-boosted trees are the measure, even when a probe lacks them.
+    """
+    from advisor.probe.catalog import ROWS
+
+    for workload in workloads:
+        base = workload.split("@")[0]
+        if any(base in ROWS[r].workloads for r in probe_rows if r in ROWS):
+            return (workload,)
+    return ()
 
 
 def gpu_variant(workload: str) -> str:
@@ -448,8 +465,8 @@ def measurer(probe: Mapping[str, Any]):
         centre = 2 ** (sum(s.log2 for s in ev.speeds.values()) / len(ev.speeds))
         groups = clusters(ev.speeds)
         if len(groups) == 1:
-            notes.insert(0, "The measured candidates are too close to separate ("
-                         + "; ".join(_band(s) for s in groups[0])
+            notes.insert(0, f"The measured candidates are too close on {_what(probe, ev.item)} "
+                         "to separate (" + "; ".join(_band(kb, s) for s in groups[0])
                          + "), so measured speed moves no score.")
         kind = ("between processes" if all(s.between_processes for s in ev.speeds.values())
                 else "one process per row: a fresh process alone can vary 2x")
@@ -477,8 +494,15 @@ def measurer(probe: Mapping[str, Any]):
     return measure
 
 
-def _band(speed: Speed) -> str:
-    return f"{speed.text} +/- {speed.spread / 2:.0%}"
+def _band(kb: KnowledgeBase, speed: Speed) -> str:
+    return f"{kb.candidate(speed.candidate).name}: {speed.text} +/- {speed.spread / 2:.0%}"
+
+
+def _what(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
+    """What the project is measured on: a workload, or time to accuracy on some."""
+    if item.measure == "time_to_accuracy":
+        return f"time to {_target(probe, item)} test accuracy on {' / '.join(item.workloads)}"
+    return item.workloads[0]
 
 
 # ------------------------------------------------------------------------------- scaling
