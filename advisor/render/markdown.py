@@ -57,6 +57,9 @@ def scaling_table(sc: measured.Scaling) -> str:
 
 
 
+NOT_MEASURED = "not installed - performance not measured"
+
+
 def render(a: Assessment) -> str:
     rob = a.robustness
     out: list[str] = []
@@ -71,6 +74,9 @@ def render(a: Assessment) -> str:
           f"{md(a.name_of(rob.runner_up))} on a 0-10 scale")
     else:
         w(f"- Outcome: **{md(winner)}** ({rob.label})")
+    if a.speed_caveat:
+        w("")
+        w(f"> **Measured speed moved no score.** {md(a.speed_caveat)}")
     w("")
     w("## Context")
     w("")
@@ -109,8 +115,8 @@ def render(a: Assessment) -> str:
     w("|---:|---|---:|" + "---:|" * len(crits) + "---|")
     for r in a.ranking:
         status = "vetoed: " + md("; ".join(v.rule for v in r.vetoes)) if r.vetoed else "ok"
-        if r.installed is False:
-            status += " (not installed on the probed machine)"
+        if r.installed is False:  # never "ok": it was not measured
+            status = (status + "; " if r.vetoed else "") + NOT_MEASURED
         cells = " | ".join(f"{r.contributions[c]:.2f}" for c in crits)
         w(f"| {r.rank} | {md(r.name)} | {r.score:.2f} | {cells} | {status} |")
     w("")

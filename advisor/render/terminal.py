@@ -31,8 +31,8 @@ def ranking_table(a: Assessment) -> Table:
         status = (
             "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
         )
-        if r.installed is False:
-            status += " [yellow](not installed)[/]"
+        if r.installed is False:  # never "ok": it was not measured
+            status = (status + "; " if r.vetoed else "") + "[yellow]not installed - performance not measured[/]"
         style = "bold" if r.candidate == a.winner else ""
         bar = "#" * max(0, round(20 * r.score / top))
         table.add_row(str(r.rank), Text(clean(r.name), style=style), f"{r.score:.2f}",
@@ -94,6 +94,9 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
                 expand=False,
             )
         )
+    if a.speed_caveat:
+        console.print(Panel(Text(clean(a.speed_caveat)), title="Measured speed moved no score",
+                            border_style="yellow", expand=False))
     console.print(ranking_table(a))
     console.print(breakdown_table(a))
     if a.why:
