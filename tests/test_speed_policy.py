@@ -186,8 +186,9 @@ def test_one_process_per_row_cannot_separate_less_than_about_2x(tmp_path):
     a = assessment(_write(tmp_path, _probe(rows)), ("training_hardware=cpu_only",))
     assert _measured_parts(a) == []
     assert "too close on cnn-digits to separate" in a.measurement_notes[0]
-    rows[1]["workloads"]["cnn-digits"]["between_processes"] = {"median": 1900, "iqr": 50, "n": 3}
-    rows[0]["workloads"]["cnn-digits"]["between_processes"] = {"median": 1000, "iqr": 30, "n": 3}
+    # the spread between fresh processes: (max - min) / median of their medians
+    rows[1]["workloads"]["cnn-digits"]["processes"] = {"n": 3, "spread": 0.06}
+    rows[0]["workloads"]["cnn-digits"]["processes"] = {"n": 3, "spread": 0.04}
     rows[0]["repeats"] = rows[1]["repeats"] = 3
     b = assessment(_write(tmp_path, _probe(rows), "b.json"), ("training_hardware=cpu_only",))
     assert _measured_parts(b)  # with the spread between processes measured, 1.9x separates

@@ -214,11 +214,11 @@ def _contended(row: Mapping[str, Any]) -> bool:
 def _spread(wl: Mapping[str, Any], median: float, within_iqr: float | None,
             repeats: int) -> tuple[float, bool]:
     """The relative spread that separates candidates, and whether it is between processes."""
-    between = wl.get("between_processes")
+    between = wl.get("processes")  # the spread between fresh processes (--repeat; run engineer)
     if isinstance(between, Mapping):
-        b_med, b_iqr, b_n = (_num(between.get(k)) for k in ("median", "iqr", "n"))
-        if b_med and b_iqr is not None and b_n and b_n >= 2:
-            return max(b_iqr / b_med, MIN_SPREAD), True
+        spread, n = _num(between.get("spread")), _num(between.get("n"))
+        if spread is not None and n is not None and n >= 2:
+            return max(spread, MIN_SPREAD), True
     within = (within_iqr or 0.0) / median if median else 0.0
     return max(within, ONE_PROCESS_SPREAD if repeats < 2 else MIN_SPREAD), False
 
@@ -288,6 +288,9 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
                      and _num(load[0]) is not None else "")
         blockers.append(f"The probe's machine was busy{load_text}: its speed numbers are not "
                         "valid, so measured speed moves no score. Probe again on a quiet machine.")
+    elif run.get("quiet") is False and not any(_contended(r) for r in _rows(probe)):
+        blockers.append("The probe was not measured quiet (other work competed for its cores): "
+                        "its speed numbers are not valid, so measured speed moves no score.")
     measure = _time_to_accuracy if item.measure == "time_to_accuracy" else _throughput
     on_gpu = _ran_on_gpu(probe)
     if on_gpu and item.measure == "samples_per_s":
