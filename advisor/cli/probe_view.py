@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from advisor.probe.core import ProgressEvent
+from advisor.probe.supervise import ProgressEvent
 from advisor.probe.model import FrameworkRow, ProbeReport
 
 STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red",

@@ -29,7 +29,8 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
     ProbeFailed when no framework row could run at all.
     """
     try:
-        from advisor.probe.core import ProbeOptions, run_probe
+        from advisor.probe.core import run_probe
+        from advisor.probe.plan import ProbeOptions
     except ImportError as exc:  # pragma: no cover - a stripped install
         raise BadInput(
             "this advisor was installed without its probe; give --probe FILE "
