@@ -123,11 +123,13 @@ def _domains(kb: KnowledgeBase, nodes: Iterable[Any]) -> dict[str, list[Any]]:
     domains: dict[str, list[Any]] = {}
     for name in sorted(names):
         lits = mentioned.get(name, set())
+        kind: str
+        choices: list[str]
         if name in env:
             q = env[name]
             kind, choices = q.type, q.values
         elif name in facts:
-            kind, choices = facts[name].type, facts[name].choices
+            kind, choices = facts[name].type, list(facts[name].choices)
         else:  # pragma: no cover - type-checked at load
             continue
         if kind == "bool":
