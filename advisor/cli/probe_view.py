@@ -8,6 +8,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -158,7 +159,18 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         if run.get("busy"):
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
                           f"{run['load_avg_before'][0]} on {host.usable_cores} cores): other work "
-                          "competed for the cores, so these numbers understate the frameworks.")
+                          "competed for the cores, so these numbers understate the frameworks "
+                          "and move no score.")
+        for name in (run.get("contention") or {}).get("rows") or []:
+            row = report.row(name)
+            why = "; ".join((row.model_extra or {}).get("contention", {}).get("why", [])) \
+                if row is not None else ""
+            console.print(f"[yellow]contended:[/] {escape(str(name))}: {escape(why)} - its "
+                          "numbers move no score.")
+        if run.get("quiet") is True:
+            procs = run.get("processes") or {}
+            console.print(f"measured quiet · {procs.get('per_row', 1)} fresh process(es) per "
+                          "row, interleaved", markup=False)
 
 
 def render_scaling(console: Console, report: ProbeReport) -> None:

@@ -145,6 +145,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
         "host": measured.host_facts(a.probe),
         "probe_method": measured.method(a.probe),
+        "quiet_warning": measured.quiet_warning(a.probe),
         "not_run": measured.not_run(a.probe),
         "probe_file": (a.probe or {}).get("file"),
         "drivers": drivers,

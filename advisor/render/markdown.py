@@ -147,6 +147,9 @@ def render(a: Assessment) -> str:
         w("")
         w("## Measured numbers")
         w("")
+    if (rows or a.measurements) and measured.quiet_warning(a.probe):
+        w(f"> **Warning:** {md(measured.quiet_warning(a.probe))}")
+        w("")
     if a.measurements:
         w("What the measurements changed (relative speed on the workload that matches the project):")
         w("")

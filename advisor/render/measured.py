@@ -152,11 +152,38 @@ def method(probe: Mapping[str, Any] | None) -> str:
         window = num(startup.get("window"))
         side = f"{window:.0f} side by side" if window is not None else "side by side"
         parts.append(f"frameworks imported {side} (import times include that overlap), then "
-                     "every row trained alone: epoch times were measured with nothing else "
-                     "running")
+                     "one row trained at a time")
     elif isinstance(startup, Mapping) and startup.get("mode") == "serial":
-        parts.append("one row after another, nothing else running")
+        parts.append("one row after another")
+    procs = run.get("processes")
+    if isinstance(procs, Mapping) and num(procs.get("per_row")) is not None:
+        parts.append(f"{num(procs.get('per_row')):.0f} fresh process(es) per row, interleaved")
+    if run.get("quiet") is True:
+        parts.append("measured quiet: the machine was not busy and no other process competed "
+                     "for a row's cores while it trained")
+    elif "quiet" not in run:
+        parts.append("whether other processes competed for the cores was not measured")
     return ("Measured " + "; ".join(parts) + ".") if parts else ""
+
+
+def quiet_warning(probe: Mapping[str, Any] | None) -> str:
+    """'' when the probe was measured quiet (or says nothing); else why its numbers are suspect."""
+    run = run_info(probe)
+    why = []
+    if run.get("busy") is True:
+        load = run.get("load_avg_before")
+        at = f" (1-minute load {num(load[0]):.1f})" if isinstance(load, list) and load and \
+            num(load[0]) is not None else ""
+        why.append(f"the machine was busy before the probe{at}")
+    contention = run.get("contention")
+    rows = contention.get("rows") if isinstance(contention, Mapping) else None
+    if isinstance(rows, list) and rows:
+        names = ", ".join(text(r, 40) for r in rows[:12])
+        why.append(f"other processes competed for the cores while {names} trained (contended)")
+    if not why:
+        return ""
+    return ("Not measured quiet: " + "; ".join(why) + ". These numbers may show the other work "
+            "rather than the frameworks, and they move no score.")
 
 
 def not_run(probe: Mapping[str, Any] | None) -> list[tuple[str, str]]:

@@ -86,6 +86,18 @@ def _facts(probe: dict[str, Any]) -> dict[str, str]:
         else:
             out[label] = value
     out["GPUs"] = "; ".join(gpus) if gpus else "none detected"
+    run = measured.run_info(probe)
+    contention = run.get("contention")
+    contended = contention.get("rows") if isinstance(contention, dict) else None
+    if run.get("busy") is True:
+        out["Measured quiet"] = "NO: the machine was busy (these numbers move no score)"
+    elif isinstance(contended, list) and contended:
+        out["Measured quiet"] = (f"NO: contended rows {', '.join(map(str, contended[:12]))} "
+                                 "(their numbers move no score)")
+    elif run.get("quiet") is True:
+        out["Measured quiet"] = "yes"
+    else:
+        out["Measured quiet"] = "not measured"
     return out
 
 
