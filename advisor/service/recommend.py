@@ -81,7 +81,8 @@ def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
     }
 
 
-RUN_KEYS = ("threads", "epochs", "startup", "not_run")  # what render.measured reads
+RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy", "load_avg_before",
+            "quiet", "contention")  # what render.measured reads
 
 
 def _run_summary(run: Any) -> dict[str, Any] | None:
