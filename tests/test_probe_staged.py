@@ -110,9 +110,13 @@ def test_training_never_overlaps_another_row_or_a_start_up(tmp_path):
     assert [j for p, j in phases if p == "measure"] == [0, 1, 2, 3]
     # the timed epochs are the training after the go signal, not the waiting before it, and a
     # row's wall time is its own: start-up plus training, without the wait for its turn
-    assert results[0].waited_s > 1.5  # row0 was ready first, and waited for row1's 3 s import
-    own = trains["row0"][1] - imports["row0"][0] - results[0].waited_s
-    assert own < results[0].wall_s < own + 1.2  # + interpreter start and exit
+    # (orderings of logged events, no wall-clock amounts: a loaded machine stretches them all)
+    # row0 was ready first, and trained only once row1's long import had ended
+    assert imports["row0"][1] < imports["row1"][1] <= trains["row0"][0]
+    # the wait the parent counted lies between row0's ready and its go signal ...
+    assert 0 < results[0].waited_s <= trains["row0"][0] - imports["row0"][1]
+    # ... and is left out of its wall time, which still covers its own start-up and training
+    assert results[0].wall_s >= trains["row0"][1] - imports["row0"][0] - results[0].waited_s
     for result in results:
         epochs = result.payload["workloads"]["mlp-digits"]["epoch_s"]
         assert len(epochs) == 3 and all(0.02 < t < 0.5 for t in epochs)
