@@ -192,3 +192,49 @@ def test_a_real_probe_next_to_two_hogs_marks_its_numbers_contended(tmp_path, hog
                  "--format", "markdown")
     assert md.code == 0, md.err  # the recommendation from it says why its speed moved nothing
     assert "Not measured quiet" in md.out
+
+
+# ------------------------------------------------------------------------------ --python
+def test_python_must_be_an_interpreter_or_a_virtual_environment(tmp_path):
+    from conftest import run_cli
+
+    r = run_cli("probe", "--python", str(tmp_path / "nope"), "--out", str(tmp_path / "p.json"))
+    assert r.code == 2 and "--python" in r.err and "no such file" in r.err
+    assert "Traceback" not in r.err
+    r = run_cli("probe", "--python", str(tmp_path), "--out", str(tmp_path / "p.json"))
+    assert r.code == 2 and "not a virtual environment" in r.err
+
+
+def test_a_bare_virtual_environment_has_every_row_missing_and_hardware_from_here(tmp_path):
+    """The pipx case turned around: an interpreter without frameworks reports them missing, by
+    asking that interpreter (not this one, which has them all)."""
+    from advisor.probe import plan
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = plan.resolve_python(str(venv))
+    assert python == str(venv / "bin" / "python")
+    installed = plan.installed_checker(python)
+    assert not installed("torch") and not installed("sklearn")
+    assert plan.installed_checker(sys.executable) is plan.is_installed
+
+
+@pytest.mark.probe
+def test_python_runs_the_children_under_the_given_interpreter(tmp_path):
+    """A wrapper script stands for another interpreter: the rows run through it."""
+    from conftest import run_cli
+
+    marker = tmp_path / "used"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f"#!/bin/sh\necho x >> {marker}\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    out = tmp_path / "probe.json"
+    r = run_cli("probe", "--python", str(wrapper), "--frameworks", "sklearn", "--quick",
+                "--out", str(out))
+    assert r.code == 0, r.err
+    data = json.loads(out.read_text())
+    assert data["frameworks"][0]["status"] == "ok"
+    # one look-up of the installed modules, then one child (--quick: one process)
+    assert len(marker.read_text().split()) == 2
+    assert data["run"]["python"] != "advisor's own"
