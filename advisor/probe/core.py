@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Any
@@ -29,6 +28,7 @@ from advisor.probe.plan import (
     ProbeOptions,
     choose_startup,
     installed_checker,
+    own_interpreter,
     plan_rows,
     scripts_dir,
     worker_args,
@@ -139,8 +139,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "repeat": processes,  # fresh processes per row, in interleaved rounds
             "processes": {"per_row": processes, "interleaved": True,
                           "blocks_per_process": options.blocks()},
-            "python": ("advisor's own" if os.path.realpath(options.python)
-                       == os.path.realpath(sys.executable) else hardware.redact(options.python)),
+            "python": ("advisor's own" if own_interpreter(options.python)
+                       else hardware.redact(options.python)),
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),

@@ -222,6 +222,12 @@ def resolve_python(path: str) -> str:
     return str(p)
 
 
+def own_interpreter(python: str) -> bool:
+    """Is ``python`` this very interpreter? By path, not by the file a symlink points to: every
+    virtual environment's python links to the same base interpreter, with its own packages."""
+    return os.path.abspath(python) == os.path.abspath(sys.executable)
+
+
 def installed_checker(python: str, timeout_s: float = 30.0) -> Any:
     """``is_installed`` for the interpreter that runs the children.
 
@@ -229,7 +235,7 @@ def installed_checker(python: str, timeout_s: float = 30.0) -> Any:
     every module the catalogue names (argument list, no shell, a timeout); one that cannot answer
     has nothing installed, which its rows then say.
     """
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    if own_interpreter(python):
         return is_installed
     import subprocess
 
