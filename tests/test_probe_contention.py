@@ -238,3 +238,25 @@ def test_python_runs_the_children_under_the_given_interpreter(tmp_path):
     # one look-up of the installed modules, then one child (--quick: one process)
     assert len(marker.read_text().split()) == 2
     assert data["run"]["python"] != "advisor's own"
+
+
+# ------------------------------------------------------------------------------ advisor run
+def test_run_probes_only_the_workloads_its_project_needs(tmp_path):
+    from conftest import cli_env, run_cli
+    from probe_fixtures import fake_probes_dir, ok_payload
+
+    from advisor.probe.facts import project_workloads
+
+    assert project_workloads({"modality": "images"}) == ("cnn-digits",)
+    assert project_workloads({}) is None
+    argv_log = tmp_path / "argv"
+    body = (f"import json, sys\nopen({str(argv_log)!r}, 'a').write(' '.join(sys.argv) + '\\n')\n"
+            f"print(json.dumps({ok_payload('sklearn', cnn=False)!r}))\n")
+    folder = fake_probes_dir(tmp_path / "probes", {"probe_sklearn.py": body})
+    env = cli_env(ADVISOR_PROBES_DIR=str(folder))
+    r = run_cli("run", "--set", "modality=tabular", "--defaults", "--no-input", "--out",
+                str(tmp_path / "out"), env=env, timeout=300)
+    assert r.code == 0, r.err
+    calls = argv_log.read_text().splitlines()
+    assert len(calls) == 2  # two fresh processes, and only the workload tabular data reads
+    assert all(c.split("--workloads ")[1].split()[0] == "mlp-digits" for c in calls)

@@ -27,6 +27,16 @@ WORKLOAD_FOR_MODALITY = {
     "time_series": "mlp-digits",
     "other": "mlp-digits",
 }
+
+
+def project_workloads(answers: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The workloads whose speed can move this project's scores (what `advisor run` probes);
+    None when the answers do not say (then every workload)."""
+    modality = answers.get("modality")
+    workload = WORKLOAD_FOR_MODALITY.get(modality) if isinstance(modality, str) else None
+    return (workload,) if workload else None
+
+
 MAX_PENALTY = 4.0  # rating points on the 0-10 scale for a framework 16x slower than the fastest
 ACCURACY_GATE = {"mlp-digits": 0.8, "cnn-digits": 0.8}
 MIN_TIMED_BLOCKS = 3  # fewer timed blocks than this: the IQR means nothing, speed moves no score

@@ -22,8 +22,11 @@ from advisor.kb.model import KnowledgeBase
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None) -> dict[str, Any]:
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
+                  workloads: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Probe this machine with `advisor.probe` and return the probe document as plain data.
+
+    ``workloads``: only those (`advisor run` measures what can move its project's scores).
 
     ``progress`` receives the probe's progress events (the CLI shows them live). Raises
     ProbeFailed when no framework row could run at all.
@@ -38,7 +41,7 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
         ) from exc
     from advisor.infra.errors import ProbeFailed
 
-    report = run_probe(ProbeOptions(quick=quick), progress)
+    report = run_probe(ProbeOptions(quick=quick, workloads=workloads), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
@@ -102,7 +105,10 @@ def run(
     elif skip_probe:
         probe, label = None, None
     else:
-        probe = probe_machine(quick=quick, progress=progress)
+        from advisor.probe.facts import project_workloads
+
+        probe = probe_machine(quick=quick, progress=progress,
+                              workloads=project_workloads(answer_set.values))
         label = str(Path(out_dir) / "probe.json")
     a = recommend_with(kb, answer_set, probe, label)
     files = write_folder(out_dir, render_all(kb, a, dict(answer_set.values), probe))
