@@ -167,8 +167,12 @@ def render_summary(console: Console, report: ProbeReport) -> None:
                 if row is not None else ""
             console.print(f"[yellow]contended:[/] {escape(str(name))}: {escape(why)} - its "
                           "numbers move no score.")
+        procs = run.get("processes") or {}
+        if procs.get("per_row") == 1:
+            console.print("one process per row: the spread between fresh processes is unknown "
+                          "(a process is a sample; drop --quick or pass --repeat 2 or more)",
+                          markup=False)
         if run.get("quiet") is True:
-            procs = run.get("processes") or {}
             console.print(f"measured quiet · {procs.get('per_row', 1)} fresh process(es) per "
                           "row, interleaved", markup=False)
 
