@@ -77,7 +77,7 @@ def run_command(
     preset = core.gather(kb, answers, set_ or [])
     answer_set = _answers(kb, preset, no_input=no_input, defaults=defaults, err=err)
     if not probe and not no_probe:
-        from advisor.cli.probe_view import ProbeView
+        from advisor.render.probe_view import ProbeView
         from advisor.probe.runner import kill_all_children
 
         err.print("[bold]probing this machine[/] (each framework in its own process)"

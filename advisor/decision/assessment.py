@@ -8,8 +8,11 @@ and JSON reports all show parts of the same object.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 RECOMMENDATION_SCHEMA_VERSION = 1
 
@@ -179,9 +182,10 @@ class Assessment:
     measurements: list[Measurement] = field(default_factory=list)
     measurement_notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
-    probe: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file the measurements come from
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
+    probe_file: str | None = None  # where the probe came from (a path, or "measured now")
 
     def name_of(self, candidate: str | None) -> str:
         """Display name of a candidate id ('none' for no candidate)."""
@@ -193,7 +197,10 @@ class Assessment:
         return next(r for r in self.ranking if r.candidate == candidate)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, probe=None))
+        out["probe"] = self.probe.summary(out.pop("probe_file")) if self.probe else None
+        out.pop("probe_file", None)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
