@@ -17,17 +17,14 @@ if TYPE_CHECKING:
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
-
-
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SourceRef:
     url: str
     title: str
     date: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Part:
     """One traced piece of a score: who moved which rating by how much, and the points it gave."""
 
@@ -39,13 +36,13 @@ class Part:
     detail: str = ""
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Veto:
     rule: str
     reason: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CandidateResult:
     candidate: str
     name: str
@@ -59,7 +56,7 @@ class CandidateResult:
     installed: bool | None = None  # from a probe file, when one was given
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInfo:
     criterion: str
     name: str
@@ -70,7 +67,7 @@ class WeightInfo:
     rules: list[str] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class FiredRule:
     id: str
     rationale: str
@@ -85,7 +82,7 @@ class FiredRule:
     applies_to: dict[str, str] = field(default_factory=dict)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RuleTrace:
     """Every rule considered: did its condition hold, on which values."""
 
@@ -95,14 +92,14 @@ class RuleTrace:
     reads: dict[str, Any]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Note:
     text: str
     rule: str
     candidate: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInterval:
     criterion: str
     weight: float
@@ -112,7 +109,7 @@ class WeightInterval:
     limited_by_high: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Flip:
     question: str
     change: str  # human text, e.g. "deploy_targets adds mobile_ios"
@@ -120,7 +117,7 @@ class Flip:
     new_winner: str | None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Robustness:
     runner_up: str | None
     margin: float | None
@@ -129,7 +126,7 @@ class Robustness:
     flips: list[Flip]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Reason:
     criterion: str
     points: float  # for the winner: points; for others: points behind the winner
@@ -137,7 +134,7 @@ class Reason:
     text: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WhyNot:
     candidate: str
     vetoed_by: list[Veto] = field(default_factory=list)
@@ -145,7 +142,7 @@ class WhyNot:
     reasons: list[Reason] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Measurement:
     """A measured number that entered the decision."""
 
@@ -159,7 +156,7 @@ class Measurement:
     detail: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Assessment:
     schema_version: int = RECOMMENDATION_SCHEMA_VERSION
     advisor_version: str
