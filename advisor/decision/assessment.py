@@ -167,6 +167,7 @@ class Assessment:
     answer_origin: dict[str, str]
     resolved: dict[str, Any]  # auto answers -> value used, with source
     unanswered: list[str]
+    not_asked: dict[str, str]  # question id -> "not asked, because ..." (skipped by its `when`)
     weights: list[WeightInfo]
     winner: str | None
     ranking: list[CandidateResult]

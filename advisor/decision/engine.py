@@ -189,6 +189,14 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                   measurements, measurement_notes)
 
 
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _effect_text(kb: KnowledgeBase, effect: Effect) -> str:
     if effect.veto:
         return f"veto {effect.veto}: {effect.reason}"
@@ -269,7 +277,13 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     resolved = {
         res.question: {"value": res.value, "source": res.source} for res in s.facts.resolutions
     }
-    unanswered = [q.id for q in kb.questions if q.id not in inputs.answers]
+    counted = s.facts.answers
+    not_asked = {}
+    for qid, reason in s.facts.not_asked.items():
+        if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
+            reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
+        not_asked[qid] = reason
+    unanswered = [q.id for q in kb.questions if q.id not in counted and q.id not in not_asked]
     rob = robust.analyse(kb, inputs, s) if robustness else robust.empty(s)
     why, why_not = _explain(kb, s, ranking)
     machine = {k: v for k, v in inputs.machine.items()}
@@ -280,10 +294,11 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         kb_version=kb.meta.kb_version,
         kb_title=kb.meta.title,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        answers=dict(inputs.answers),
-        answer_origin=dict(inputs.answer_origin),
+        answers=dict(counted),
+        answer_origin={k: v for k, v in inputs.answer_origin.items() if k in counted},
         resolved=resolved,
         unanswered=unanswered,
+        not_asked=not_asked,
         weights=weights,
         winner=s.winner,
         ranking=ranking,

@@ -109,12 +109,17 @@ def flips(kb: "KnowledgeBase", inputs: "Inputs", winner: str | None) -> list[Fli
     from advisor.decision.engine import score
     from advisor.questionnaire.flow import is_asked
 
+    from advisor.questionnaire import consistency
+
     found: list[Flip] = []
+    counted, _ = consistency.effective(kb, inputs.answers)
     for question in kb.questions:
-        if not is_asked(kb, question, inputs.answers):
+        if not is_asked(kb, question, counted):
             continue
-        current = inputs.answers.get(question.id)
+        current = counted.get(question.id)
         for change, value in _alternatives(question, current):
+            if not consistency.is_consistent(kb, {**counted, question.id: value}):
+                continue  # an impossible project is no alternative
             new_winner = score(kb, inputs.with_answer(question.id, value), detail=False).winner
             if new_winner != winner:
                 found.append(Flip(question=question.id, change=change, value=value,

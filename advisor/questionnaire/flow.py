@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from advisor.questionnaire import answers as answers_mod
+from advisor.questionnaire import consistency
 from advisor.infra.errors import AnswerError
 from advisor.kb import expr
 from advisor.kb.model import KnowledgeBase, Question
@@ -89,15 +90,26 @@ def run(
     result = preset.copy()
     pending = [q for q in kb.questions if q.id not in result.values]
     total = len(kb.questions)
+    consistency.check(kb, result.values, result.origin)
     for question in pending:
         if not is_asked(kb, question, result.values):
             continue
         index = kb.questions.index(question) + 1
+        allowed = consistency.allowed_values(kb, question, result.values)
+        if question.type == "one" and len(allowed) == 1:
+            # the other answers leave one consistent value: state it instead of asking
+            result.put(question.id, allowed[0], "implied")
+            say(f"[{index}/{total}] {question.text} {allowed[0]} (the only value consistent with "
+                "the answers so far)")
+            if on_answer is not None:
+                on_answer(result)
+            continue
         say(render_question(question, index, total, machine))
         while True:
             reply = ask("answer> ")
             try:
                 value = parse_reply(question, reply)
+                consistency.check(kb, {**result.values, question.id: value}, result.origin)
             except AnswerError as exc:
                 say(f"    {exc.message} - {allowed_hint(question)}")
                 continue
