@@ -41,6 +41,7 @@ def _root(
 def _register() -> None:
     # Command modules import only typer and the standard library at import time.
     from advisor.cli import commands  # noqa: F401  (registers core commands on `app`)
+    from advisor.cli import audit_cmd  # noqa: F401  (`rules audit`)
 
     try:
         from advisor.cli import probe_cmd  # noqa: F401

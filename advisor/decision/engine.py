@@ -87,6 +87,7 @@ class Scored:
     facts: facts_mod.FactSet
     measurements: list[Any]
     measurement_notes: list[str]
+    caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
 def _tv(value: Any) -> str:
@@ -153,6 +154,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     parts: dict[str, list[Part]] = {}
     vetoes: dict[str, list[Veto]] = {}
     scores: dict[str, float] = {}
+    caps: list[tuple[str, str]] = []
     for cand in kb.candidates:
         cid = cand.id
         cparts: list[Part] = []
@@ -186,6 +188,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             value = crat[crit.id]
             capped = min(RATING_MAX, max(RATING_MIN, value))
             if capped != value:
+                caps.append((cid, crit.id))
                 if detail:
                     cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
                                        rating=capped - value,
@@ -208,7 +211,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     order = sorted(alive, key=key) + sorted(dead, key=key)
     winner = order[0] if alive else None
     return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
-                  measurements, measurement_notes)
+                  measurements, measurement_notes, caps)
 
 
 def _answer_text(value: Any) -> str:
