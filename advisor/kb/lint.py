@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 from advisor.kb import expr
 from advisor.kb.loader import Problem, collect
 from advisor.kb.model import KnowledgeBase, Rule
+from advisor.probe import catalog
 from advisor.questionnaire import consistency
 
 CONTRACT_CANDIDATES = ("pytorch", "keras", "tensorflow", "jax", "sklearn")
@@ -55,6 +56,7 @@ def check(path: str | Path, *, today: dt.date | None = None) -> list[Problem]:
     problems += _duplicates(kb)
     problems += _unread_questions(kb)
     problems += _veto_everything(kb)
+    problems += [_at(cand, msg) for cand, msg in catalog.probe_rows_problems(kb.candidates)]
     return problems
 
 
