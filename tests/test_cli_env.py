@@ -191,3 +191,24 @@ def test_compare_json_is_strict_and_complete():
     rows = {r["name"]: r for r in doc["machines"][0]["frameworks"]}
     assert rows["pytorch"]["status"] == "ok"
     assert "median" in rows["pytorch"]["workloads"]["mlp-digits"]
+
+
+def test_html_report_needs_no_plotting_library(tmp_path):
+    """The charts are SVG written by advisor: rendering the report imports no matplotlib, and
+    the same input gives the same bytes."""
+    out = tmp_path / "r.html"
+    code = ("import sys; from advisor.cli.app import run\n"
+            f"rc = run(['recommend', '--answers', 'examples/image-classifier.yaml', '--probe', "
+            f"'examples/probe-h200.json', '--format', 'html', '--out', {str(out)!r}])\n"
+            "print(rc, 'matplotlib' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=cli_env(), cwd=ROOT, timeout=120)
+    assert proc.stdout.split() == ["0", "False"], proc.stderr
+    from advisor.render import charts
+
+    first = charts.throughput(["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]],
+                              [[100.0], [None]], title="t")
+    again = charts.throughput(["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]],
+                              [[100.0], [None]], title="t")
+    assert first == again and "<svg" in first and first.rstrip().endswith("</svg>")
+    assert first.count("<rect") >= 3  # background and two bars
