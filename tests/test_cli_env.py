@@ -212,3 +212,14 @@ def test_html_report_needs_no_plotting_library(tmp_path):
                               [[100.0], [None]], title="t")
     assert first == again and "<svg" in first and first.rstrip().endswith("</svg>")
     assert first.count("<rect") >= 3  # background and two bars
+
+
+def test_every_advisor_environment_variable_is_documented():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    used: set[str] = set()
+    for folder in ("advisor", "probes", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            used |= set(re.findall(r"ADVISOR_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8")))
+    used.discard("ADVISOR_")
+    missing = sorted(v for v in used if f"`{v}" not in readme)
+    assert not missing, f"document these in the README's environment table: {missing}"
