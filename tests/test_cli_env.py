@@ -223,3 +223,24 @@ def test_every_advisor_environment_variable_is_documented():
     used.discard("ADVISOR_")
     missing = sorted(v for v in used if f"`{v}" not in readme)
     assert not missing, f"document these in the README's environment table: {missing}"
+
+
+def test_diff_shows_what_one_changed_answer_changes():
+    code, out, err = invoke("recommend", "--defaults", "--set", "os=linux", "--diff",
+                            "--set", "modality=tabular", "--set", "dataset_size=small",
+                            "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["changes"]["modality"] == {"before": "images", "after": "tabular"}
+    assert d["winner_before"] == "pytorch" and d["winner_after"] == "sklearn"
+    assert d["winner_changed"] is True
+    sk = next(m for m in d["ranking"] if m["candidate"] == "sklearn")
+    assert sk["vetoed_before"] is True and sk["vetoed_after"] is False and sk["rank_after"] == 1
+    assert "eco.sklearn-not-deep-learning" in d["rules_no_longer_firing"]
+    code, out, err = invoke("recommend", "--answers", "examples/image-classifier.yaml", "--diff",
+                            "--set", "deploy_targets=mobile_ios")
+    assert code == 0, err
+    assert "deploy_targets: server -> mobile_ios" in out and "(unchanged)" in out
+    assert "deploy.ios.coreml" in out.split("Rules that now fire")[1]
+    code, _, err = invoke("recommend", "--defaults", "--diff")
+    assert code == 2 and "--set" in err
