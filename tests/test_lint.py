@@ -47,6 +47,8 @@ DEFECTS = {
     "contradictory": (["red-dislikes-alpha", "contradicts", "red-likes-alpha"], "- id: red-dislikes-alpha"),
     "unread_question": (["'size'", "read by no rule"], "- id: size"),
     "no_sources": (["blue-fact", "no sources"], "- id: blue-fact"),
+    "unknown_probe_row": (["'beta'", "'pytroch'", "no probe row", "did you mean 'pytorch'"],
+                          "- {id: beta"),
     "veto_all": (["veto every candidate", "color=green", "fast=True", "green-vetoes-alpha"], "- id: green-vetoes-alpha"),
 }
 

@@ -244,12 +244,9 @@ def rules_schema(
     import json
 
     from advisor.infra import atomic
-    from advisor.kb.schema import KBFile
+    from advisor.kb.schema import json_schema
 
-    schema = KBFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "advisor rules file"
-    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
         atomic.write_text(out, text)
     else:
