@@ -7,7 +7,7 @@ between processes, contention). The probe catalogue (catalog.py) names the rows;
 what parent and children agree on. Hardware is detected here, in the parent, never by a child
 (with ``--python`` the children run another interpreter on the same machine).
 
-Knows nothing of the terminal: progress goes to a callback, the result is a ``ProbeReport``.
+Knows nothing of the terminal: progress goes to a callback, the result is a ``ProbeDocument``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import time
 from typing import Any
 
 from advisor import __version__
-from advisor.probe import catalog, hardware, protocol
+from advisor.probe import catalog, hardware, policy, protocol
 from advisor.probe.catalog import ROW_NAMES, ROWS
-from advisor.probe.model import SCHEMA_VERSION, ProbeReport
+from advisor.probe.model import SCHEMA_VERSION, FrameworkRow, ProbeDocument, parse
 from advisor.probe.plan import (
     SEED,
     ProbeOptions,
@@ -34,8 +34,6 @@ from advisor.probe.plan import (
     worker_args,
 )
 from advisor.probe.pool import (
-    ACCURACY_GATE,
-    NOISE_LIMIT,
     apply_cpu_peak,
     is_busy,
     mark_contention,
@@ -48,7 +46,12 @@ from advisor.probe.supervise import Job, ProgressCallback, ProgressEvent, superv
 __all__ = ["ProbeOptions", "ProgressEvent", "run_probe"]
 
 
-def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeReport:
+def typed(row: dict[str, Any]) -> FrameworkRow:
+    """A pooled row as the probe document holds it (validated like a probe file's rows)."""
+    return parse(FrameworkRow, row, f"row {row.get('name')}")
+
+
+def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeDocument:
     options.validate()
     notify = progress or (lambda event: None)
     started_wall = time.perf_counter()
@@ -72,12 +75,12 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             rows[name] = {"name": name, "status": "missing", "version": None, "devices": [],
                           "import_s": None, "workloads": {}, "install_hint": spec.install_hint,
                           "error": f"not installed: {', '.join(missing)}", "flags": []}
-            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+            notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         elif not (folder / spec.script).is_file():
             failed = [ChildResult("broken", None, f"probe script not found: {spec.script}",
                                   None, 0)]
             rows[name] = pool_row(spec, failed, selected, bool(gpus))
-            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+            notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         else:
             runnable.append(name)
     startup, startup_reason = choose_startup(options.startup, len(runnable),
@@ -91,7 +94,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
 
     def finish_row(name: str, results: list[ChildResult]) -> None:
         rows[name] = pool_row(ROWS[name], results, selected, host_has_gpu=bool(gpus))
-        notify(ProgressEvent("done", name, order.index(name) + 1, len(order), row=rows[name]))
+        notify(ProgressEvent("done", name, order.index(name) + 1, len(order),
+                             row=typed(rows[name])))
 
     try:
         supervise(runnable, job_for, processes=processes, startup=startup, window=window,
@@ -149,9 +153,9 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "contended": bool(contention["rows"]),
             # measured quiet: not busy before the run, and no row shared its cores meanwhile
             "quiet": not busy and not contention["rows"],
-            "noise_limit": NOISE_LIMIT,
+            "noise_limit": policy.NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
-            "accuracy_gate": ACCURACY_GATE,
+            "accuracy_gate": dict(policy.ACCURACY_GATE),
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
                           for k, v in catalog.child_env(ROWS["jax"], threads).items()
@@ -163,4 +167,4 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     }
     if scaling_report is not None:
         report["scaling"] = scaling_report
-    return ProbeReport.model_validate(report)
+    return ProbeDocument.from_dict(report, "the probe's result")

@@ -17,25 +17,17 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from advisor.probe import protocol
+from advisor.probe import policy, protocol
 from advisor.probe.catalog import Row
 from advisor.probe.runner import ChildResult
 
-NOISE_LIMIT = 0.10  # IQR / median above this: noisy
-BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
-ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
-# Other processes used more than this share of the row's cores while it trained: contended.
-# An idle machine reads 0.00-0.05 (the parent's own polling included); two busy loops on two
-# cores read about 0.5.
-OTHERS_CPU_LIMIT = 0.20
-# A calibration reading more than this times the run's fastest: the row's core was shared.
-CALIBRATION_LIMIT = 1.5
+# The thresholds (noise, accuracy gate, busy, contention) are the measurement policy's.
+OTHERS_CPU_LIMIT = policy.OTHERS_CPU_LIMIT
+CALIBRATION_LIMIT = policy.CALIBRATION_LIMIT
 WORKLOADS = protocol.WORKLOADS
 
 
-def is_busy(load: list[float] | None, cores: int) -> bool:
-    """Other work was competing for the cores the probe uses: its numbers are unreliable."""
-    return bool(load) and load[0] > BUSY_LOAD_PER_CORE * cores
+is_busy = policy.is_busy
 
 
 def workload_descriptions(frameworks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -111,7 +103,7 @@ def pool_row(spec: Row, results: list[ChildResult],
 def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One workload of a row from its processes (``parts``, one per process, in run order)."""
     values = [v for p in parts for v in p["samples_per_s"].get("values", [])]
-    stats = protocol.quantiles(values)
+    stats = policy.summary(values)
     median, iqr = stats["median"], stats["iqr"]
     accuracy = _median([p.get("accuracy") for p in parts])
     out: dict[str, Any] = {
@@ -128,8 +120,8 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         "wall_s": _median([p.get("wall_s") for p in parts]),
         "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
         "contention": [p["contention"] for p in parts if isinstance(p.get("contention"), dict)],
-        "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
-        "learned": accuracy is not None and accuracy >= ACCURACY_GATE.get(name, 0.8),
+        "noisy": policy.is_noisy(median, iqr),
+        "learned": policy.learned(name, accuracy),
     }
     if name == "cnn-digits":
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None

@@ -17,8 +17,9 @@ Knows nothing of the terminal: progress goes to a callback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
+from advisor.probe.model import FrameworkRow, ScalingRow
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 
 
@@ -30,7 +31,7 @@ class ProgressEvent:
     total: int
     attempt: int = 1
     repeat: int = 1
-    row: dict[str, Any] | None = None
+    row: FrameworkRow | ScalingRow | None = None  # the finished row, typed
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
