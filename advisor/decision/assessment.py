@@ -119,7 +119,7 @@ class Flip:
     kind: Literal["answer", "project"] = "answer"  # project: the change describes another project
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Separation:
     """One piece of the winner's lead over the runner-up, after the 0-10 caps.
 
