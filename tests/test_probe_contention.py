@@ -128,26 +128,35 @@ def test_a_difference_within_the_spread_between_processes_is_no_difference(tmp_p
     assert any("fresh processes differed by 42%" in n for n in a.measurement_notes)
 
 
+def _doc(**run) -> "ProbeDocument":  # noqa: F821
+    from advisor.probe.model import ProbeDocument
+
+    data = probe_data("cpu-noisy")
+    data["run"] = run
+    return ProbeDocument.from_dict(data, "test")
+
+
 def test_reports_claim_a_quiet_machine_only_when_it_was_measured_quiet():
     staged = {"threads": 2, "startup": {"mode": "staged", "window": 2}}
-    quiet = measured.method({"run": {**staged, "quiet": True}})
+    quiet = measured.method(_doc(**staged, quiet=True))
     assert "measured quiet" in quiet
-    old = measured.method({"run": staged})
+    old = measured.method(_doc(**staged))
     assert "was not measured" in old and "quiet:" not in old
-    loud = measured.method({"run": {**staged, "quiet": False, "busy": True}})
+    loud = measured.method(_doc(**staged, quiet=False, busy=True))
     assert "measured quiet" not in loud and "nothing else" not in loud
-    assert measured.quiet_warning({"run": {**staged, "quiet": True}}) == ""
-    assert "busy" in measured.quiet_warning({"run": {"busy": True, "load_avg_before": [4, 3, 2]}})
+    assert measured.quiet_warning(_doc(**staged, quiet=True)) == ""
+    assert "busy" in measured.quiet_warning(_doc(busy=True, load_avg_before=[4, 3, 2]))
+    warn = measured.quiet_warning(_doc(quiet=False, contention={"rows": ["jax"]}))
+    assert warn.startswith("Not measured quiet:") and "jax trained (contended)" in warn
 
 
-def test_compare_says_which_machines_were_measured_quiet(tmp_path):
+def test_compare_says_which_machines_were_measured_quiet():
     from advisor.service import compare
 
-    data, _ = _cpu_probe(tmp_path, busy=False, quiet=False, contention={"rows": ["jax"]})
-    facts = compare._facts(data)
-    assert facts["Measured quiet"].startswith("NO: contended rows jax")
-    data["run"].update(quiet=True, contention={"rows": []})
-    assert compare._facts(data)["Measured quiet"] == "yes"
+    doc = _doc(busy=False, quiet=False, contention={"rows": ["jax"]})
+    assert compare._facts(doc)["Measured quiet"].startswith("NO: contended rows jax")
+    assert compare._facts(_doc(quiet=True, contention={"rows": []}))["Measured quiet"] == "yes"
+    assert compare._facts(_doc())["Measured quiet"] == "not measured"
 
 
 # ------------------------------------------------------------------------------ for real
