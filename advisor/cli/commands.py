@@ -230,15 +230,13 @@ def rules_schema(
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
     """Print the JSON Schema of a rules file (for editors)."""
-    import json
-
-    from advisor.infra import atomic
+    from advisor.infra import atomic, jsonio
     from advisor.kb.schema import KBFile
 
     schema = KBFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "advisor rules file"
-    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    text = jsonio.dumps(schema, indent=2, sort_keys=True) + "\n"
     if out:
         atomic.write_text(out, text)
     else:

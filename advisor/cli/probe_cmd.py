@@ -57,7 +57,7 @@ def probe(
         "worker i at port + i; default on one node: a free loopback port).")] = None,
 ) -> None:
     """Detect hardware and run the same short training in every installed framework."""
-    from advisor.infra.atomic import write_text
+    from advisor.infra.atomic import check_writable, write_text
     from advisor.cli.probe_view import ProbeView, render_summary
     from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
     from advisor.probe.core import ProbeOptions, parse_frameworks, run_probe
@@ -78,6 +78,7 @@ def probe(
                            include_hostname=include_hostname, scaling=scaling_options,
                            scaling_only=scaling_only, startup="serial" if serial else "staged")
     options.validate()
+    check_writable(out)  # an unwritable --out is found now, not after the whole probe
     view = ProbeView()
     try:
         with view:
@@ -85,9 +86,12 @@ def probe(
     except KeyboardInterrupt:
         kill_all_children()
         raise
+    # What was measured is written first: a summary that cannot be shown never loses it, and
+    # when no row could run the file still holds the hardware and each row's failure.
+    write_text(out, report.to_json())
     render_summary(view.console, report)
     rows = list(report.frameworks) + (list(report.scaling.rows) if report.scaling else [])
     if not any(row.status == "ok" for row in rows):
-        raise ProbeFailed("no framework row could run; see the table above (nothing written)")
-    write_text(out, report.to_json())
-    view.console.print(f"wrote {out}")
+        raise ProbeFailed(f"no framework row could run; see the table above (the hardware and "
+                          f"each row's failure are in {out})")
+    view.console.print(f"wrote {out}", markup=False)

@@ -55,6 +55,7 @@ def run_command(
     rules: RulesOpt = None,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="Accept the default for every missing answer.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).")] = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -86,12 +87,13 @@ def run_command(
         try:
             with view:
                 result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
-                                     progress=view.update)
+                                     progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()
             raise
     else:
-        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
+                             force=force)
     a = result.assessment
     con = Console(highlight=False)
 

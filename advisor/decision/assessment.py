@@ -196,4 +196,6 @@ class Assessment:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        from advisor.infra import jsonio
+
+        return jsonio.dumps(self.to_dict(), indent=2)

@@ -318,7 +318,7 @@ def _cache_path(key: str) -> Path:
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
     from dataclasses import asdict
 
-    from advisor.infra import atomic
+    from advisor.infra import atomic, jsonio
 
     def plain(item: Any) -> dict[str, Any]:
         data = asdict(item)
@@ -338,7 +338,7 @@ def _cache_write(key: str, kb: KnowledgeBase) -> None:
         },
     }
     try:
-        atomic.write_text(_cache_path(key), json.dumps(payload))
+        atomic.write_text(_cache_path(key), jsonio.dumps(payload, indent=None))
     except (OSError, AdvisorError):
         pass  # a cache is an optimisation; an unwritable cache folder is not an error
 

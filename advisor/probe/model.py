@@ -6,16 +6,23 @@ newer file of the same major schema version; a newer major version is refused by
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
+from advisor.infra import jsonio
+from advisor.infra.errors import FileProblem, SchemaError, VersionError
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
+# Every number in a probe file is 0 or has a magnitude in this range (1 PB of memory, 1e15
+# samples/s; timings of a femtosecond): derived ratios, logs and chart positions stay finite.
+NUMBER_MAGNITUDE = (1e-30, 1e15)
+# What a probe file may hold, bounded so that rendering and comparing stay fast (issue 15.6).
+MAX_ROWS = 64
+MAX_WORKLOADS = 32  # distinct workload names in one file
+MAX_LIST = 256  # gpus, devices, flags, scaling rows
 ROW_NAMES = (
     "pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax", "sklearn",
 )
@@ -137,7 +144,9 @@ class ProbeReport(_Open):
         data = self.model_dump(mode="json")
         if data.get("scaling") is None:
             data.pop("scaling", None)
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        from advisor.infra import jsonio
+
+        return jsonio.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def load_probe(path: str | Path) -> ProbeReport:
@@ -159,11 +168,7 @@ def load_probe(path: str | Path) -> ProbeReport:
         raise FileProblem("probe file is not UTF-8 text", path=where) from exc
     except OSError as exc:
         raise FileProblem(f"cannot read probe file: {exc.strerror or exc}", path=where) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
-                         line=exc.lineno) from exc
+    data = jsonio.loads(text, path=where, magnitude=NUMBER_MAGNITUDE)
     if not isinstance(data, dict):
         raise SchemaError("a probe file holds one JSON object", path=where)
     version = data.get("schema_version")
@@ -178,6 +183,7 @@ def load_probe(path: str | Path) -> ProbeReport:
         )
     if version < 1:
         raise VersionError(f"unknown probe schema version {version}", path=where)
+    check_bounds(data, where)
     try:
         return ProbeReport.model_validate(data)
     except ValidationError as exc:
@@ -185,3 +191,40 @@ def load_probe(path: str | Path) -> ProbeReport:
         loc = ".".join(str(part) for part in first["loc"])
         raise SchemaError(f"{loc}: {first['msg']} ({exc.error_count()} problem(s))",
                           path=where) from exc
+
+
+def check_bounds(data: dict[str, Any], where: str) -> None:
+    """Refuse, with one line, a probe file whose size would make rendering or comparing slow
+    (a thousand workload names, thousands of rows) or whose rows contradict each other."""
+    frameworks = data.get("frameworks")
+    if not isinstance(frameworks, list):
+        return  # the schema check names it
+    if len(frameworks) > MAX_ROWS:
+        raise SchemaError(f"frameworks: {len(frameworks)} rows, at most {MAX_ROWS}", path=where)
+    names: set[str] = set()
+    workloads: set[str] = set()
+    for row in frameworks:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name")
+        if isinstance(name, str):
+            if name in names:
+                raise SchemaError(f"frameworks: row {name[:60]!r} appears twice", path=where)
+            names.add(name)
+        if isinstance(row.get("workloads"), dict):
+            workloads.update(row["workloads"])
+        for key in ("devices", "flags"):
+            if isinstance(row.get(key), list) and len(row[key]) > MAX_LIST:
+                raise SchemaError(f"frameworks: {key} of a row: more than {MAX_LIST}", path=where)
+    if len(workloads) > MAX_WORKLOADS:
+        raise SchemaError(f"frameworks: {len(workloads)} workload names, at most "
+                          f"{MAX_WORKLOADS}", path=where)
+    for key, items in (("gpus", data.get("gpus")),
+                       ("scaling.rows", (data.get("scaling") or {}).get("rows")
+                        if isinstance(data.get("scaling"), dict) else None)):
+        if isinstance(items, list) and len(items) > MAX_LIST:
+            raise SchemaError(f"{key}: {len(items)} entries, at most {MAX_LIST}", path=where)
+    deploy = data.get("deploy")
+    rows = deploy.get("rows") if isinstance(deploy, dict) else None
+    if isinstance(rows, list) and len(rows) > 16 * MAX_LIST:
+        raise SchemaError(f"deploy.rows: {len(rows)} entries, at most {16 * MAX_LIST}", path=where)

@@ -16,6 +16,9 @@ from typing import Iterator, Sequence
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
            "#8C8C8C", "#CCB974", "#64B5CD"]
 LABEL_MAX = 32
+# Charts per report are bounded (a chart costs about a second to draw): the first workloads get
+# one each; the tables show every workload (issue 15, item 6).
+MAX_WORKLOAD_CHARTS = 8
 
 
 def _label(value: str) -> str:
@@ -103,7 +106,7 @@ def throughput(
                     continue
                 ys.append(n_g - 1 - g + 0.4 - height * (s + 0.5))
                 xs.append(m)
-                errs.append((iqrs[g][s] or 0.0) / 2)
+                errs.append(max(0.0, iqrs[g][s] or 0.0) / 2)  # a hostile file: never < 0
             if not xs:
                 continue
             ax.barh(ys, xs, height=height * 0.9, xerr=errs, capsize=3,

@@ -6,14 +6,16 @@ object; renderers (advisor.render.compare_report) only read it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from advisor.service import recommend as core
-from advisor.infra.errors import BadInput, VersionError
+from advisor.infra.errors import AdvisorError, BadInput, VersionError
 from advisor.render import measured
+
+
+MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,11 @@ class Comparison:
 
 
 def _peek_advisor_version(path: str) -> str | None:
+    from advisor.infra import jsonio
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = jsonio.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, AdvisorError):
         return None
     value = data.get("advisor_version") if isinstance(data, dict) else None
     return measured.text(value, 40) if value else None
@@ -99,6 +103,8 @@ def _labels(paths: Sequence[str]) -> list[str]:
 def compare(paths: Sequence[str]) -> Comparison:
     if not paths:
         raise BadInput("give at least one probe file")
+    if len(paths) > MAX_FILES:
+        raise BadInput(f"{len(paths)} probe files; compare takes at most {MAX_FILES}")
     machines = []
     for label, path in zip(_labels(paths), paths):
         probe = read(path)

@@ -49,10 +49,9 @@ def read_probe(path: str) -> dict[str, Any]:
     from advisor.infra.safeyaml import read_text
 
     text = read_text(path, max_bytes=MAX_PROBE_BYTES)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+    from advisor.infra import jsonio
+
+    data = jsonio.loads(text, path=path)
     if not isinstance(data, dict):
         raise ParseError("a probe file is a JSON object", path=path)
     version = data.get("schema_version")
