@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 # advisor uses no pydantic plugins; not scanning every installed distribution for them saves
 # tens of milliseconds at start-up.
@@ -20,15 +21,39 @@ import typer  # noqa: E402
 
 from advisor.infra.errors import AdvisorError, ExitCode, Terminated  # noqa: E402
 
+if TYPE_CHECKING:
+    from advisor.cli.env import Environment
+
 app = typer.Typer(
     name="advisor",
     help="Choose a deep-learning framework for a concrete project on concrete hardware, "
     "and show why.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def version_text() -> str:
+    """advisor's, the bundled knowledge base's and Python's versions, on one line."""
+    import platform
+
+    from advisor import __version__
+    from advisor.service.recommend import load_kb
+
+    kb = load_kb(None)
+    return (f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
+            f"Python {platform.python_version()})")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from advisor.cli.env import current
+
+        current().write(version_text() + "\n")
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -36,27 +61,17 @@ def _root(
     traceback: bool = typer.Option(
         False, "--traceback", help="Show the full Python traceback on errors (debugging)."
     ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version,
+        help="Show the versions of advisor, its knowledge base and Python, and exit."
+    ),
 ) -> None:
     """Choose a deep-learning framework for a concrete project on concrete hardware."""
 
 
 def _register() -> None:
     # Command modules import only typer and the standard library at import time.
-    from advisor.cli import commands  # noqa: F401  (registers core commands on `app`)
-
-    try:
-        from advisor.cli import probe_cmd  # noqa: F401
-    except ImportError:  # pragma: no cover - while the probe command is being built
-        pass
-    try:
-        from advisor.cli import compare_cmd, run_cmd  # noqa: F401
-    except ImportError:  # pragma: no cover - while the report commands are being built
-        pass
-
-
-def _err(message: str) -> None:
-    sys.stderr.write(f"advisor: error: {message}\n")
-    sys.stderr.flush()
+    from advisor.cli import audit_cmd, commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
 
 
 def _click_exceptions():
@@ -102,55 +117,97 @@ def install_signal_handlers() -> dict[int, object]:
     return previous
 
 
-def _interrupted(exc: BaseException | None) -> None:
+def _interrupted(exc: BaseException | None, err) -> int:
+    """Ctrl-C: 130; SIGTERM/SIGHUP: 128 + the signal (143, 129), as a shell reports them."""
     signum = exc.signum if isinstance(exc, Terminated) else (_received[0] if _received else None)
     if signum is not None:
-        _err(f"terminated by {signal.Signals(signum).name}")
-        sys.exit(128 + signum)
-    _err("interrupted")
-    sys.exit(ExitCode.INTERRUPTED)
+        err(f"terminated by {signal.Signals(signum).name}")
+        return 128 + signum
+    err("interrupted")
+    return ExitCode.INTERRUPTED
 
 
-def main(argv: list[str] | None = None) -> None:
-    previous = install_signal_handlers()
+def main(argv: list[str] | None = None, env: "Environment | None" = None) -> None:
+    """The console script: run one command and exit with its code."""
+    sys.exit(run(argv, env))
+
+
+def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
+    """Run one command in ``env`` (the process's own streams by default); return the exit code.
+
+    Errors become one line on stderr here and only here; a closed pipe (``| head``) is not one.
+    """
+    from advisor.cli import env as env_mod
+
+    if env is None:
+        env_mod.make_streams_safe()
+        env = env_mod.Environment()
+    previous = env_mod.use(env)
+    handlers = install_signal_handlers()
     try:
-        _main(argv)
+        return _run(argv, env)
     finally:
-        for signum, handler in previous.items():  # in-process callers (tests) get theirs back
+        env_mod.use(previous)
+        for signum, handler in handlers.items():  # in-process callers (tests) get theirs back
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
-def _main(argv: list[str] | None) -> None:
+def _run(argv: list[str] | None, env: "Environment") -> int:
     cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = _wants_traceback(args) or os.environ.get("ADVISOR_TRACEBACK") == "1"
+
+    def err(message: str) -> None:
+        env.stderr.write(f"advisor: error: {message}\n")
+        env.stderr.flush()
+
     _register()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="advisor", standalone_mode=False)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # Terminated (SIGTERM, SIGHUP) is one
         if show_traceback:
             raise
-        _interrupted(exc)
+        return _interrupted(exc, err)
     except typer.Abort as exc:  # click turns KeyboardInterrupt (and Terminated) into Abort
-        _interrupted(exc.__cause__ or exc.__context__)
+        return _interrupted(exc.__cause__ or exc.__context__, err)
     except typer.Exit as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # typer: Ctrl-C/SIGTERM -> Exit(130)
-            _interrupted(exc.__cause__)
-        sys.exit(exc.exit_code)
+            return _interrupted(exc.__cause__, err)
+        return exc.exit_code
+    except BrokenPipeError:
+        return _closed_pipe(env)
     except cx.ClickException as exc:
         if show_traceback:
             raise
-        exc.show()
-        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, cx.UsageError) else exc.exit_code)
+        exc.show(file=env.stderr)
+        return ExitCode.BAD_INPUT if isinstance(exc, cx.UsageError) else exc.exit_code
     except AdvisorError as exc:
         if show_traceback:
             raise
-        _err(str(exc))
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(ExitCode.FAILURE)
+        err(str(exc))
+        if exc.exit_code == ExitCode.INTERRUPTED and _received:  # a command said what it kept
+            return 128 + _received[0]
+        return exc.exit_code
     code = int(result) if isinstance(result, int) else ExitCode.OK
     if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C inside a command into Exit(130)
-        _interrupted(None)
-    sys.exit(code)
+        code = _interrupted(None, err)
+    try:
+        env.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe(env)
+    return code
+
+
+def _closed_pipe(env: "Environment") -> int:
+    """The reader went away (``advisor ... | head -3``): what it wanted it got; exit quietly.
+
+    Python would report the pipe again when it flushes stdout at exit, so stdout is pointed at
+    the null device first (the recipe in the ``signal`` module's documentation)."""
+    if env.stdout is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # pragma: no cover - no real file descriptor
+            pass
+    return ExitCode.OK
