@@ -17,7 +17,6 @@ their training runs one at a time (the ``--staged`` protocol of probes/harness.p
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import signal
 import subprocess
