@@ -15,7 +15,8 @@ from probe_fixtures import PROBES
 sys.path.insert(0, str(PROBES))
 import harness  # noqa: E402
 
-from advisor.probe import core, protocol  # noqa: E402
+from advisor.probe import catalog, pool, protocol  # noqa: E402
+from advisor.probe.runner import ChildResult  # noqa: E402
 
 
 FAKE = """
@@ -88,7 +89,7 @@ def test_a_failing_gpu_size_leaves_the_row_standing(tmp_path):
     out, _ = _run(tmp_path, "gpu", "cnn-digits", fail="bf16-mixed")
     assert out["status"] == "ok"
     assert out["workloads"]["cnn-digits@large-bf16"]["error"].startswith("RuntimeError: CUDA out")
-    row = core.pool_row(core.ROWS["pytorch"], [core.ChildResult("ok", out, None, None, 1.0)],
+    row = pool.pool_row(catalog.ROWS["pytorch"], [ChildResult("ok", out, None, None, 1.0)],
                         ("cnn-digits",), host_has_gpu=True)
     assert set(row["workloads"]) == {"cnn-digits", "cnn-digits@large"}
     assert row["size_errors"]["cnn-digits@large-bf16"].startswith("RuntimeError")
@@ -97,10 +98,10 @@ def test_a_failing_gpu_size_leaves_the_row_standing(tmp_path):
 
 def test_the_parent_and_the_children_share_one_workload_table():
     assert harness.SPECS == protocol.SPECS  # the very file, loaded by path in the child
-    assert core.WORKLOADS == protocol.WORKLOADS
-    assert core.ROWS["sklearn"].workloads == ("mlp-digits", "gbdt-digits")
+    assert catalog.WORKLOADS == protocol.WORKLOADS
+    assert catalog.ROWS["sklearn"].workloads == ("mlp-digits", "gbdt-digits")
     for name in ("pytorch", "tensorflow", "keras/jax", "jax"):
-        assert "attn-digits" in core.ROWS[name].workloads
+        assert "attn-digits" in catalog.ROWS[name].workloads
 
 
 # --------------------------------------------------------------------------- real, short runs

@@ -154,6 +154,20 @@ def needed_workloads(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[str,
     return tuple(dict.fromkeys(w for i in items for w in i.workloads))
 
 
+def project_workloads(answers: Mapping[str, Any],
+                      kb: KnowledgeBase | None = None) -> tuple[str, ...] | None:
+    """The workloads `advisor run` probes for this project: those its speed evidence names;
+    mlp-digits alone (the cheapest: installed, learned, sees the GPU) when no workload represents
+    it; None (every workload) when the answers do not say which project it is."""
+    if kb is None:
+        from advisor.kb.loader import load_bundled
+
+        kb = load_bundled()
+    if not matching_evidence(kb, answers):
+        return None
+    return needed_workloads(kb, answers) or ("mlp-digits",)
+
+
 def _choose(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[SpeedEvidence | None, str]:
     """The one item that speaks for the project, or None and the reason (a note)."""
     items = matching_evidence(kb, values)

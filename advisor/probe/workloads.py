@@ -24,8 +24,7 @@ def known() -> tuple[str, ...]:
 
 
 def gate(workload: str) -> float:
-    """The test accuracy below which a row did not learn the workload (a GPU size, ``@large``:
-    only clearly better than chance)."""
-    if "@" in workload:
-        return protocol.VARIANT_GATE
-    return float(protocol.SPECS.get(workload, {}).get("gate", 0.5))
+    """The test accuracy below which a row did not learn the workload (policy.accuracy_gate)."""
+    from advisor.probe.policy import accuracy_gate
+
+    return accuracy_gate(workload)
