@@ -312,8 +312,8 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
         if not any(large[0] in (r.get("workloads") or {}) for r in _rows(probe) if _row_ok(r)):
             blockers.append(
                 f"On a GPU, {item.workloads[0]} measures kernel-launch overhead, not training "
-                "speed, and this probe has no GPU-sized numbers (advisor probe measures them on a "
-                "GPU since version 2 of its workloads), so measured speed moves no score.")
+                f"speed, and this probe has no GPU-sized numbers ({large[0]}: `advisor probe` "
+                "runs them on a GPU; this file is older), so measured speed moves no score.")
         item = _with_workloads(item, tuple(large))
     rows = {str(r.get("name")): r for r in _rows(probe) if _row_ok(r)}
     speeds: dict[str, Speed] = {}
