@@ -340,7 +340,7 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
             speeds[cand.id] = Speed(cand.id, best.row, best.workload, best.value, best.spread,
                                     best.between_processes, best.text)
         else:
-            unmeasured.append(f"{cand.name} ({reasons[0] if reasons else _absent(probe, cand)})")
+            unmeasured.append(f"{cand.name} ({reasons[0] if reasons else _absent(probe, cand, mine)})")
     if contended:
         blockers.append("Other work competed for the CPU while " + ", ".join(sorted(contended))
                         + " trained (contended): speed numbers are not valid, so measured speed "
@@ -398,7 +398,8 @@ def _target(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
     return "the target"
 
 
-def _absent(probe: Mapping[str, Any], cand: Any) -> str:
+def _absent(probe: Mapping[str, Any], cand: Any, workloads: tuple[str, ...]) -> str:
+    """Why a candidate has no number on the project's workload."""
     statuses = {str(r.get("name")): r.get("status") for r in _rows(probe)}
     mine = [statuses[r] for r in cand.probe_rows if r in statuses]
     if not mine:
@@ -407,7 +408,7 @@ def _absent(probe: Mapping[str, Any], cand: Any) -> str:
         return "not installed - performance not measured"
     if not any(s == "ok" for s in mine):
         return "its probe failed"
-    return "no such workload"
+    return "not run in this probe" if workloads else "no such workload"
 
 
 def clusters(speeds: Mapping[str, Speed]) -> list[list[Speed]]:
