@@ -253,8 +253,8 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    def evaluate() -> float:  # a direct call: no predict loop to build inside fit
-        logits = keras.ops.convert_to_numpy(model(x_te, training=False))
+    def evaluate() -> float:  # predict compiles once (a direct call runs op by op: 3x the CPU)
+        logits = model.predict(x_te, batch_size=512, verbose=0)
         return float((logits.argmax(axis=1) == data.y_test).mean())
 
     target = harness.TARGET_ACCURACY
