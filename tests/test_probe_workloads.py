@@ -109,7 +109,7 @@ def _real(script: str, workloads: str, tmp_path, env: dict | None = None) -> dic
     done = subprocess.run(
         [sys.executable, str(PROBES / script), "--threads", "1", "--epochs", "3",
          "--workloads", workloads, "--data-cache", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["status"] == "ok", out.get("error")
     return out
