@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -356,8 +356,3 @@ def _part_text(kb: KnowledgeBase, part: Part) -> str:
     if part.kind == "measurement":
         return f"{crit} {part.rating:+.1f} (measured: {part.detail}) = {part.points:+.2f} points"
     return f"{crit} {part.rating:+g} ({part.source}) = {part.points:+.2f} points"
-
-
-def ranks(kb: KnowledgeBase, inputs: Inputs) -> tuple[str | None, Mapping[str, float]]:
-    s = score(kb, inputs)
-    return s.winner, s.scores

@@ -90,9 +90,6 @@ class BoolOp:
 
 Node = Union[Name, Literal, ListLit, Compare, Not, BoolOp]
 
-COMPARE_OPS = ("==", "!=", "<=", ">=", "<", ">", "in", "not in")
-
-
 # --------------------------------------------------------------------------- lexer
 
 _TOKEN = re.compile(

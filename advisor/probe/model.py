@@ -48,9 +48,6 @@ MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
 MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
 #: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
 SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run")
-ROW_NAMES = (
-    "pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax", "sklearn",
-)
 Status = Literal["ok", "missing", "broken", "timeout"]
 ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
 DeployStatus = Literal["ok", "failed", "unavailable", "timeout"]
@@ -442,7 +439,6 @@ class ProbeDocument:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-ProbeReport = ProbeDocument  # the name the probe runner and older tests use
 
 
 def load_probe(path: str | Path) -> ProbeDocument:

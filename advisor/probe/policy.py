@@ -4,15 +4,14 @@ One home for every threshold the probe, the decision and the reports apply to me
 (docs/architecture.md, "Where each concept lives"). Stdlib only, imports nothing of advisor, so
 the probe parent, the scoring and every renderer can read it without cost.
 
-The probe children (``probes/*.py``) cannot import advisor (they may run under another Python,
-``--python``); ``probes/harness.py`` therefore keeps its own ``quantiles`` with the same
-convention as :func:`quantiles` here, and a test keeps the two equal.
+Quantiles are not here: the children compute them too, so their one home is the stdlib protocol
+module the parent and the children share (:func:`advisor.probe.protocol.quartiles`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 #: IQR / median of a row's timed blocks above this: the row is flagged noisy, in the probe
 #: summary and in every report alike. 10 % is pyperf's own stability warning (its standard
@@ -40,32 +39,6 @@ def finite(value: Any) -> float | None:
         return None
     out = float(value)
     return out if math.isfinite(out) else None
-
-
-def quantiles(values: Sequence[float]) -> tuple[float, float, float] | None:
-    """(Q1, median, Q3) with linear interpolation between order statistics (numpy's default,
-    ``statistics.quantiles(method="inclusive")``); None for no values."""
-    xs = sorted(float(v) for v in values)
-    n = len(xs)
-    if n == 0:
-        return None
-
-    def q(p: float) -> float:
-        pos = (n - 1) * p
-        lo = int(pos)
-        hi = min(lo + 1, n - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-    return q(0.25), q(0.5), q(0.75)
-
-
-def summary(values: Sequence[float]) -> dict[str, Any]:
-    """``{median, iqr, n, values}`` as the probe file stores a measured rate."""
-    qs = quantiles(values)
-    if qs is None:
-        return {"median": None, "iqr": None, "n": 0, "values": []}
-    q1, med, q3 = qs
-    return {"median": med, "iqr": q3 - q1, "n": len(values), "values": list(values)}
 
 
 def spread(median: float | None, iqr: float | None) -> float | None:
