@@ -11,7 +11,8 @@ module the parent and the children share (:func:`advisor.probe.protocol.quartile
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 #: IQR / median of a row's timed blocks above this: the row is flagged noisy, in the probe
 #: summary and in every report alike. 10 % is pyperf's own stability warning (its standard

@@ -6,9 +6,9 @@ object; renderers (advisor.render.compare_report) only read it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from advisor.infra.errors import BadInput, VersionError
 from advisor.probe.model import ProbeDocument, load_probe

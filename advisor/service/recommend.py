@@ -5,15 +5,16 @@ No terminal, no typer: functions take paths and values and return result objects
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from advisor.questionnaire import answers as answers_mod
 from advisor.decision import engine
-from advisor.probe import machine
 from advisor.decision.assessment import Assessment
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
+from advisor.probe import machine
+from advisor.questionnaire import answers as answers_mod
 
 if TYPE_CHECKING:
     from advisor.probe.model import ProbeDocument
