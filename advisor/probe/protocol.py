@@ -33,8 +33,8 @@ GO = b"G"  # the parent's go byte for a --staged child
 STATUSES = ("ok", "missing", "broken", "timeout")
 ENV_PROTOCOL = "ADVISOR_PROBE_PROTOCOL"  # path of this file, for children without advisor
 
-# Every workload a probe child knows by name (its --workloads) and its batch; DESIGN.md
-# "Workloads".
+# Every workload a probe child knows by name (its --workloads) and its batch; docs/architecture.md
+# ("Add a workload").
 WORKLOADS = ("mlp-digits", "cnn-digits")
 BATCH = {"mlp-digits": 32, "cnn-digits": 128}
 MIN_BLOCK_S = 0.05  # a timed block of whole epochs lasts at least this long (harness.time_epochs)
