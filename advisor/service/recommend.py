@@ -50,9 +50,9 @@ def build_inputs(
     doc: ProbeDocument | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
-    from advisor.probe import facts as probe_facts
-
     if doc is not None:
+        from advisor.probe import facts as probe_facts
+
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
