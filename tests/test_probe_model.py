@@ -108,12 +108,18 @@ def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, number):
     assert "not finite" in message
 
 
-def test_extreme_but_finite_numbers_load_and_round_trip(tmp_path):
-    for number in ("5e-324", "1e308", "-0.0"):
+def test_numbers_at_the_edges_of_the_range_load_and_round_trip(tmp_path):
+    for number in ("1e15", "1e-30", "-0.0", "0"):
         doc = model.load_probe(write(tmp_path, _with_median(number)))
         median = doc.row("pytorch").workloads["mlp-digits"].samples_per_s.median
         assert median == float(number)
         assert model.loads(doc.to_json()) == doc
+
+
+@pytest.mark.parametrize("number", ["5e-324", "1e308", "1.1e15", "9e-31"])
+def test_finite_numbers_outside_the_range_are_refused(tmp_path, number):
+    message = _bad(tmp_path, _with_median(number))
+    assert "samples_per_s.median" in message and number in message
 
 
 def test_huge_integers_are_refused(tmp_path):

@@ -21,6 +21,7 @@ def run_command(
     rules: RulesOpt = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).")] = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -62,12 +63,13 @@ def run_command(
         try:
             with view:
                 result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
-                                     progress=view.update)
+                                     progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()
             raise Interrupted(interrupted_message(len(answer_set.values), kept, resume)) from None
     else:
-        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
+                             force=force)
     env.show(lambda con: _summary(con, result))
 
 

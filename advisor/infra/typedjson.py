@@ -4,8 +4,8 @@ The file formats advisor reads back (the probe document, advisor.probe.model) ar
 dataclasses; this module turns parsed JSON into them, reading each field's type annotation, and
 back. It is the one place that decides what a well-formed document is:
 
-- strict numbers: NaN and infinity, a float that overflows a double (``1e999``) and an integer of
-  64 bits or more are refused (``5e-324`` and ``1e308`` are fine);
+- strict numbers: NaN and infinity, a float that overflows a double (``1e999``), an integer of
+  64 bits or more, and any number but 0 outside ``NUMBER_MAGNITUDE`` are refused;
 - strings are valid Unicode (a ``\\ud800`` escape, a lone surrogate, is refused);
 - nesting is bounded (``MAX_DEPTH``), also for keys this advisor does not know;
 - every known field has its declared type: ``int``, ``float`` (an integer is accepted), ``str``,
@@ -35,6 +35,10 @@ from advisor.infra.errors import ParseError, SchemaError
 
 MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
 MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
+# Every number is 0 or has a magnitude in this range (1 PB of memory, 1e15 samples/s; timings of
+# a femtosecond): derived ratios, logs and chart positions stay finite (5e-324 against 1e308
+# reached log2(0); medians near 1.7e308 overflowed the charts).
+NUMBER_MAGNITUDE = (1e-30, 1e15)
 T = TypeVar("T")
 
 
@@ -67,16 +71,21 @@ class _Bad:
         self.text = text if len(text) <= 30 else text[:27] + "..."
 
 
+def _in_range(value: float) -> bool:
+    low, high = NUMBER_MAGNITUDE
+    return value == 0 or low <= abs(value) <= high
+
+
 def _float(text: str) -> float | _Bad:
     value = float(text)
-    return value if math.isfinite(value) else _Bad(text)
+    return value if math.isfinite(value) and _in_range(value) else _Bad(text)
 
 
 def _int(text: str) -> int | _Bad:
     if len(text.lstrip("-")) > 19:
         return _Bad(text)
     value = int(text)
-    return value if -MAX_INT < value < MAX_INT else _Bad(text)
+    return value if -MAX_INT < value < MAX_INT and _in_range(value) else _Bad(text)
 
 
 # ---------------------------------------------------------------- the one converter

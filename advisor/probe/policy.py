@@ -1,18 +1,19 @@
 """The measurement policy: when a number is noisy, when a row learned, how spreads compare.
 
 One home for every threshold the probe, the decision and the reports apply to measured numbers
-(docs/architecture.md, "Where each concept lives"). Stdlib only, imports nothing of advisor, so
+(docs/architecture.md, "Where each concept lives"). Stdlib only (and the stdlib protocol module), so
 the probe parent, the scoring and every renderer can read it without cost.
 
-Quantiles are not here: the children compute them too, so their one home is the stdlib protocol
-module the parent and the children share (:func:`advisor.probe.protocol.quartiles`).
+Quantiles come from ``advisor.probe.protocol``, the stdlib module the probe children load by path
+too (they may run under another Python, ``--python``): one interpolation for both sides.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
+
+from advisor.probe import protocol
 
 #: IQR / median of a row's timed blocks above this: the row is flagged noisy, in the probe
 #: summary and in every report alike. 10 % is pyperf's own stability warning (its standard
@@ -30,6 +31,16 @@ MIN_SAMPLES = 3
 ACCURACY_GATE: Mapping[str, float] = {"mlp-digits": 0.80, "cnn-digits": 0.80}
 DEFAULT_ACCURACY_GATE = 0.80
 
+#: The 1-minute load average before the run above this x the usable cores: a busy machine.
+BUSY_LOAD_PER_CORE = 0.5
+
+#: Other processes used more than this share of a row's cores while it trained: the row is
+#: contended (advisor.probe.pool.mark_contention). Two busy loops on two cores read about 0.9.
+OTHERS_CPU_LIMIT = 0.20
+
+#: A calibration reading more than this times the run's fastest: the row's core was shared.
+CALIBRATION_LIMIT = 1.5
+
 #: Device kinds (as the probe children name them, any case) that are an accelerator.
 GPU_KINDS = frozenset({"gpu", "cuda", "rocm", "mps", "metal"})
 
@@ -40,6 +51,16 @@ def finite(value: Any) -> float | None:
         return None
     out = float(value)
     return out if math.isfinite(out) else None
+
+
+def quantiles(values: Sequence[float]) -> tuple[float, float, float] | None:
+    """(Q1, median, Q3), linear interpolation (numpy's default); None for no values."""
+    return protocol.quartiles(values)
+
+
+def summary(values: Sequence[float]) -> dict[str, Any]:
+    """``{median, iqr, n, values}`` as the probe file stores a measured rate."""
+    return protocol.quantiles(values)
 
 
 def spread(median: float | None, iqr: float | None) -> float | None:
@@ -75,3 +96,8 @@ def overlaps(a_median: float, a_iqr: float | None, b_median: float, b_iqr: float
 def sees_gpu(device_kinds: Iterable[str]) -> bool:
     """Does a framework see an accelerator, given the kinds of the devices it listed?"""
     return any(str(kind).lower() in GPU_KINDS for kind in device_kinds)
+
+
+def is_busy(load: Sequence[float] | None, cores: int) -> bool:
+    """Other work was competing for the cores the probe uses: its numbers are unreliable."""
+    return bool(load) and load is not None and load[0] > BUSY_LOAD_PER_CORE * cores

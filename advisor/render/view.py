@@ -63,6 +63,7 @@ class ReportView:
     host: list[tuple[str, str]]  # the probed machine
     probe_file: str | None
     probe_method: str
+    quiet_warning: str  # why the probe's numbers are suspect (busy, contended), or ''
     not_run: list[tuple[str, str]]
     drivers: list[Driver]
     criteria: list[tuple[str, str]]  # (id, name), in weight order
@@ -114,6 +115,7 @@ def build(a: Assessment) -> ReportView:
         host=measured.host_facts(a.probe),
         probe_file=a.probe_file if a.probe else None,
         probe_method=measured.method(a.probe),
+        quiet_warning=measured.quiet_warning(a.probe),
         not_run=measured.not_run(a.probe),
         drivers=drivers,
         criteria=[(w.criterion, w.name) for w in a.weights],
