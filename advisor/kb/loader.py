@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from advisor.infra import safeyaml
 from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
-from advisor.kb import expr
+from advisor.kb import expr, typecheck
 from advisor.kb.model import (
     ANSWER_METADATA_KEYS,
     SECTIONS,
@@ -216,14 +216,14 @@ def _merge(
         if question.when is not None:
             try:
                 node = expr.parse(question.when)
-                expr.check(node, env)
+                typecheck.check(node, env)
                 question_conditions[question.id] = node
             except ExpressionError as exc:
                 problems.append(_at(question, f"question {question.id!r}: when: {exc.message}"))
     for rule in merged["rules"]:
         try:
             node = expr.parse(rule.when)
-            expr.check(node, env)
+            typecheck.check(node, env)
             conditions[rule.id] = node
         except ExpressionError as exc:
             problems.append(_at(rule, f"rule {rule.id!r}: when: {exc.message}"))
@@ -245,7 +245,7 @@ def _merge(
         for part in ("when", "require"):
             try:
                 node = expr.parse(getattr(constraint, part))
-                expr.check(node, answers_env)  # over answers only: a constraint binds what users say
+                typecheck.check(node, answers_env)  # over answers only: a constraint binds what users say
                 nodes.append(node)
             except ExpressionError as exc:
                 problems.append(_at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}"))
@@ -286,12 +286,12 @@ def _effect_candidates(effect: Any) -> list[str]:
     return []
 
 
-def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, expr.VarType]:
-    env: dict[str, expr.VarType] = {}
+def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, typecheck.VarType]:
+    env: dict[str, typecheck.VarType] = {}
     for q in questions:
-        env[q.id] = expr.VarType(q.type, tuple(q.values))
+        env[q.id] = typecheck.VarType(q.type, tuple(q.values))
     for f in facts:
-        env[f.id] = expr.VarType(f.type, tuple(f.choices))
+        env[f.id] = typecheck.VarType(f.type, tuple(f.choices))
     return env
 
 
