@@ -6,10 +6,10 @@ import copy
 import json
 
 import pytest
+from probe_fixtures import ok_payload
 
 from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
 from advisor.probe import model
-from probe_fixtures import ok_payload
 
 HOST = {"cpu_model": "x", "logical_cores": 4, "usable_cores": 2, "memory_bytes": 1 << 30,
         "os": "linux", "python": "3.11.7"}

@@ -11,8 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from advisor.infra.errors import ExpressionError
-from advisor.kb.expr import (BoolOp, Compare, ListLit, Literal, Name, Node, Not, Scalar, _lit,
-                             unparse)
+from advisor.kb.expr import (
+    BoolOp,
+    Compare,
+    ListLit,
+    Literal,
+    Name,
+    Node,
+    Not,
+    Scalar,
+    _lit,
+    unparse,
+)
+
 
 @dataclass(frozen=True)
 class VarType:

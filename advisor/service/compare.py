@@ -14,7 +14,6 @@ from advisor.infra.errors import BadInput, VersionError
 from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
 
-
 MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
 
 
