@@ -95,3 +95,21 @@ def test_flips_are_consistent_ranked_and_project_changes_kept_apart(kb):
     assert rob.project_flips and all(f.question == "modality" for f in rob.project_flips)
     for f in rob.flips + rob.project_flips:
         assert f.new_winner != a.winner
+
+
+def test_quick_rescoring_equals_the_traced_score(kb):
+    """Flips, the win probability and the audit re-score without traced parts: same result."""
+    import random
+
+    from advisor.decision import audit
+
+    rng = random.Random(11)
+    for _ in range(150):
+        answers = audit.random_answers(kb, rng)
+        full = engine.score(kb, engine.Inputs(answers))
+        quick = engine.score(kb, engine.Inputs(answers), detail=False)
+        assert quick.order == full.order and quick.winner == full.winner
+        for cid in full.scores:
+            assert math.isclose(quick.scores[cid], full.scores[cid], abs_tol=1e-9)
+            assert [v.rule for v in quick.vetoes[cid]] == [v.rule for v in full.vetoes[cid]]
+        assert sorted(quick.caps) == sorted(full.caps)

@@ -46,7 +46,7 @@ UNCERTAINTY = {
     "unconfirmed": (2.0, 0.8),
 }
 MEASURED_CONFIDENCE = "high"
-SAMPLES = 300
+SAMPLES = 200
 PRUNE_SIGMAS = 5.0
 SEED = 20261201
 
@@ -321,9 +321,10 @@ def changes(kb: "KnowledgeBase", inputs: "Inputs") -> list[tuple[Flip, str | Non
 
     out: list[tuple[Flip, str | None]] = []
     counted, _ = consistency.effective(kb, inputs.answers)
+    matters = _scored_names(kb)
     for question in kb.questions:
-        if not is_asked(kb, question, counted):
-            continue
+        if question.id not in matters or not is_asked(kb, question, counted):
+            continue  # no rule reads it, directly or through another question's `when`
         current = counted.get(question.id)
         for change, value in alternatives(question, current):
             if not consistency.is_consistent(kb, {**counted, question.id: value}):
@@ -335,6 +336,25 @@ def changes(kb: "KnowledgeBase", inputs: "Inputs") -> list[tuple[Flip, str | Non
                         kind="project" if question.project else "answer")
             out.append((flip, alive[1] if len(alive) > 1 else None))
     return out
+
+
+def _scored_names(kb: "KnowledgeBase") -> set[str]:
+    """Questions whose answer can move a score: read by a rule, or by the `when` of a question
+    that a rule reads (cached on the knowledge base)."""
+    from advisor.kb import expr
+
+    cached = kb.__dict__.get("_scored_names")
+    if cached is None:
+        cached = {n for node in kb.conditions.values() for n in expr.names(node)}
+        frontier = list(cached)
+        while frontier:
+            node = kb.question_conditions.get(frontier.pop())
+            for name in expr.names(node) if node is not None else ():
+                if name not in cached:
+                    cached.add(name)
+                    frontier.append(name)
+        object.__setattr__(kb, "_scored_names", cached)  # a cache, not a field
+    return cached
 
 
 def _by_margin(flips: list[Flip]) -> list[Flip]:
