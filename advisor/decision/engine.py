@@ -7,9 +7,10 @@ of ratings on the 0-10 scale.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -29,6 +30,9 @@ from advisor.decision.assessment import (
 from advisor.infra.errors import BadInput
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
+
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 DEFAULT_RATING = 5.0
 WHY_LIMIT = 6  # reasons shown for the winner
@@ -55,8 +59,9 @@ class Inputs:
     machine: dict[str, Any] = field(default_factory=dict)
     machine_source: str = "this machine"
     probe_facts: dict[str, Any] = field(default_factory=dict)
-    probe_summary: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file, when one was given
     measurer: Any = None  # callable(kb, facts) -> (list[MeasuredDelta], measurements, notes)
+    probe_file: str | None = None
 
     def with_answer(self, qid: str, value: Any) -> "Inputs":
         answers = dict(self.answers)
@@ -64,10 +69,7 @@ class Inputs:
             answers.pop(qid, None)
         else:
             answers[qid] = value
-        return Inputs(
-            answers, self.answer_origin, self.machine, self.machine_source,
-            self.probe_facts, self.probe_summary, self.measurer,
-        )
+        return dataclasses.replace(self, answers=answers)
 
 
 @dataclass
@@ -385,7 +387,8 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         measurements=s.measurements,
         measurement_notes=s.measurement_notes,
         machine=machine,
-        probe=inputs.probe_summary,
+        probe=inputs.probe,
+        probe_file=inputs.probe_file,
         questions={q.id: q.text for q in kb.questions},
         criteria={c.id: c.name for c in kb.criteria},
     )

@@ -379,8 +379,11 @@ def _describe(choices: tuple[str, ...]) -> str:
 def _name_type(node: Name, env: Mapping[str, VarType]) -> VarType:
     vtype = env.get(node.id)
     if vtype is None:
-        known = ", ".join(sorted(env))
-        raise ExpressionError(f"unknown name {node.id!r} (column {node.pos + 1}); known: {known}")
+        from advisor.infra.suggest import allowed, closest
+
+        guess = closest(node.id, sorted(env))
+        hint = f"did you mean {guess!r}?" if guess else allowed(sorted(env))
+        raise ExpressionError(f"unknown name {node.id!r} (column {node.pos + 1}); {hint}")
     return vtype
 
 
@@ -410,9 +413,12 @@ def _check_bool(node: Node, env: Mapping[str, VarType]) -> None:
 def _check_value(name: Name, vtype: VarType, value: Scalar, pos: int) -> None:
     if vtype.kind in ("one", "many"):
         if not isinstance(value, str) or value not in vtype.choices:
+            from advisor.infra.suggest import allowed, closest
+
+            guess = closest(value, vtype.choices) if isinstance(value, str) else None
+            hint = f"did you mean {guess!r}?" if guess else allowed(vtype.choices)
             raise ExpressionError(
-                f"{_lit(value)} is not a value of {name.id!r} (column {pos + 1}); "
-                f"allowed: {_describe(vtype.choices)}"
+                f"{_lit(value)} is not a value of {name.id!r} (column {pos + 1}); {hint}"
             )
     elif vtype.kind == "bool":
         if not isinstance(value, bool):

@@ -87,7 +87,7 @@ def render(a: Assessment) -> str:
     host = measured.host_facts(a.probe)
     if host:
         w("")
-        w("Probed machine" + (f" ({md_code(a.probe.get('file'))})" if a.probe and a.probe.get("file") else "") + ":")
+        w("Probed machine" + (f" ({md_code(a.probe_file)})" if a.probe and a.probe_file else "") + ":")
         w("")
         for label, value in host:
             w(f"- {md(label)}: {md(value)}")
@@ -146,6 +146,9 @@ def render(a: Assessment) -> str:
     if a.measurements or a.measurement_notes or rows:
         w("")
         w("## Measured numbers")
+        w("")
+    if (rows or a.measurements) and measured.quiet_warning(a.probe):
+        w(f"> **Warning:** {md(measured.quiet_warning(a.probe))}")
         w("")
     if a.measurements:
         w("What the measurements changed (relative speed on the workload that matches the project):")

@@ -6,10 +6,9 @@ probe is reached through :func:`probe_machine` only, the one seam to `advisor.pr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from advisor.questionnaire import answers as answers_mod
 from advisor.infra import atomic
@@ -19,17 +18,24 @@ from advisor.decision.assessment import Assessment
 from advisor.infra.errors import BadInput, FileProblem
 from advisor.kb.model import KnowledgeBase
 
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
+
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """Probe this machine with `advisor.probe` and return the probe document as plain data.
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
+                  workloads: tuple[str, ...] | None = None) -> ProbeDocument:
+    """Probe this machine with `advisor.probe` and return the probe document.
+
+    ``workloads``: only those (`advisor run` measures what can move its project's scores).
 
     ``progress`` receives the probe's progress events (the CLI shows them live). Raises
     ProbeFailed when no framework row could run at all.
     """
     try:
-        from advisor.probe.core import ProbeOptions, run_probe
+        from advisor.probe.core import run_probe
+        from advisor.probe.plan import ProbeOptions
     except ImportError as exc:  # pragma: no cover - a stripped install
         raise BadInput(
             "this advisor was installed without its probe; give --probe FILE "
@@ -37,11 +43,11 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
         ) from exc
     from advisor.infra.errors import ProbeFailed
 
-    report = run_probe(ProbeOptions(quick=quick), progress)
+    report = run_probe(ProbeOptions(quick=quick, workloads=workloads), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
-    return json.loads(report.to_json())
+    return report
 
 
 @dataclass(frozen=True)
@@ -52,14 +58,14 @@ class RunResult:
 
 
 def recommend_with(
-    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: dict[str, Any] | None,
+    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: ProbeDocument | None,
     probe_label: str | None,
 ) -> Assessment:
     return engine.assess(kb, core.build_inputs(kb, answer_set, probe, probe_label))
 
 
 def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
-               probe: dict[str, Any] | None) -> dict[str, str]:
+               probe: ProbeDocument | None) -> dict[str, str]:
     """Every report as text, keyed by file name (rendered before anything is written)."""
     from advisor.render import html, json_report, markdown
 
@@ -70,7 +76,7 @@ def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
         "answers.yaml": answers_mod.dump(kb, answer_values),
     }
     if probe is not None:
-        texts["probe.json"] = json.dumps(probe, indent=2, sort_keys=False) + "\n"
+        texts["probe.json"] = probe.to_json()
     return texts
 
 
@@ -96,12 +102,15 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     if probe_file:
-        probe: dict[str, Any] | None = core.read_probe(probe_file)
+        probe: ProbeDocument | None = core.read_probe(probe_file)
         label: str | None = probe_file
     elif skip_probe:
         probe, label = None, None
     else:
-        probe = probe_machine(quick=quick, progress=progress)
+        from advisor.probe.facts import project_workloads
+
+        probe = probe_machine(quick=quick, progress=progress,
+                              workloads=project_workloads(answer_set.values))
         label = str(Path(out_dir) / "probe.json")
     a = recommend_with(kb, answer_set, probe, label)
     files = write_folder(out_dir, render_all(kb, a, dict(answer_set.values), probe))
