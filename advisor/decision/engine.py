@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -92,7 +92,7 @@ class Scored:
     caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
-def _tv(value: Any) -> str:
+def _tv(value: Any) -> Literal["true", "false", "unknown"]:
     if value is expr.UNKNOWN:
         return "unknown"
     return "true" if value else "false"

@@ -140,8 +140,8 @@ def _domains(kb: KnowledgeBase, nodes: Iterable[Any]) -> dict[str, list[Any]]:
             domains[name] = [True, False]
         elif kind == "one":
             used = [c for c in choices if c in lits]
-            other = [c for c in choices if c not in lits][:1]
-            domains[name] = used + other
+            unread = [c for c in choices if c not in lits][:1]
+            domains[name] = used + unread
         elif kind == "many":
             used = [c for c in choices if c in lits and c != "none"][:8]
             subsets: list[Any] = [["none"]] if "none" in choices else []

@@ -161,8 +161,8 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         for m in a.measurements:
             console.print(f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
                           + (f" -> performance {m.rating:+.2f}" if m.rating else ""))
-    for note in a.measurement_notes:
-        console.print(f"  [dim]{_e(note)}[/]")
+    for measurement_note in a.measurement_notes:
+        console.print(f"  [dim]{_e(measurement_note)}[/]")
     if a.notes:
         console.print("[bold]Notes[/]")
         for note in a.notes:
@@ -177,8 +177,8 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
                 console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
     if a.unanswered:
         console.print(f"[yellow]Unanswered (treated as unknown):[/] {_e(', '.join(a.unanswered))}")
-    for qid, reason in a.not_asked.items():
-        console.print(f"[dim]{_e(qid)}: {_e(reason)}[/]")
+    for qid, skipped in a.not_asked.items():
+        console.print(f"[dim]{_e(qid)}: {_e(skipped)}[/]")
     if verbose:
         console.print("[bold]Labels[/]")
         for label, text in words.definitions:
