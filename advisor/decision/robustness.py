@@ -176,8 +176,8 @@ def separation(kb: KnowledgeBase, s: Scored, winner: str, rival: str) -> list[Se
             text = (f"{crit_name}: base rating {w_name} {w_rating:g} vs {r_name} {r_rating:g}"
                     + (f" - {why}" if why else " (no rationale recorded)"))
         else:
-            text = (f"{crit_name}: {source} gives {w_name} {w_rating:+.2g} and {r_name} "
-                    f"{r_rating:+.2g} after the 0-10 cap")
+            gave = [f"{n} {v:+.3g}" for n, v in ((w_name, w_rating), (r_name, r_rating)) if v]
+            text = f"{crit_name}: {source} gives {' and '.join(gave)} (after the 0-10 cap)"
         pieces.append(Separation(criterion=crit, kind=kind, source=source,  # type: ignore[arg-type]
                                  points=points, winner_rating=w_rating,
                                  runner_up_rating=r_rating, text=text))
