@@ -126,3 +126,22 @@ def test_report_says_not_asked_because(kb, tmp_path):
     res = run_cli("recommend", "--set", "modality=tabular", "--format", "markdown")
     assert res.code == 0, res.err
     assert "not asked, because modality is tabular" in res.out
+
+
+def test_flips_never_propose_a_contradiction(rules):
+    """Windows is answered: 'training_hardware = tpu' would contradict tpu-runs-linux, so it is no flip."""
+    kb = loader.load(rules)
+    answers = {"os": "windows", "modality": "images", "training_hardware": "nvidia_gpu",
+               "scale": "single_device"}
+    a = engine.assess(kb, inputs(kb, answers))
+    changes = [f.change for f in a.robustness.flips + a.robustness.project_flips]
+    assert "training_hardware = tpu" not in changes
+    import dataclasses
+
+    from advisor.decision import robustness as robust
+
+    free = dataclasses.replace(kb, constraints=[], constraint_conditions={})  # no constraints:
+    b = engine.assess(free, inputs(free, answers))  # the same change is considered
+    assert any(f.change == "training_hardware = tpu" for f, _ in robust.changes(free, inputs(free, answers)))
+    assert not any(f.change == "training_hardware = tpu" for f, _ in robust.changes(kb, inputs(kb, answers)))
+    assert b.winner is not None
