@@ -86,7 +86,7 @@ def random_answers(
         for question in kb.questions:
             if question.id in answers:
                 continue
-            counted, skipped = consistency.effective(kb, answers)
+            counted, skipped = consistency.effective(kb, answers, explain=False)
             if question.id in skipped:
                 continue
             for _attempt in range(10):
@@ -94,7 +94,7 @@ def random_answers(
                 if consistency.is_consistent(kb, {**counted, question.id: value}):
                     answers[question.id] = value
                     break
-        counted, _ = consistency.effective(kb, answers)
+        counted, _ = consistency.effective(kb, answers, explain=False)
         if consistency.is_consistent(kb, counted) and all(
             counted.get(k) == v for k, v in (fixed or {}).items()
         ):

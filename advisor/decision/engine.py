@@ -355,7 +355,9 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     }
     counted = s.facts.answers
     not_asked = {}
-    for qid, reason in s.facts.not_asked.items():
+    from advisor.questionnaire import consistency
+
+    for qid, reason in consistency.effective(kb, inputs.answers)[1].items():
         if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
             reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
         not_asked[qid] = reason

@@ -320,7 +320,7 @@ def changes(kb: KnowledgeBase, inputs: Inputs) -> list[tuple[Flip, str | None]]:
     from advisor.questionnaire.flow import is_asked
 
     out: list[tuple[Flip, str | None]] = []
-    counted, _ = consistency.effective(kb, inputs.answers)
+    counted, _ = consistency.effective(kb, inputs.answers, explain=False)
     matters = _scored_names(kb)
     for question in kb.questions:
         if question.id not in matters or not is_asked(kb, question, counted):
@@ -388,7 +388,7 @@ def analyse(kb: KnowledgeBase, inputs: Inputs, s: Scored) -> Robustness:
         pieces = separation(kb, s, s.winner, runner_up)
         share = fact_share(pieces, margin)
         p_win = win_probability(kb, s)
-    counted, _ = consistency.effective(kb, inputs.answers)
+    counted, _ = consistency.effective(kb, inputs.answers, explain=False)
     answered = bool(counted) or bool(s.measurements)
     label = label_for(margin, len(alive), p_win=p_win.get(s.winner or ""), fact_share=share,
                       answered=answered)

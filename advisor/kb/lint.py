@@ -180,7 +180,7 @@ def _apply_skips(kb: KnowledgeBase, facts: dict[str, Any]) -> dict[str, Any] | N
     """The answers that count (skipped questions unknown), or None when they break a constraint."""
     if consistency.violations(kb, facts):
         return None
-    return consistency.effective(kb, facts)[0]
+    return consistency.effective(kb, facts, explain=False)[0]
 
 
 def can_fire(kb: KnowledgeBase, rule: Rule) -> bool | None:
