@@ -87,9 +87,12 @@ def _summary(con, result) -> None:
     names = {r.candidate: r.name for r in a.ranking}
     rob = a.robustness
     if a.winner:
-        margin = (f"{rob.margin:.2f} points ahead of {names.get(rob.runner_up or '', rob.runner_up)}"
-                  if rob.margin is not None else "no rival left")
-        con.print(f"[bold green]{e(names[a.winner])}[/] - {rob.label} ({e(margin)})")
+        from advisor.render.robust_text import robustness_text
+
+        words = robustness_text(a)
+        con.print(f"[bold green]{e(words.headline)}[/]")
+        if words.probability:
+            con.print(f"  {e(words.probability)}")
     else:
         con.print("[red]no recommendation: every candidate was vetoed[/]")
     for m in a.measurements:
