@@ -15,7 +15,7 @@ def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
     probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: mlp-digits only and Keras on one backend (about 10 s instead of 30 s).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
