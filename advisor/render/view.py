@@ -14,6 +14,7 @@ from typing import Any
 from advisor.decision.assessment import Assessment, Robustness
 from advisor.render import measured
 from advisor.render.context import AnswerRow, answer_rows
+from advisor.render.robust_text import RobustnessText, robustness_text
 from advisor.render.text import answer_text
 
 
@@ -30,12 +31,6 @@ class Driver:
     below: str | None  # who wins below the interval
     above: str | None
     rules: list[str]
-
-
-@dataclass(frozen=True)
-class Flip:
-    change: str
-    winner: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,8 @@ class ReportView:
     criteria: list[tuple[str, str]]  # (id, name), in weight order
     crit_names: dict[str, str]
     names: dict[str, str]  # candidate id -> name
-    flips: list[Flip]
+    words: RobustnessText  # the robustness in words, shared with the terminal
+    flips: list[Any]  # words.answer_flips: change, winner, margin
     rows: list[measured.Row]
     workloads: list[str]
     fastest: dict[str, Fastest]
@@ -83,6 +79,7 @@ class ReportView:
 
 def build(a: Assessment) -> ReportView:
     rob = a.robustness
+    words = robustness_text(a)
     intervals = {iv.criterion: iv for iv in rob.weight_intervals}
     drivers = []
     for w in a.weights:
@@ -121,7 +118,8 @@ def build(a: Assessment) -> ReportView:
         criteria=[(w.criterion, w.name) for w in a.weights],
         crit_names={w.criterion: w.name for w in a.weights},
         names={r.candidate: r.name for r in a.ranking},
-        flips=[Flip(f.change, a.name_of(f.new_winner)) for f in rob.flips],
+        words=words,
+        flips=list(words.answer_flips),
         rows=table,
         workloads=wls,
         fastest=fastest,
