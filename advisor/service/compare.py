@@ -29,6 +29,17 @@ class Machine:
     def row(self, name: str) -> measured.Row | None:
         return next((r for r in self.rows if r.name == name), None)
 
+    def cell(self, name: str, workload: str) -> measured.Cell | None:
+        """A row's numbers on a workload, whatever its status (None: not measured here)."""
+        row = self.row(name)
+        return row.cells.get(workload) if row is not None else None
+
+    def ok_median(self, name: str, workload: str) -> float | None:
+        """A row's median samples/s on a workload, when the row ran ok here."""
+        row = self.row(name)
+        cell = row.cells.get(workload) if row is not None and row.status == "ok" else None
+        return cell.median if cell is not None else None
+
     def scaling_row(self, name: str) -> measured.ScalingRow | None:
         if self.scaling is None:
             return None
