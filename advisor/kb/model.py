@@ -50,6 +50,7 @@ class Criterion(_Located):
     name: str
     description: str
     weight: float
+    per: str | None = None  # a 'many' question: scored per answered value, then aggregated
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class Effect:
     reason: str | None = None
     rate: str | None = None
     candidates: dict[str, float] | None = None
+    level: str | None = None
+    target: str | None = None
     weight: str | None = None
     factor: float | None = None
     note: str | None = None
@@ -101,7 +104,7 @@ class Effect:
 
     @property
     def kind(self) -> str:
-        for k in ("veto", "rate", "weight", "note"):
+        for k in ("veto", "rate", "level", "weight", "note"):
             if getattr(self, k) is not None:
                 return k
         raise AssertionError("validated effect without a kind")  # pragma: no cover
@@ -109,8 +112,8 @@ class Effect:
     def key(self) -> tuple[Any, ...]:
         """A comparable identity (for duplicate detection)."""
         cands = tuple(sorted((self.candidates or {}).items()))
-        return (self.veto, self.reason, self.rate, cands, self.weight, self.factor, self.note,
-                self.candidate)
+        return (self.veto, self.reason, self.rate, cands, self.level, self.target, self.weight,
+                self.factor, self.note, self.candidate)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ class Criterion(_Located):
     name: str
     description: str
     weight: Annotated[float, Field(ge=0, le=100)]
+    per: ID | None = Field(
+        None,
+        description="Score this criterion once per answered value of this 'many' question "
+        "(e.g. each deployment target) and aggregate: the weakest value bounds the rating.",
+    )
 
 
 class Choice(_Model):
@@ -108,13 +113,23 @@ class Fact(_Located):
 
 
 class Effect(_Model):
-    """Exactly one of: veto, rate, weight, note."""
+    """Exactly one of: veto, rate, level, weight, note."""
 
     veto: CANDIDATE_ID | None = Field(None, description="Knock this candidate out.")
     reason: str | None = Field(None, description="Why the veto (shown in reports).")
     rate: ID | None = Field(None, description="Criterion on which to rate candidates.")
     candidates: dict[CANDIDATE_ID, float] | None = Field(
         None, description="With rate: rating change per candidate (e.g. {pytorch: 2, keras: -1})."
+    )
+    level: ID | None = Field(
+        None,
+        description="Criterion whose rating is set to an absolute level per candidate (0-10); "
+        "when several fired rules set a level, the highest one counts (one fact, not a sum).",
+    )
+    target: ID | None = Field(
+        None,
+        description="With rate or level on a criterion scored per answer value (its 'per'): "
+        "the value this effect is about, e.g. mobile_ios.",
     )
     weight: ID | None = Field(None, description="Criterion whose importance changes.")
     factor: Annotated[float, Field(gt=0, le=10)] | None = Field(
@@ -125,10 +140,10 @@ class Effect(_Model):
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Effect":
-        kinds = [k for k in ("veto", "rate", "weight", "note") if getattr(self, k) is not None]
+        kinds = [k for k in ("veto", "rate", "level", "weight", "note") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "an effect is exactly one of veto, rate, weight or note; got "
+                "an effect is exactly one of veto, rate, level, weight or note; got "
                 + (", ".join(kinds) or "none")
             )
         kind = kinds[0]
@@ -136,17 +151,23 @@ class Effect(_Model):
             raise ValueError("a veto needs a reason")
         if kind == "rate" and not self.candidates:
             raise ValueError("rate needs candidates: {candidate_id: change, ...}")
+        if kind == "level":
+            if not self.candidates:
+                raise ValueError("level needs candidates: {candidate_id: rating 0-10, ...}")
+            if any(not 0 <= v <= 10 for v in self.candidates.values()):
+                raise ValueError("a level is a rating from 0 to 10")
         if kind == "weight" and self.factor is None:
             raise ValueError("weight needs a factor")
         extra = {
             "veto": {"reason"},
-            "rate": {"candidates"},
+            "rate": {"candidates", "target"},
+            "level": {"candidates", "target"},
             "weight": {"factor"},
             "note": {"candidate"},
         }[kind]
         stray = [
             k
-            for k in ("reason", "candidates", "factor", "candidate")
+            for k in ("reason", "candidates", "target", "factor", "candidate")
             if getattr(self, k) is not None and k not in extra
         ]
         if stray:
