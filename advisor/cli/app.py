@@ -69,7 +69,7 @@ def _root(
 
 def _register() -> None:
     # Command modules import only typer and the standard library at import time.
-    from advisor.cli import commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
+    from advisor.cli import audit_cmd, commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
 
 
 def _click_exceptions():

@@ -13,7 +13,7 @@ import typer
 
 from advisor.cli.app import app
 
-rules_app = typer.Typer(help="Lint the knowledge base or export its JSON Schema.", no_args_is_help=True)
+rules_app = typer.Typer(help="Lint, audit or export the JSON Schema of the knowledge base.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 RulesOpt = Annotated[

@@ -115,15 +115,42 @@ class Flip:
     change: str  # human text, e.g. "deploy_targets adds mobile_ios"
     value: Any
     new_winner: str | None
+    margin: float | None = None  # the new winner's lead after the change
+    kind: Literal["answer", "project"] = "answer"  # project: the change describes another project
+
+
+@_frozen
+class Separation:
+    """One piece of the winner's lead over the runner-up, after the 0-10 caps.
+
+    The pieces sum exactly to the margin; a bonus both got is no piece.
+    """
+
+    criterion: str
+    kind: Literal["base", "rule", "measurement"]
+    source: str  # "base", a rule id or a measurement
+    points: float  # > 0 favours the winner, < 0 the runner-up
+    winner_rating: float  # the winner's rating change (or base rating), after the cap
+    runner_up_rating: float
+    text: str
 
 
 @_frozen
 class Robustness:
     runner_up: str | None
     margin: float | None
-    label: Literal["decisive", "clear", "close", "uncontested", "none"]
+    label: Literal["decisive", "clear", "close", "tie", "no_evidence", "uncontested", "none"]
     weight_intervals: list[WeightInterval]
-    flips: list[Flip]
+    flips: list[Flip]  # single changed answers that change the winner, by margin
+    project_flips: list[Flip] = field(default_factory=list)  # changes that describe another project
+    label_text: str = ""  # the label in words, e.g. "no clear winner"
+    evidence: str = ""  # where the lead comes from (project facts or base ratings)
+    fact_share: float | None = None  # share of the margin that project facts supply
+    win_probability: dict[str, float] = field(default_factory=dict)  # candidate -> share of samples
+    tie: list[str] = field(default_factory=list)  # candidates with no clear winner between them
+    separators: list[Flip] = field(default_factory=list)  # answers that would settle a tie
+    separation: list[Separation] = field(default_factory=list)
+    definitions: dict[str, str] = field(default_factory=dict)  # label -> its rule, for reports
 
 
 @_frozen
@@ -167,6 +194,7 @@ class Assessment:
     answer_origin: dict[str, str]
     resolved: dict[str, Any]  # auto answers -> value used, with source
     unanswered: list[str]
+    not_asked: dict[str, str]  # question id -> "not asked, because ..." (skipped by its `when`)
     weights: list[WeightInfo]
     winner: str | None
     ranking: list[CandidateResult]

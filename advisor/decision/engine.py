@@ -31,6 +31,7 @@ from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 
 DEFAULT_RATING = 5.0
+WHY_LIMIT = 6  # reasons shown for the winner
 RATING_MIN, RATING_MAX = 0.0, 10.0
 
 
@@ -86,6 +87,7 @@ class Scored:
     facts: facts_mod.FactSet
     measurements: list[Any]
     measurement_notes: list[str]
+    caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
 def _tv(value: Any) -> str:
@@ -98,19 +100,29 @@ def _plain(value: Any) -> Any:
     return None if value is expr.UNKNOWN else value
 
 
-def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
-    """Score every candidate. ``detail=False`` skips the rule trace (for re-scoring in flips).
+def _compiled_conditions(kb: KnowledgeBase) -> dict[str, Any]:
+    """Each rule's condition as a closure, built once per knowledge base (re-scoring is hot)."""
+    cached = kb.__dict__.get("_compiled_conditions")
+    if cached is None:
+        cached = {rid: expr.compile_condition(node) for rid, node in kb.conditions.items()}
+        object.__setattr__(kb, "_compiled_conditions", cached)  # a cache, not a field
+    return cached
 
+
+def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
+    """Score every candidate. ``detail=False`` skips the rule trace and the traced parts (for
+    re-scoring in flips, the win probability and the audit); scores and ratings are the same.
     """
     fs = facts_mod.build(
         kb, inputs.answers, inputs.machine, inputs.probe_facts, machine_source=inputs.machine_source
     )
+    compiled = _compiled_conditions(kb)
     fired: list[Rule] = []
     trace: list[RuleTrace] = []
     for rule in kb.rules:
-        node = kb.conditions[rule.id]
-        result = expr.evaluate(node, fs.values)
+        result = compiled[rule.id](fs.values)
         if detail:
+            node = kb.conditions[rule.id]
             trace.append(
                 RuleTrace(
                     id=rule.id,
@@ -143,6 +155,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     parts: dict[str, list[Part]] = {}
     vetoes: dict[str, list[Veto]] = {}
     scores: dict[str, float] = {}
+    caps: list[tuple[str, str]] = []
     for cand in kb.candidates:
         cid = cand.id
         vetoes[cid] = [
@@ -151,27 +164,40 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
         ]
         cparts: list[Part] = []
         crat: dict[str, float] = {}
+        total_points = 0.0
         for crit in kb.criteria:
             base = float(cand.base.get(crit.id, DEFAULT_RATING))
-            cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
-                               points=weights[crit.id] * base))
+            if detail:
+                cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
+                                   points=weights[crit.id] * base))
             pieces = _criterion_pieces(cid, crit.id, base, fired, targets.get(crit.id, []))
             pieces += [(d.rating, "measurement", d.source, d.detail)
                        for d in deltas if d.candidate == cid and d.criterion == crit.id]
             value = base
-            for rating, kind, source, detail in pieces:
+            for rating, kind, source, piece_detail in pieces:
                 value += rating
-                cparts.append(Part(criterion=crit.id, kind=kind, source=source, rating=rating,
-                                   points=weights[crit.id] * rating, detail=detail))
+                if kind == "cap":  # a target's own rating hit the 0-10 scale
+                    caps.append((cid, crit.id))
+                if detail:
+                    cparts.append(Part(criterion=crit.id, kind=kind, source=source, rating=rating,
+                                       points=weights[crit.id] * rating, detail=piece_detail))
             capped = min(RATING_MAX, max(RATING_MIN, value))  # ratings live on 0-10
             if capped != value:
-                cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
-                                   rating=capped - value,
-                                   points=weights[crit.id] * (capped - value)))
+                caps.append((cid, crit.id))
+                if detail:
+                    cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                                       rating=capped - value,
+                                       points=weights[crit.id] * (capped - value)))
             crat[crit.id] = capped
+            total_points += weights[crit.id] * capped
         ratings[cid] = crat
         parts[cid] = cparts
-        scores[cid] = sum(sum(p.points for p in cparts if p.criterion == c) for c in kb.criterion_ids)
+        if detail:
+            scores[cid] = sum(
+                sum(p.points for p in cparts if p.criterion == c) for c in kb.criterion_ids
+            )
+        else:
+            scores[cid] = total_points
 
     ids = kb.candidate_ids
     alive = [c for c in ids if not vetoes[c]]
@@ -180,7 +206,15 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     order = sorted(alive, key=key) + sorted(dead, key=key)
     winner = order[0] if alive else None
     return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
-                  measurements, measurement_notes)
+                  measurements, measurement_notes, caps)
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 #: Share of a per-target criterion (deployment) that is the plain mean over the answered targets;
@@ -345,7 +379,13 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     resolved = {
         res.question: {"value": res.value, "source": res.source} for res in s.facts.resolutions
     }
-    unanswered = [q.id for q in kb.questions if q.id not in inputs.answers]
+    counted = s.facts.answers
+    not_asked = {}
+    for qid, reason in s.facts.not_asked.items():
+        if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
+            reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
+        not_asked[qid] = reason
+    unanswered = [q.id for q in kb.questions if q.id not in counted and q.id not in not_asked]
     rob = robust.analyse(kb, inputs, s) if robustness else robust.empty(s)
     why, why_not = _explain(kb, s, ranking)
     machine = {k: v for k, v in inputs.machine.items()}
@@ -356,10 +396,11 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         kb_version=kb.meta.kb_version,
         kb_title=kb.meta.title,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        answers=dict(inputs.answers),
-        answer_origin=dict(inputs.answer_origin),
+        answers=dict(counted),
+        answer_origin={k: v for k, v in inputs.answer_origin.items() if k in counted},
         resolved=resolved,
         unanswered=unanswered,
+        not_asked=not_asked,
         weights=weights,
         winner=s.winner,
         ranking=ranking,
@@ -382,14 +423,24 @@ def _explain(
     kb: KnowledgeBase, s: Scored, ranking: list[CandidateResult]
 ) -> tuple[list[Reason], list[WhyNot]]:
     by_id = {r.candidate: r for r in ranking}
+    from advisor.decision import robustness as robust
+
     why: list[Reason] = []
-    if s.winner is not None:
+    alive = [c for c in s.order if not s.vetoes[c]]
+    if s.winner is not None and len(alive) > 1:
+        # what separated the winner from the runner-up, after the caps; bonuses both got cancel
+        for piece in robust.separation(kb, s, s.winner, alive[1]):
+            if piece.points <= 1e-9 or len(why) == WHY_LIMIT:
+                break
+            why.append(Reason(criterion=piece.criterion, points=piece.points,
+                              rules=[piece.source], text=piece.text))
+    elif s.winner is not None:  # uncontested: what it has, since no rival is left to compare
         win = by_id[s.winner]
         pieces = sorted(
             (p for p in win.parts if p.kind in ("rule", "measurement") and p.points > 0),
             key=lambda p: -p.points,
         )
-        for p in pieces[:6]:
+        for p in pieces[:WHY_LIMIT]:
             text = _part_text(kb, p)
             why.append(Reason(criterion=p.criterion, points=p.points, rules=[p.source], text=text))
     why_not: list[WhyNot] = []

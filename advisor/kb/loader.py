@@ -317,7 +317,7 @@ def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
 
 # ------------------------------------------------------------------ cache of validated knowledge
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def cache_dir() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from advisor.questionnaire import answers as answers_mod
+from advisor.questionnaire import consistency
 from advisor.infra.errors import AnswerError
 from advisor.infra.suggest import normalise
 from advisor.kb import expr
@@ -113,6 +114,7 @@ def run(
     """Ask every question that is not preset and not skipped; re-ask on invalid input."""
     result = preset.copy()
     pending = [q for q in kb.questions if q.id not in result.values]
+    consistency.check(kb, result.values, result.origin)
     index = 0
     for position, question in enumerate(pending):
         if not is_asked(kb, question, result.values):
@@ -121,11 +123,21 @@ def run(
         # be asked given the answers so far (it shrinks when an answer skips questions).
         index += 1
         total = index + sum(1 for q in pending[position + 1:] if is_asked(kb, q, result.values))
+        allowed = consistency.allowed_values(kb, question, result.values)
+        if question.type == "one" and len(allowed) == 1:
+            # the other answers leave one consistent value: state it instead of asking
+            result.put(question.id, allowed[0], "implied")
+            say(f"[{index}/{total}] {question.text} {allowed[0]} (the only value consistent with "
+                "the answers so far)")
+            if on_answer is not None:
+                on_answer(result)
+            continue
         say(render_question(question, index, total, machine))
         while True:
             reply = ask("answer> ")
             try:
                 value = parse_reply(question, reply)
+                consistency.check(kb, {**result.values, question.id: value}, result.origin)
             except AnswerError as exc:
                 say(f"    {reply_error(question, exc)}")
                 continue
