@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from advisor.questionnaire import consistency
 from advisor.service import recommend as core
 from advisor.decision import engine
 
@@ -173,6 +174,28 @@ def test_vetoed_candidates_never_win_or_rank_above_a_live_one(kb):
         a = _assess(kb, name)
         live = [r.vetoed for r in a.ranking]
         assert live == sorted(live), name
+
+
+def test_every_scenario_is_consistent(kb):
+    for name in EXPECTATIONS:
+        assert consistency.is_consistent(kb, _answers(name)), (name, consistency.violations(kb, _answers(name)))
+
+
+@pytest.mark.parametrize(
+    "answers, constraint",
+    [
+        ({"training_hardware": "tpu", "os": "windows"}, "tpu-vm-linux"),
+        ({"training_hardware": "apple_silicon", "os": "linux"}, "apple-silicon-macos"),
+        ({"training_hardware": "aws_trainium", "os": "windows"}, "neuron-gaudi-linux"),
+        ({"training_hardware": "cpu_only", "scale": "multi_gpu"}, "cpu-only-no-gpus"),
+        ({"model_size": "needs_sharding", "scale": "single_device"}, "sharded-model-several-devices"),
+        ({"deploy_targets": ["microcontroller"], "model_size": "fits_one_device"}, "microcontroller-small-model"),
+    ],
+)
+def test_contradictions_are_refused_by_the_bundled_constraints(kb, answers, constraint):
+    assert [v.id for v in consistency.violations(kb, answers)] == [constraint]
+    assert consistency.is_consistent(kb, {k: v for k, v in answers.items() if k != "os"} | {"os": "auto"}
+                                     if "os" in answers else {list(answers)[0]: answers[list(answers)[0]]})
 
 
 def test_cli_agrees_with_the_engine(kb):
