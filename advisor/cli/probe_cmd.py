@@ -71,7 +71,7 @@ def probe(
     JSON; live progress goes to standard error.
     """
     from advisor.cli.env import current
-    from advisor.infra.atomic import write_text
+    from advisor.infra.atomic import check_writable, write_text
     from advisor.render.probe_view import ProbeView, render_summary
     from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
     from advisor.probe.core import run_probe
@@ -94,11 +94,12 @@ def probe(
                            scaling_only=scaling_only, startup="serial" if serial else "staged",
                            **({"python": resolve_python(python)} if python else {}))
     options.validate()
-    if out.exists() and not force:
+    if out.is_file() and not force:  # a FIFO, /dev/stdout or a device is written through
         # Checked before measuring: a probe takes a while, and its result must not replace
         # another run's file unasked.
         raise BadUsage(f"{out} exists (results of another probe run); use --force to replace "
                        "it, or --out another file")
+    check_writable(out)  # an unwritable --out is found now, not after the whole probe
     env = current()
     view = ProbeView(env.err_console())
     try:
@@ -107,9 +108,12 @@ def probe(
     except KeyboardInterrupt:
         kill_all_children()
         raise
+    # What was measured is written first: a summary that cannot be shown never loses it, and
+    # when no row could run the file still holds the hardware and each row's failure.
+    write_text(out, report.to_json())
     env.show(lambda console: render_summary(console, report))
     rows = list(report.frameworks) + (list(report.scaling.rows) if report.scaling else [])
     if not any(row.status == "ok" for row in rows):
-        raise ProbeFailed("no framework row could run; see the table above (nothing written)")
-    write_text(out, report.to_json())
+        raise ProbeFailed(f"no framework row could run; see the table above (the hardware and "
+                          f"each row's failure are in {out})")
     view.console.print(f"wrote {out}", markup=False)

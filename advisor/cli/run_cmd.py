@@ -15,12 +15,13 @@ def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
     probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: mlp-digits only and Keras on one backend (about 10 s instead of 30 s).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).")] = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -62,12 +63,13 @@ def run_command(
         try:
             with view:
                 result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
-                                     progress=view.update)
+                                     progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()
             raise Interrupted(interrupted_message(len(answer_set.values), kept, resume)) from None
     else:
-        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
+                             force=force)
     env.show(lambda con: _summary(con, result))
 
 

@@ -207,6 +207,18 @@ def measurer(probe: Mapping[str, Any]):
         deltas: list[MeasuredDelta] = []
         measurements: list[Measurement] = []
         notes: list[str] = partly_measured_notes(kb, probe)
+        why = not_quiet(probe, [row for row, _, _ in best.values()])
+        if why:
+            top = max((b[1] for b in best.values()), default=0.0)
+            for cand, (row, med, _iqr) in best.items():
+                measurements.append(Measurement(
+                    candidate=cand, criterion="performance", row=row, workload=workload,
+                    value=med / top if top else 0.0, rating=0.0, points=0.0,
+                    detail=f"{row} {med:,.0f} samples/s on {workload} (not measured quiet)"))
+            notes.insert(0, f"Measured speed moves no score: {why}, so the numbers may show "
+                            "the other work rather than the frameworks. Probe again on a quiet "
+                            "machine.")
+            return deltas, measurements, notes
         if len(best) < 2:
             if best:
                 notes.append(f"Only one framework was measured on {workload}; speed moves no score.")
@@ -222,17 +234,6 @@ def measurer(probe: Mapping[str, Any]):
         fastest = max(best, key=lambda c: best[c][1])
         f_row, f_med, f_iqr = best[fastest]
         f_n = _timed_blocks(probe, f_row, workload)
-        why = not_quiet(probe, [row for row, _, _ in best.values()])
-        if why:
-            for cand, (row, med, _iqr) in best.items():
-                measurements.append(Measurement(
-                    candidate=cand, criterion="performance", row=row, workload=workload,
-                    value=med / f_med, rating=0.0, points=0.0,
-                    detail=f"{row} {med:,.0f} samples/s on {workload} (not measured quiet)"))
-            notes.insert(0, f"Measured speed moves no score: {why}, so the numbers may show "
-                            "the other work rather than the frameworks. Probe again on a quiet "
-                            "machine.")
-            return deltas, measurements, notes
         for cand, (row, med, iqr) in best.items():
             rel = med / f_med
             # apart only beyond both the blocks' spread and the spread between fresh processes

@@ -49,6 +49,14 @@ SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
 MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
+# Every number in a probe file is 0 or has a magnitude in this range (1 PB of memory, 1e15
+# samples/s; timings of a femtosecond): derived ratios, logs and chart positions stay finite
+# (5e-324 against 1e308 reached log2(0); medians near 1.7e308 overflowed the charts).
+NUMBER_MAGNITUDE = (1e-30, 1e15)
+# What a probe file may hold, bounded so that rendering and comparing stay fast (issue 15.6).
+MAX_ROWS = 64
+MAX_WORKLOADS = 32  # distinct workload names in one file
+MAX_LIST = 256  # gpus, devices, flags, scaling rows
 #: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
 SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy",
                     "load_avg_before", "quiet", "contention")
@@ -508,13 +516,16 @@ class ProbeDocument:
             )
         if version < 1:
             raise VersionError(f"unknown probe schema version {version}", path=where)
+        check_bounds(data, where)
         return _build(cls, data, "", _Context(where))
 
     def to_dict(self) -> dict[str, Any]:
         return _dump(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        from advisor.infra import jsonio  # strict JSON: a NaN measured is written as null
+
+        return jsonio.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
 ProbeReport = ProbeDocument  # the name the probe runner and older tests use
@@ -574,16 +585,21 @@ class _Bad:
         self.text = text if len(text) <= 30 else text[:27] + "..."
 
 
+def _in_range(value: float) -> bool:
+    low, high = NUMBER_MAGNITUDE
+    return value == 0 or low <= abs(value) <= high
+
+
 def _float(text: str) -> float | _Bad:
     value = float(text)
-    return value if math.isfinite(value) else _Bad(text)
+    return value if math.isfinite(value) and _in_range(value) else _Bad(text)
 
 
 def _int(text: str) -> int | _Bad:
     if len(text.lstrip("-")) > 19:
         return _Bad(text)
     value = int(text)
-    return value if -MAX_INT < value < MAX_INT else _Bad(text)
+    return value if -MAX_INT < value < MAX_INT and _in_range(value) else _Bad(text)
 
 
 # ---------------------------------------------------------------- the one converter
@@ -745,3 +761,40 @@ def _dump(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {k: _dump(v) for k, v in obj.items()}
     return obj
+
+
+def check_bounds(data: dict[str, Any], where: str) -> None:
+    """Refuse, with one line, a probe file whose size would make rendering or comparing slow
+    (a thousand workload names, thousands of rows) or whose rows contradict each other."""
+    frameworks = data.get("frameworks")
+    if not isinstance(frameworks, list):
+        return  # the schema check names it
+    if len(frameworks) > MAX_ROWS:
+        raise SchemaError(f"frameworks: {len(frameworks)} rows, at most {MAX_ROWS}", path=where)
+    names: set[str] = set()
+    workloads: set[str] = set()
+    for row in frameworks:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name")
+        if isinstance(name, str):
+            if name in names:
+                raise SchemaError(f"frameworks: row {name[:60]!r} appears twice", path=where)
+            names.add(name)
+        if isinstance(row.get("workloads"), dict):
+            workloads.update(row["workloads"])
+        for key in ("devices", "flags"):
+            if isinstance(row.get(key), list) and len(row[key]) > MAX_LIST:
+                raise SchemaError(f"frameworks: {key} of a row: more than {MAX_LIST}", path=where)
+    if len(workloads) > MAX_WORKLOADS:
+        raise SchemaError(f"frameworks: {len(workloads)} workload names, at most "
+                          f"{MAX_WORKLOADS}", path=where)
+    for key, items in (("gpus", data.get("gpus")),
+                       ("scaling.rows", (data.get("scaling") or {}).get("rows")
+                        if isinstance(data.get("scaling"), dict) else None)):
+        if isinstance(items, list) and len(items) > MAX_LIST:
+            raise SchemaError(f"{key}: {len(items)} entries, at most {MAX_LIST}", path=where)
+    deploy = data.get("deploy")
+    rows = deploy.get("rows") if isinstance(deploy, dict) else None
+    if isinstance(rows, list) and len(rows) > 16 * MAX_LIST:
+        raise SchemaError(f"deploy.rows: {len(rows)} entries, at most {16 * MAX_LIST}", path=where)

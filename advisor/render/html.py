@@ -51,7 +51,7 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     wls = measured.workloads(table)
     ok = [r for r in table if r.status == "ok" and r.cells]
-    for wl in wls:
+    for wl in wls[:charts.MAX_WORKLOAD_CHARTS]:
         rows = [r for r in ok if wl in r.cells and r.cells[wl].median is not None]
         if not rows:
             continue
@@ -65,8 +65,9 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
                     "caption": f"Throughput on {wl}: median samples/s of the timed blocks of whole epochs; whiskers show the interquartile range."})
     if ok and wls:
         svg = charts.first_epoch(
-            [r.name for r in ok], wls,
-            [[r.cells[w].first_epoch_s if w in r.cells else None for w in wls] for r in ok],
+            [r.name for r in ok], wls[:charts.MAX_WORKLOAD_CHARTS],
+            [[r.cells[w].first_epoch_s if w in r.cells else None
+              for w in wls[:charts.MAX_WORKLOAD_CHARTS]] for r in ok],
             [r.import_s for r in ok],
         )
         out.append({"uri": charts.data_uri(svg),

@@ -15,6 +15,9 @@ from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
 
 
+MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
+
+
 @dataclass(frozen=True)
 class Machine:
     label: str
@@ -97,6 +100,8 @@ def _labels(paths: Sequence[str]) -> list[str]:
 def compare(paths: Sequence[str]) -> Comparison:
     if not paths:
         raise BadInput("give at least one probe file")
+    if len(paths) > MAX_FILES:
+        raise BadInput(f"{len(paths)} probe files; compare takes at most {MAX_FILES}")
     machines = []
     for label, path in zip(_labels(paths), paths):
         probe = read(path)
