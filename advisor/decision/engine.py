@@ -155,15 +155,20 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     targets = _answered_targets(kb, fs.values)
     ratings: dict[str, dict[str, float]] = {}
     parts: dict[str, list[Part]] = {}
-    vetoes: dict[str, list[Veto]] = {}
+    vetoes: dict[str, list[Veto]] = {c.id: [] for c in kb.candidates}
     scores: dict[str, float] = {}
     caps: list[tuple[str, str]] = []
+    by_criterion: EffectIndex = {}  # (criterion, target) -> fired effects, in rule order
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.veto is not None:
+                vetoes.setdefault(effect.veto, []).append(
+                    Veto(rule=rule.id, reason=effect.reason or ""))
+            crit_id = effect.level or effect.rate
+            if crit_id is not None:
+                by_criterion.setdefault((crit_id, effect.target), []).append((rule, effect))
     for cand in kb.candidates:
         cid = cand.id
-        vetoes[cid] = [
-            Veto(rule=rule.id, reason=effect.reason or "")
-            for rule in fired for effect in rule.effects if effect.veto == cid
-        ]
         cparts: list[Part] = []
         crat: dict[str, float] = {}
         total_points = 0.0
@@ -172,7 +177,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             if detail:
                 cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
                                    points=weights[crit.id] * base))
-            pieces = _criterion_pieces(cid, crit.id, base, fired, targets.get(crit.id, []))
+            pieces = _criterion_pieces(cid, crit.id, base, by_criterion, targets.get(crit.id, []))
             pieces += [(d.rating, "measurement", d.source, d.detail)
                        for d in deltas if d.candidate == cid and d.criterion == crit.id]
             value = base
@@ -242,6 +247,7 @@ def _answered_targets(kb: KnowledgeBase, values: Mapping[str, Any]) -> dict[str,
 
 
 Piece = tuple[float, str, str, str]  # rating change, kind, source, detail
+EffectIndex = dict[tuple[str, "str | None"], list[tuple[Rule, Effect]]]
 
 
 def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Effect]],
@@ -258,7 +264,7 @@ def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Ef
     return best[0], [(best[0] - start, "rule", best[1], detail or "level")]
 
 
-def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
+def _criterion_pieces(cid: str, crit: str, base: float, by_criterion: EffectIndex,
                       targets: list[str]) -> list[Piece]:
     """Rule pieces of one candidate's rating on one criterion, in the order they apply.
 
@@ -268,7 +274,7 @@ def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
     share of the mean (:data:`TARGET_MEAN_SHARE`); every piece is scaled by its target's share,
     so the pieces still sum to the rating.
     """
-    plain = [(r, e) for r in fired for e in r.effects if e.target is None]
+    plain = by_criterion.get((crit, None), [])  # the fired level/rate effects on this criterion
     value, pieces = _level_piece(cid, crit, base, plain)
     pieces += [(float(e.candidates[cid]), "rule", r.id, "") for r, e in plain
                if e.rate == crit and e.candidates and cid in e.candidates]
@@ -276,7 +282,7 @@ def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
         return pieces
     per_target: dict[str, tuple[float, list[Piece]]] = {}
     for target in targets:
-        mine = [(r, e) for r in fired for e in r.effects if e.target == target]
+        mine = by_criterion.get((crit, target), [])
         t_value, t_pieces = _level_piece(cid, crit, base, mine, target)
         for r, e in mine:
             if e.rate == crit and e.candidates and cid in e.candidates:
