@@ -235,7 +235,10 @@ def _answered_targets(kb: KnowledgeBase, values: Mapping[str, Any]) -> dict[str,
 
     A value no rule targets (``none``: nowhere) carries no knowledge and is left out.
     """
-    known = {e.target for r in kb.rules for e in r.effects if e.target}
+    known = kb.__dict__.get("_known_targets")
+    if known is None:
+        known = {e.target for r in kb.rules for e in r.effects if e.target}
+        object.__setattr__(kb, "_known_targets", known)  # a cache, not a field
     out: dict[str, list[str]] = {}
     for crit in kb.criteria:
         answered = values.get(crit.per) if crit.per else None
