@@ -177,9 +177,12 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             if detail:
                 cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
                                    points=weights[crit.id] * base))
-            pieces = _criterion_pieces(cid, crit.id, base, by_criterion, targets.get(crit.id, []))
-            pieces += [(d.rating, "measurement", d.source, d.detail)
-                       for d in deltas if d.candidate == cid and d.criterion == crit.id]
+            crit_targets = targets.get(crit.id, [])
+            pieces = (_criterion_pieces(cid, crit.id, base, by_criterion, crit_targets)
+                      if crit_targets or (crit.id, None) in by_criterion else [])
+            if deltas:
+                pieces += [(d.rating, "measurement", d.source, d.detail)
+                           for d in deltas if d.candidate == cid and d.criterion == crit.id]
             value = base
             for rating, kind, source, piece_detail in pieces:
                 value += rating
