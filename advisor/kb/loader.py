@@ -203,6 +203,16 @@ def _merge(
         if fact.id in question_ids:
             problems.append(_at(fact, f"fact {fact.id!r} has the same name as a question"))
 
+    questions_by_id = {q.id: q for q in merged["questions"]}
+    per_question = {}
+    for crit in merged["criteria"]:
+        if crit.per is None:
+            continue
+        question = questions_by_id.get(crit.per)
+        if question is None or question.type != "many":
+            problems.append(_at(crit, f"criterion {crit.id!r}: per must name a 'many' question; {crit.per!r} is not one"))
+        else:
+            per_question[crit.id] = question
     env = _type_env(merged["questions"], merged["facts"])
     conditions: dict[str, Any] = {}
     question_conditions: dict[str, Any] = {}
@@ -231,9 +241,15 @@ def _merge(
             for cand in _effect_candidates(effect):
                 if cand not in candidate_ids:
                     problems.append(_at(rule, f"rule {rule.id!r}: unknown candidate {cand!r}; known: {', '.join(sorted(candidate_ids))}"))
-            crit = effect.rate or effect.weight
+            crit = effect.rate or effect.level or effect.weight
             if crit is not None and crit not in criterion_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
+            elif effect.target is not None:
+                per = per_question.get(crit or "")
+                if per is None:
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} given, but criterion {crit!r} is not scored per answer (no 'per')"))
+                elif effect.target not in per.values:
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} is not a value of {per.id!r}; allowed: {', '.join(per.values)}"))
         for cand in rule.applies_to:
             if cand not in candidate_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
