@@ -15,9 +15,10 @@ Adding a row: one ``Row(...)`` below plus its script in ``probes/``. Deployment 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from advisor.infra.errors import BadInput
 from advisor.probe import protocol
@@ -120,8 +121,9 @@ def probe_rows_problems(candidates: Iterable[Any]) -> list[tuple[Any, str]]:
         for name in getattr(cand, "probe_rows", ()) or ():
             if name not in ROWS:
                 hint = _closest(name)
-                out.append((cand, f"candidate {cand.id!r}: probe_rows names {name!r}, which is "
-                                  f"no probe row{hint}; rows: {', '.join(ROW_NAMES)}"))
+                message = (f"candidate {cand.id!r}: probe_rows names {name!r}, which is no probe "
+                           f"row{hint}; rows: {', '.join(ROW_NAMES)}")
+                out.append((cand, message))
     return out
 
 
