@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.util
 import json
+import math
 import os
 import shutil
 import statistics
@@ -69,8 +70,8 @@ class ProbeOptions:
             raise BadInput(f"startup must be one of {', '.join(STARTUPS)}, not {self.startup!r}")
         if self.repeat < 1:
             raise BadInput("--repeat must be at least 1")
-        if self.timeout_s <= 0:
-            raise BadInput("--timeout must be positive")
+        if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:  # nan would disable it
+            raise BadInput(f"--timeout must be a positive number of seconds, not {self.timeout_s}")
         if self.epochs < 1 or any(w not in WORKLOADS for w in self.workloads or ()):
             raise BadInput(f"epochs must be >= 1 and workloads among {', '.join(WORKLOADS)}")
         if self.scaling_only and self.scaling is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from advisor.infra.privacy import shown_path
 from advisor.questionnaire import answers as answers_mod
 from advisor.decision import engine
 from advisor.probe import machine
@@ -65,7 +66,7 @@ def build_inputs(
             machine_source="probe file",
             probe_facts=other,
             probe=doc,
-            probe_file=probe_path,
+            probe_file=shown_path(probe_path),  # no absolute home path in reports
             measurer=probe_facts.measurer(probe),
         )
     return engine.Inputs(
