@@ -78,6 +78,10 @@ class ProbeOptions:
             raise BadInput("--scaling-only needs --scaling")
         if self.scaling is not None:
             self.scaling.validate()
+        from advisor.probe.runner import default_memory_limit
+
+        default_memory_limit()  # a bad ADVISOR_PROBE_MEMORY_LIMIT_MB: one line now, not per row
+        scripts_dir()  # and a bad ADVISOR_PROBES_DIR
 
     def selected_workloads(self) -> tuple[str, ...]:
         return self.workloads or (QUICK_WORKLOADS if self.quick else WORKLOADS)
@@ -180,6 +184,9 @@ ProgressCallback = Callable[[ProgressEvent], None]
 def scripts_dir() -> Path:
     """The probe scripts: ``ADVISOR_PROBES_DIR`` when set (custom or test probes), else bundled."""
     override = os.environ.get("ADVISOR_PROBES_DIR")
+    if override and not Path(override, "harness.py").is_file():
+        raise BadInput(f"ADVISOR_PROBES_DIR={override[:200]} is not a folder of probe scripts "
+                       "(it has no harness.py); unset it to use the bundled probes")
     return Path(override) if override else probes_dir()
 
 

@@ -196,8 +196,15 @@ atexit.register(kill_all_children)
 def default_memory_limit() -> int:
     """Bytes a probe's process group may hold: ADVISOR_PROBE_MEMORY_LIMIT_MB, else half the RAM."""
     explicit = os.environ.get("ADVISOR_PROBE_MEMORY_LIMIT_MB")
-    if explicit and explicit.isdigit() and int(explicit) > 0:
-        return int(explicit) * 1024 * 1024
+    if explicit:
+        text = explicit.strip()
+        # ASCII digits only: "²".isdigit() is True, but int("²") raises
+        if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**40):
+            from advisor.infra.errors import BadInput
+
+            raise BadInput(f"ADVISOR_PROBE_MEMORY_LIMIT_MB must be a whole number of MiB "
+                           f"above 0, not {explicit[:20]!r}")
+        return int(text) * 1024 * 1024
     import psutil
 
     return max(1 << 30, psutil.virtual_memory().total // 2)
