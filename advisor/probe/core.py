@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
-import json
 import math
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any, Callable
 
 from advisor import __version__
 from advisor.infra.errors import BadInput
+from advisor.probe import kerasconf
 from advisor.probe import catalog, hardware, policy, protocol
 from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER, Row
 from advisor.probe.model import SCHEMA_VERSION, FrameworkRow, ProbeDocument, ScalingRow, parse
@@ -99,11 +99,9 @@ def keras_backend_setting() -> tuple[str, str]:
     env = os.environ.get("KERAS_BACKEND", "").strip()
     if env:
         return env, "KERAS_BACKEND"
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    try:
-        backend = json.loads(Path(home, "keras.json").read_text(encoding="utf-8")).get("backend")
-    except (OSError, ValueError, AttributeError):
-        backend = None
+    from advisor.probe import kerasconf
+
+    backend = (kerasconf.read_user_config() or {}).get("backend")  # a FIFO there never blocks
     if isinstance(backend, str) and backend.strip():
         return backend.strip(), "keras.json"
     return "tensorflow", "Keras' default"
@@ -321,6 +319,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "noise_limit": policy.NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
             "accuracy_gate": dict(policy.ACCURACY_GATE),
+            "keras_config": kerasconf.record(),
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
                           for k, v in catalog.child_env(ROWS["jax"], threads).items()
@@ -407,7 +406,7 @@ def pool_row(spec: Row, results: list[ChildResult],
         "workloads": {},
         "flags": [],
     }
-    for key in ("backend", "backend_version", "float32_matmul_precision"):
+    for key in ("backend", "backend_version", "float32_matmul_precision", "keras_config"):
         if key in first:
             row[key] = first[key]
     if failed:
