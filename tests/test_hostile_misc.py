@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -189,3 +190,28 @@ def test_bad_environment_variables_are_one_clean_line(tmp_path, env):
     assert proc.returncode == 2, proc.stderr
     one_clean_line(proc)
     assert next(iter(env)) in proc.stderr
+
+
+def test_no_thread_for_a_child_is_a_row_status_not_an_attribute_error(tmp_path, monkeypatch):
+    """Under `ulimit -v` of about 300 MB a thread cannot start: the row says so."""
+    import threading
+
+    from advisor.probe.runner import run_child
+
+    script = tmp_path / "sleepy.py"
+    script.write_text("import time\ntime.sleep(60)  # advisor-no-thread-test\n")
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    result = run_child([sys.executable, str(script)], timeout=30)
+    monkeypatch.undo()
+    assert result.status == "broken" and "can't start new thread" in result.error
+    import psutil
+
+    time.sleep(0.3)
+    left = [p for p in psutil.process_iter(["cmdline"])
+            if str(script) in " ".join(p.info["cmdline"] or [])
+            and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []

@@ -297,9 +297,26 @@ class Child:
             _live_tokens[self.pgid] = self.token
         assert self.proc.stdout is not None and self.proc.stderr is not None
         marker = (READY_LINE + "\n").encode() if self.staged else None
-        self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
-        self.err = _TailBuffer(self.proc.stderr)
-        self.watch = _MemoryWatch(self.proc.pid, self.pgid, self.limit)
+        try:
+            self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
+            self.err = _TailBuffer(self.proc.stderr)
+            self.watch = _MemoryWatch(self.proc.pid, self.pgid, self.limit)
+        except (RuntimeError, MemoryError) as exc:
+            # no thread to watch it (``ulimit -v`` too low: "can't start new thread"): the
+            # child is killed and the row says why, instead of an AttributeError later
+            kill_tree(self.pgid)
+            kill_marked(self.token)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+                pass
+            with _live_lock:
+                _live_groups.discard(self.pgid)
+                _live_tokens.pop(self.pgid, None)
+            self.result = ChildResult(
+                "broken", None, f"cannot watch the probe: {exc} (too little memory for a "
+                "thread? a low `ulimit -v` does this)", None, time.perf_counter() - self.started)
+            return self
         self.tree = _Descendants(self.proc.pid)
         return self
 
