@@ -215,3 +215,23 @@ def test_no_thread_for_a_child_is_a_row_status_not_an_attribute_error(tmp_path, 
             if str(script) in " ".join(p.info["cmdline"] or [])
             and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(url=st.sampled_from(["https://evil.example/x?a=1", "http://e.x", "www.evil.example/path",
+                            "bob@evil.example", "ftp://files.example", "HTTPS://EVIL.EXAMPLE"]),
+       before=st.text(alphabet=" (*_~:", max_size=4), after=st.text(alphabet="ab .,)", max_size=4))
+def test_bare_urls_are_not_auto_linked_in_markdown(url, before, after):
+    """GFM viewers auto-link bare URLs after a space or one of ( * _ ~ :; in advisor's Markdown
+    they are code spans (never links)."""
+    import re as _re
+
+    from markdown_it import MarkdownIt
+
+    from advisor.render.text import md
+
+    html = MarkdownIt("commonmark").render(md(before + url + after))
+    outside_code = _re.sub(r"<code>.*?</code>", "", html)
+    host = url.split("://")[-1].split("@")[-1].lower()[:8]
+    assert host not in outside_code.lower(), html
+    assert "<a " not in html
