@@ -37,7 +37,7 @@ def test_a_fifo_keras_json_never_blocks(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "keras.json")
     start = time.perf_counter()
     assert kerasconf.read_user_config() is None
-    from advisor.probe.core import keras_backend_setting
+    from advisor.probe.plan import keras_backend_setting
 
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     assert keras_backend_setting() == ("tensorflow", "Keras' default")

@@ -10,7 +10,6 @@ import os
 import subprocess
 import time
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings

@@ -17,7 +17,6 @@ their training runs one at a time (the ``--staged`` protocol of probes/harness.p
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import signal
 import subprocess
@@ -29,10 +28,10 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from advisor.probe.hardware import redact
+from advisor.probe.protocol import STATUSES, parse_result  # noqa: F401 (the one definition)
 
 CAPTURE_BYTES = 64 * 1024
 SCAN_S = 0.2  # how often the child's descendants are looked up while it runs
-STATUSES = ("ok", "missing", "broken", "timeout")
 
 _live_groups: set[int] = set()
 _live_tokens: dict[int, str] = {}  # pgid -> MARK token: orphans are found by it on SIGTERM/Ctrl-C
@@ -518,21 +517,6 @@ def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
     else:
         error = "probe printed no result"
     return ChildResult("broken", None, error, returncode, wall, stderr)
-
-
-def parse_result(stdout: str) -> dict[str, Any] | None:
-    """The child's one JSON object: the last non-empty line, an object with a known status."""
-    lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    if not line.startswith("{"):
-        return None
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("status") not in STATUSES:
-        return None
-    return data
 
 
 def last_line(text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
+from advisor.render.robust_text import robustness_text
 from advisor.render.text import answer_text, clean
 
 _URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
@@ -146,12 +147,14 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
         "host": measured.host_facts(a.probe),
         "probe_method": measured.method(a.probe),
+        "quiet_warning": measured.quiet_warning(a.probe),
         "not_run": measured.not_run(a.probe),
         "probe_file": a.probe_file if a.probe else None,
         "drivers": drivers,
         "criteria": [(w.criterion, w.name) for w in a.weights],
         "names": {r.candidate: r.name for r in a.ranking},
-        "flips": [{"change": f.change, "winner": a.name_of(f.new_winner)} for f in rob.flips],
+        "flips": robustness_text(a).answer_flips,
+        "words": robustness_text(a),
         "rows": table,
         "workloads": wls,
         "fastest": fastest,

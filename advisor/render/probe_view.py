@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +19,7 @@ from advisor.infra.clean import clean
 from advisor.probe.model import FrameworkRow, ProbeDocument, ScalingRow, Stats
 
 if TYPE_CHECKING:
-    from advisor.probe.core import ProgressEvent
+    from advisor.probe.supervise import ProgressEvent
 
 STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red",
          "unavailable": "yellow"}
@@ -115,8 +116,6 @@ def _rate(stats: Stats | None) -> str:
 
 
 def render_summary(console: Console, report: ProbeDocument) -> None:
-    from rich.markup import escape
-
     def e(value: object) -> str:  # a hypervisor sets the CPU name: "[/]" or "[link=...]" is text
         return escape(clean(str(value)))
 
@@ -174,7 +173,20 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
                           f"{load[0] if load else '?'} on {host.usable_cores} cores): other "
                           "work competed for the cores, so these numbers understate the "
-                          "frameworks.")
+                          "frameworks and move no score.")
+        for name in run.contended_rows:
+            row = report.row(name)
+            why = "; ".join(row.contention.why) if row is not None and row.contention else ""
+            console.print(f"[yellow]contended:[/] {escape(name)}: {escape(why)} - its "
+                          "numbers move no score.")
+        per_row = run.processes.per_row if run.processes is not None else None
+        if per_row == 1:
+            console.print("one process per row: the spread between fresh processes is unknown "
+                          "(a process is a sample; drop --quick or pass --repeat 2 or more)",
+                          markup=False)
+        if run.quiet is True:
+            console.print(f"measured quiet · {per_row or 1} fresh process(es) per row, "
+                          "interleaved", markup=False)
 
 
 def render_scaling(console: Console, report: ProbeDocument) -> None:

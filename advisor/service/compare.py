@@ -78,6 +78,16 @@ def _facts(probe: ProbeDocument) -> dict[str, str]:
         else:
             out[label] = value
     out["GPUs"] = "; ".join(gpus) if gpus else "none detected"
+    run = probe.run
+    if run is not None and run.busy:
+        out["Measured quiet"] = "NO: the machine was busy (these numbers move no score)"
+    elif run is not None and run.contended_rows:
+        out["Measured quiet"] = (f"NO: contended rows {', '.join(run.contended_rows[:12])} "
+                                 "(their numbers move no score)")
+    elif run is not None and run.quiet is True:
+        out["Measured quiet"] = "yes"
+    else:
+        out["Measured quiet"] = "not measured"
     return out
 
 

@@ -24,14 +24,18 @@ if TYPE_CHECKING:
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None) -> ProbeDocument:
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
+                  workloads: tuple[str, ...] | None = None) -> ProbeDocument:
     """Probe this machine with `advisor.probe` and return the probe document.
+
+    ``workloads``: only those (`advisor run` measures what can move its project's scores).
 
     ``progress`` receives the probe's progress events (the CLI shows them live). Raises
     ProbeFailed when no framework row could run at all.
     """
     try:
-        from advisor.probe.core import ProbeOptions, run_probe
+        from advisor.probe.core import run_probe
+        from advisor.probe.plan import ProbeOptions
     except ImportError as exc:  # pragma: no cover - a stripped install
         raise BadInput(
             "this advisor was installed without its probe; give --probe FILE "
@@ -39,7 +43,7 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
         ) from exc
     from advisor.infra.errors import ProbeFailed
 
-    report = run_probe(ProbeOptions(quick=quick), progress)
+    report = run_probe(ProbeOptions(quick=quick, workloads=workloads), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
@@ -237,7 +241,10 @@ def run(
         elif skip_probe:
             probe, label = None, None
         else:
-            probe = probe_machine(quick=quick, progress=progress)
+            from advisor.probe.facts import project_workloads
+
+            probe = probe_machine(quick=quick, progress=progress,
+                                  workloads=project_workloads(answer_set.values))
             label = str(Path(out_dir) / "probe.json")
         a = recommend_with(kb, answer_set, probe, label)
         files = folder.commit(render_all(kb, a, dict(answer_set.values), probe))
