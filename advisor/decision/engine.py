@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from advisor.infra.privacy import shown_path
 from advisor import __version__
 from advisor.decision import facts as facts_mod
 from advisor.decision.assessment import (
@@ -377,7 +378,7 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
             sources=[SourceRef(url=src.url, title=src.title, date=src.date) for src in r.sources],
             effects=[_effect_text(kb, e) for e in r.effects],
             reads=trace_by_id[r.id].reads,
-            file=r.origin[0],
+            file=shown_path(r.origin[0]),  # no absolute home path in reports
             line=r.origin[1],
             review_by=r.review_by.isoformat() if r.review_by else None,
             applies_to=dict(r.applies_to),

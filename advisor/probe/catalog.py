@@ -151,4 +151,8 @@ def child_env(row: Row, threads: int, base: Mapping[str, str] | None = None,
             env[key] = value
     env[protocol.ENV_PROTOCOL] = protocol.__file__
     env.update(row.env)
+    if row.is_keras:  # the Keras configuration measured, not the user's keras.json (kerasconf)
+        from advisor.probe import kerasconf
+
+        env["KERAS_HOME"] = kerasconf.child_home(env.get("KERAS_BACKEND", "tensorflow"))
     return env

@@ -32,6 +32,7 @@ Q3_N / (N Q1_1)). Knows nothing of the terminal; the parent never imports a fram
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import shutil
 import socket
@@ -79,6 +80,14 @@ class ScalingOptions:
                            "workers listen on --master-port + node rank)")
         if not self.master_addr or any(c.isspace() for c in self.master_addr):
             raise BadInput("--master-addr must be a host name or an IP address")
+        if self.nnodes == 1 and not (is_loopback(self.master_addr)
+                                     or self.master_addr == "localhost"):
+            # on one node nothing listens beyond loopback; an address of the LAN would make
+            # gloo listen on that interface
+            raise BadInput(f"--master-addr {self.master_addr} is for --nnodes > 1; on one node "
+                           "the workers meet on 127.0.0.1 only")
+        if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:
+            raise BadInput(f"--timeout must be a positive number of seconds, not {self.timeout_s}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from advisor.infra.privacy import shown_path
 from advisor.infra.errors import BadInput, VersionError
 from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
@@ -119,7 +120,8 @@ def compare(paths: Sequence[str]) -> Comparison:
         rows += [measured.Row(name=name, status="not run", version="", devices="", import_s=None,
                               error=reason)
                  for name, reason in measured.not_run(probe) if all(r.name != name for r in rows)]
-        machines.append(Machine(label=label, path=path, facts=_facts(probe), rows=rows,
+        machines.append(Machine(label=shown_path(label) or label, path=shown_path(path) or path,
+                                facts=_facts(probe), rows=rows,
                                 advisor_version=measured.text(probe.advisor_version, 40),
                                 scaling=measured.scaling(probe)))
     facts: list[str] = []

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from advisor.infra.privacy import shown_path
 from advisor.decision import engine
 from advisor.decision.assessment import Assessment
 from advisor.kb import loader
@@ -66,7 +67,7 @@ def build_inputs(
             machine_source="probe file",
             probe_facts=other,
             probe=doc,
-            probe_file=probe_path,
+            probe_file=shown_path(probe_path),  # no absolute home path in reports
             measurer=probe_facts.measurer(probe),
         )
     return engine.Inputs(
