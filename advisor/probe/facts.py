@@ -524,7 +524,6 @@ def _what(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
 
 
 # ------------------------------------------------------------------------------- scaling
-SCALING_ACCURACY_GATE = 0.8
 
 
 def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:
