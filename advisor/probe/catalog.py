@@ -4,7 +4,7 @@ A row is one framework (or one Keras backend) measured in its own fresh process.
 which script measures it, which top-level modules must be installed, how to install them, the
 environment its child gets on top of every child's (``protocol.CHILD_ENV``), the workloads it
 runs and whether (and on which engine) the scaling probe measures it. Everything else derives
-from this table: the row names of the probe JSON (``ROW_NAMES``, DESIGN.md order), the run order,
+from this table: the row names of the probe JSON (``ROW_NAMES``, docs/architecture.md order), the run order,
 the Keras rows, the scaling rows, ``advisor probe --frameworks`` validation, and ``advisor rules
 check``'s check of the knowledge base's ``probe_rows``.
 
@@ -151,4 +151,8 @@ def child_env(row: Row, threads: int, base: Mapping[str, str] | None = None,
             env[key] = value
     env[protocol.ENV_PROTOCOL] = protocol.__file__
     env.update(row.env)
+    if row.is_keras:  # the Keras configuration measured, not the user's keras.json (kerasconf)
+        from advisor.probe import kerasconf
+
+        env["KERAS_HOME"] = kerasconf.child_home(env.get("KERAS_BACKEND", "tensorflow"))
     return env

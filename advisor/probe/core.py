@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from advisor import __version__
-from advisor.probe import catalog, hardware, policy, protocol
+from advisor.probe import catalog, hardware, kerasconf, policy, protocol
 from advisor.probe.catalog import ROW_NAMES, ROWS
 from advisor.probe.model import SCHEMA_VERSION, FrameworkRow, ProbeDocument, parse
 from advisor.probe.plan import (
@@ -156,6 +156,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "noise_limit": policy.NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
             "accuracy_gate": dict(policy.ACCURACY_GATE),
+            "keras_config": kerasconf.record(),
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
                           for k, v in catalog.child_env(ROWS["jax"], threads).items()

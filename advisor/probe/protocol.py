@@ -148,7 +148,7 @@ def calibrate(clock: Any = None, runs: int = CALIBRATION_RUNS) -> float:
 # workload (Linux: /proc; elsewhere only the calibration readings and CPU time are known).
 def _allowed_cpus() -> set | None:
     try:
-        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return None
 
