@@ -16,11 +16,27 @@ _MD_LEADING = re.compile(r"^(\s*)([-+])(?=\s|$)")
 _MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
 def md(text: object) -> str:
-    """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables)."""
+    """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables).
+
+    Text between a pair of backticks (``pip install torch`` in a rule's rationale) stays a code
+    span, as its author meant, instead of showing escaped backticks."""
     value = clean(str(text)).replace("\r", " ").replace("\n", " ")
+    parts = _CODE_SPAN.split(value)  # text, code, text, code, ..., text
+    if len(parts) > 1:
+        return "".join(md_code(part) if i % 2 else _md_plain(part, first=(i == 0))
+                       for i, part in enumerate(parts))
+    return _md_plain(value, first=True)
+
+
+def _md_plain(value: str, *, first: bool) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MD_SPECIAL.sub(r"\\\1", value)
+    if not first:  # list markers matter only at the start of the line
+        return value
     value = _MD_LEADING.sub(r"\1\\\2", value)
     return _MD_ORDERED.sub(r"\1\\\2", value)
 
