@@ -96,6 +96,16 @@ def scaling_chart(sc: measured.Scaling | None) -> dict[str, str] | None:
                        "quartiles of both runs allow."}
 
 
+def _next_steps(a: Assessment) -> Any:
+    from advisor.decision import next_steps
+
+    steps = next_steps.for_winner(a)
+    if steps is None:
+        return None
+    seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+    return {"steps": steps, "sources": list(seen.values())}
+
+
 def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
     rob = a.robustness
     winner = a.name_of(a.winner)
@@ -161,6 +171,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "charts": charts,
         "scaling": scaling,
         "sources": sorted(sources.values(), key=lambda s: s["title"].lower()),
+        "next_steps": _next_steps(a),
         "crit_names": crit_names,
     }
 

@@ -9,7 +9,7 @@ from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
 from advisor.render.robust_text import robustness_text
-from advisor.render.text import answer_text, md, md_code, md_link
+from advisor.render.text import answer_text, clean, md, md_code, md_link
 
 
 def _probe_table(rows: list[measured.Row]) -> str:
@@ -248,6 +248,33 @@ def render(a: Assessment) -> str:
         for i, (url, (title, date, used)) in enumerate(
                 sorted(sources.items(), key=lambda kv: kv[1][0].lower()), 1):
             w(f"{i}. {md_link(title, url)} ({md(date)}; used by {md(', '.join(used))})")
+    _next_steps(a, w)
     w("")
     w(f"*advisor {md(a.advisor_version)}, knowledge base {md(a.kb_version)}, {md(a.generated)}*")
     return "\n".join(out) + "\n"
+
+
+def _next_steps(a: Assessment, w) -> None:
+    """What to do next with the winner (knowledge-base data with its own sources)."""
+    from advisor.decision import next_steps
+
+    steps = next_steps.for_winner(a)
+    if steps is None:
+        return
+    w("")
+    w(f"## Next steps with {md(a.name_of(steps.candidate))}")
+    w("")
+    hw = "" if steps.install.hardware == "default" else f" (for {md(steps.install.hardware)})"
+    note = f": {md(steps.install.note)}" if steps.install.note else ""
+    w(f"- Install{hw}: {md_code(steps.install.command)}{note}")
+    for d in steps.deploy:
+        w(f"- {md(d.target)}: export with {md(d.export)}; run it with {md(d.serve)}")
+    for t in steps.missing_targets:
+        w(f"- {md(t)}: no known route for {md(a.name_of(steps.candidate))}")
+    seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+    w("- Sources: " + "; ".join(f"{md_link(s.title, s.url)} ({md(s.date)})" for s in seen.values()))
+    w("")
+    fence = "~~~~"  # the snippet cannot close it: its tildes are replaced
+    w(fence + "python")
+    w(clean(steps.starter).replace("~", "-"))
+    w(fence)
