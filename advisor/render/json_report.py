@@ -1,5 +1,5 @@
-"""JSON view: the DESIGN.md contract (schema_version, winner, ranking with contributions) plus
-everything the other reports show."""
+"""JSON view: the recommendation JSON of docs/architecture.md (schema_version, winner, ranking
+with contributions) plus everything the other reports show: ``Assessment.to_dict``."""
 
 from __future__ import annotations
 
