@@ -66,6 +66,11 @@ def test_next_steps_in_the_table_json_and_run_folder(tmp_path):
     assert res.code == 0, res.err
     saved = json.loads((folder / "recommendation.json").read_text())
     assert saved["next_steps"]["candidate"] == saved["winner"]
+    name = {"pytorch": "PyTorch", "keras": "Keras 3"}.get(saved["winner"], "")
+    md = (folder / "report.md").read_text()
+    assert f"## Next steps with {name}" in md and "~~~~python" in md
+    html = (folder / "report.html").read_text()
+    assert '<section id="next-steps">' in html and f"Next steps with {name}" in html
 
 
 STARTER_DATA = {

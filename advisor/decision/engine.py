@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 DEFAULT_RATING = 5.0
 WHY_LIMIT = 6  # reasons shown for the winner
 RATING_MIN, RATING_MAX = 0.0, 10.0
+# how a cap shows where a rule id would: what happened, not a rule name ("scale 0-10" read as one)
+CAP_SOURCE = "capped: ratings stay within 0-10"
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             if capped != value:
                 caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                    cparts.append(Part(criterion=crit.id, kind="cap", source=CAP_SOURCE,
                                        rating=capped - value,
                                        points=weights[crit.id] * (capped - value)))
             crat[crit.id] = capped

@@ -211,7 +211,7 @@ def render_next_steps(a: Assessment, console: Console, *, verbose: bool = False)
             console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
     console.print("  starter:")
     for line in clean(steps.starter).splitlines():
-        console.print(Text("    " + line, style="cyan"), soft_wrap=True)
+        console.print(Text("    " + line, style="cyan", overflow="fold", no_wrap=False))
 
 
 def _effects_on(effects: list[str], candidate: str) -> list[str]:

@@ -71,6 +71,7 @@ class ReportView:
     fastest: dict[str, Fastest]
     scaling: measured.Scaling | None
     sources: list[Source]
+    next_steps: dict[str, Any] | None  # {"steps": NextSteps, "sources": [SourceRef]} for the winner
 
     def fields(self) -> dict[str, Any]:
         """The view as template variables."""
@@ -125,4 +126,18 @@ def build(a: Assessment) -> ReportView:
         fastest=fastest,
         scaling=measured.scaling(a.probe),
         sources=sorted(sources.values(), key=lambda s: s.title.lower()),
+        next_steps=_next_steps(a),
     )
+
+
+def _next_steps(a: Assessment) -> dict[str, Any] | None:
+    """What to do next with the winner (knowledge-base data with its own sources)."""
+    from advisor.decision import next_steps
+
+    steps = next_steps.for_winner(a)
+    if steps is None:
+        return None
+    seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+    from advisor.render.text import clean
+
+    return {"steps": steps, "sources": list(seen.values()), "starter": clean(steps.starter)}
