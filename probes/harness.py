@@ -360,7 +360,7 @@ GPU_SUFFIX = "@large"
 
 @dataclass(frozen=True)
 class Variant:
-    """A size and precision of a workload (the default: the workload as DESIGN.md defines it)."""
+    """A size and precision of a workload (the default: the workload as docs/architecture.md lists it)."""
 
     key: str  # the result key: "cnn-digits", "cnn-digits@large", "cnn-digits@large-bf16"
     width: int = 1  # multiplier of every hidden width (channels, units, d_model)

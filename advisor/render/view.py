@@ -137,7 +137,8 @@ def _next_steps(a: Assessment) -> dict[str, Any] | None:
     steps = next_steps.for_winner(a)
     if steps is None:
         return None
-    seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+    parts: list[Any] = [steps.install, *steps.deploy]
+    seen = {s.url: s for part in parts for s in part.sources}
     from advisor.render.text import clean
 
     return {"steps": steps, "sources": list(seen.values()), "starter": clean(steps.starter)}
