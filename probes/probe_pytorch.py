@@ -108,8 +108,12 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
     model.eval()
     with torch.no_grad():
-        pred = model(torch.from_numpy(x_te).to(device)).argmax(1).cpu().numpy()
+        logits = model(torch.from_numpy(x_te).to(device)).cpu().numpy()
+    pred = logits.argmax(1)
     accuracy = float((pred == data.y_test).mean())
+    harness.save_trained(config, info["_row"], name, data, x_te, logits,
+                         lambda folder: torch.save(model.cpu().state_dict(),
+                                                   os.path.join(folder, "model.pt")))
     gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
     return times, accuracy, gpu_mb
 

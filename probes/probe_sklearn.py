@@ -47,7 +47,17 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     times = harness.time_epochs(run_epoch, config.epochs, lambda: None,
                                 min_block_s=config.min_block_s)
     accuracy = float((model.predict(data.x_test) == data.y_test).mean())
+    harness.save_trained(config, info["_row"], name, data, data.x_test,
+                         model.predict_proba(data.x_test), lambda folder: _pickle(model, folder),
+                         output_kind="probabilities")
     return times, accuracy, None
+
+
+def _pickle(model: Any, folder: str) -> None:
+    import pickle
+
+    with open(os.path.join(folder, "model.pkl"), "wb") as f:
+        pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 PROBE = harness.Probe(

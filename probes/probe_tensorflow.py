@@ -96,6 +96,13 @@ def build(name: str, tf: Any) -> tuple[list[Any], Any]:
     return params, forward
 
 
+def save_params(params: list[Any], folder: str) -> None:
+    """The trained variables in build() order (probes/deploy_export.py rebuilds the model)."""
+    import numpy as np
+
+    np.savez(os.path.join(folder, "params.npz"), *[p.numpy() for p in params])
+
+
 class Adam:
     """Adam (Kingma & Ba) with TensorFlow ops, applied inside the traced train step."""
 
@@ -157,8 +164,10 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
             last["loss"].numpy()
 
     times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    pred = tf.argmax(forward(tf.constant(x_te)), axis=1).numpy()
-    accuracy = float((pred == data.y_test).mean())
+    logits = forward(tf.constant(x_te)).numpy()
+    accuracy = float((logits.argmax(axis=1) == data.y_test).mean())
+    harness.save_trained(config, info["_row"], name, data, x_te, logits,
+                         lambda folder: save_params(params, folder))
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None
     return times, accuracy, gpu_mb
 
