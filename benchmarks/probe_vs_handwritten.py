@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from advisor.probe.core import ROWS, child_env, load_harness  # noqa: E402
+from advisor.probe.catalog import ROWS, child_env  # noqa: E402
 from advisor.probe.hardware import get_host  # noqa: E402
 
 HAND = ROOT / "benchmarks" / "handwritten"
@@ -41,19 +41,19 @@ def last_json(stdout: str) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
-def run_probe_row(row: str, threads: int, cache: str, harness) -> dict[str, float]:
+def run_probe_row(row: str, threads: int, cache: str) -> dict[str, float]:
     spec = ROWS[row]
     args = [sys.executable, str(ROOT / "probes" / spec.script), "--threads", str(threads),
             "--data-cache", cache, "--workloads", ",".join(spec.workloads)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=300,
-                          env=child_env(spec, threads, harness), check=False)
+                          env=child_env(spec, threads), check=False)
     data = last_json(done.stdout)
     return {w: r["samples_per_s"]["median"] for w, r in data.get("workloads", {}).items()}
 
 
-def run_handwritten(row: str, threads: int, harness) -> dict[str, float]:
+def run_handwritten(row: str, threads: int) -> dict[str, float]:
     script, takes_threads, extra = HANDWRITTEN[row]
-    env = child_env(ROWS[row], threads, harness)
+    env = child_env(ROWS[row], threads)
     env.update(extra)
     args = [sys.executable, script] + ([str(threads)] if takes_threads else [])
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env,
@@ -68,7 +68,6 @@ def main() -> int:
     parser.add_argument("--rows", default=",".join(HANDWRITTEN))
     ns = parser.parse_args()
     threads = ns.threads or get_host()["usable_cores"]
-    harness = load_harness(ROOT / "probes")
     print(f"threads {threads}, rounds {ns.rounds}, load {os.getloadavg()}")
     print(f"{'row':18} {'workload':11} {'probe/s':>10} {'hand/s':>10} {'ratio':>6}")
     worst = None
@@ -76,8 +75,8 @@ def main() -> int:
         for row in [r.strip() for r in ns.rows.split(",") if r.strip()]:
             probe_runs, hand_runs = [], []
             for _ in range(ns.rounds):
-                probe_runs.append(run_probe_row(row, threads, cache, harness))
-                hand_runs.append(run_handwritten(row, threads, harness))
+                probe_runs.append(run_probe_row(row, threads, cache))
+                hand_runs.append(run_handwritten(row, threads))
             for workload in ROWS[row].workloads:
                 p = max((r.get(workload, 0) for r in probe_runs), default=0)
                 h = max((r.get(workload, 0) for r in hand_runs), default=0)

@@ -43,7 +43,7 @@ Choices, documented here once:
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import math
 import os
 import platform
@@ -53,18 +53,45 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-WORKLOADS = ("mlp-digits", "cnn-digits")
-MIN_BLOCK_S = 0.05  # a timed block lasts at least this long (whole epochs; see epochs_per_block)
+
+def _load_protocol() -> Any:
+    """advisor/probe/protocol.py, by path: this child may run where advisor is not installed.
+
+    The parent names the file in ADVISOR_PROBE_PROTOCOL; a probe run by hand finds it beside
+    the probes (source checkout: ../advisor/probe/, installed wheel: ../probe/).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("ADVISOR_PROBE_PROTOCOL") or "",
+                  os.path.join(here, os.pardir, "advisor", "probe", "protocol.py"),
+                  os.path.join(here, os.pardir, "probe", "protocol.py")]
+    path = next((c for c in candidates if c and os.path.isfile(c)), None)
+    if path is None:
+        raise ImportError("advisor's probe protocol not found: set ADVISOR_PROBE_PROTOCOL to "
+                          "the path of advisor/probe/protocol.py")
+    if "advisor_probe_protocol" in sys.modules:
+        return sys.modules["advisor_probe_protocol"]
+    spec = importlib.util.spec_from_file_location("advisor_probe_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+protocol = _load_protocol()
+for _key, _value in protocol.CHILD_ENV.items():  # before any framework is imported
+    os.environ.setdefault(_key, _value)
+WORKLOADS = protocol.WORKLOADS
+MIN_BLOCK_S = protocol.MIN_BLOCK_S  # a timed block lasts at least this long (see epochs_per_block)
 MAX_EPOCHS_PER_BLOCK = 64
-BATCH = {"mlp-digits": 32, "cnn-digits": 128}
+BATCH = protocol.BATCH
 LEARNING_RATE = 1e-3
 SPLIT_SEED = 0  # random_state of the stratified split
 DATA_VERSION = 1  # bump when the preparation below changes
 
 # Original stdout, kept for the one JSON object; fd 1 goes to stderr while frameworks run.
 _RESULT_FD: int | None = None
-READY_LINE = "advisor-probe: ready"  # the one line a --staged probe prints before its result
-GO = b"G"
+READY_LINE = protocol.READY_LINE  # the one line a --staged probe prints before its result
+GO = protocol.GO
 
 
 def capture_stdout() -> None:
@@ -79,7 +106,7 @@ def capture_stdout() -> None:
 
 def emit(result: dict[str, Any]) -> None:
     """Print the one JSON object on the original stdout."""
-    _write_result_fd(json.dumps(result, sort_keys=True, allow_nan=False) + "\n")
+    _write_result_fd(protocol.result_line(result))
 
 
 def _write_result_fd(text: str) -> None:
@@ -141,20 +168,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   max(0.0, ns.min_block_s), ns.save_model)
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
-    n = str(threads)
-    xla = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_multi_thread_eigen" not in xla:
-        xla = (xla + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}").strip()
-    return {
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "TF_NUM_INTRAOP_THREADS": n,
-        "TF_NUM_INTEROP_THREADS": n,
-        "XLA_FLAGS": xla,
-    }
+thread_env = protocol.thread_env
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -330,6 +344,13 @@ def mlp_train_flops_per_sample() -> int:
     return 3 * 2 * (64 * 128 + 128 * 64 + 64 * 10)
 
 
+def train_flops_per_sample(workload: str) -> int | None:
+    """Training FLOPs of one sample of ``workload`` (None where not counted)."""
+    counts = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train_flops_per_sample}
+    count = counts.get(workload)
+    return count() if count else None
+
+
 def numpy_matmul_peak(n: int = 1024, budget_s: float = 0.12) -> float:
     """Best float32 n x n matmul rate of numpy (GFLOP/s) within a small time budget."""
     import numpy as np
@@ -385,20 +406,7 @@ def peak_rss_mb() -> float:
 
 
 # ------------------------------------------------------------------------------------ timing
-def quantiles(values: list[float]) -> dict[str, Any]:
-    """median, IQR (linear-interpolated quartiles) and n."""
-    xs = sorted(values)
-    n = len(xs)
-
-    def q(p: float) -> float:
-        pos = (n - 1) * p
-        lo = int(pos)
-        hi = min(lo + 1, n - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-    if n == 0:
-        return {"median": None, "iqr": None, "n": 0, "values": []}
-    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+quantiles = protocol.quantiles
 
 
 @dataclass
@@ -480,6 +488,7 @@ def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
         "peak_rss_mb": peak_rss,
         "rss_scope": rss_scope,
         "peak_gpu_mb": peak_gpu_mb,
+        "train_flops_per_sample": train_flops_per_sample(name),
     }
     if name == "cnn-digits" and stats["median"]:
         result["gflops"] = round(stats["median"] * cnn_train_flops_per_sample() / 1e9, 3)

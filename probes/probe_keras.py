@@ -19,9 +19,6 @@ import harness  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 BACKEND_MODULE = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(BACKEND, BACKEND)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
 def load(config: harness.Config) -> dict[str, Any]:

@@ -14,6 +14,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBES = ROOT / "probes"
+# A copied harness (fake_probes_dir) is away from advisor/: it finds the protocol as a child of
+# `advisor probe` does, through the environment.
+os.environ.setdefault("ADVISOR_PROBE_PROTOCOL", str(ROOT / "advisor" / "probe" / "protocol.py"))
 
 
 def write_script(folder: Path, name: str, body: str) -> Path:
@@ -31,9 +34,10 @@ def ok_payload(name: str, *, rates=(1000.0, 1010.0, 990.0, 1005.0, 995.0), accur
                 "samples_per_s": {"median": sorted(rates)[len(rates) // 2], "iqr": 1.0,
                                   "n": len(rates), "values": list(rates)}, **extra}
 
-    workloads = {"mlp-digits": workload({})}
+    workloads = {"mlp-digits": workload({"train_flops_per_sample": 102_144})}
     if cnn:
-        workloads["cnn-digits"] = workload({"peak_gflops": 100.0, "peak_source": "fake"})
+        workloads["cnn-digits"] = workload({"peak_gflops": 100.0, "peak_source": "fake",
+                                            "train_flops_per_sample": 7_982_592})
     return {"name": name, "status": "ok", "version": "1.0", "import_s": 0.1,
             "devices": [{"kind": "cpu", "name": "cpu"}], "ran_on": "cpu", "threads": 1,
             "seed": 0, "workloads": workloads}

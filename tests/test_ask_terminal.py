@@ -59,8 +59,11 @@ def test_invalid_input_is_reasked_with_what_is_allowed(tmp_path):
     child.expect("not a number from 1 to 4")
     child.expect("answer> ")
     child.sendline("space travel")
-    child.expect("allowed: research, production, learning, prototype")
     child.expect("answer> ")
+    said = " ".join(child.before.split())  # the terminal wraps the line
+    # the allowed values, once per error
+    assert said.count("research, production, learning, prototype") == 1, said
+    assert "type a number 1-4" in said
     child.sendline("1")
     # pretrained is skipped for tabular data (its `when`), so the next question is deploy_targets
     child.expect("answer> ")
@@ -139,3 +142,36 @@ def test_run_asks_in_a_real_terminal_then_writes_every_report(tmp_path, kb):
     for name in ("report.html", "report.md", "recommendation.json", "answers.yaml"):
         assert (out / name).is_file(), name
     assert (out / "report.md").read_text().startswith("# Framework decision: scikit")
+
+
+def test_each_label_once_numbers_that_do_not_jump_and_labels_as_replies(tmp_path):
+    """A skipped question does not leave a gap in the numbers; a label or a hyphenated value
+    typed at the prompt names its choice."""
+    out = tmp_path / "a.yaml"
+    child = spawn("ask", "--out", str(out))
+    child.expect("answer> ")
+    first = child.before
+    assert "research - research" not in first and "1) research - new architectures" in first
+    child.sendline("Prototype")
+    child.expect("answer> ")
+    assert "[2/" in child.before
+    child.sendline("tabular")  # skips the pretrained-models question
+    child.expect("answer> ")
+    third = child.before
+    assert "[3/" in third and "Where will the trained model run?" in third, third
+    child.sendline("server / cloud API")
+    numbers = []
+    for _ in range(20):
+        if child.expect(["answer> ", pexpect.EOF]) == 1:
+            break
+        numbers.append(child.before)
+        child.sendline("")
+    child.close()
+    assert child.exitstatus == 0, child.before
+    data = yaml.safe_load(out.read_text())
+    assert data["purpose"] == "prototype" and data["modality"] == "tabular"
+    assert data["deploy_targets"] == ["server"]
+    import re
+
+    seen = [int(m.group(1)) for text in numbers for m in [re.search(r"\[(\d+)/\d+\]", text)] if m]
+    assert seen == list(range(4, 4 + len(seen))), seen

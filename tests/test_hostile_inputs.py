@@ -152,7 +152,9 @@ def test_alias_bomb_is_refused_quickly():
     with pytest.raises(AdvisorError) as info:
         safeyaml.load_string(bomb, "bomb.yaml")
     assert "runaway aliases" in str(info.value)
-    assert time.perf_counter() - start < 1.0
+    # 10**10 nodes if expanded: hours. The bound only separates "refused" from "expanded" and
+    # leaves room for a loaded 2-core machine (it took 2 s under a load average of 10).
+    assert time.perf_counter() - start < 30.0
 
 
 def test_size_limit_is_checked_before_reading(tmp_path):

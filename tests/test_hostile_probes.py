@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from advisor.probe.model import ROW_NAMES
+from advisor.probe.catalog import ROW_NAMES
 from advisor.probe.runner import run_child
 from probe_fixtures import PROBES, fake_probes_dir, write_script
 from tests.conftest import ROOT, cli_env

@@ -47,6 +47,8 @@ DEFECTS = {
     "contradictory": (["red-dislikes-alpha", "contradicts", "red-likes-alpha"], "- id: red-dislikes-alpha"),
     "unread_question": (["'size'", "read by no rule"], "- id: size"),
     "no_sources": (["blue-fact", "no sources"], "- id: blue-fact"),
+    "unknown_probe_row": (["'beta'", "'pytroch'", "no probe row", "did you mean 'pytorch'"],
+                          "- {id: beta"),
     "veto_all": (["veto every candidate", "color=green", "fast=True", "green-vetoes-alpha"], "- id: green-vetoes-alpha"),
 }
 
@@ -74,11 +76,12 @@ def test_defect_is_reported_with_file_and_line(name):
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))
-def test_cli_exits_2_with_one_line_per_problem(name):
+def test_cli_exits_1_with_one_line_per_problem(name):
+    # findings exit 1 (usage errors exit 2), as linters do
     path = FIXTURES / f"{name}.yaml"
     words, anchor = DEFECTS[name]
     proc = _cli(str(path))
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stderr.splitlines()
     errors = [line for line in lines if ": error: " in line]
     assert len(errors) == 1, lines
@@ -109,7 +112,7 @@ def test_cli_reports_past_review_and_fails_it_with_strict():
     assert plain.returncode == 0
     assert f"{path}:{_line_of(path, '- id: stale')}: warning: rule 'stale' is past its review date" in plain.stderr
     strict = _cli(str(path), "--strict")
-    assert strict.returncode == 2
+    assert strict.returncode == 1
 
 
 def test_the_real_knowledge_base_is_clean():

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from advisor.infra.errors import BadInput
-from advisor.probe import core
+from advisor.probe import catalog, core
 from advisor.probe.model import load_probe
 from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
@@ -86,8 +86,7 @@ def test_keras_rows_set_their_backend(tmp_path, installed):
 
 
 def test_child_env_pins_threads_and_gpu_memory(tmp_path):
-    harness = core.load_harness(ROOT / "probes")
-    env = core.child_env(core.ROWS["keras/jax"], 3, harness)
+    env = catalog.child_env(catalog.ROWS["keras/jax"], 3)
     assert env["OMP_NUM_THREADS"] == "3" and env["TF_NUM_INTRAOP_THREADS"] == "3"
     assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"

@@ -11,14 +11,15 @@ import json
 import pytest
 
 from advisor.probe import core
-from advisor.probe.model import ROW_NAMES, load_probe
+from advisor.probe.catalog import ROW_NAMES, ROWS
+from advisor.probe.model import load_probe
 pytestmark = pytest.mark.probe
 
 
 @pytest.fixture(scope="module")
 def report():
     installed = [name for name in ROW_NAMES
-                 if all(core.is_installed(m) for m in core.ROWS[name].modules)]
+                 if all(core.is_installed(m) for m in ROWS[name].modules)]
     if not installed:
         pytest.skip("no framework installed")
     # Both workloads with a tiny budget: 3 timed epochs.
@@ -31,7 +32,7 @@ def test_every_installed_row_runs_ok_and_learns(report):
         assert row.status == "ok", f"{row.name}: {row.error}"
         assert row.version and row.import_s is not None and row.import_s > 0
         assert any(d["kind"] == "cpu" for d in row.devices)
-        expected = core.ROWS[row.name].workloads
+        expected = ROWS[row.name].workloads
         assert tuple(sorted(row.workloads)) == tuple(sorted(expected))
         for name, result in row.workloads.items():
             assert result.accuracy is not None and result.accuracy > 0.5, (row.name, name)

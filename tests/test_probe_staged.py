@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from probe_fixtures import PROBES, PY, fake_probes_dir, gone, read_pids, write_script
 
-from advisor.probe import core
+from advisor.probe import catalog, core
 from advisor.probe.runner import Child, StagedJob, run_staged
 
 # A probe on the real harness whose "framework" import and training are timed sleeps that log
@@ -258,7 +258,7 @@ def test_quick_with_named_rows_or_without_quick_runs_every_keras_row(installed, 
     named = core.ProbeOptions(quick=True, frameworks=("keras/torch", "keras/jax", "jax"))
     assert core.plan_rows(named) == (["jax", "keras/torch", "keras/jax"], [])
     order, not_run = core.plan_rows(core.ProbeOptions())
-    assert sorted(order) == sorted(core.ROWS) and not_run == []
+    assert sorted(order) == sorted(catalog.ROWS) and not_run == []
 
 
 def test_startup_is_staged_unless_declined_pointless_or_short_of_memory(monkeypatch):
@@ -404,14 +404,15 @@ def test_ctrl_c_during_a_staged_probe_kills_every_row_and_writes_nothing(tmp_pat
 
 
 def test_the_runner_and_the_harness_speak_the_same_protocol():
-    """The harness runs without advisor installed, so it keeps its own copy of the protocol."""
+    """The harness runs without advisor installed: it loads advisor's protocol file by path."""
     import importlib
 
-    from advisor.probe import runner
+    from advisor.probe import protocol, runner
 
     sys.path.insert(0, str(PROBES))
     try:
         harness = importlib.import_module("harness")
     finally:
         sys.path.remove(str(PROBES))
+    assert harness.protocol.__file__ == protocol.__file__
     assert (harness.READY_LINE, harness.GO) == (runner.READY_LINE, runner.GO)

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 from advisor.probe import scaling
-from advisor.probe.core import load_harness
+from advisor.probe import catalog
 from advisor.probe.model import ProbeReport
 from advisor.probe.runner import ChildResult
 from conftest import run_cli
 from probe_fixtures import PROBES, fake_probes_dir, gone, read_pids
 
-HARNESS = load_harness(PROBES)
 HOST = {"cpu_model": "test", "logical_cores": 2, "usable_cores": 2, "memory_bytes": 1,
         "os": "linux", "python": "3.11"}
 
@@ -59,7 +58,7 @@ def test_efficiency_without_numbers_is_none():
 
 # ------------------------------------------------------------------------------ pooling
 def test_pool_scaling_ok_row_has_speedup_efficiency_and_start():
-    row = scaling._base_row(scaling.SPECS["jax"], "ok", 2, 1)
+    row = scaling._base_row(catalog.ROWS["jax"], "ok", 2, 1)
     out = scaling.pool_scaling(row, [("both", ok("jax", [run(1, [100, 100, 100]),
                                                          run(2, [150, 160, 170], start_s=2.5)]))], 2)
     assert out["status"] == "ok"
@@ -71,7 +70,7 @@ def test_pool_scaling_ok_row_has_speedup_efficiency_and_start():
 
 
 def test_pool_scaling_flags_noise_and_not_learned():
-    row = scaling._base_row(scaling.SPECS["jax"], "ok", 2, 1)
+    row = scaling._base_row(catalog.ROWS["jax"], "ok", 2, 1)
     out = scaling.pool_scaling(row, [("both", ok("jax", [
         run(1, [100, 140, 60]), run(2, [150, 150, 150], accuracy=0.3)]))], 2)
     assert out["status"] == "ok"
@@ -80,7 +79,7 @@ def test_pool_scaling_flags_noise_and_not_learned():
 
 
 def test_pool_scaling_failed_group_is_the_row_status_and_keeps_the_baseline():
-    row = scaling._base_row(scaling.SPECS["pytorch"], "ok", 2, 1)
+    row = scaling._base_row(catalog.ROWS["pytorch"], "ok", 2, 1)
     crash = ChildResult("broken", None, "RuntimeError: gloo connection reset", -9, 2.0,
                         "Traceback...\nRuntimeError: gloo connection reset\n")
     out = scaling.pool_scaling(row, [("baseline", ok("pytorch", [run(1, [100, 100, 100])])),
@@ -92,7 +91,7 @@ def test_pool_scaling_failed_group_is_the_row_status_and_keeps_the_baseline():
 
 
 def test_pool_scaling_missing_run_is_broken():
-    row = scaling._base_row(scaling.SPECS["jax"], "ok", 2, 1)
+    row = scaling._base_row(catalog.ROWS["jax"], "ok", 2, 1)
     out = scaling.pool_scaling(row, [("both", ok("jax", [run(1, [100, 100, 100])]))], 2)
     assert out["status"] == "broken" and "2-worker run" in out["error"]
 
@@ -123,7 +122,7 @@ class FakeRunner:
 
 
 def run_fake(options, runner, installed=lambda m: True, folder=PROBES):
-    return scaling.run_scaling(options, host=HOST, gpus=[], harness=HARNESS, folder=folder,
+    return scaling.run_scaling(options, host=HOST, gpus=[], folder=folder,
                                python=sys.executable, is_installed=installed, runner=runner)
 
 
@@ -173,7 +172,7 @@ def test_multi_node_passes_the_launcher_options_to_torchrun():
                                    "--master-addr", "10.0.0.7", "--master-port", "29555",
                                    "--monitor-interval", "0.1"]
     assert "GLOO_SOCKET_IFNAME" not in env or env["GLOO_SOCKET_IFNAME"] == \
-        scaling.child_env(scaling.SPECS["pytorch"], 1, HARNESS, "10.0.0.7",
+        scaling.child_env(catalog.ROWS["pytorch"], 1, "10.0.0.7",
                           base={"GLOO_SOCKET_IFNAME": "x"})["GLOO_SOCKET_IFNAME"]
     assert out["nnodes"] == 2 and out["node_rank"] == 1 and out["world_size"] == 2
 
@@ -220,7 +219,7 @@ def test_tf_config_lists_one_worker_per_node_and_brackets_ipv6():
     cfg = json.loads(scaling.tf_config(nnodes=3, node_rank=0, master_addr="::1", master_port=7000))
     assert cfg == {"cluster": {"worker": ["[::1]:7000", "[::1]:7001", "[::1]:7002"]},
                    "task": {"type": "worker", "index": 0}}
-    env = scaling.child_env(scaling.SPECS["tensorflow"], 1, HARNESS, "x", base={"TF_CONFIG": "{}"})
+    env = scaling.child_env(catalog.ROWS["tensorflow"], 1, "x", base={"TF_CONFIG": "{}"})
     assert "TF_CONFIG" not in env  # a user's TF_CONFIG never reaches a one-node run
 
 
@@ -235,13 +234,13 @@ def test_multi_node_tensorflow_on_the_cpu_is_one_worker_per_node():
 
 
 def test_single_process_engines_get_forced_host_devices_and_one_thread():
-    env = scaling.child_env(scaling.SPECS["jax"], 4, HARNESS, "127.0.0.1",
+    env = scaling.child_env(catalog.ROWS["jax"], 4, "127.0.0.1",
                             base={"XLA_FLAGS": "--xla_force_host_platform_device_count=9 --foo"})
     assert "--xla_force_host_platform_device_count=4" in env["XLA_FLAGS"]
     assert "=9" not in env["XLA_FLAGS"] and "--foo" in env["XLA_FLAGS"]
     assert "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
     assert env["OMP_NUM_THREADS"] == "1" and env["TF_NUM_INTRAOP_THREADS"] == "1"
-    assert scaling.child_env(scaling.SPECS["keras/jax"], 2, HARNESS, "x", base={})[
+    assert scaling.child_env(catalog.ROWS["keras/jax"], 2, "x", base={})[
         "KERAS_BACKEND"] == "jax"
 
 
@@ -296,7 +295,7 @@ def test_broken_or_hung_workers_become_a_status_and_leave_no_process(tmp_path, m
         "scale_jax.py": LAUNCHER.replace("MODE", mode)})
     opts = scaling.ScalingOptions(frameworks=("jax",), workers=2, timeout_s=4)
     started = time.monotonic()
-    out = scaling.run_scaling(opts, host=HOST, gpus=[], harness=HARNESS, folder=folder,
+    out = scaling.run_scaling(opts, host=HOST, gpus=[], folder=folder,
                               python=sys.executable, is_installed=lambda m: True)
     row = out["rows"][0]
     assert row["status"] == status, row
@@ -310,7 +309,7 @@ def test_broken_or_hung_workers_become_a_status_and_leave_no_process(tmp_path, m
 def test_garbage_from_a_worker_is_broken(tmp_path):
     folder = fake_probes_dir(tmp_path / "probes", {"scale_jax.py": "print('not json')\n"})
     out = scaling.run_scaling(scaling.ScalingOptions(frameworks=("jax",), workers=2),
-                              host=HOST, gpus=[], harness=HARNESS, folder=folder,
+                              host=HOST, gpus=[], folder=folder,
                               python=sys.executable, is_installed=lambda m: True)
     assert out["rows"][0]["status"] == "broken"
     assert "garbage" in out["rows"][0]["error"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 # advisor uses no pydantic plugins; not scanning every installed distribution for them saves
 # tens of milliseconds at start-up.
@@ -18,15 +19,39 @@ import typer  # noqa: E402
 
 from advisor.infra.errors import AdvisorError, ExitCode  # noqa: E402
 
+if TYPE_CHECKING:
+    from advisor.cli.env import Environment
+
 app = typer.Typer(
     name="advisor",
     help="Choose a deep-learning framework for a concrete project on concrete hardware, "
     "and show why.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def version_text() -> str:
+    """advisor's, the bundled knowledge base's and Python's versions, on one line."""
+    import platform
+
+    from advisor import __version__
+    from advisor.service.recommend import load_kb
+
+    kb = load_kb(None)
+    return (f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
+            f"Python {platform.python_version()})")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from advisor.cli.env import current
+
+        current().write(version_text() + "\n")
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -34,27 +59,17 @@ def _root(
     traceback: bool = typer.Option(
         False, "--traceback", help="Show the full Python traceback on errors (debugging)."
     ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version,
+        help="Show the versions of advisor, its knowledge base and Python, and exit."
+    ),
 ) -> None:
     """Choose a deep-learning framework for a concrete project on concrete hardware."""
 
 
 def _register() -> None:
     # Command modules import only typer and the standard library at import time.
-    from advisor.cli import commands  # noqa: F401  (registers core commands on `app`)
-
-    try:
-        from advisor.cli import probe_cmd  # noqa: F401
-    except ImportError:  # pragma: no cover - while the probe command is being built
-        pass
-    try:
-        from advisor.cli import compare_cmd, run_cmd  # noqa: F401
-    except ImportError:  # pragma: no cover - while the report commands are being built
-        pass
-
-
-def _err(message: str) -> None:
-    sys.stderr.write(f"advisor: error: {message}\n")
-    sys.stderr.flush()
+    from advisor.cli import commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
 
 
 def _click_exceptions():
@@ -66,10 +81,30 @@ def _click_exceptions():
     return exceptions
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, env: "Environment | None" = None) -> None:
+    """The console script: run one command and exit with its code."""
+    sys.exit(run(argv, env))
+
+
+def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
+    """Run one command in ``env`` (the process's own streams by default); return the exit code.
+
+    Errors become one line on stderr here and only here; a closed pipe (``| head``) is not one.
+    """
+    from advisor.cli import env as env_mod
+
+    if env is None:
+        env_mod.make_streams_safe()
+        env = env_mod.Environment()
+    env_mod.use(env)
     cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("ADVISOR_TRACEBACK") == "1"
+
+    def err(message: str) -> None:
+        env.stderr.write(f"advisor: error: {message}\n")
+        env.stderr.flush()
+
     _register()
     command = typer.main.get_command(app)
     try:
@@ -77,26 +112,44 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         if show_traceback:
             raise
-        _err("interrupted")
-        sys.exit(ExitCode.INTERRUPTED)
+        err("interrupted")
+        return ExitCode.INTERRUPTED
     except typer.Abort:
-        _err("interrupted")
-        sys.exit(ExitCode.INTERRUPTED)
+        err("interrupted")
+        return ExitCode.INTERRUPTED
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except BrokenPipeError:
+        return _closed_pipe(env)
     except cx.ClickException as exc:
         if show_traceback:
             raise
-        exc.show()
-        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, cx.UsageError) else exc.exit_code)
+        exc.show(file=env.stderr)
+        return ExitCode.BAD_INPUT if isinstance(exc, cx.UsageError) else exc.exit_code
     except AdvisorError as exc:
         if show_traceback:
             raise
-        _err(str(exc))
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(ExitCode.FAILURE)
+        err(str(exc))
+        return exc.exit_code
     code = int(result) if isinstance(result, int) else ExitCode.OK
     if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C inside a command into Exit(130)
-        _err("interrupted")
-    sys.exit(code)
+        err("interrupted")
+    try:
+        env.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe(env)
+    return code
+
+
+def _closed_pipe(env: "Environment") -> int:
+    """The reader went away (``advisor ... | head -3``): what it wanted it got; exit quietly.
+
+    Python would report the pipe again when it flushes stdout at exit, so stdout is pointed at
+    the null device first (the recipe in the ``signal`` module's documentation)."""
+    if env.stdout is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # pragma: no cover - no real file descriptor
+            pass
+    return ExitCode.OK

@@ -6,7 +6,6 @@ modules are imported inside the commands, so `advisor --help` stays fast.
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -30,6 +29,14 @@ SetOpt = Annotated[
 ]
 
 
+DefaultsOpt = Annotated[
+    bool, typer.Option("--defaults", help="Accept the default for every missing answer.")
+]
+NoInputOpt = Annotated[
+    bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")
+]
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -37,16 +44,15 @@ class Format(str, Enum):
     html = "html"
 
 
-def _stdout_console():
-    from rich.console import Console
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
 
-    return Console(highlight=False, soft_wrap=False)
 
+def _env():
+    from advisor.cli.env import current
 
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
+    return current()
 
 
 @app.command()
@@ -55,68 +61,27 @@ def ask(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the answers here (atomically); also keeps partial answers on Ctrl-C.")] = None,
-    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")] = False,
-    defaults: Annotated[bool, typer.Option("--defaults", help="With --no-input: accept the default for every missing answer.")] = False,
+    no_input: NoInputOpt = False,
+    defaults: DefaultsOpt = False,
 ) -> None:
     """Answer the questionnaire and save the answers.
 
     Interactive in a terminal, or non-interactive from --answers/--set with --no-input.
     """
+    from advisor.cli.collect import collect
     from advisor.questionnaire import answers as answers_mod
     from advisor.service import recommend as core
-    from advisor.probe import machine
-    from advisor.questionnaire import flow as questionnaire
-    from advisor.infra.errors import Interrupted, MissingAnswers, NoTerminal
 
+    env = _env()
     kb = core.load_kb(rules)
     preset = core.gather(kb, answers, set_ or [])
-    err = _stderr_console()
-    if no_input:
-        if defaults:
-            answers_mod.fill_defaults(kb, preset)
-        missing = answers_mod.missing(kb, preset.values)
-        if missing:
-            raise MissingAnswers(
-                "missing answers (--no-input): " + ", ".join(q.id for q in missing)
-                + "; give them with --answers/--set, or add --defaults"
-            )
-        result = preset
-    else:
-        if answers_mod.missing(kb, preset.values) and not sys.stdin.isatty():
-            raise NoTerminal(
-                "standard input is not a terminal, so advisor cannot ask; "
-                "use --answers FILE and --set id=value, or --no-input (with --defaults)"
-            )
-        saved: dict[str, object] = {}
-
-        def keep(current: answers_mod.AnswerSet) -> None:
-            saved.clear()
-            saved.update(current.values)
-            if out:
-                answers_mod.write(kb, out, current.values, comment="partial answers (interrupted)")
-
-        saved.update(preset.values)
-        err.print(f"[bold]advisor questionnaire[/] - press Enter to accept the default. "
-                  f"({len(kb.questions)} questions, knowledge base {kb.meta.kb_version})")
-        try:
-            result = questionnaire.run(
-                kb, preset, ask=lambda prompt: err.input(prompt), say=lambda text: err.print(text, markup=False, highlight=False),
-                on_answer=keep, machine=machine.local_facts(),
-            )
-        except (KeyboardInterrupt, EOFError):
-            err.print()
-            if out:
-                answers_mod.write(kb, out, saved, comment="partial answers (interrupted)")
-                raise Interrupted(
-                    f"interrupted; kept {len(saved)} answers in {out}; resume with "
-                    f"`advisor ask --answers {out} --out {out}`"
-                ) from None
-            raise Interrupted(f"interrupted; {len(saved)} answers were not saved (use --out FILE to keep them)") from None
+    result = collect(kb, preset, env, no_input=no_input, defaults=defaults, keep=out,
+                     resume=f"advisor ask --answers {out} --out {out}" if out else None)
     if out:
         answers_mod.write(kb, out, result.values)
-        err.print(f"wrote {len(result.values)} answers to {out}")
+        env.err_console().print(f"wrote {len(result.values)} answers to {out}", markup=False)
     else:
-        sys.stdout.write(answers_mod.dump(kb, result.values))
+        env.write(answers_mod.dump(kb, result.values))
 
 
 @app.command()
@@ -135,8 +100,8 @@ def recommend(
 
     Vetoes first, then a weighted sum traced to rules and measurements; robustness included.
     """
-    from advisor.service import recommend as core
     from advisor.infra.errors import BadInput
+    from advisor.service import recommend as core
 
     if answers is None and not set_ and not defaults:
         raise BadInput("nothing to recommend on: give --answers FILE, --set id=value, or --defaults")
@@ -144,11 +109,13 @@ def recommend(
                          use_defaults=defaults)
     a = rec.assessment
     if explain is not None:
+        from advisor.infra.suggest import unknown
+
         if explain not in rec.kb.candidate_ids:
-            raise BadInput(f"--explain: unknown candidate {explain!r}; allowed: {', '.join(rec.kb.candidate_ids)}")
+            raise BadInput("--explain: " + unknown("candidate", explain, rec.kb.candidate_ids))
         from advisor.render import terminal
 
-        terminal.render_explain(a, explain, _stdout_console())
+        _env().show(lambda console: terminal.render_explain(a, explain, console))
         return
     _emit(a, format_, out, verbose)
 
@@ -156,28 +123,24 @@ def recommend(
 def _emit(a, format_: "Format", out: Optional[str], verbose: bool = False) -> None:
     from advisor.infra import atomic
 
+    env = _env()
     if format_ is Format.table:
+        from advisor.render import terminal
+
         if out:
-            from io import StringIO
+            from advisor.cli.env import render_text as whole_lines
 
-            from rich.console import Console
-
-            buf = StringIO()
-            from advisor.render import terminal
-
-            terminal.render(a, Console(file=buf, width=120, no_color=True), verbose=True)
-            atomic.write_text(out, buf.getvalue())
+            atomic.write_text(out, whole_lines(lambda c: terminal.render(a, c, verbose=True)))
+            env.err_console().print(f"wrote table report to {out}", markup=False)
         else:
-            from advisor.render import terminal
-
-            terminal.render(a, _stdout_console(), verbose=verbose)
+            env.show(lambda c: terminal.render(a, c, verbose=verbose))
         return
     text = render_text(a, format_)
     if out:
         atomic.write_text(out, text)
-        _stderr_console().print(f"wrote {format_.value} report to {out}")
+        env.err_console().print(f"wrote {format_.value} report to {out}", markup=False)
     else:
-        sys.stdout.write(text)
+        env.write(text)
 
 
 def render_text(a, format_: "Format") -> str:
@@ -200,29 +163,41 @@ def render_text(a, format_: "Format") -> str:
 def rules_check(
     path: Annotated[Optional[str], typer.Argument(metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings (review dates, contract ids) as problems.")] = False,
+    format_: Annotated[CheckFormat, typer.Option("--format", "-f", help="text: one line per problem on stderr; json: every problem on stdout.")] = CheckFormat.text,
 ) -> None:
-    """Lint a knowledge base.
+    """Lint a knowledge base; exit 1 when it has problems, 2 on bad usage.
 
     Schema errors, unknown names and values, rules that never fire, duplicate or contradictory
     rules, unread questions, answers that veto everything, missing sources, review dates.
     """
+    import json
+
     from advisor.infra.errors import ExitCode
+    from advisor.infra.resources import rules_dir
     from advisor.kb import lint
     from advisor.render.text import clean
-    from advisor.infra.resources import rules_dir
 
+    env = _env()
     target = path or str(rules_dir())
     problems = lint.check(target)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
-    for p in errors + warnings:
-        sys.stderr.write(clean(str(p)) + "\n")
     failing = errors + (warnings if strict else [])
+    code = ExitCode.FAILURE if failing else ExitCode.OK
+    if format_ is CheckFormat.json:
+        doc = {"schema_version": 1, "path": target, "ok": not failing, "strict": strict,
+               "errors": len(errors), "warnings": len(warnings),
+               "problems": [{"path": p.path, "line": p.line, "severity": p.severity,
+                             "message": clean(p.message)} for p in errors + warnings]}
+        env.write(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        raise typer.Exit(code)
+    for p in errors + warnings:
+        env.stderr.write(clean(str(p)) + "\n")
     if failing:
-        sys.stderr.write(f"{len(errors)} errors, {len(warnings)} warnings in {target}\n")
-        raise typer.Exit(2)
-    sys.stdout.write(f"ok: {target} - {len(errors)} errors, {len(warnings)} warnings\n")
-    raise typer.Exit(ExitCode.OK)
+        env.stderr.write(f"{len(errors)} errors, {len(warnings)} warnings in {target}\n")
+        raise typer.Exit(code)
+    env.write(f"ok: {target} - {len(errors)} errors, {len(warnings)} warnings\n")
+    raise typer.Exit(code)
 
 
 @rules_app.command("schema")
@@ -233,13 +208,10 @@ def rules_schema(
     import json
 
     from advisor.infra import atomic
-    from advisor.kb.schema import KBFile
+    from advisor.kb.schema import json_schema
 
-    schema = KBFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "advisor rules file"
-    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
         atomic.write_text(out, text)
     else:
-        sys.stdout.write(text)
+        _env().write(text)

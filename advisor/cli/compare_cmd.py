@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -13,6 +12,7 @@ from advisor.cli.app import app
 
 class CompareFormat(str, Enum):
     table = "table"
+    json = "json"
     markdown = "markdown"
     html = "html"
 
@@ -28,27 +28,26 @@ def compare_command(
     Hardware, frameworks, throughput per workload with its spread, and the fastest framework
     on each machine.
     """
+    from advisor.cli.env import current, render_text
     from advisor.infra import atomic
-    from advisor.service import compare as compare_mod
     from advisor.render import compare_report
+    from advisor.service import compare as compare_mod
 
+    env = current()
     cmp = compare_mod.compare(probes)
     if format_ is CompareFormat.table:
-        from io import StringIO
-
-        from rich.console import Console
-
         if out:
-            buf = StringIO()
-            compare_report.render_table(cmp, Console(file=buf, width=140, no_color=True))
-            atomic.write_text(out, buf.getvalue())
+            atomic.write_text(out, render_text(lambda c: compare_report.render_table(cmp, c)))
+            env.err_console().print(f"wrote table comparison to {out}", markup=False)
         else:
-            compare_report.render_table(cmp, Console(highlight=False))
+            env.show(lambda c: compare_report.render_table(cmp, c))
         return
-    text = (compare_report.render_markdown(cmp) if format_ is CompareFormat.markdown
-            else compare_report.render_html(cmp))
+    render = {CompareFormat.json: compare_report.render_json,
+              CompareFormat.markdown: compare_report.render_markdown,
+              CompareFormat.html: compare_report.render_html}[format_]
+    text = render(cmp)
     if out:
         atomic.write_text(out, text)
-        sys.stderr.write(f"wrote {format_.value} comparison to {out}\n")
+        env.err_console().print(f"wrote {format_.value} comparison to {out}", markup=False)
     else:
-        sys.stdout.write(text)
+        env.write(text)

@@ -32,7 +32,10 @@ def probe(
         "default rows import side by side, one per usable core, and then train one at a "
         "time.")] = False,
     out: Annotated[Path, typer.Option(
-        "--out", help="Where to write the probe JSON (written atomically).")] = Path("probe.json"),
+        "--out", "-o", help="Where to write the probe JSON (written atomically; an existing "
+        "file is kept unless --force).")] = Path("probe.json"),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing --out file (another run's results).")] = False,
     include_hostname: Annotated[bool, typer.Option(
         "--include-hostname", help="Record this machine's host name (off by default).")] = False,
     scaling: Annotated[bool, typer.Option(
@@ -56,7 +59,12 @@ def probe(
         "--master-port", min=1, max=65535, help="Scaling: rendezvous port, the same on every node (TF: "
         "worker i at port + i; default on one node: a free loopback port).")] = None,
 ) -> None:
-    """Detect hardware and run the same short training in every installed framework."""
+    """Detect hardware and run the same short training in every installed framework.
+
+    Results go to standard output (`advisor probe > probe.txt` keeps them) and to --out as
+    JSON; live progress goes to standard error.
+    """
+    from advisor.cli.env import current
     from advisor.infra.atomic import write_text
     from advisor.cli.probe_view import ProbeView, render_summary
     from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
@@ -78,16 +86,22 @@ def probe(
                            include_hostname=include_hostname, scaling=scaling_options,
                            scaling_only=scaling_only, startup="serial" if serial else "staged")
     options.validate()
-    view = ProbeView()
+    if out.exists() and not force:
+        # Checked before measuring: a probe takes a while, and its result must not replace
+        # another run's file unasked.
+        raise BadUsage(f"{out} exists (results of another probe run); use --force to replace "
+                       "it, or --out another file")
+    env = current()
+    view = ProbeView(env.err_console())
     try:
         with view:
             report = run_probe(options, view.update)
     except KeyboardInterrupt:
         kill_all_children()
         raise
-    render_summary(view.console, report)
+    env.show(lambda console: render_summary(console, report))
     rows = list(report.frameworks) + (list(report.scaling.rows) if report.scaling else [])
     if not any(row.status == "ok" for row in rows):
         raise ProbeFailed("no framework row could run; see the table above (nothing written)")
     write_text(out, report.to_json())
-    view.console.print(f"wrote {out}")
+    view.console.print(f"wrote {out}", markup=False)

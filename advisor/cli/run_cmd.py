@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from advisor.cli.app import app
-from advisor.cli.commands import AnswersOpt, RulesOpt, SetOpt
-
-
-def _answers(kb, preset, *, no_input: bool, defaults: bool, err):
-    """Fill missing answers: --defaults, or the questionnaire when there is a terminal."""
-    from advisor.questionnaire import answers as answers_mod
-    from advisor.questionnaire import flow as questionnaire
-    from advisor.infra.errors import Interrupted, MissingAnswers, NoTerminal
-
-    if defaults:
-        answers_mod.fill_defaults(kb, preset)
-    missing = answers_mod.missing(kb, preset.values)
-    if not missing:
-        return preset
-    if no_input:
-        raise MissingAnswers(
-            "missing answers (--no-input): " + ", ".join(q.id for q in missing)
-            + "; give them with --answers/--set, or add --defaults"
-        )
-    if not sys.stdin.isatty():
-        raise NoTerminal(
-            "standard input is not a terminal, so advisor cannot ask; "
-            "use --answers FILE and --set id=value, or --no-input --defaults"
-        )
-    err.print(f"[bold]advisor questionnaire[/] - press Enter to accept the default. "
-              f"({len(missing)} to answer, knowledge base {kb.meta.kb_version})")
-    try:
-        return questionnaire.run(
-            kb, preset, ask=lambda prompt: err.input(prompt),
-            say=lambda text: err.print(text, markup=False, highlight=False),
-        )
-    except (KeyboardInterrupt, EOFError):
-        err.print()
-        raise Interrupted("interrupted; nothing was written") from None
+from advisor.cli.commands import AnswersOpt, DefaultsOpt, NoInputOpt, RulesOpt, SetOpt
 
 
 @app.command("run")
@@ -53,8 +19,8 @@ def run_command(
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
-    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")] = False,
-    defaults: Annotated[bool, typer.Option("--defaults", help="Accept the default for every missing answer.")] = False,
+    no_input: NoInputOpt = False,
+    defaults: DefaultsOpt = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -62,38 +28,56 @@ def run_command(
     --probe FILE), the recommendation, and report.html, report.md, recommendation.json,
     answers.yaml and probe.json written to --out DIR.
     """
-    from rich.console import Console
-    from rich.markup import escape
+    from pathlib import Path
 
+    from advisor.cli.collect import collect, interrupted_message
+    from advisor.cli.env import current
+    from advisor.infra.errors import BadInput, Interrupted
+    from advisor.questionnaire import answers as answers_mod
     from advisor.service import recommend as core
     from advisor.service import run as run_mod
-    from advisor.infra.errors import BadInput
-    from advisor.render.text import clean
 
     if sum(bool(x) for x in (probe, quick, no_probe)) > 1:
         raise BadInput("choose one of --probe FILE, --quick and --no-probe")
-    err = Console(stderr=True, highlight=False)
+    env = current()
+    err = env.err_console()
     kb = core.load_kb(rules)
     preset = core.gather(kb, answers, set_ or [])
-    answer_set = _answers(kb, preset, no_input=no_input, defaults=defaults, err=err)
+    kept = str(Path(out) / "answers.yaml")
+    resume = " ".join(["advisor run --answers", kept, "--out", out]
+                      + (["--probe", probe] if probe else []) + (["--quick"] if quick else [])
+                      + (["--no-probe"] if no_probe else []) + (["--rules", rules] if rules else []))
+    answer_set = collect(kb, preset, env, no_input=no_input, defaults=defaults,
+                         keep=kept if answers_mod.missing(kb, preset.values) else None,
+                         resume=resume)
     if not probe and not no_probe:
         from advisor.cli.probe_view import ProbeView
         from advisor.probe.runner import kill_all_children
 
+        # The answers are kept before a probe that may be interrupted: nothing typed is lost.
+        answers_mod.write(kb, kept, answer_set.values)
         err.print("[bold]probing this machine[/] (each framework in its own process)"
                   + (" - quick" if quick else ""))
-        view = ProbeView()
+        view = ProbeView(err)
         try:
             with view:
                 result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
                                      progress=view.update)
         except KeyboardInterrupt:
             kill_all_children()
-            raise
+            raise Interrupted(interrupted_message(len(answer_set.values), kept, resume)) from None
     else:
         result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
+    env.show(lambda con: _summary(con, result))
+
+
+def _summary(con, result) -> None:
+    """The run's outcome in a few lines: the winner, what was measured, where the files are."""
+    from rich.markup import escape
+
+    from advisor.render.text import clean
+
     a = result.assessment
-    con = Console(highlight=False)
 
     def e(value: object) -> str:
         return escape(clean(str(value)))

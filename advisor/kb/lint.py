@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 from advisor.kb import expr
 from advisor.kb.loader import Problem, collect
 from advisor.kb.model import KnowledgeBase, Rule
+from advisor.probe import catalog
 
 CONTRACT_CANDIDATES = ("pytorch", "keras", "tensorflow", "jax", "sklearn")
 CONTRACT_QUESTIONS = {
@@ -54,6 +55,7 @@ def check(path: str | Path, *, today: dt.date | None = None) -> list[Problem]:
     problems += _duplicates(kb)
     problems += _unread_questions(kb)
     problems += _veto_everything(kb)
+    problems += [_at(cand, msg) for cand, msg in catalog.probe_rows_problems(kb.candidates)]
     return problems
 
 
@@ -121,11 +123,13 @@ def _domains(kb: KnowledgeBase, nodes: Iterable[Any]) -> dict[str, list[Any]]:
     domains: dict[str, list[Any]] = {}
     for name in sorted(names):
         lits = mentioned.get(name, set())
+        kind: str
+        choices: list[str]
         if name in env:
             q = env[name]
             kind, choices = q.type, q.values
         elif name in facts:
-            kind, choices = facts[name].type, facts[name].choices
+            kind, choices = facts[name].type, list(facts[name].choices)
         else:  # pragma: no cover - type-checked at load
             continue
         if kind == "bool":

@@ -8,7 +8,6 @@ importing pydantic.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -25,7 +24,9 @@ from advisor.kb.model import (
     SECTIONS,
     KnowledgeBase,
     Meta,
-    item_from_data,
+    from_plain,
+    section_class,
+    to_plain,
 )
 
 MAX_RULES_FILE_BYTES = 4 * 1024 * 1024
@@ -83,9 +84,9 @@ def _pydantic_problems(doc: safeyaml.Document, exc: Any) -> list[Problem]:
         if not loc:
             loc = tuple(err["loc"])
         kind = err["type"]
-        if kind == "extra_forbidden" and loc:
+        if kind in ("extra_forbidden", "unexpected_keyword_argument") and loc:
             message = f"{_fmt_loc(loc[:-1]) or 'top level'}: unknown key {loc[-1]!r}"
-        elif kind == "missing" and loc:
+        elif kind in ("missing", "missing_argument") and loc:
             message = f"{_fmt_loc(loc[:-1]) or 'top level'}: missing required key {loc[-1]!r}"
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
@@ -95,30 +96,27 @@ def _pydantic_problems(doc: safeyaml.Document, exc: Any) -> list[Problem]:
 
 
 def _parse_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Validate one rules file; return its sections as runtime items (plus 'meta')."""
-    from pydantic import ValidationError
-
-    from advisor.kb.schema import KBFile
+    """Validate one rules file; return its sections as located items (plus 'meta')."""
+    from advisor.kb import schema
 
     try:
         doc = safeyaml.load_file(path, max_bytes=MAX_RULES_FILE_BYTES)
     except AdvisorError as exc:
         return None, [Problem(str(path), exc.line, exc.message)]
     if doc.data is None:
-        return {"meta": None, **{s: [] for s in SECTIONS}}, []
+        return {"meta": None, "path": doc.path, **{s: [] for s in SECTIONS}}, []
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
         return None, [Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")]
     try:
-        parsed = KBFile.model_validate(doc.data)
-    except ValidationError as exc:
+        parsed = schema.validate(doc.data)
+    except schema.ValidationError as exc:
         return None, _pydantic_problems(doc, exc)
-    data = parsed.model_dump(mode="json")
-    out: dict[str, Any] = {"meta": data["meta"], "path": doc.path}
+    out: dict[str, Any] = {"meta": parsed.meta, "path": doc.path}
     for section in SECTIONS:
         out[section] = [
-            item_from_data(section, item, (doc.path, doc.line_of((section, i))))
-            for i, item in enumerate(data[section])
+            item.located((doc.path, doc.line_of((section, i))))
+            for i, item in enumerate(getattr(parsed, section))
         ]
     return out, []
 
@@ -195,7 +193,7 @@ def _merge(
     question_ids = {q.id for q in merged["questions"]}
 
     for cand in merged["candidates"]:
-        for crit in cand.base:
+        for crit in {*cand.base, *cand.base_rationale, *cand.base_confidence}:
             if crit not in criterion_ids:
                 problems.append(_at(cand, f"candidate {cand.id!r}: base rates unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
     for question in merged["questions"]:
@@ -240,9 +238,23 @@ def _merge(
             if cand not in candidate_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
+    answers_env = _type_env(merged["questions"], [])
+    constraint_conditions: dict[str, tuple[Any, Any]] = {}
+    for constraint in merged["constraints"]:
+        nodes = []
+        for part in ("when", "require"):
+            try:
+                node = expr.parse(getattr(constraint, part))
+                expr.check(node, answers_env)  # over answers only: a constraint binds what users say
+                nodes.append(node)
+            except ExpressionError as exc:
+                problems.append(_at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}"))
+        if len(nodes) == 2:
+            constraint_conditions[constraint.id] = (nodes[0], nodes[1])
+
     if any(p.severity == "error" for p in problems) or not metas:
         return None, problems
-    meta = Meta(**metas[0][0])
+    meta = metas[0][0]
     kb = KnowledgeBase(
         meta=meta,
         candidates=merged["candidates"],
@@ -252,6 +264,8 @@ def _merge(
         rules=merged["rules"],
         conditions=conditions,
         question_conditions=question_conditions,
+        constraints=merged["constraints"],
+        constraint_conditions=constraint_conditions,
         files=files,
     )
     return kb, problems
@@ -316,23 +330,14 @@ def _cache_path(key: str) -> Path:
 
 
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
-    from dataclasses import asdict
-
     from advisor.infra import atomic
-
-    def plain(item: Any) -> dict[str, Any]:
-        data = asdict(item)
-        data.pop("origin", None)
-        if isinstance(data.get("review_by"), dt.date):
-            data["review_by"] = data["review_by"].isoformat()
-        return data
 
     payload = {
         "key": key,
-        "meta": asdict(kb.meta),
+        "meta": to_plain(kb.meta),
         "files": kb.files,
         "sections": {
-            section: [{"origin": list(item.origin), "data": plain(item)}
+            section: [{"origin": list(item.origin), "data": to_plain(item)}
                       for item in getattr(kb, section)]
             for section in SECTIONS
         },
@@ -349,18 +354,22 @@ def _cache_read(key: str) -> KnowledgeBase | None:
         if payload.get("key") != key:
             return None
         sections = {
-            section: [item_from_data(section, entry["data"], tuple(entry["origin"]))
+            section: [from_plain(section_class(section), entry["data"]).located(tuple(entry["origin"]))
                       for entry in payload["sections"][section]]
             for section in SECTIONS
         }
         conditions = {rule.id: expr.parse(rule.when) for rule in sections["rules"]}
         question_conditions = {q.id: expr.parse(q.when) for q in sections["questions"] if q.when}
+        constraint_conditions = {
+            c.id: (expr.parse(c.when), expr.parse(c.require)) for c in sections["constraints"]
+        }
         return KnowledgeBase(
-            meta=Meta(**payload["meta"]),
+            meta=from_plain(Meta, payload["meta"]),
             conditions=conditions,
             question_conditions=question_conditions,
+            constraint_conditions=constraint_conditions,
             files=list(payload["files"]),
             **sections,
         )
-    except (OSError, ValueError, KeyError, TypeError, AdvisorError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, AdvisorError):
         return None  # missing, stale or damaged: validate from the rules files again

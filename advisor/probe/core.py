@@ -19,15 +19,15 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
 from advisor import __version__
 from advisor.infra.errors import BadInput
-from advisor.probe import hardware
-from advisor.probe.model import ROW_NAMES, SCHEMA_VERSION, ProbeReport
+from advisor.probe import catalog, hardware, protocol
+from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER, Row
+from advisor.probe.model import SCHEMA_VERSION, ProbeReport
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 from advisor.infra.resources import probes_dir
 
@@ -35,43 +35,11 @@ NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
 ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
-WORKLOADS = ("mlp-digits", "cnn-digits")
+WORKLOADS = catalog.WORKLOADS
 # --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import);
 # mlp-digits keeps its 5 timed blocks, which cost a quarter of a second or so per row.
 QUICK_WORKLOADS = ("mlp-digits",)
 SEED = 0
-
-
-@dataclass(frozen=True)
-class RowSpec:
-    name: str
-    script: str
-    modules: tuple[str, ...]  # top-level modules that must be installed
-    install_hint: str
-    env: dict[str, str] = field(default_factory=dict)
-    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
-
-
-ROWS: dict[str, RowSpec] = {
-    spec.name: spec
-    for spec in (
-        RowSpec("pytorch", "probe_pytorch.py", ("torch",), "pip install torch"),
-        RowSpec("tensorflow", "probe_tensorflow.py", ("tensorflow",), "pip install tensorflow"),
-        RowSpec("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
-                "pip install keras tensorflow", {"KERAS_BACKEND": "tensorflow"}),
-        RowSpec("keras/torch", "probe_keras.py", ("keras", "torch"), "pip install keras torch",
-                {"KERAS_BACKEND": "torch"}),
-        RowSpec("keras/jax", "probe_keras.py", ("keras", "jax"), "pip install keras jax",
-                {"KERAS_BACKEND": "jax"}),
-        RowSpec("jax", "probe_jax.py", ("jax",), "pip install jax"),
-        RowSpec("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-                workloads=("mlp-digits",)),
-    )
-}
-# sklearn first: it imports scikit-learn anyway, so it prepares the shared data cache for free.
-RUN_ORDER = ("sklearn", "pytorch", "jax", "tensorflow", "keras/tensorflow", "keras/torch",
-             "keras/jax")
-KERAS_ROWS = ("keras/tensorflow", "keras/torch", "keras/jax")
 STARTUPS = ("staged", "serial")
 # A staged round keeps every row's process alive until it has trained: below this much available
 # memory per row, start-up runs serially instead.
@@ -96,10 +64,7 @@ class ProbeOptions:
 
     def validate(self) -> None:
         if self.frameworks is not None:
-            unknown = [f for f in self.frameworks if f not in ROWS]
-            if unknown:
-                raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
-                               f"choose from {', '.join(ROW_NAMES)}")
+            catalog.check_rows(self.frameworks)
             if not self.frameworks:
                 raise BadInput("no framework rows selected")
         if self.startup not in STARTUPS:
@@ -223,26 +188,8 @@ def parse_frameworks(text: str | None) -> tuple[str, ...]:
     if not text:
         return ROW_NAMES
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [n for n in names if n not in ROWS]
-    if unknown:
-        raise BadInput(f"unknown framework row(s) {', '.join(unknown)}; "
-                       f"choose from {', '.join(ROW_NAMES)}")
+    catalog.check_rows(names)
     return names
-
-
-def load_harness(folder: Path) -> ModuleType:
-    """The probes' harness module, loaded by path (standard library only at import)."""
-    spec = importlib.util.spec_from_file_location("_advisor_probe_harness", folder / "harness.py")
-    if spec is None or spec.loader is None:  # pragma: no cover - the file is packaged
-        raise BadInput(f"probe harness not found in {folder}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(spec.name, None)
-        raise
-    return module
 
 
 def is_installed(module: str) -> bool:
@@ -250,20 +197,6 @@ def is_installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def child_env(spec: RowSpec, threads: int, harness: ModuleType) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(harness.thread_env(threads))
-    env.update({
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX: allocate GPU memory as needed
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # TF: the same
-        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    env.update(spec.env)
-    return env
 
 
 def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeReport:
@@ -277,7 +210,6 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     environment = hardware.get_environment()
     threads = options.threads or host["usable_cores"]
     folder = options.scripts or scripts_dir()
-    harness = load_harness(folder)
     epochs = options.epochs
     selected = options.selected_workloads()
     order, not_run = plan_rows(options)
@@ -295,7 +227,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         elif not (folder / spec.script).is_file():
             results[name] = [ChildResult("broken", None, f"probe script not found: {spec.script}",
                                          None, 0)]
-            rows[name] = pool_row(spec, results[name], harness, selected, bool(gpus))
+            rows[name] = pool_row(spec, results[name], selected, bool(gpus))
             notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
         else:
             runnable.append(name)
@@ -312,14 +244,14 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                 "--workloads", ",".join(workloads)]
 
     def finish_row(name: str) -> None:
-        rows[name] = pool_row(ROWS[name], results[name], harness, selected,
+        rows[name] = pool_row(ROWS[name], results[name], selected,
                               host_has_gpu=bool(gpus))
         notify(ProgressEvent("done", name, order.index(name) + 1, len(order), row=rows[name]))
 
     try:
         if startup == "staged":
             for attempt in range(1, options.repeat + 1):  # one round per repeat: bounded memory
-                _staged_round(runnable, attempt, options, order, args_for, threads, harness,
+                _staged_round(runnable, attempt, options, order, args_for, threads,
                               window, results, notify, finish_row)
         else:
             for name in runnable:
@@ -327,7 +259,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                     notify(ProgressEvent("start", name, order.index(name) + 1, len(order),
                                          attempt, options.repeat))
                     results.setdefault(name, []).append(run_child(
-                        args_for(name), env=child_env(ROWS[name], threads, harness),
+                        args_for(name), env=catalog.child_env(ROWS[name], threads),
                         timeout=options.timeout_s))
                     if results[name][-1].status != "ok":
                         break  # a failed run fails the row: no need to repeat it
@@ -347,7 +279,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                                  row=event.row))
 
         scaling_report = scaling.run_scaling(
-            sc_opts, host=host, gpus=gpus, harness=harness, folder=folder,
+            sc_opts, host=host, gpus=gpus, folder=folder,
             python=options.python, is_installed=is_installed, progress=relay)
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
     cpu_peak = apply_cpu_peak(frameworks)
@@ -362,7 +294,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "threads": threads,
             "seed": SEED,
             "epochs": {"warmup": 1, "timed": epochs, "unit": "blocks of whole epochs",
-                       "min_block_s": harness.MIN_BLOCK_S},
+                       "min_block_s": protocol.MIN_BLOCK_S},
             "quick": options.quick,
             "workloads": list(selected),
             "rows": order,
@@ -379,11 +311,12 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "accuracy_gate": ACCURACY_GATE,
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
-                          for k, v in child_env(ROWS["jax"], threads, harness).items()
-                          if k not in os.environ or os.environ[k] != v},
+                          for k, v in catalog.child_env(ROWS["jax"], threads).items()
+                          if (k not in os.environ or os.environ[k] != v)
+                          and k != protocol.ENV_PROTOCOL},
         },
         "frameworks": frameworks,
-        "workloads": workload_descriptions(harness),
+        "workloads": workload_descriptions(frameworks),
     }
     if scaling_report is not None:
         report["scaling"] = scaling_report
@@ -391,13 +324,13 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
 
 
 def _staged_round(runnable: list[str], attempt: int, options: ProbeOptions, order: list[str],
-                  args_for: Callable[[str], list[str]], threads: int, harness: ModuleType,
+                  args_for: Callable[[str], list[str]], threads: int,
                   window: int, results: dict[str, list[ChildResult]],
                   notify: ProgressCallback, finish_row: Callable[[str], None]) -> None:
     """One attempt of every row still standing: start-up side by side, training one at a time."""
     names = [n for n in runnable
              if all(r.status == "ok" for r in results.get(n, []))]  # a failed row is done
-    jobs = [StagedJob(args_for(n) + ["--staged"], child_env(ROWS[n], threads, harness))
+    jobs = [StagedJob(args_for(n) + ["--staged"], catalog.child_env(ROWS[n], threads))
             for n in names]
 
     def on_phase(phase: str, index: int, result: ChildResult | None) -> None:
@@ -419,20 +352,27 @@ def is_busy(load: list[float] | None, cores: int) -> bool:
     return bool(load) and load[0] > BUSY_LOAD_PER_CORE * cores
 
 
-def workload_descriptions(harness: ModuleType) -> dict[str, dict[str, Any]]:
+def workload_descriptions(frameworks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     common = {"dataset": "sklearn digits (bundled)", "split": "80/20 stratified, random_state=0",
               "scaling": "StandardScaler fit on train", "optimizer": "Adam lr 1e-3",
               "loss": "cross-entropy", "dtype": "float32"}
     return {
         "mlp-digits": {**common, "model": "64-128-64-10 MLP, ReLU", "batch_size": 32,
-                       "train_flops_per_sample": harness.mlp_train_flops_per_sample()},
+                       "train_flops_per_sample": _flops(frameworks, "mlp-digits")},
         "cnn-digits": {**common, "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> "
                        "dense 128 -> dense 10, ReLU", "batch_size": 128,
-                       "train_flops_per_sample": harness.cnn_train_flops_per_sample()},
+                       "train_flops_per_sample": _flops(frameworks, "cnn-digits")},
     }
 
 
-def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
+def _flops(frameworks: list[dict[str, Any]], workload: str) -> int | None:
+    """Training FLOPs per sample of a workload, as the children that ran it count them."""
+    return next((r["workloads"][workload]["train_flops_per_sample"] for r in frameworks
+                 if r.get("workloads", {}).get(workload, {}).get("train_flops_per_sample")),
+                None)
+
+
+def pool_row(spec: Row, results: list[ChildResult],
              selected: tuple[str, ...] = WORKLOADS, host_has_gpu: bool = False) -> dict[str, Any]:
     """One row from N fresh-process runs: samples pooled, any failed run makes the row fail."""
     failed = next((r for r in results if r.status != "ok"), None)
@@ -470,7 +410,7 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
     for workload in (w for w in spec.workloads if w in selected):
         parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
         if parts:
-            row["workloads"][workload] = pool_workload(workload, parts, harness)
+            row["workloads"][workload] = pool_workload(workload, parts)
     if host_has_gpu and not row["sees_gpu"] and spec.name != "sklearn":
         row["flags"].append("gpu-not-visible")  # the host has a GPU this framework cannot use
     for workload, result in row["workloads"].items():
@@ -481,9 +421,9 @@ def pool_row(spec: RowSpec, results: list[ChildResult], harness: ModuleType,
     return row
 
 
-def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -> dict[str, Any]:
+def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     values = [v for p in parts for v in p["samples_per_s"].get("values", [])]
-    stats = harness.quantiles(values)
+    stats = protocol.quantiles(values)
     median, iqr = stats["median"], stats["iqr"]
     accuracy = _median([p.get("accuracy") for p in parts])
     out: dict[str, Any] = {
@@ -497,12 +437,14 @@ def pool_workload(name: str, parts: list[dict[str, Any]], harness: ModuleType) -
         "epochs": parts[0].get("epochs"),
         "batch_size": parts[0].get("batch_size"),
         "wall_s": _median([p.get("wall_s") for p in parts]),
+        "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
         "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
         "learned": accuracy is not None and accuracy >= ACCURACY_GATE[name],
     }
     if name == "cnn-digits":
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None
-        achieved = median * harness.cnn_train_flops_per_sample() / 1e9 if median else None
+        flops = parts[0].get("train_flops_per_sample")
+        achieved = median * flops / 1e9 if median and flops else None
         out.update({
             "gflops": _round(achieved),
             "peak_gflops": _round(peak),

@@ -16,9 +16,6 @@ from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionEr
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
-ROW_NAMES = (
-    "pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax", "sklearn",
-)
 Status = Literal["ok", "missing", "broken", "timeout"]
 
 

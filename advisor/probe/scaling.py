@@ -14,7 +14,7 @@ killed on timeout / Ctrl-C / exit, status instead of exceptions):
   one process per node joins the group through the framework's own multi-host start:
   ``TF_CONFIG`` (built here: :func:`tf_config`) + MultiWorkerMirroredStrategy, or
   ``jax.distributed.initialize`` with the coordinator at ``--master-addr:--master-port``.
-  ``keras/jax`` stays single-node (see ``MULTI_NODE_UNAVAILABLE``).
+  ``keras/jax`` stays single-node (see its ``multi_node_unavailable`` in probe/catalog.py).
 - ``tensorflow``: tf.distribute.MirroredStrategy over N logical CPU devices (or the GPUs);
   ``jax``: jit with a NamedSharding over N host devices forced with
   ``--xla_force_host_platform_device_count=N`` (or the GPUs); ``keras/jax``:
@@ -38,63 +38,21 @@ import socket
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
 from advisor.infra.errors import BadInput
+from advisor.probe import catalog, protocol
+from advisor.probe.catalog import Row
 from advisor.probe.runner import ChildResult, run_child
 
-SCALING_ROWS = ("pytorch", "tensorflow", "keras/tensorflow", "keras/torch", "keras/jax", "jax")
-RUN_ORDER = ("jax", "pytorch", "tensorflow", "keras/jax", "keras/tensorflow", "keras/torch")
+SCALING_ROWS = catalog.SCALING_ROWS
+RUN_ORDER = catalog.SCALING_RUN_ORDER
 DEFAULT_EPOCHS = 3  # timed epochs after the warm-up (Keras: two warm-up epochs)
 NOISE_LIMIT = 0.10  # IQR / median of a run's throughput above this: noisy
 ACCURACY_GATE = 0.80
 STATUSES = ("ok", "missing", "broken", "timeout", "unavailable")
-
-
-@dataclass(frozen=True)
-class ScaleSpec:
-    name: str
-    script: str
-    modules: tuple[str, ...]
-    install_hint: str
-    engine: str
-    env: dict[str, str] = field(default_factory=dict)
-    launcher: str = "process"  # "torchrun" | "process" (one process measures 1 and N)
-    multi_node: bool = False
-    unavailable: str | None = None  # a reason: the framework has no engine of its own here
-
-
-SPECS: dict[str, ScaleSpec] = {s.name: s for s in (
-    ScaleSpec("pytorch", "scale_pytorch.py", ("torch",), "pip install torch",
-              "torch.distributed DDP", launcher="torchrun", multi_node=True),
-    ScaleSpec("tensorflow", "scale_tensorflow.py", ("tensorflow",), "pip install tensorflow",
-              "tf.distribute.MirroredStrategy", multi_node=True),
-    ScaleSpec("jax", "scale_jax.py", ("jax",), "pip install jax",
-              "jax.jit + NamedSharding (data mesh)", multi_node=True),
-    ScaleSpec("keras/jax", "scale_keras.py", ("keras", "jax"), "pip install keras jax",
-              "keras.distribution.DataParallel", env={"KERAS_BACKEND": "jax"}),
-    ScaleSpec("keras/tensorflow", "scale_keras.py", ("keras", "tensorflow"),
-              "pip install keras tensorflow", "keras.distribution",
-              env={"KERAS_BACKEND": "tensorflow"},
-              unavailable="keras.distribution (DataParallel, ModelParallel) is implemented for the "
-                          "JAX backend only; on TensorFlow, Keras trains under a tf.distribute "
-                          "strategy, which the tensorflow row measures"),
-    ScaleSpec("keras/torch", "scale_keras.py", ("keras", "torch"), "pip install keras torch",
-              "keras.distribution", env={"KERAS_BACKEND": "torch"},
-              unavailable="keras.distribution is implemented for the JAX backend only; on torch, "
-                          "Keras models are wrapped in PyTorch DDP by hand, which the pytorch row "
-                          "measures"),
-)}
-
-
-MULTI_NODE_UNAVAILABLE = {
-    "keras/jax": "multi-node keras.distribution (keras.distribution.initialize over "
-                 "jax.distributed, each process feeding its own part of every global batch to "
-                 "model.fit) is not wired in the probe; the jax row measures jax.distributed",
-}
 
 
 @dataclass
@@ -167,30 +125,22 @@ def loopback_interface() -> str | None:
     return None
 
 
-def child_env(spec: ScaleSpec, workers: int, harness: ModuleType, master_addr: str,
+def child_env(row: Row, workers: int, master_addr: str,
               base: dict[str, str] | None = None) -> dict[str, str]:
     """One thread per worker; forced host devices for XLA; gloo on loopback where it can be."""
-    env = dict(os.environ if base is None else base)
-    env.pop("TF_CONFIG", None)  # a multi-node TensorFlow group gets its own, built from the options
-    flags = [f for f in env.get("XLA_FLAGS", "").split()
+    base = dict(os.environ if base is None else base)
+    base.pop("TF_CONFIG", None)  # a multi-node TensorFlow group gets its own, built from options
+    flags = [f for f in base.get("XLA_FLAGS", "").split()
              if not f.startswith("--xla_force_host_platform_device_count")]
-    env.update(harness.thread_env(1))
     if not any("xla_cpu_multi_thread_eigen" in f for f in flags):
         flags.append("--xla_cpu_multi_thread_eigen=false")
     flags.append(f"--xla_force_host_platform_device_count={workers}")
-    env["XLA_FLAGS"] = " ".join(flags)
-    env.update({
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    if spec.launcher == "torchrun" and is_loopback(master_addr):
+    env = catalog.child_env(row, 1, base, xla_flags=" ".join(flags))
+    assert row.scaling is not None
+    if row.scaling.launcher == "torchrun" and is_loopback(master_addr):
         iface = loopback_interface()
         if iface:
             env["GLOO_SOCKET_IFNAME"] = iface
-    env.update(spec.env)
     return env
 
 
@@ -223,7 +173,7 @@ RunChild = Callable[..., ChildResult]
 
 
 def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dict[str, Any]],
-                harness: ModuleType, folder: Path, python: str,
+                folder: Path, python: str,
                 is_installed: Callable[[str], bool],
                 progress: Callable[[ScalingEvent], None] | None = None,
                 runner: RunChild = run_child) -> dict[str, Any]:
@@ -237,9 +187,9 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
     cache = tempfile.mkdtemp(prefix="advisor-scaling-")
     try:
         for index, name in enumerate(order, start=1):
-            spec = SPECS[name]
+            spec = catalog.ROWS[name]
             notify(ScalingEvent("start", name, index, len(order)))
-            row = scale_row(spec, options, workers, harness=harness, folder=folder,
+            row = scale_row(spec, options, workers, folder=folder,
                             python=python, cache=cache, is_installed=is_installed, runner=runner,
                             gpus=len(gpus))
             rows[name] = row
@@ -254,7 +204,7 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
         "world_size": workers * options.nnodes,
         "master_addr": options.master_addr if options.nnodes > 1 else "127.0.0.1",
         "threads_per_worker": 1,
-        "batch_per_worker": harness.BATCH["cnn-digits"],
+        "batch_per_worker": protocol.BATCH["cnn-digits"],
         "epochs": {"warmup": 1, "timed": options.epochs},
         "noise_limit": NOISE_LIMIT,
         "efficiency_definition": "throughput_N / (N x throughput_1), N = world size; interval "
@@ -264,28 +214,31 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
     }
 
 
-def _base_row(spec: ScaleSpec, status: str, workers: int, nnodes: int) -> dict[str, Any]:
-    return {"name": spec.name, "status": status, "engine": spec.engine, "version": None,
+def _base_row(spec: Row, status: str, workers: int, nnodes: int) -> dict[str, Any]:
+    assert spec.scaling is not None
+    return {"name": spec.name, "status": status, "engine": spec.scaling.engine, "version": None,
             "workers": workers, "nnodes": nnodes, "world_size": workers * nnodes,
             "baseline": None, "parallel": None, "efficiency": None, "speedup": None,
             "start_s": None, "wall_s": 0.0, "flags": []}
 
 
-def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness: ModuleType,
+def scale_row(spec: Row, options: ScalingOptions, workers: int, *,
               folder: Path, python: str, cache: str, is_installed: Callable[[str], bool],
               runner: RunChild = run_child, gpus: int = 0) -> dict[str, Any]:
     row = _base_row(spec, "ok", workers, options.nnodes)
-    if spec.unavailable:
-        row.update(status="unavailable", error=spec.unavailable)
+    support = spec.scaling
+    assert support is not None
+    if support.unavailable:
+        row.update(status="unavailable", error=support.unavailable)
         return row
     missing = [m for m in spec.modules if not is_installed(m)]
     if missing:
         row.update(status="missing", error=f"not installed: {', '.join(missing)}",
                    install_hint=spec.install_hint)
         return row
-    if options.nnodes > 1 and not spec.multi_node:
-        row.update(status="unavailable", error=MULTI_NODE_UNAVAILABLE.get(
-            spec.name, f"{spec.name} has no multi-node start wired in the probe"))
+    if options.nnodes > 1 and not support.multi_node:
+        row.update(status="unavailable", error=support.multi_node_unavailable or (
+            f"{spec.name} has no multi-node start wired in the probe"))
         return row
     if options.nnodes > 1 and spec.name == "tensorflow" and workers > 1 and not gpus:
         row.update(status="unavailable",
@@ -297,19 +250,19 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
         row.update(status="unavailable",
                    error="one worker in all: nothing to scale to (pass --workers 2 or more)")
         return row
-    script = folder / spec.script
+    script = folder / support.script
     if not script.is_file():
-        row.update(status="broken", error=f"probe script not found: {spec.script}")
+        row.update(status="broken", error=f"probe script not found: {support.script}")
         return row
     common = ["--epochs", str(options.epochs), "--seed", "0", "--data-cache", cache,
               "--nnodes", str(options.nnodes)]
-    env = child_env(spec, workers, harness, options.master_addr)
+    env = child_env(spec, workers, options.master_addr)
     results: list[tuple[str, ChildResult]] = []
     plan: list[tuple[str, list[str], list[str], dict[str, str]]] = []
-    if spec.launcher == "torchrun":
+    if support.launcher == "torchrun":
         # Baseline: one worker started by torch.multiprocessing with its store on 127.0.0.1.
         # N workers: the same on one node; torchrun with the pass-through options across nodes.
-        base_env = child_env(spec, 1, harness, "127.0.0.1")
+        base_env = child_env(spec, 1, "127.0.0.1")
         spawn = [python, str(script), "--launcher", "spawn"]
         if options.nnodes > 1:
             group = torchrun_args(python, script, nnodes=options.nnodes,
@@ -323,7 +276,7 @@ def scale_row(spec: ScaleSpec, options: ScalingOptions, workers: int, *, harness
     elif options.nnodes > 1:
         # Baseline: a 1-device process on this node; then this node's process of the group,
         # started by the framework's own multi-host machinery (TF_CONFIG / jax.distributed).
-        base_env = child_env(spec, 1, harness, "127.0.0.1")
+        base_env = child_env(spec, 1, "127.0.0.1")
         if spec.name == "tensorflow":
             env["TF_CONFIG"] = tf_config(nnodes=options.nnodes, node_rank=options.node_rank,
                                          master_addr=options.master_addr,

@@ -16,6 +16,7 @@ from advisor import __version__
 from advisor.infra import atomic
 from advisor.infra import safeyaml
 from advisor.infra.errors import AnswerError, ParseError, VersionError
+from advisor.infra.suggest import allowed, closest, normalise, unknown
 from advisor.kb.model import ANSWER_METADATA_KEYS, KnowledgeBase, Question
 
 ANSWERS_SCHEMA_VERSION = 1
@@ -40,8 +41,31 @@ class AnswerSet:
         return AnswerSet(dict(self.values), dict(self.origin))
 
 
-def _allowed_ids(kb: KnowledgeBase) -> str:
-    return ", ".join(q.id for q in kb.questions)
+def _unknown_id(kb: KnowledgeBase, key: object) -> str:
+    return unknown("question id", key, [q.id for q in kb.questions])
+
+
+def match_value(question: Question, text: str) -> str | None:
+    """The choice ``text`` names: its value, or the value or label shown on screen written with
+    other case, spaces or hyphens (``multi-gpu``, ``Images``, ``ease of use``, ``NVIDIA GPU``)."""
+    text = text.strip()
+    if text in question.values:
+        return text
+    form = normalise(text)
+    for choice in question.choices:
+        if form == normalise(choice.value):
+            return choice.value
+    for choice in question.choices:
+        label = choice.label or ""
+        if label and form in (normalise(label), normalise(label.split(" - ")[0])):
+            return choice.value
+    return None
+
+
+def _not_allowed(question: Question, value: Any) -> str:
+    guess = closest(value, question.values) if isinstance(value, str) else None
+    hint = f"did you mean {guess!r}?" if guess else allowed(question.values)
+    return f"{question.id}: {_show(value)} is not allowed; {hint}"
 
 
 def coerce(question: Question, value: Any, *, where: str, line: int | None = None) -> Any:
@@ -54,15 +78,11 @@ def coerce(question: Question, value: Any, *, where: str, line: int | None = Non
         raise AnswerError(
             f"{question.id}: {value!r} is not true or false", path=where, line=line
         )
-    allowed = question.values
     if question.type == "one":
-        if isinstance(value, str) and value.strip() in allowed:
-            return value.strip()
-        raise AnswerError(
-            f"{question.id}: {_show(value)} is not allowed; allowed: {', '.join(allowed)}",
-            path=where,
-            line=line,
-        )
+        matched = match_value(question, value) if isinstance(value, str) else None
+        if matched is not None:
+            return matched
+        raise AnswerError(_not_allowed(question, value), path=where, line=line)
     # many
     if isinstance(value, str):
         items: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
@@ -70,20 +90,17 @@ def coerce(question: Question, value: Any, *, where: str, line: int | None = Non
         items = value
     else:
         raise AnswerError(
-            f"{question.id}: expected a list of values from: {', '.join(allowed)}",
+            f"{question.id}: expected a list of values; {allowed(question.values)}",
             path=where,
             line=line,
         )
     out: list[str] = []
     for item in items:
-        if not isinstance(item, str) or item not in allowed:
-            raise AnswerError(
-                f"{question.id}: {_show(item)} is not allowed; allowed: {', '.join(allowed)}",
-                path=where,
-                line=line,
-            )
-        if item not in out:
-            out.append(item)
+        matched = match_value(question, item) if isinstance(item, str) else None
+        if matched is None:
+            raise AnswerError(_not_allowed(question, item), path=where, line=line)
+        if matched not in out:
+            out.append(matched)
     if "none" in out and len(out) > 1:
         raise AnswerError(
             f"{question.id}: 'none' cannot be combined with other values", path=where, line=line
@@ -129,11 +146,7 @@ def from_document(kb: KnowledgeBase, doc: safeyaml.Document) -> dict[str, Any]:
             raise AnswerError(f"question ids are names, not {key!r}", path=doc.path, line=line)
         question = kb.question(key)
         if question is None:
-            raise AnswerError(
-                f"unknown question id {key!r}; allowed: {_allowed_ids(kb)}",
-                path=doc.path,
-                line=line,
-            )
+            raise AnswerError(_unknown_id(kb, key), path=doc.path, line=line)
         if value is None:
             continue  # explicitly unanswered
         out[key] = coerce(question, value, where=doc.path, line=line)
@@ -150,11 +163,15 @@ def parse_sets(kb: KnowledgeBase, items: Iterable[str]) -> dict[str, Any]:
         key = key.strip()
         question = kb.question(key)
         if question is None:
-            raise AnswerError(f"--set {item!r}: unknown question id {key!r}; allowed: {_allowed_ids(kb)}")
+            guess = closest(key, [q.id for q in kb.questions])
+            if guess is not None and normalise(guess) == normalise(key):
+                key, question = guess, kb.question(guess)  # Training-Hardware=... names it
+        if question is None:
+            raise AnswerError(f"--set {item!r}: {_unknown_id(kb, key)}")
         raw = raw.strip()
         if question.type == "many" and raw in ("", "[]"):
             raise AnswerError(f"--set {item!r}: give at least one value (or 'none')")
-        out[key] = coerce(question, raw, where=f"--set {key}")
+        out[key] = coerce(question, raw, where="--set")
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 
 from advisor.questionnaire import answers as answers_mod
 from advisor.infra.errors import AnswerError
+from advisor.infra.suggest import normalise
 from advisor.kb import expr
 from advisor.kb.model import KnowledgeBase, Question
 
@@ -34,10 +35,10 @@ def render_question(
         return "\n".join(lines)
     detected = (machine or {}).get(question.auto_fact) if question.auto_fact else None
     for n, choice in enumerate(question.choices, 1):
-        label = f" - {choice.label}" if choice.label else ""
+        text = choice_text(choice.value, choice.label)
         if choice.value == "auto" and detected is not None:
-            label += f" (this machine: {detected})"
-        lines.append(f"    {n}) {choice.value}{label}")
+            text += f" (this machine: {detected})"
+        lines.append(f"    {n}) {text}")
     if question.default is not None:
         default = question.default
         shown = ", ".join(default) if isinstance(default, list) else str(default)
@@ -45,6 +46,16 @@ def render_question(
     if question.type == "many":
         lines.append("    several allowed: numbers or values separated by commas")
     return "\n".join(lines)
+
+
+def choice_text(value: str, label: str | None) -> str:
+    """A choice as shown: the value, then its label unless the label already starts with the
+    value ("research - new architectures", not "research - research - new architectures")."""
+    if not label or normalise(label) == normalise(value):
+        return value  # "ease_of_use", not "ease_of_use - ease of use"
+    if label.split(" ")[0] == value:
+        return label
+    return f"{value} - {label}"
 
 
 def parse_reply(question: Question, reply: str) -> Any:
@@ -77,6 +88,20 @@ def allowed_hint(question: Question) -> str:
     return f"type a number {nums} or one of: {', '.join(question.values)}"
 
 
+def reply_error(question: Question, error: AnswerError) -> str:
+    """What an invalid reply gets: the problem and what is allowed, the list once."""
+    message = error.message
+    prefix = f"{question.id}: "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    if "allowed:" in message:  # coerce already listed the values: name the numbers only
+        message = message.replace("allowed:", f"type a number 1-{len(question.choices)} or one of:")
+        return message
+    if "did you mean" in message:
+        return message
+    return f"{message} - {allowed_hint(question)}"
+
+
 def run(
     kb: KnowledgeBase,
     preset: answers_mod.AnswerSet,
@@ -88,18 +113,21 @@ def run(
     """Ask every question that is not preset and not skipped; re-ask on invalid input."""
     result = preset.copy()
     pending = [q for q in kb.questions if q.id not in result.values]
-    total = len(kb.questions)
-    for question in pending:
+    index = 0
+    for position, question in enumerate(pending):
         if not is_asked(kb, question, result.values):
             continue
-        index = kb.questions.index(question) + 1
+        # Numbers count the questions asked, so they never jump; the total is what may still
+        # be asked given the answers so far (it shrinks when an answer skips questions).
+        index += 1
+        total = index + sum(1 for q in pending[position + 1:] if is_asked(kb, q, result.values))
         say(render_question(question, index, total, machine))
         while True:
             reply = ask("answer> ")
             try:
                 value = parse_reply(question, reply)
             except AnswerError as exc:
-                say(f"    {exc.message} - {allowed_hint(question)}")
+                say(f"    {reply_error(question, exc)}")
                 continue
             break
         result.put(question.id, value, "prompt")

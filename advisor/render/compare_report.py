@@ -222,3 +222,42 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
         version=__version__,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
     )
+
+
+COMPARE_JSON_VERSION = 1
+
+
+def render_json(cmp: Comparison) -> str:
+    """The comparison as strict JSON: each machine's facts and rows, and the fastest row per
+    workload (``advisor compare --format json``)."""
+    import dataclasses
+    import json
+    import math
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, dict):
+            return {str(k): finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    machines = []
+    for i, m in enumerate(cmp.machines):
+        rows = []
+        for r in m.rows:
+            row = dataclasses.asdict(r)
+            row["workloads"] = {wl: {**dataclasses.asdict(c), "noisy": c.noisy}
+                                for wl, c in r.cells.items()}
+            del row["cells"]
+            rows.append(row)
+        machines.append({
+            "label": m.label, "path": m.path, "advisor_version": m.advisor_version,
+            "facts": m.facts, "frameworks": rows,
+            "fastest": {wl: dataclasses.asdict(f) for wl, f in cmp.fastest[i].items()},
+            "scaling": dataclasses.asdict(m.scaling) if m.scaling is not None else None,
+        })
+    doc = {"schema_version": COMPARE_JSON_VERSION, "workloads": cmp.workloads,
+           "frameworks": cmp.frameworks, "machines": machines}
+    return json.dumps(finite(doc), indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,152 @@
+"""The probe catalogue: every row advisor can measure, in one place.
+
+A row is one framework (or one Keras backend) measured in its own fresh process. Its entry says
+which script measures it, which top-level modules must be installed, how to install them, the
+environment its child gets on top of every child's (``protocol.CHILD_ENV``), the workloads it
+runs and whether (and on which engine) the scaling probe measures it. Everything else derives
+from this table: the row names of the probe JSON (``ROW_NAMES``, DESIGN.md order), the run order,
+the Keras rows, the scaling rows, ``advisor probe --frameworks`` validation, and ``advisor rules
+check``'s check of the knowledge base's ``probe_rows``.
+
+Adding a row: one ``Row(...)`` below plus its script in ``probes/``. Deployment support is the
+``deploy`` field's to add (the deploy probe's exporters per row).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from advisor.infra.errors import BadInput
+from advisor.probe import protocol
+
+
+@dataclass(frozen=True)
+class ScalingSupport:
+    """How ``advisor probe --scaling`` measures a row, or why it cannot."""
+
+    script: str
+    engine: str
+    launcher: str = "process"  # "torchrun" | "process" (one process measures 1 and N)
+    multi_node: bool = False
+    unavailable: str | None = None  # the framework has no engine of its own here: why
+    multi_node_unavailable: str | None = None  # single node only: why
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    script: str
+    modules: tuple[str, ...]  # top-level modules that must be installed
+    install_hint: str
+    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    scaling: ScalingSupport | None = None
+
+    @property
+    def is_keras(self) -> bool:
+        return self.name.startswith("keras/")
+
+
+_KERAS_ONLY_JAX = ("keras.distribution (DataParallel, ModelParallel) is implemented for the JAX "
+                   "backend only")
+
+_ROWS = (
+    Row("pytorch", "probe_pytorch.py", ("torch",), "pip install torch",
+        scaling=ScalingSupport("scale_pytorch.py", "torch.distributed DDP", launcher="torchrun",
+                               multi_node=True)),
+    Row("tensorflow", "probe_tensorflow.py", ("tensorflow",), "pip install tensorflow",
+        scaling=ScalingSupport("scale_tensorflow.py", "tf.distribute.MirroredStrategy",
+                               multi_node=True)),
+    Row("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
+        "pip install keras tensorflow", env=MappingProxyType({"KERAS_BACKEND": "tensorflow"}),
+        scaling=ScalingSupport(
+            "scale_keras.py", "keras.distribution",
+            unavailable=f"{_KERAS_ONLY_JAX}; on TensorFlow, Keras trains under a tf.distribute "
+                        "strategy, which the tensorflow row measures")),
+    Row("keras/torch", "probe_keras.py", ("keras", "torch"), "pip install keras torch",
+        env=MappingProxyType({"KERAS_BACKEND": "torch"}),
+        scaling=ScalingSupport(
+            "scale_keras.py", "keras.distribution",
+            unavailable="keras.distribution is implemented for the JAX backend only; on torch, "
+                        "Keras models are wrapped in PyTorch DDP by hand, which the pytorch row "
+                        "measures")),
+    Row("keras/jax", "probe_keras.py", ("keras", "jax"), "pip install keras jax",
+        env=MappingProxyType({"KERAS_BACKEND": "jax"}),
+        scaling=ScalingSupport(
+            "scale_keras.py", "keras.distribution.DataParallel",
+            multi_node_unavailable="multi-node keras.distribution (keras.distribution.initialize "
+            "over jax.distributed, each process feeding its own part of every global batch to "
+            "model.fit) is not wired in the probe; the jax row measures jax.distributed")),
+    Row("jax", "probe_jax.py", ("jax",), "pip install jax",
+        scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
+                               multi_node=True)),
+    Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
+        workloads=("mlp-digits",)),
+)
+
+ROWS: Mapping[str, Row] = MappingProxyType({row.name: row for row in _ROWS})
+ROW_NAMES: tuple[str, ...] = tuple(ROWS)  # the order rows appear in the probe JSON and reports
+# sklearn first: it imports scikit-learn anyway, so it prepares the shared data cache for free.
+RUN_ORDER: tuple[str, ...] = ("sklearn", "pytorch", "jax", "tensorflow", "keras/tensorflow",
+                              "keras/torch", "keras/jax")
+KERAS_ROWS: tuple[str, ...] = tuple(n for n in ROW_NAMES if ROWS[n].is_keras)
+SCALING_ROWS: tuple[str, ...] = tuple(n for n in ROW_NAMES if ROWS[n].scaling is not None)
+# Scaling: the cheapest engines first (JAX and DDP start fastest).
+SCALING_RUN_ORDER: tuple[str, ...] = ("jax", "pytorch", "tensorflow", "keras/jax",
+                                      "keras/tensorflow", "keras/torch")
+WORKLOADS = protocol.WORKLOADS
+assert sorted(RUN_ORDER) == sorted(ROW_NAMES) and sorted(SCALING_RUN_ORDER) == sorted(SCALING_ROWS)
+assert all(w in WORKLOADS for row in _ROWS for w in row.workloads)
+
+
+def unknown(names: Iterable[str]) -> list[str]:
+    return [n for n in names if n not in ROWS]
+
+
+def check_rows(names: Iterable[str], what: str = "framework row(s)") -> None:
+    """BadInput naming every unknown row and the rows there are."""
+    bad = unknown(names)
+    if bad:
+        raise BadInput(f"unknown {what} {', '.join(bad)}; choose from {', '.join(ROW_NAMES)}")
+
+
+def probe_rows_problems(candidates: Iterable[Any]) -> list[tuple[Any, str]]:
+    """(candidate, message) for every ``probe_rows`` entry of the knowledge base no row has."""
+    out = []
+    for cand in candidates:
+        for name in getattr(cand, "probe_rows", ()) or ():
+            if name not in ROWS:
+                hint = _closest(name)
+                out.append((cand, f"candidate {cand.id!r}: probe_rows names {name!r}, which is "
+                                  f"no probe row{hint}; rows: {', '.join(ROW_NAMES)}"))
+    return out
+
+
+def _closest(name: str) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, ROW_NAMES, n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def child_env(row: Row, threads: int, base: Mapping[str, str] | None = None,
+              xla_flags: str | None = None) -> dict[str, str]:
+    """The environment of a child measuring ``row`` with ``threads`` threads.
+
+    ``base`` (default: this process's environment) + the thread pins + ``protocol.CHILD_ENV`` +
+    the row's own (Keras' backend) + where the child finds the protocol module.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update(protocol.thread_env(threads, env.get("XLA_FLAGS", "") if xla_flags is None
+                                   else xla_flags))
+    for key, value in protocol.CHILD_ENV.items():
+        if key in protocol.CHILD_ENV_DEFAULTS:
+            env.setdefault(key, value)
+        else:
+            env[key] = value
+    env[protocol.ENV_PROTOCOL] = protocol.__file__
+    env.update(row.env)
+    return env

@@ -1,0 +1,133 @@
+"""What the probe parent and its children agree on: standard library only, no advisor import.
+
+The parent imports this module as ``advisor.probe.protocol``. A child (``probes/harness.py``) may
+run under another interpreter where advisor is not installed (``advisor probe --python``), so it
+loads this very file by path: the parent passes it in ``ENV_PROTOCOL``; a child started by hand
+finds it beside the probes (``advisor/probe/`` in a source checkout and in an installed wheel).
+Keep it importable by Python 3.8 and free of third-party imports.
+
+The conversation (docs/probe.md tells the story):
+
+1. The parent starts a child with an argument list (``worker_args`` builds it, in one place) and
+   the environment ``child_env`` of advisor.probe.catalog (``thread_env`` + ``CHILD_ENV``).
+2. The child redirects fd 1 to stderr at once, so the original stdout carries only protocol lines.
+3. ``--staged``: after its import and data loading the child writes ``READY_LINE`` and blocks on
+   stdin until the parent writes ``GO`` (end of file or any other byte: exit at once).
+4. The child writes exactly one JSON object (one line, strict JSON) and exits. Its ``status`` is
+   one of ``STATUSES``; a result without a known status is garbage.
+
+Why not a dedicated result pipe (pyperf's ``--pipe FD``)? Step 2 gives stdout that role already:
+whatever a framework prints goes to stderr, and the parent keeps both streams as logs. A pipe would
+add a second channel without removing one, and hand-run probes would need a file descriptor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+PROTOCOL_VERSION = 2  # 2: calibration kernel (``calibration``), cpu_s per workload
+READY_LINE = "advisor-probe: ready"  # a --staged child, once it can train
+GO = b"G"  # the parent's go byte for a --staged child
+STATUSES = ("ok", "missing", "broken", "timeout")
+ENV_PROTOCOL = "ADVISOR_PROBE_PROTOCOL"  # path of this file, for children without advisor
+
+# Every workload a probe child knows by name (its --workloads) and its batch; DESIGN.md
+# "Workloads".
+WORKLOADS = ("mlp-digits", "cnn-digits")
+BATCH = {"mlp-digits": 32, "cnn-digits": 128}
+MIN_BLOCK_S = 0.05  # a timed block of whole epochs lasts at least this long (harness.time_epochs)
+
+# The environment of every child, whatever its row: frameworks allocate GPU memory as they need
+# it instead of grabbing it all, TensorFlow's C++ logging stays quiet, hashing is reproducible.
+CHILD_ENV = {
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+# Keys of CHILD_ENV the user's own setting wins over.
+CHILD_ENV_DEFAULTS = ("TF_CPP_MIN_LOG_LEVEL",)
+
+
+def thread_env(threads: int, xla_flags: Optional[str] = None) -> Dict[str, str]:
+    """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
+    n = str(threads)
+    xla = os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags
+    if "xla_cpu_multi_thread_eigen" not in xla:
+        xla = (xla + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}").strip()
+    return {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": n,
+        "XLA_FLAGS": xla,
+    }
+
+
+def result_line(result: Dict[str, Any]) -> str:
+    """The child's one result: strict JSON on one line."""
+    return json.dumps(result, sort_keys=True, allow_nan=False) + "\n"
+
+
+def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
+    """The child's one JSON object: the last non-empty line, an object with a known status."""
+    lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("status") not in STATUSES:
+        return None
+    return data
+
+
+def quantiles(values: Any) -> Dict[str, Any]:
+    """median, IQR (linear-interpolated quartiles, numpy's default) and n of ``values``."""
+    xs = sorted(values)
+    n = len(xs)
+
+    def q(p: float) -> float:
+        pos = (n - 1) * p
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    if n == 0:
+        return {"median": None, "iqr": None, "n": 0, "values": []}
+    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+
+
+# ---------------------------------------------------------------------- calibration kernel
+# A fixed piece of pure-Python work, timed by the child right before and right after each
+# workload's training. Its time depends on the core the child runs on and on nobody else
+# running there; the parent compares every row's readings with the fastest reading of the whole
+# run (its baseline). Pure Python, one thread: no framework, no BLAS pool, the same in every row.
+CALIBRATION_LOOPS = 60_000  # about 3-5 ms per run on a 2020s core
+CALIBRATION_RUNS = 5  # the minimum of 5 runs is one reading
+
+
+def calibration_kernel(loops: int = CALIBRATION_LOOPS) -> int:
+    acc = 0
+    for i in range(loops):
+        acc = (acc * 31 + i) % 1_000_003
+    return acc
+
+
+def calibrate(clock: Any = None, runs: int = CALIBRATION_RUNS) -> float:
+    """Seconds of the fastest of ``runs`` calibration kernels (one reading)."""
+    import time
+
+    clock = clock or time.perf_counter
+    best = float("inf")
+    for _ in range(runs):
+        t0 = clock()
+        calibration_kernel()
+        best = min(best, clock() - t0)
+    return best
