@@ -3,8 +3,11 @@
 Run by ``advisor probe --deploy`` in a fresh process per (row, format), after the training probe
 saved the row's models with ``--save-model ROOT`` (harness.save_trained)::
 
-    python deploy_export.py --row pytorch --format onnx --models ROOT --out ARTIFACTS \
-        --workloads mlp-digits,cnn-digits --threads 2
+    python deploy_export.py --exporter pytorch --row pytorch --format onnx --models ROOT \
+        --out ARTIFACTS --workloads mlp-digits,cnn-digits --threads 2
+
+``--exporter`` is the framework whose exporters run (``keras`` for every Keras row), ``--row``
+the probe row whose saved models are read.
 
 Prints ONE JSON object on stdout (harness.emit): ``{"status": "ok", "results": [...]}`` with one
 result per workload: ``workload``, ``status`` (ok | failed | unavailable), ``reason``,
@@ -121,6 +124,9 @@ def export_pytorch(fmt: str, folder: str, workload: str, out: str) -> tuple[str,
         program = torch.export.export(model, (example,)).run_decompositions({})
         ct.convert(program, convert_to="mlprogram").save(path)
         return path, f"coremltools {ct.__version__}"
+    if fmt == "tflite_int8":
+        raise Unavailable("int8 .tflite from PyTorch (litert-torch + ai-edge-quantizer) is not "
+                          "wired in advisor's exporter")
     if fmt == "tflite":
         need("litert_torch", "pip install litert-torch")
         import litert_torch
@@ -252,7 +258,8 @@ def warm_up(row: str, fmt: str) -> None:
             pass
 
 
-def export_one(row: str, fmt: str, models: str, out: str, workload: str) -> dict[str, Any]:
+def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
+               workload: str) -> dict[str, Any]:
     result: dict[str, Any] = {"workload": workload, "format": fmt, "status": "failed",
                               "reason": None, "export_s": None, "size_bytes": None,
                               "artifact": None, "tool": None, "quantized": fmt.endswith("_int8")}
@@ -264,7 +271,7 @@ def export_one(row: str, fmt: str, models: str, out: str, workload: str) -> dict
     os.makedirs(target, exist_ok=True)
     started = time.perf_counter()
     try:
-        path, tool = EXPORTERS[row](fmt, folder, workload, target)
+        path, tool = EXPORTERS[exporter](fmt, folder, workload, target)
     except Unavailable as exc:
         result.update(status="unavailable", reason=str(exc))
         return result
@@ -282,7 +289,8 @@ def export_one(row: str, fmt: str, models: str, out: str, workload: str) -> dict
 def main(argv: list[str] | None = None) -> int:
     harness.capture_stdout()
     parser = argparse.ArgumentParser(description="advisor deploy probe: export")
-    parser.add_argument("--row", required=True, choices=sorted(EXPORTERS))
+    parser.add_argument("--exporter", required=True, choices=sorted(EXPORTERS))
+    parser.add_argument("--row", required=True)
     parser.add_argument("--format", required=True)
     parser.add_argument("--models", required=True)
     parser.add_argument("--out", required=True)
@@ -292,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(harness.thread_env(ns.threads))
     out: dict[str, Any] = {"status": "ok", "row": ns.row, "format": ns.format, "results": []}
     try:
-        warm_up(ns.row, ns.format)
+        warm_up(ns.exporter, ns.format)
         for workload in (w for w in ns.workloads.split(",") if w):
-            out["results"].append(export_one(ns.row, ns.format, ns.models, ns.out, workload))
+            out["results"].append(export_one(ns.exporter, ns.row, ns.format, ns.models, ns.out,
+                                             workload))
     except BaseException as exc:  # noqa: BLE001 - the framework itself cannot be imported
         out.update(status="broken", error=harness.error_line(exc))
     harness.emit(out)

@@ -319,8 +319,10 @@ def save_trained(config: Config, row: str, workload: str, data: Data, inputs_tes
         write(folder)
         meta = {"row": row, "workload": workload, "input_shape": list(layout),
                 "output_kind": output_kind}
-        with open(os.path.join(folder, "meta.json"), "w", encoding="utf-8") as f:
-            json.dump(meta, f, sort_keys=True)
+        tmp = os.path.join(folder, "meta.json.tmp")  # written last, whole: the model is complete
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(protocol.result_line(meta))
+        os.replace(tmp, os.path.join(folder, "meta.json"))
     except Exception:  # noqa: BLE001 - the deploy probe reports the missing model
         traceback.print_exc(file=sys.stderr)
 

@@ -44,6 +44,10 @@ class Row:
     workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scaling: ScalingSupport | None = None
+    # advisor probe --deploy: deployment target -> formats this row's models are exported to
+    # (advisor/probe/deploy.py FORMATS), and whose exporters probes/deploy_export.py runs
+    deploy: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    deploy_exporter: str | None = None
 
     @property
     def is_keras(self) -> bool:
@@ -53,11 +57,32 @@ class Row:
 _KERAS_ONLY_JAX = ("keras.distribution (DataParallel, ModelParallel) is implemented for the JAX "
                    "backend only")
 
+# Deployment paths per target (DESIGN.md "Deployment probe"). ONNX reaches servers and desktops
+# (onnxruntime), phones (ONNX Runtime Mobile), edge boxes and browsers (onnxruntime-web).
+_TORCH_DEPLOY = MappingProxyType({
+    "server": ("onnx", "torch_export"), "desktop": ("onnx",),
+    "edge_linux": ("executorch", "onnx"), "mobile_android": ("executorch", "onnx", "tflite"),
+    "mobile_ios": ("coreml", "executorch", "onnx"), "browser": ("onnx",),
+    "microcontroller": ("tflite_int8",),
+})
+_TF_DEPLOY = MappingProxyType({
+    "server": ("savedmodel", "onnx"), "desktop": ("onnx",),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("coreml", "tflite"), "browser": ("tfjs", "onnx"),
+    "microcontroller": ("tflite_int8",),
+})
+_SKLEARN_DEPLOY = MappingProxyType({
+    "server": ("onnx",), "desktop": ("onnx",), "edge_linux": ("onnx",),
+    "mobile_android": ("onnx",), "mobile_ios": ("coreml", "onnx"), "browser": ("onnx",),
+})
+
 _ROWS = (
     Row("pytorch", "probe_pytorch.py", ("torch",), "pip install torch",
+        deploy=_TORCH_DEPLOY, deploy_exporter="pytorch",
         scaling=ScalingSupport("scale_pytorch.py", "torch.distributed DDP", launcher="torchrun",
                                multi_node=True)),
     Row("tensorflow", "probe_tensorflow.py", ("tensorflow",), "pip install tensorflow",
+        deploy=_TF_DEPLOY, deploy_exporter="tensorflow",
         scaling=ScalingSupport("scale_tensorflow.py", "tf.distribute.MirroredStrategy",
                                multi_node=True)),
     Row("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
@@ -84,7 +109,7 @@ _ROWS = (
         scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
                                multi_node=True)),
     Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-        workloads=("mlp-digits",)),
+        workloads=("mlp-digits",), deploy=_SKLEARN_DEPLOY, deploy_exporter="sklearn"),
 )
 
 ROWS: Mapping[str, Row] = MappingProxyType({row.name: row for row in _ROWS})

@@ -61,6 +61,7 @@ class ProbeOptions:
     scaling: Any = None  # a scaling.ScalingOptions: also run the scaling probe (--scaling)
     scaling_only: bool = False  # skip the single-process rows (--scaling-only)
     startup: str = "staged"  # staged | serial (see the module docstring)
+    deploy: Any = None  # a deploy.DeployOptions: also export and run the trained models (--deploy)
 
     def validate(self) -> None:
         if self.frameworks is not None:
@@ -79,6 +80,8 @@ class ProbeOptions:
             raise BadInput("--scaling-only needs --scaling")
         if self.scaling is not None:
             self.scaling.validate()
+        if self.deploy is not None:
+            self.deploy.validate()
 
     def selected_workloads(self) -> tuple[str, ...]:
         return self.workloads or (QUICK_WORKLOADS if self.quick else WORKLOADS)
@@ -235,13 +238,15 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                                              host["usable_cores"] or 1)
     window = max(1, min(host["usable_cores"] or 1, len(runnable)))
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
+    models = Path(cache) / "models" if options.deploy is not None else None  # --save-model
 
     def args_for(name: str) -> list[str]:
         spec = ROWS[name]
         workloads = [w for w in spec.workloads if w in selected]
         return [options.python, str(folder / spec.script), "--threads", str(threads),
                 "--epochs", str(epochs), "--seed", str(SEED), "--data-cache", cache,
-                "--workloads", ",".join(workloads)]
+                "--workloads", ",".join(workloads)] + \
+            (["--save-model", str(models)] if models is not None else [])
 
     def finish_row(name: str) -> None:
         rows[name] = pool_row(ROWS[name], results[name], selected,
@@ -264,6 +269,16 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                     if results[name][-1].status != "ok":
                         break  # a failed run fails the row: no need to repeat it
                 finish_row(name)
+        deploy_report = None
+        if options.deploy is not None and models is not None:
+            from advisor.probe import deploy
+
+            deploy_report = deploy.run_deploy(
+                options.deploy, rows=rows, models=models, folder=folder, python=options.python,
+                threads=threads, usable_cores=host["usable_cores"] or 1,
+                notify=lambda kind, what, summary: notify(ProgressEvent(
+                    "deploy" if kind == "start" else "done", f"deploy {what}", 0, 0,
+                    row=None if kind == "start" else {"status": "ok", "error": summary})))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     scaling_report = None
@@ -320,6 +335,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     }
     if scaling_report is not None:
         report["scaling"] = scaling_report
+    if deploy_report is not None:
+        report["deploy"] = deploy_report
     return ProbeReport.model_validate(report)
 
 

@@ -156,6 +156,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "fastest": fastest,
         "charts": charts,
         "scaling": scaling,
+        "deploy": measured.deploy(a.probe),
         "sources": sorted(sources.values(), key=lambda s: s["title"].lower()),
         "crit_names": crit_names,
     }

@@ -56,6 +56,44 @@ def scaling_table(sc: measured.Scaling) -> str:
 
 
 
+def deploy_matrix(dm: measured.DeployMatrix) -> str:
+    """Target x framework: per (row, workload) and target, the best path (status, numbers)."""
+    lines = ["| row | workload | " + " | ".join(md(t) for t in dm.targets) + " |",
+             "|---|---|" + "---|" * len(dm.targets)]
+    for row, workload in dm.lines():
+        cells = []
+        for target in dm.targets:
+            best = dm.best(row, workload, target)
+            if best is None:
+                cells.append("-")
+            elif best.status == "ok":
+                cells.append(f"ok {md(best.format)}: {md(best.numbers())}")
+            else:
+                cells.append(f"{md(best.status)} ({md(best.format)})")
+        lines.append(f"| {md_code(row)} | {md(workload)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def deploy_details(dm: measured.DeployMatrix) -> str:
+    """Every measured artifact once, with the targets it serves and the reason when not ok."""
+    lines = ["| row | workload | format | targets | status | runtime | export s | size KiB | "
+             "load s | latency ms p50 / p99 (n) | top-1 parity | max abs diff | int8 drop | "
+             "reason |",
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+    def f(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for p, targets in dm.measurements():
+        lat = (f"{p.p50:.3g} / {f(p.p99, '.3g')} ({p.n})" if p.p50 is not None else "-")
+        size = f(p.size_bytes / 1024 if p.size_bytes is not None else None, ",.1f")
+        lines.append(
+            f"| {md_code(p.row)} | {md(p.workload)} | {md(p.format)} | {md(', '.join(targets))} | "
+            f"{md(p.status)} | {md(p.runtime) or '-'} | {f(p.export_s, '.2f')} | {size} | "
+            f"{f(p.load_s, '.3f')} | {md(lat)} | {f(p.top1, '.3f')} | {f(p.max_abs_diff, '.2g')} | "
+            f"{f(p.accuracy_drop, '+.3f') if p.quantized else '-'} | {md(p.reason) or '-'} |")
+    return "\n".join(lines) + "\n"
+
 
 def render(a: Assessment) -> str:
     rob = a.robustness
@@ -155,7 +193,8 @@ def render(a: Assessment) -> str:
         crit_names = {wt.criterion: wt.name for wt in a.weights}
         for m in a.measurements:
             change = f"{md(crit_names.get(m.criterion, m.criterion))} {m.rating:+.2f}" if m.rating else "none"
-            w(f"| {md(a.name_of(m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {m.value:.2f}x | "
+            value = f"{m.value:.2f}x" if m.criterion == "performance" else md(m.detail)
+            w(f"| {md(a.name_of(m.candidate))} | {md_code(m.row)} | {md(m.workload)} | {value} | "
               f"{change} | {m.points:+.2f} |")
         w("")
     for note in a.measurement_notes:
@@ -186,6 +225,16 @@ def render(a: Assessment) -> str:
         w("cnn-digits, per-worker batch 128, one thread per worker; efficiency = throughput with "
           "N workers / (N x 1-worker throughput), interval from the quartiles of both runs; "
           "start = from launching the group until every worker joined it.")
+    dm = measured.deploy(a.probe)
+    if dm is not None:
+        w("")
+        w("### Deployment paths measured on the probed machine")
+        w("")
+        w(deploy_matrix(dm))
+        w(deploy_details(dm))
+        w("Each trained micro-model was exported in a fresh process and run batch-1 in its "
+          "runtime in another (latency over the whole test split after a warm-up); parity "
+          "compares its predictions with the framework's own on the test split.")
     if a.notes:
         w("")
         w("## Notes")

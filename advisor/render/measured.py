@@ -298,3 +298,113 @@ def scaling(probe: Mapping[str, Any] | None) -> Scaling | None:
     return Scaling(workers=_int(raw.get("workers")), nnodes=_int(raw.get("nnodes")),
                    node_rank=_int(raw.get("node_rank")), world_size=_int(raw.get("world_size")),
                    wall_s=num(raw.get("wall_s")), rows=out)
+
+
+# ------------------------------------------------------------------------------ deployment
+@dataclass(frozen=True)
+class DeployPath:
+    """One measured deployment path (advisor probe --deploy): a row's workload in one format."""
+
+    row: str
+    workload: str
+    target: str
+    format: str
+    status: str
+    reason: str
+    runtime: str
+    export_s: float | None
+    size_bytes: float | None
+    load_s: float | None
+    p50: float | None
+    p99: float | None
+    n: int | None
+    top1: float | None
+    max_abs_diff: float | None
+    quantized: bool
+    accuracy_drop: float | None
+
+    def numbers(self) -> str:
+        """``0.041 ms p50 · 69 KiB · parity 1.000`` (what an ok path measured)."""
+        bits = []
+        if self.p50 is not None:
+            bits.append(f"{self.p50:.3g} ms p50")
+        if self.size_bytes is not None:
+            bits.append(f"{self.size_bytes / 1024:,.0f} KiB")
+        if self.top1 is not None:
+            bits.append(f"parity {self.top1:.3f}")
+        if self.quantized and self.accuracy_drop is not None:
+            bits.append(f"int8 drop {self.accuracy_drop:+.3f}")
+        return " · ".join(bits)
+
+    def summary(self) -> str:
+        if self.status == "ok":
+            return f"{self.format}: {self.numbers()}"
+        return f"{self.format}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class DeployMatrix:
+    targets: list[str]
+    paths: list[DeployPath]
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(row, workload) pairs in probe order: the matrix's rows."""
+        seen: list[tuple[str, str]] = []
+        for p in self.paths:
+            if (p.row, p.workload) not in seen:
+                seen.append((p.row, p.workload))
+        return seen
+
+    def cell(self, row: str, workload: str, target: str) -> list[DeployPath]:
+        return [p for p in self.paths
+                if p.row == row and p.workload == workload and p.target == target]
+
+    def best(self, row: str, workload: str, target: str) -> DeployPath | None:
+        """The fastest ok path, else the first failed or timed-out one, else the first."""
+        paths = self.cell(row, workload, target)
+        ok = [p for p in paths if p.status == "ok"]
+        if ok:
+            return min(ok, key=lambda p: p.p50 if p.p50 is not None else math.inf)
+        bad = [p for p in paths if p.status in ("failed", "timeout")]
+        return (bad or paths or [None])[0]
+
+    def measurements(self) -> list[tuple[DeployPath, list[str]]]:
+        """Each (row, workload, format) measured once, with the targets it serves."""
+        out: dict[tuple[str, str, str], tuple[DeployPath, list[str]]] = {}
+        for p in self.paths:
+            key = (p.row, p.workload, p.format)
+            if key in out:
+                out[key][1].append(p.target)
+            else:
+                out[key] = (p, [p.target])
+        return list(out.values())
+
+
+def deploy(probe: Mapping[str, Any] | None) -> DeployMatrix | None:
+    """The probe's deployment paths as typed views (None when it has no ``deploy`` part)."""
+    raw = (probe or {}).get("deploy")
+    if not isinstance(raw, Mapping):
+        return None
+    paths = []
+    for r in raw.get("rows") or []:
+        if not isinstance(r, Mapping):
+            continue
+        lat = r.get("latency_ms") if isinstance(r.get("latency_ms"), Mapping) else {}
+        par = r.get("parity") if isinstance(r.get("parity"), Mapping) else {}
+        runtime = r.get("runtime") if isinstance(r.get("runtime"), Mapping) else {}
+        rt = " ".join(text(runtime.get(k), 60) for k in ("name", "version") if runtime.get(k))
+        paths.append(DeployPath(
+            row=text(r.get("row"), 60) or "?", workload=text(r.get("workload"), 40) or "-",
+            target=text(r.get("target"), 40) or "?", format=text(r.get("format"), 40) or "-",
+            status=text(r.get("status"), 20) or "?", reason=text(r.get("reason"), 300),
+            runtime=rt, export_s=num(r.get("export_s")), size_bytes=num(r.get("size_bytes")),
+            load_s=num(r.get("load_s")), p50=num(lat.get("p50")), p99=num(lat.get("p99")),
+            n=_int(lat.get("n")), top1=num(par.get("top1_agreement")),
+            max_abs_diff=num(par.get("max_abs_diff")), quantized=r.get("quantized") is True,
+            accuracy_drop=num(r.get("accuracy_drop")),
+        ))
+    targets = [text(t, 40) for t in raw.get("targets") or [] if isinstance(t, str)]
+    for p in paths:
+        if p.target not in targets:
+            targets.append(p.target)
+    return DeployMatrix(targets=targets, paths=paths)

@@ -77,6 +77,7 @@ def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
         "gpus": probe.get("gpus"),
         "frameworks": probe.get("frameworks"),
         "scaling": probe.get("scaling"),
+        "deploy": probe.get("deploy"),
         "run": _run_summary(probe.get("run")),
     }
 
@@ -97,6 +98,7 @@ def build_inputs(
     probe: dict[str, Any] | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
+    from advisor.probe import deploy
     from advisor.probe import facts as probe_facts
 
     if probe is not None:
@@ -105,6 +107,7 @@ def build_inputs(
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
         other.update(probe_facts.speed_facts(kb, probe, answer_set.values.get("modality")))
         other.update(probe_facts.scaling_facts(kb, probe))
+        other.update(deploy.deploy_facts(kb, probe))
         return engine.Inputs(
             answers=dict(answer_set.values),
             answer_origin=dict(answer_set.origin),
@@ -112,7 +115,7 @@ def build_inputs(
             machine_source="probe file",
             probe_facts=other,
             probe_summary=probe_summary(probe, probe_path),
-            measurer=probe_facts.measurer(probe),
+            measurer=deploy.measurer(probe_facts.measurer(probe), probe),
         )
     return engine.Inputs(
         answers=dict(answer_set.values),
