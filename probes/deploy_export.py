@@ -1,16 +1,21 @@
 """Deploy probe, export step: turn one row's trained models into one deployment format.
 
-Run by ``advisor probe --deploy`` in a fresh process per (row, format), after the training probe
-saved the row's models with ``--save-model ROOT`` (harness.save_trained)::
+Run by ``advisor probe --deploy`` in a fresh process per row, after the training probe saved the
+row's models with ``--save-model ROOT`` (harness.save_trained)::
 
-    python deploy_export.py --exporter pytorch --row pytorch --format onnx --models ROOT \
-        --out ARTIFACTS --workloads mlp-digits,cnn-digits --threads 2
+    python deploy_export.py --exporter pytorch --row pytorch --formats onnx,executorch \
+        --models ROOT --out ARTIFACTS --workloads mlp-digits,cnn-digits --threads 2 \
+        --progress FILE
+
+One process per row imports the framework once for all its formats; ``--progress`` gets a line
+as each format starts and as each result is known, so when an exporter crashes or hangs the parent
+keeps what was done, blames the format in progress and exports the rest in a fresh process.
 
 ``--exporter`` is the framework whose exporters run (``keras`` for every Keras row), ``--row``
 the probe row whose saved models are read.
 
 Prints ONE JSON object on stdout (harness.emit): ``{"status": "ok", "results": [...]}`` with one
-result per workload: ``workload``, ``status`` (ok | failed | unavailable), ``reason``,
+result per (format, workload): ``workload``, ``status`` (ok | failed | unavailable), ``reason``,
 ``export_s`` (conversion alone, the framework already imported), ``size_bytes``, ``artifact``,
 ``tool`` (name and version), ``quantized``. Every model is exported for batch-1 inference (the
 latency the deploy probe measures; mobile converters want static shapes anyway), in the input
@@ -227,14 +232,64 @@ def export_sklearn(fmt: str, folder: str, workload: str, out: str) -> tuple[str,
     raise ValueError(f"no {fmt} exporter for sklearn")
 
 
+# ----------------------------------------------------------------------------------- keras
+def export_keras(fmt: str, folder: str, workload: str, out: str) -> tuple[str, str]:
+    """Keras 3's own ``Model.export`` formats, on the backend of the row (KERAS_BACKEND)."""
+    import keras
+
+    model = keras.saving.load_model(os.path.join(folder, "model.keras"))
+    arrays = load_arrays(folder)
+    spec = [keras.InputSpec(shape=(1, *arrays["meta"]["input_shape"]), dtype="float32")]
+    tool = f"keras {keras.__version__} Model.export ({keras.backend.backend()})"
+    if fmt == "savedmodel":
+        path = os.path.join(out, "savedmodel")
+        model.export(path, format="tf_saved_model", input_signature=spec, verbose=False)
+        return path, tool
+    if fmt == "onnx":
+        need("onnx", "pip install onnx")
+        path = os.path.join(out, "model.onnx")
+        model.export(path, format="onnx", input_signature=spec, verbose=False)
+        return path, tool
+    if fmt in ("tflite", "tflite_int8"):
+        if keras.backend.backend() == "torch":
+            need("litert_torch", "pip install litert-torch")
+        options: dict[str, Any] = {}
+        if fmt == "tflite_int8":
+            import tensorflow as tf
+
+            calibration = arrays["calibration"]
+            options = {
+                "optimizations": [tf.lite.Optimize.DEFAULT],
+                "representative_dataset":
+                    lambda: ([calibration[i:i + 1]] for i in range(len(calibration))),
+                "target_spec": tf.lite.TargetSpec(
+                    supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]),
+                "inference_input_type": tf.int8,
+                "inference_output_type": tf.int8,
+            }
+        path = os.path.join(out, "model.tflite")
+        model.export(path, format="litert", input_signature=spec, verbose=False, **options)
+        return path, tool
+    if fmt == "tfjs":
+        need("tensorflowjs", "pip install tensorflowjs")
+        from tensorflowjs.converters import save_keras_model
+
+        path = os.path.join(out, "tfjs")
+        save_keras_model(model, path)
+        return path, f"tensorflowjs {version_of('tensorflowjs')}"
+    raise ValueError(f"no {fmt} exporter for keras")
+
+
 EXPORTERS: dict[str, Callable[[str, str, str, str], tuple[str, str]]] = {
     "pytorch": export_pytorch,
     "tensorflow": export_tensorflow,
     "sklearn": export_sklearn,
+    "keras": export_keras,
 }
 
 
-FRAMEWORK_MODULE = {"pytorch": "torch", "tensorflow": "tensorflow", "sklearn": "sklearn"}
+FRAMEWORK_MODULE = {"pytorch": "torch", "tensorflow": "tensorflow", "sklearn": "sklearn",
+                    "keras": "keras"}
 TOOL_MODULES = {  # imported before the clock starts too, where installed
     "onnx": ("onnxscript", "tf2onnx", "skl2onnx"),
     "executorch": ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner"),
@@ -291,19 +346,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="advisor deploy probe: export")
     parser.add_argument("--exporter", required=True, choices=sorted(EXPORTERS))
     parser.add_argument("--row", required=True)
-    parser.add_argument("--format", required=True)
+    parser.add_argument("--formats", required=True, help="comma-separated, exported in order")
     parser.add_argument("--models", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--workloads", required=True)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--progress", default=None,
+                        help="file that gets one JSON line as each format starts and as each "
+                             "result is known (kept by the parent if this process dies)")
     ns = parser.parse_args(argv)
     os.environ.update(harness.thread_env(ns.threads))
-    out: dict[str, Any] = {"status": "ok", "row": ns.row, "format": ns.format, "results": []}
+    formats = [f for f in ns.formats.split(",") if f]
+    out: dict[str, Any] = {"status": "ok", "row": ns.row, "formats": formats, "results": []}
+
+    def progress(item: dict[str, Any]) -> None:
+        if ns.progress:
+            with open(ns.progress, "a", encoding="utf-8") as f:
+                f.write(json.dumps(item, sort_keys=True, allow_nan=False) + "\n")
+
     try:
-        warm_up(ns.exporter, ns.format)
-        for workload in (w for w in ns.workloads.split(",") if w):
-            out["results"].append(export_one(ns.exporter, ns.row, ns.format, ns.models, ns.out,
-                                             workload))
+        for fmt in formats:  # every tool imported before the first clock starts
+            warm_up(ns.exporter, fmt)
+        for fmt in formats:
+            progress({"started": fmt})
+            for workload in (w for w in ns.workloads.split(",") if w):
+                result = export_one(ns.exporter, ns.row, fmt, ns.models, ns.out, workload)
+                out["results"].append(result)
+                progress(result)
     except BaseException as exc:  # noqa: BLE001 - the framework itself cannot be imported
         out.update(status="broken", error=harness.error_line(exc))
     harness.emit(out)

@@ -208,6 +208,8 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
                                        per_block)
     logits = model.predict(x_te, batch_size=512, verbose=0)
     accuracy = float((logits.argmax(axis=1) == data.y_test).mean())
+    harness.save_trained(config, info["_row"], name, data, x_te, logits,
+                         lambda folder: model.save(os.path.join(folder, "model.keras")))
     return times, accuracy, _peak_gpu_mb()
 
 

@@ -16,20 +16,31 @@ from advisor.probe import deploy
 from tests.probe_fixtures import ROOT, PROBES, write_script
 
 OK_EXPORT = """
-import json, os, sys, argparse
+import json, os, sys, time, argparse
 p = argparse.ArgumentParser()
-for a in ("--exporter", "--row", "--format", "--models", "--out", "--workloads", "--threads"):
+for a in ("--exporter", "--row", "--formats", "--models", "--out", "--workloads", "--threads",
+          "--progress"):
     p.add_argument(a)
 ns = p.parse_args()
 res = []
-for w in ns.workloads.split(","):
-    d = os.path.join(ns.out, ns.row.replace("/", "_"), w, ns.format)
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "model.bin")
-    open(path, "wb").write(b"x" * 1000)
-    res.append({"workload": w, "format": ns.format, "status": "ok", "reason": None,
-                "export_s": 0.1, "size_bytes": 1000, "artifact": path, "tool": "fake 1",
-                "quantized": ns.format.endswith("_int8")})
+def progress(item):
+    with open(ns.progress, "a") as f:
+        f.write(json.dumps(item) + "\\n")
+for fmt in ns.formats.split(","):
+    progress({"started": fmt})
+    if fmt == os.environ.get("FAKE_CRASH_ON"):
+        os.abort()
+    if fmt == os.environ.get("FAKE_HANG_ON"):
+        time.sleep(60)
+    for w in ns.workloads.split(","):
+        d = os.path.join(ns.out, ns.row.replace("/", "_"), w, fmt)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "model.bin")
+        open(path, "wb").write(b"x" * 1000)
+        res.append({"workload": w, "format": fmt, "status": "ok", "reason": None,
+                    "export_s": 0.1, "size_bytes": 1000, "artifact": path, "tool": "fake 1",
+                    "quantized": fmt.endswith("_int8")})
+        progress(res[-1])
 print(json.dumps({"status": "ok", "results": res}))
 """
 
@@ -113,6 +124,24 @@ def test_broken_exporter_is_failed_never_a_crash(tmp_path):
     tried = [r for r in rows if r["row"] in ("pytorch", "sklearn") and r["format"] != "tflite"]
     assert tried and all(r["status"] == "failed" for r in tried)
     assert all("export" in r["reason"] and "boom" in r["reason"] for r in tried)
+
+
+def test_exporter_crash_blames_its_format_and_the_rest_are_exported(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_CRASH_ON", "torch_export")
+    rows = run(tmp_path, scripts(tmp_path), targets=("server", "mobile_android"))["rows"]
+    crashed = by(rows, row="pytorch", format="torch_export")[0]
+    assert crashed["status"] == "failed" and "SIGABRT" in crashed["reason"]
+    # onnx (before it, from the progress file) and executorch (after it, a fresh child) are ok
+    assert by(rows, row="pytorch", format="onnx", target="server")[0]["status"] == "ok"
+    assert by(rows, row="pytorch", format="executorch")[0]["status"] == "ok"
+
+
+def test_exporter_hang_is_a_timeout_for_its_format_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_HANG_ON", "torch_export")
+    rows = run(tmp_path, scripts(tmp_path), targets=("server",), timeout=3)["rows"]
+    assert by(rows, row="pytorch", format="torch_export")[0]["status"] == "timeout"
+    assert by(rows, row="pytorch", format="onnx")[0]["status"] == "ok"
+    assert by(rows, row="sklearn", format="onnx")[0]["status"] == "ok"
 
 
 def test_garbage_from_a_runtime_is_failed(tmp_path):

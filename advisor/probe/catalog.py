@@ -71,6 +71,17 @@ _TF_DEPLOY = MappingProxyType({
     "mobile_ios": ("coreml", "tflite"), "browser": ("tfjs", "onnx"),
     "microcontroller": ("tflite_int8",),
 })
+# Keras 3's own Model.export formats (tf_saved_model, onnx, litert) on each backend; Core ML's
+# converter reads tf.keras models, not Keras 3 ones, so iOS goes through LiteRT or ONNX.
+_KERAS_DEPLOY = MappingProxyType({
+    "server": ("savedmodel", "onnx"), "desktop": ("onnx",),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("tflite", "onnx"), "browser": ("tfjs", "onnx"),
+    "microcontroller": ("tflite_int8",),
+})
+_KERAS_TORCH_DEPLOY = MappingProxyType({  # no SavedModel from the torch backend
+    **{k: tuple(f for f in v if f != "savedmodel") for k, v in _KERAS_DEPLOY.items()},
+})
 _SKLEARN_DEPLOY = MappingProxyType({
     "server": ("onnx",), "desktop": ("onnx",), "edge_linux": ("onnx",),
     "mobile_android": ("onnx",), "mobile_ios": ("coreml", "onnx"), "browser": ("onnx",),
@@ -87,12 +98,14 @@ _ROWS = (
                                multi_node=True)),
     Row("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
         "pip install keras tensorflow", env=MappingProxyType({"KERAS_BACKEND": "tensorflow"}),
+        deploy=_KERAS_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution",
             unavailable=f"{_KERAS_ONLY_JAX}; on TensorFlow, Keras trains under a tf.distribute "
                         "strategy, which the tensorflow row measures")),
     Row("keras/torch", "probe_keras.py", ("keras", "torch"), "pip install keras torch",
         env=MappingProxyType({"KERAS_BACKEND": "torch"}),
+        deploy=_KERAS_TORCH_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution",
             unavailable="keras.distribution is implemented for the JAX backend only; on torch, "
@@ -100,6 +113,7 @@ _ROWS = (
                         "measures")),
     Row("keras/jax", "probe_keras.py", ("keras", "jax"), "pip install keras jax",
         env=MappingProxyType({"KERAS_BACKEND": "jax"}),
+        deploy=_KERAS_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution.DataParallel",
             multi_node_unavailable="multi-node keras.distribution (keras.distribution.initialize "

@@ -121,6 +121,11 @@ TOOLS: Mapping[tuple[str, str], Tool] = {
     ("tensorflow", "tflite_int8"): Tool((), ""),
     ("tensorflow", "coreml"): Tool(("coremltools",), "pip install coremltools"),
     ("tensorflow", "tfjs"): Tool(("tensorflowjs",), "pip install tensorflowjs", TFJS_CONFLICT),
+    ("keras", "savedmodel"): Tool(("tensorflow",), "pip install tensorflow"),
+    ("keras", "onnx"): Tool(("onnx",), "pip install onnx onnxscript tf2onnx"),
+    ("keras", "tflite"): Tool(("tensorflow",), "pip install tensorflow"),
+    ("keras", "tflite_int8"): Tool(("tensorflow",), "pip install tensorflow"),
+    ("keras", "tfjs"): Tool(("tensorflowjs",), "pip install tensorflowjs", TFJS_CONFLICT),
     ("sklearn", "onnx"): Tool(("skl2onnx",), "pip install skl2onnx"),
     ("sklearn", "coreml"): Tool(("coremltools",), "pip install coremltools"),
 }
@@ -288,46 +293,135 @@ def _export_all(exports: Mapping[tuple[str, str], list[str]],
                 results: dict[Path_, dict[str, Any]], models: Path, out_dir: Path,
                 folder: Path, python: str, threads: int, usable_cores: int, timeout: float,
                 say: Notify) -> None:
-    """One export child per (row, format), up to one per usable core side by side."""
+    """One export child per row (the framework imported once for all its formats), up to one
+    per usable core side by side; a child that dies is replaced for the formats it left."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from advisor.probe.runner import kill_all_children, run_child
-    jobs = list(exports.items())
-    if not jobs:
+    from advisor.probe.runner import kill_all_children
+
+    per_row: dict[str, list[str]] = {}
+    workloads: dict[str, list[str]] = {}
+    for (row, fmt), wls in exports.items():
+        per_row.setdefault(row, []).append(fmt)
+        workloads.setdefault(row, [])
+        workloads[row].extend(w for w in wls if w not in workloads[row])
+    if not per_row:
         return
-    window = max(1, min(usable_cores, len(jobs)))
+    window = max(1, min(usable_cores, len(per_row)))
     per_child = max(1, threads // window)
     lock = threading.Lock()
 
-    def one(job: tuple[tuple[str, str], list[str]]) -> None:
-        (row, fmt), workloads = job
-        what = f"export {row} -> {FORMATS[fmt].title}"
-        say("start", what, "")
-        args = [python, str(folder / EXPORT_SCRIPT), "--exporter",
-                catalog.ROWS[row].deploy_exporter or row, "--row", row, "--format", fmt,
-                "--models", str(models), "--out", str(out_dir),
-                "--workloads", ",".join(workloads), "--threads", str(per_child)]
-        got = run_child(args, env=_child_env(row, per_child), timeout=timeout)
-        by_workload = _child_results(got)
+    def one(row: str) -> None:
+        got = _export_row(row, per_row[row], workloads[row], models, out_dir, folder, python,
+                          per_child, timeout, say)
         with lock:
-            for workload in workloads:
-                results[Path_(row, workload, fmt)] = by_workload.get(workload) or \
-                    _child_failure(got, "export")
-        say("done", what, _summary(results[Path_(row, w, fmt)] for w in workloads))
+            for key, value in got.items():
+                if key in results:
+                    results[key] = value
 
     if window == 1:
-        for job in jobs:
-            one(job)
+        for row in per_row:
+            one(row)
         return
     pool = ThreadPoolExecutor(max_workers=window)
     try:
-        for future in [pool.submit(one, job) for job in jobs]:
+        for future in [pool.submit(one, row) for row in per_row]:
             future.result()
     except BaseException:
         kill_all_children()  # Ctrl-C: the exports still running go with us
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _export_row(row: str, formats: list[str], workloads: list[str], models: Path, out_dir: Path,
+                folder: Path, python: str, threads: int, timeout: float,
+                say: Notify) -> dict[Path_, dict[str, Any]]:
+    """Export one row's formats; each child gets ``timeout`` seconds for what is left."""
+    from advisor.probe.runner import run_child
+
+    spec = catalog.ROWS[row]
+    got: dict[Path_, dict[str, Any]] = {}
+    left = list(formats)
+    attempt = 0
+    while left:
+        attempt += 1
+        what = f"export {row} -> {', '.join(FORMATS[f].title for f in left)}"
+        say("start", what, "")
+        progress = out_dir / f"progress-{row.replace('/', '_')}-{attempt}.jsonl"
+        progress.parent.mkdir(parents=True, exist_ok=True)
+        args = [python, str(folder / EXPORT_SCRIPT), "--exporter", spec.deploy_exporter or row,
+                "--row", row, "--formats", ",".join(left), "--models", str(models),
+                "--out", str(out_dir), "--workloads", ",".join(workloads),
+                "--threads", str(threads), "--progress", str(progress)]
+        child = run_child(args, env=_child_env(row, threads), timeout=timeout)
+        started, done = _read_progress(progress)
+        if child.status == "ok":
+            done.update({(item["format"], item["workload"]): item
+                         for item in _child_items(child)})
+        for (fmt, workload), item in done.items():
+            got[Path_(row, workload, fmt)] = item
+        finished = [f for f in left if all((f, w) in done for w in workloads)]
+        if child.status == "ok" and not finished:  # answered, but not for these formats
+            finished = list(left)
+        if child.status != "ok" and child.payload is not None:
+            # the child answered "broken": the framework itself failed before any export
+            for fmt in left:
+                for workload in workloads:
+                    got.setdefault(Path_(row, workload, fmt),
+                                   _result("failed", f"export child: {child.error}"))
+            finished = list(left)
+        elif child.status != "ok":
+            # the format in progress when the child died (or the first one, if none started)
+            blamed = next((f for f in reversed(started) if f not in finished), None) or \
+                next(f for f in left if f not in finished)
+            for workload in workloads:
+                key = Path_(row, workload, blamed)
+                if (blamed, workload) not in done:
+                    got[key] = _child_failure(child, f"export to {blamed}")
+            finished.append(blamed)
+        for fmt in left:
+            if fmt in finished:
+                for workload in workloads:
+                    got.setdefault(Path_(row, workload, fmt),
+                                   _result("failed", "the export child gave no result for it"))
+        say("done", what, _summary(got.get(Path_(row, w, f), {}) for f in left
+                                   for w in workloads))
+        left = [f for f in left if f not in finished]
+    return got
+
+
+def _read_progress(path: Path) -> tuple[list[str], dict[tuple[str, str], dict[str, Any]]]:
+    """Formats started, and results written, by an export child (its --progress file)."""
+    import json
+
+    started: list[str] = []
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return started, done
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("started"), str):
+            started.append(item["started"])
+        elif isinstance(item.get("format"), str) and isinstance(item.get("workload"), str) \
+                and item.get("status") in STATUSES:
+            done[(item["format"], item["workload"])] = item
+    return started, done
+
+
+def _child_items(got: ChildResult) -> list[dict[str, Any]]:
+    payload = got.payload if got.status == "ok" else None
+    items = payload.get("results") if isinstance(payload, dict) else None
+    return [i for i in items if isinstance(i, dict) and isinstance(i.get("format"), str)
+            and isinstance(i.get("workload"), str) and i.get("status") in STATUSES] \
+        if isinstance(items, list) else []
 
 
 def _run_all(results: dict[Path_, dict[str, Any]], models: Path, folder: Path, python: str,
@@ -370,14 +464,7 @@ def _model_dir(models: Path, row: str, workload: str) -> str:
 
 
 def _child_results(got: ChildResult) -> dict[str, dict[str, Any]]:
-    payload = got.payload if got.status == "ok" else None
-    items = payload.get("results") if isinstance(payload, dict) else None
-    out: dict[str, dict[str, Any]] = {}
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("workload"), str) \
-                and item.get("status") in STATUSES:
-            out[item["workload"]] = item
-    return out
+    return {item["workload"]: item for item in _child_items(got)}
 
 
 def _child_failure(got: ChildResult, step: str) -> dict[str, Any]:

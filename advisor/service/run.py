@@ -22,10 +22,12 @@ from advisor.kb.model import KnowledgeBase
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None) -> dict[str, Any]:
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
+                  deploy_targets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Probe this machine with `advisor.probe` and return the probe document as plain data.
 
-    ``progress`` receives the probe's progress events (the CLI shows them live). Raises
+    ``progress`` receives the probe's progress events (the CLI shows them live). With
+    ``deploy_targets`` the deployment paths to those targets are measured too. Raises
     ProbeFailed when no framework row could run at all.
     """
     try:
@@ -37,7 +39,12 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None)
         ) from exc
     from advisor.infra.errors import ProbeFailed
 
-    report = run_probe(ProbeOptions(quick=quick), progress)
+    deploy = None
+    if deploy_targets:
+        from advisor.probe.deploy import DeployOptions
+
+        deploy = DeployOptions(deploy_targets)
+    report = run_probe(ProbeOptions(quick=quick, deploy=deploy), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
@@ -93,15 +100,22 @@ def run(
     probe_file: str | None = None,
     quick: bool = False,
     skip_probe: bool = False,
+    deploy: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
+    """``deploy``: also measure the deployment paths, to the targets the project answered only."""
     if probe_file:
         probe: dict[str, Any] | None = core.read_probe(probe_file)
         label: str | None = probe_file
     elif skip_probe:
         probe, label = None, None
     else:
-        probe = probe_machine(quick=quick, progress=progress)
+        targets: tuple[str, ...] = ()
+        if deploy:
+            from advisor.probe.deploy import targets_from_answers
+
+            targets = targets_from_answers(answer_set.values.get("deploy_targets"))
+        probe = probe_machine(quick=quick, progress=progress, deploy_targets=targets)
         label = str(Path(out_dir) / "probe.json")
     a = recommend_with(kb, answer_set, probe, label)
     files = write_folder(out_dir, render_all(kb, a, dict(answer_set.values), probe))
