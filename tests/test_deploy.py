@@ -115,8 +115,13 @@ def test_every_path_gets_a_row_with_the_contract_keys_and_a_status(tmp_path):
     assert "typing-extensions" in tfl["reason"]
     # a framework advisor has no exporter for: unavailable with a reason, no format
     jax = by(rows, row="jax")
-    assert jax and all(r["status"] == "unavailable" and r["reason"] for r in jax)
+    assert jax and all(r["status"] == "unavailable" and r["reason"] and r["format"] == "none"
+                       for r in jax)
     json.dumps(out, allow_nan=False)  # strict JSON
+    from advisor.probe.model import Deploy, parse
+
+    typed = parse(Deploy, out, "deploy")  # the probe document's own validation accepts it
+    assert len(typed.rows) == len(rows) and typed.extra["targets"] == list(out["targets"])
 
 
 def test_broken_exporter_is_failed_never_a_crash(tmp_path):
@@ -258,12 +263,15 @@ def test_android_recommendation_lists_deployment_among_measurements(tmp_path):
 
 # ------------------------------------------------------------------------------- reports
 def assessment_with_deploy():
+    from advisor.probe.model import ProbeDocument
     from advisor.render import measured
 
-    probe = probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
-                        path("tensorflow", "mobile_android", "tflite", "failed", "<b>boom</b>"),
-                        path("sklearn", "server", "onnx", "ok")])
-    return measured.deploy(probe)
+    probe = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
+    probe.update(probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                             path("tensorflow", "mobile_android", "tflite", "failed",
+                                  "<b>boom</b>"),
+                             path("sklearn", "server", "onnx", "ok")]))
+    return measured.deploy(ProbeDocument.from_dict(probe, "test"))
 
 
 def test_matrix_view_picks_the_best_path_and_lists_each_artifact_once():

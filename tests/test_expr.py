@@ -59,8 +59,9 @@ def test_unanswered_is_unknown_not_false():
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("purpose == 'reserch'", "allowed: research, production, learning, prototype"),
-        ("porpose == 'research'", "unknown name 'porpose'"),
+        ("purpose == 'reserch'", "did you mean 'research'?"),
+        ("purpose == 'video'", "allowed: research, production, learning, prototype"),
+        ("porpose == 'research'", "unknown name 'porpose' (column 1); did you mean 'purpose'?"),
         ("purpose", "not true/false"),
         ("speed < 'fast'", "is a number"),
         ("purpose < 'research'", "compares numbers only"),

@@ -47,9 +47,8 @@ def test_cnn_rows_report_achieved_and_peak_gflops(report):
         cnn = row.workloads.get("cnn-digits")
         if cnn is None:
             continue
-        extra = cnn.model_extra
-        assert extra["gflops"] > 0 and extra["peak_gflops"] > 0
-        assert 0 < extra["fraction_of_peak"] < 5  # achieved vs a measured matmul peak
+        assert cnn.gflops > 0 and cnn.peak_gflops > 0
+        assert 0 < cnn.fraction_of_peak < 5  # achieved vs a measured matmul peak
 
 
 def test_report_is_valid_json_contract(report, tmp_path):

@@ -292,9 +292,9 @@ def test_a_staged_probe_run_records_how_it_ran(tmp_path, installed, keras_home):
     for name in ("pytorch", "jax", "sklearn"):
         row = report.row(name)
         assert row.status == "ok", row.error
-        assert row.model_extra["repeats"] == 2
+        assert row.repeats == 2
         assert row.workloads["mlp-digits"].samples_per_s.n == 10  # 2 runs x 5 timed blocks
-    run = report.model_extra["run"]
+    run = report.to_dict()["run"]
     assert run["startup"] == {"mode": "staged", "why": "default", "window": 2}
     assert run["rows"] == ["sklearn", "pytorch", "jax"] and run["not_run"] == []
     kinds = [(e.kind, e.name, e.attempt) for e in events]
@@ -325,7 +325,8 @@ def test_probe_cli_quick_lists_the_keras_rows_it_left_out(tmp_path, keras_home):
 def test_live_view_shows_every_active_row_with_its_phase():
     from rich.console import Console
 
-    from advisor.cli.probe_view import ProbeView
+    from advisor.probe.model import FrameworkRow, Stats, WorkloadResult
+    from advisor.render.probe_view import ProbeView
 
     console = Console(record=True, width=120, force_terminal=True)
     view = ProbeView(console)
@@ -338,8 +339,10 @@ def test_live_view_shows_every_active_row_with_its_phase():
     text = console.export_text()
     assert "sklearn" in text and "training" in text
     assert text.count("ready, waits its turn") == 2  # pytorch and jax wait
-    view.update(core.ProgressEvent("done", "sklearn", 1, 3, row={"status": "ok", "workloads": {
-        "mlp-digits": {"samples_per_s": {"median": 1234.0}, "accuracy": 0.97}}}))
+    row = FrameworkRow(name="sklearn", status="ok", workloads={"mlp-digits": WorkloadResult(
+        name="mlp-digits", first_epoch_s=None, peak_rss_mb=None, accuracy=0.97,
+        samples_per_s=Stats(median=1234.0, iqr=None, n=1))})
+    view.update(core.ProgressEvent("done", "sklearn", 1, 3, row=row))
     console.print(view._render())
     last = console.export_text()
     assert "mlp-digits 1,234/s acc 0.97" in last and "training" not in last

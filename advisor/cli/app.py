@@ -69,7 +69,7 @@ def _root(
 
 def _register() -> None:
     # Command modules import only typer and the standard library at import time.
-    from advisor.cli import commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
+    from advisor.cli import audit_cmd, commands, compare_cmd, probe_cmd, run_cmd  # noqa: F401
 
 
 def _click_exceptions():
@@ -96,7 +96,14 @@ def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
     if env is None:
         env_mod.make_streams_safe()
         env = env_mod.Environment()
-    env_mod.use(env)
+    previous = env_mod.use(env)
+    try:
+        return _run(argv, env)
+    finally:
+        env_mod.use(previous)
+
+
+def _run(argv: list[str] | None, env: "Environment") -> int:
     cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("ADVISOR_TRACEBACK") == "1"

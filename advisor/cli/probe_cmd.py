@@ -73,7 +73,7 @@ def probe(
     """
     from advisor.cli.env import current
     from advisor.infra.atomic import write_text
-    from advisor.cli.probe_view import ProbeView, render_summary
+    from advisor.render.probe_view import ProbeView, render_summary
     from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
     from advisor.probe.core import ProbeOptions, parse_frameworks, run_probe
     from advisor.probe.runner import kill_all_children

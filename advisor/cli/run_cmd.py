@@ -56,7 +56,7 @@ def run_command(
                          keep=kept if answers_mod.missing(kb, preset.values) else None,
                          resume=resume)
     if not probe and not no_probe:
-        from advisor.cli.probe_view import ProbeView
+        from advisor.render.probe_view import ProbeView
         from advisor.probe.runner import kill_all_children
 
         # The answers are kept before a probe that may be interrupted: nothing typed is lost.

@@ -8,23 +8,23 @@ and JSON reports all show parts of the same object.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
-
-
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SourceRef:
     url: str
     title: str
     date: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Part:
     """One traced piece of a score: who moved which rating by how much, and the points it gave."""
 
@@ -36,13 +36,13 @@ class Part:
     detail: str = ""
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Veto:
     rule: str
     reason: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CandidateResult:
     candidate: str
     name: str
@@ -56,7 +56,7 @@ class CandidateResult:
     installed: bool | None = None  # from a probe file, when one was given
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInfo:
     criterion: str
     name: str
@@ -67,7 +67,7 @@ class WeightInfo:
     rules: list[str] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class FiredRule:
     id: str
     rationale: str
@@ -82,7 +82,7 @@ class FiredRule:
     applies_to: dict[str, str] = field(default_factory=dict)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RuleTrace:
     """Every rule considered: did its condition hold, on which values."""
 
@@ -92,14 +92,14 @@ class RuleTrace:
     reads: dict[str, Any]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Note:
     text: str
     rule: str
     candidate: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInterval:
     criterion: str
     weight: float
@@ -109,24 +109,51 @@ class WeightInterval:
     limited_by_high: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Flip:
     question: str
     change: str  # human text, e.g. "deploy_targets adds mobile_ios"
     value: Any
     new_winner: str | None
+    margin: float | None = None  # the new winner's lead after the change
+    kind: Literal["answer", "project"] = "answer"  # project: the change describes another project
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
+class Separation:
+    """One piece of the winner's lead over the runner-up, after the 0-10 caps.
+
+    The pieces sum exactly to the margin; a bonus both got is no piece.
+    """
+
+    criterion: str
+    kind: Literal["base", "rule", "measurement"]
+    source: str  # "base", a rule id or a measurement
+    points: float  # > 0 favours the winner, < 0 the runner-up
+    winner_rating: float  # the winner's rating change (or base rating), after the cap
+    runner_up_rating: float
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Robustness:
     runner_up: str | None
     margin: float | None
-    label: Literal["decisive", "clear", "close", "uncontested", "none"]
+    label: Literal["decisive", "clear", "close", "tie", "no_evidence", "uncontested", "none"]
     weight_intervals: list[WeightInterval]
-    flips: list[Flip]
+    flips: list[Flip]  # single changed answers that change the winner, by margin
+    project_flips: list[Flip] = field(default_factory=list)  # changes that describe another project
+    label_text: str = ""  # the label in words, e.g. "no clear winner"
+    evidence: str = ""  # where the lead comes from (project facts or base ratings)
+    fact_share: float | None = None  # share of the margin that project facts supply
+    win_probability: dict[str, float] = field(default_factory=dict)  # candidate -> share of samples
+    tie: list[str] = field(default_factory=list)  # candidates with no clear winner between them
+    separators: list[Flip] = field(default_factory=list)  # answers that would settle a tie
+    separation: list[Separation] = field(default_factory=list)
+    definitions: dict[str, str] = field(default_factory=dict)  # label -> its rule, for reports
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Reason:
     criterion: str
     points: float  # for the winner: points; for others: points behind the winner
@@ -134,7 +161,7 @@ class Reason:
     text: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WhyNot:
     candidate: str
     vetoed_by: list[Veto] = field(default_factory=list)
@@ -142,7 +169,7 @@ class WhyNot:
     reasons: list[Reason] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Measurement:
     """A measured number that entered the decision."""
 
@@ -156,7 +183,7 @@ class Measurement:
     detail: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Assessment:
     schema_version: int = RECOMMENDATION_SCHEMA_VERSION
     advisor_version: str
@@ -167,6 +194,7 @@ class Assessment:
     answer_origin: dict[str, str]
     resolved: dict[str, Any]  # auto answers -> value used, with source
     unanswered: list[str]
+    not_asked: dict[str, str]  # question id -> "not asked, because ..." (skipped by its `when`)
     weights: list[WeightInfo]
     winner: str | None
     ranking: list[CandidateResult]
@@ -179,9 +207,10 @@ class Assessment:
     measurements: list[Measurement] = field(default_factory=list)
     measurement_notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
-    probe: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file the measurements come from
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
+    probe_file: str | None = None  # where the probe came from (a path, or "measured now")
 
     def name_of(self, candidate: str | None) -> str:
         """Display name of a candidate id ('none' for no candidate)."""
@@ -193,7 +222,10 @@ class Assessment:
         return next(r for r in self.ranking if r.candidate == candidate)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, probe=None))
+        out["probe"] = self.probe.summary(out.pop("probe_file")) if self.probe else None
+        out.pop("probe_file", None)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)

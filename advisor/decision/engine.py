@@ -7,9 +7,10 @@ of ratings on the 0-10 scale.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -30,7 +31,11 @@ from advisor.infra.errors import BadInput
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
+
 DEFAULT_RATING = 5.0
+WHY_LIMIT = 6  # reasons shown for the winner
 RATING_MIN, RATING_MAX = 0.0, 10.0
 
 
@@ -54,8 +59,9 @@ class Inputs:
     machine: dict[str, Any] = field(default_factory=dict)
     machine_source: str = "this machine"
     probe_facts: dict[str, Any] = field(default_factory=dict)
-    probe_summary: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file, when one was given
     measurer: Any = None  # callable(kb, facts) -> (list[MeasuredDelta], measurements, notes)
+    probe_file: str | None = None
 
     def with_answer(self, qid: str, value: Any) -> "Inputs":
         answers = dict(self.answers)
@@ -63,10 +69,7 @@ class Inputs:
             answers.pop(qid, None)
         else:
             answers[qid] = value
-        return Inputs(
-            answers, self.answer_origin, self.machine, self.machine_source,
-            self.probe_facts, self.probe_summary, self.measurer,
-        )
+        return dataclasses.replace(self, answers=answers)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Scored:
     facts: facts_mod.FactSet
     measurements: list[Any]
     measurement_notes: list[str]
+    caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
 def _tv(value: Any) -> str:
@@ -98,19 +102,29 @@ def _plain(value: Any) -> Any:
     return None if value is expr.UNKNOWN else value
 
 
-def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
-    """Score every candidate. ``detail=False`` skips the rule trace (for re-scoring in flips).
+def _compiled_conditions(kb: KnowledgeBase) -> dict[str, Any]:
+    """Each rule's condition as a closure, built once per knowledge base (re-scoring is hot)."""
+    cached = kb.__dict__.get("_compiled_conditions")
+    if cached is None:
+        cached = {rid: expr.compile_condition(node) for rid, node in kb.conditions.items()}
+        object.__setattr__(kb, "_compiled_conditions", cached)  # a cache, not a field
+    return cached
 
+
+def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
+    """Score every candidate. ``detail=False`` skips the rule trace and the traced parts (for
+    re-scoring in flips, the win probability and the audit); scores and ratings are the same.
     """
     fs = facts_mod.build(
         kb, inputs.answers, inputs.machine, inputs.probe_facts, machine_source=inputs.machine_source
     )
+    compiled = _compiled_conditions(kb)
     fired: list[Rule] = []
     trace: list[RuleTrace] = []
     for rule in kb.rules:
-        node = kb.conditions[rule.id]
-        result = expr.evaluate(node, fs.values)
+        result = compiled[rule.id](fs.values)
         if detail:
+            node = kb.conditions[rule.id]
             trace.append(
                 RuleTrace(
                     id=rule.id,
@@ -142,6 +156,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     parts: dict[str, list[Part]] = {}
     vetoes: dict[str, list[Veto]] = {}
     scores: dict[str, float] = {}
+    caps: list[tuple[str, str]] = []
     for cand in kb.candidates:
         cid = cand.id
         cparts: list[Part] = []
@@ -149,8 +164,9 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
         for crit in kb.criteria:
             base = float(cand.base.get(crit.id, DEFAULT_RATING))
             crat[crit.id] = base
-            cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
-                               points=weights[crit.id] * base))
+            if detail:
+                cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
+                                   points=weights[crit.id] * base))
         vetoes[cid] = []
         for rule in fired:
             for effect in rule.effects:
@@ -159,25 +175,36 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                 if effect.rate is not None and effect.candidates and cid in effect.candidates:
                     delta = float(effect.candidates[cid])
                     crat[effect.rate] += delta
-                    cparts.append(Part(criterion=effect.rate, kind="rule", source=rule.id,
-                                       rating=delta, points=weights[effect.rate] * delta))
+                    if detail:
+                        cparts.append(Part(criterion=effect.rate, kind="rule", source=rule.id,
+                                           rating=delta, points=weights[effect.rate] * delta))
         for d in deltas:
             if d.candidate == cid:
                 crat[d.criterion] += d.rating
-                cparts.append(Part(criterion=d.criterion, kind="measurement", source=d.source,
-                                   rating=d.rating, points=weights[d.criterion] * d.rating,
-                                   detail=d.detail))
+                if detail:
+                    cparts.append(Part(criterion=d.criterion, kind="measurement", source=d.source,
+                                       rating=d.rating, points=weights[d.criterion] * d.rating,
+                                       detail=d.detail))
+        total_points = 0.0
         for crit in kb.criteria:  # ratings live on 0-10: a cap is a traced part like any other
             value = crat[crit.id]
             capped = min(RATING_MAX, max(RATING_MIN, value))
             if capped != value:
-                cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
-                                   rating=capped - value,
-                                   points=weights[crit.id] * (capped - value)))
+                caps.append((cid, crit.id))
+                if detail:
+                    cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                                       rating=capped - value,
+                                       points=weights[crit.id] * (capped - value)))
                 crat[crit.id] = capped
+            total_points += weights[crit.id] * capped
         ratings[cid] = crat
         parts[cid] = cparts
-        scores[cid] = sum(sum(p.points for p in cparts if p.criterion == c) for c in kb.criterion_ids)
+        if detail:
+            scores[cid] = sum(
+                sum(p.points for p in cparts if p.criterion == c) for c in kb.criterion_ids
+            )
+        else:
+            scores[cid] = total_points
 
     ids = kb.candidate_ids
     alive = [c for c in ids if not vetoes[c]]
@@ -186,7 +213,15 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     order = sorted(alive, key=key) + sorted(dead, key=key)
     winner = order[0] if alive else None
     return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
-                  measurements, measurement_notes)
+                  measurements, measurement_notes, caps)
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _effect_text(kb: KnowledgeBase, effect: Effect) -> str:
@@ -269,7 +304,13 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     resolved = {
         res.question: {"value": res.value, "source": res.source} for res in s.facts.resolutions
     }
-    unanswered = [q.id for q in kb.questions if q.id not in inputs.answers]
+    counted = s.facts.answers
+    not_asked = {}
+    for qid, reason in s.facts.not_asked.items():
+        if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
+            reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
+        not_asked[qid] = reason
+    unanswered = [q.id for q in kb.questions if q.id not in counted and q.id not in not_asked]
     rob = robust.analyse(kb, inputs, s) if robustness else robust.empty(s)
     why, why_not = _explain(kb, s, ranking)
     machine = {k: v for k, v in inputs.machine.items()}
@@ -280,10 +321,11 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         kb_version=kb.meta.kb_version,
         kb_title=kb.meta.title,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        answers=dict(inputs.answers),
-        answer_origin=dict(inputs.answer_origin),
+        answers=dict(counted),
+        answer_origin={k: v for k, v in inputs.answer_origin.items() if k in counted},
         resolved=resolved,
         unanswered=unanswered,
+        not_asked=not_asked,
         weights=weights,
         winner=s.winner,
         ranking=ranking,
@@ -296,7 +338,8 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         measurements=s.measurements,
         measurement_notes=s.measurement_notes,
         machine=machine,
-        probe=inputs.probe_summary,
+        probe=inputs.probe,
+        probe_file=inputs.probe_file,
         questions={q.id: q.text for q in kb.questions},
         criteria={c.id: c.name for c in kb.criteria},
     )
@@ -306,14 +349,24 @@ def _explain(
     kb: KnowledgeBase, s: Scored, ranking: list[CandidateResult]
 ) -> tuple[list[Reason], list[WhyNot]]:
     by_id = {r.candidate: r for r in ranking}
+    from advisor.decision import robustness as robust
+
     why: list[Reason] = []
-    if s.winner is not None:
+    alive = [c for c in s.order if not s.vetoes[c]]
+    if s.winner is not None and len(alive) > 1:
+        # what separated the winner from the runner-up, after the caps; bonuses both got cancel
+        for piece in robust.separation(kb, s, s.winner, alive[1]):
+            if piece.points <= 1e-9 or len(why) == WHY_LIMIT:
+                break
+            why.append(Reason(criterion=piece.criterion, points=piece.points,
+                              rules=[piece.source], text=piece.text))
+    elif s.winner is not None:  # uncontested: what it has, since no rival is left to compare
         win = by_id[s.winner]
         pieces = sorted(
             (p for p in win.parts if p.kind in ("rule", "measurement") and p.points > 0),
             key=lambda p: -p.points,
         )
-        for p in pieces[:6]:
+        for p in pieces[:WHY_LIMIT]:
             text = _part_text(kb, p)
             why.append(Reason(criterion=p.criterion, points=p.points, rules=[p.source], text=text))
     why_not: list[WhyNot] = []

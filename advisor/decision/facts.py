@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from advisor.kb.model import KnowledgeBase
+from advisor.questionnaire import consistency
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Resolution:
 class FactSet:
     values: dict[str, Any] = field(default_factory=dict)
     resolutions: list[Resolution] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)  # the answers that count
+    not_asked: dict[str, str] = field(default_factory=dict)  # question id -> why it was skipped
 
 
 def build(
@@ -37,7 +40,8 @@ def build(
     machine_source: str = "this machine",
 ) -> FactSet:
     """Combine answers with machine and probe facts; resolve `auto` answers from the machine."""
-    out = FactSet()
+    answers, out_not_asked = consistency.effective(kb, answers)  # a skipped question is unknown
+    out = FactSet(answers=answers, not_asked=out_not_asked)
     machine = dict(machine or {})
     for name, value in machine.items():
         out.values[name] = value

@@ -22,6 +22,7 @@ from advisor.kb import expr
 from advisor.kb.loader import Problem, collect
 from advisor.kb.model import KnowledgeBase, Rule
 from advisor.probe import catalog
+from advisor.questionnaire import consistency
 
 CONTRACT_CANDIDATES = ("pytorch", "keras", "tensorflow", "jax", "sklearn")
 CONTRACT_QUESTIONS = {
@@ -90,6 +91,9 @@ def _sources_and_review(kb: KnowledgeBase, today: dt.date) -> list[Problem]:
             out.append(_at(rule, f"rule {rule.id!r} has no review_by date", "warning"))
         elif rule.review_by < today:
             out.append(_at(rule, f"rule {rule.id!r} is past its review date {rule.review_by.isoformat()}", "warning"))
+    for constraint in kb.constraints:
+        if not constraint.sources:
+            out.append(_at(constraint, f"constraint {constraint.id!r} has no sources", "warning"))
     return out
 
 
@@ -172,14 +176,11 @@ def _assignments(domains: dict[str, list[Any]], seed: int = 0) -> tuple[Iterator
     return sample(), False
 
 
-def _apply_skips(kb: KnowledgeBase, facts: dict[str, Any]) -> dict[str, Any]:
-    """Questions whose `when` is false are not asked: their answers are unknown."""
-    out = dict(facts)
-    for q in kb.questions:
-        node = kb.question_conditions.get(q.id)
-        if node is not None and q.id in out and expr.evaluate(node, out) is False:
-            out.pop(q.id)
-    return out
+def _apply_skips(kb: KnowledgeBase, facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The answers that count (skipped questions unknown), or None when they break a constraint."""
+    if consistency.violations(kb, facts):
+        return None
+    return consistency.effective(kb, facts)[0]
 
 
 def can_fire(kb: KnowledgeBase, rule: Rule) -> bool | None:
@@ -187,7 +188,8 @@ def can_fire(kb: KnowledgeBase, rule: Rule) -> bool | None:
     node = kb.conditions[rule.id]
     gen, exact = _assignments(_domains(kb, [node]))
     for facts in gen:
-        if expr.evaluate(node, _apply_skips(kb, facts)) is True:
+        counted = _apply_skips(kb, facts)
+        if counted is not None and expr.evaluate(node, counted) is True:
             return True
     return False if exact else None
 
@@ -280,8 +282,11 @@ def _veto_everything(kb: KnowledgeBase) -> list[Problem]:
     if set(vetoing) != set(kb.candidate_ids):
         return []  # some candidate can never be vetoed
     gen, exact = _assignments(_domains(kb, nodes.values()))
-    for facts in gen:
-        facts = _apply_skips(kb, facts)
+    for assignment in gen:
+        counted = _apply_skips(kb, assignment)
+        if counted is None:
+            continue  # contradictory answers are refused before any rule runs
+        facts = counted
         fired = {rid for rid, node in nodes.items() if expr.evaluate(node, facts) is True}
         if all(any(r.id in fired for r in vetoing[c]) for c in kb.candidate_ids):
             shown = ", ".join(f"{k}={v}" for k, v in facts.items())

@@ -301,15 +301,19 @@ def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
 
 # ------------------------------------------------------------------ cache of validated knowledge
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def cache_dir() -> Path:
+    """``ADVISOR_CACHE_DIR``, else the operating system's cache folder for advisor
+    (``$XDG_CACHE_HOME/advisor`` or ``~/.cache/advisor`` on Linux, ``~/Library/Caches/advisor``
+    on macOS, ``%LOCALAPPDATA%\\advisor\\Cache`` on Windows)."""
     explicit = os.environ.get("ADVISOR_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "advisor"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("advisor", appauthor=False))
 
 
 def _cache_key(files: list[Path]) -> str | None:

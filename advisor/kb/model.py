@@ -179,6 +179,13 @@ class Question(_Located):
         default=None,
         metadata=_doc("For the choice 'auto': the machine fact that supplies the value."),
     )
+    project: bool = field(
+        default=False,
+        metadata=_doc(
+            "Changing this answer describes another project (data type, task): reports list such "
+            "flips apart from the answers that could change for the same project."
+        ),
+    )
 
     def __post_init__(self) -> None:
         values = self.values

@@ -5,7 +5,7 @@ Rows train one after another with nothing else running. How they start up is ``s
 then gives the rows their go signal one at a time (runner.run_staged); ``serial`` runs each row
 from start to end before the next one starts, so its import time is measured alone too.
 
-Knows nothing of the terminal: progress goes to a callback, the result is a ``ProbeReport``.
+Knows nothing of the terminal: progress goes to a callback, the result is a ``ProbeDocument``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ from typing import Any, Callable
 
 from advisor import __version__
 from advisor.infra.errors import BadInput
-from advisor.probe import catalog, hardware, protocol
+from advisor.probe import catalog, hardware, policy, protocol
 from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER, Row
-from advisor.probe.model import SCHEMA_VERSION, ProbeReport
+from advisor.probe.model import SCHEMA_VERSION, FrameworkRow, ProbeDocument, ScalingRow, parse
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged
 from advisor.infra.resources import probes_dir
 
-NOISE_LIMIT = 0.10  # IQR / median above this: noisy
 BUSY_LOAD_PER_CORE = 0.5  # 1-minute load before the run above this x usable cores: busy machine
-ACCURACY_GATE = {"mlp-digits": 0.80, "cnn-digits": 0.80}  # chance is 0.10
 DEFAULT_EPOCHS = 5
 WORKLOADS = catalog.WORKLOADS
 # --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import);
@@ -175,7 +173,7 @@ class ProgressEvent:
     total: int
     attempt: int = 1
     repeat: int = 1
-    row: dict[str, Any] | None = None
+    row: FrameworkRow | ScalingRow | None = None  # the finished row, typed
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -202,7 +200,12 @@ def is_installed(module: str) -> bool:
         return False
 
 
-def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeReport:
+def typed(row: dict[str, Any]) -> FrameworkRow:
+    """A pooled row as the probe document holds it (validated like a probe file's rows)."""
+    return parse(FrameworkRow, row, f"row {row.get('name')}")
+
+
+def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -> ProbeDocument:
     options.validate()
     notify = progress or (lambda event: None)
     started_wall = time.perf_counter()
@@ -226,12 +229,12 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             rows[name] = {"name": name, "status": "missing", "version": None, "devices": [],
                           "import_s": None, "workloads": {}, "install_hint": spec.install_hint,
                           "error": f"not installed: {', '.join(missing)}", "flags": []}
-            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+            notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         elif not (folder / spec.script).is_file():
             results[name] = [ChildResult("broken", None, f"probe script not found: {spec.script}",
                                          None, 0)]
             rows[name] = pool_row(spec, results[name], selected, bool(gpus))
-            notify(ProgressEvent("done", name, index, len(order), row=rows[name]))
+            notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         else:
             runnable.append(name)
     startup, startup_reason = choose_startup(options.startup, len(runnable),
@@ -251,7 +254,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     def finish_row(name: str) -> None:
         rows[name] = pool_row(ROWS[name], results[name], selected,
                               host_has_gpu=bool(gpus))
-        notify(ProgressEvent("done", name, order.index(name) + 1, len(order), row=rows[name]))
+        notify(ProgressEvent("done", name, order.index(name) + 1, len(order),
+                             row=typed(rows[name])))
 
     try:
         if startup == "staged":
@@ -321,9 +325,9 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),
             "busy": is_busy(load_before, threads),
-            "noise_limit": NOISE_LIMIT,
+            "noise_limit": policy.NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
-            "accuracy_gate": ACCURACY_GATE,
+            "accuracy_gate": dict(policy.ACCURACY_GATE),
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
                           for k, v in catalog.child_env(ROWS["jax"], threads).items()
@@ -337,7 +341,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         report["scaling"] = scaling_report
     if deploy_report is not None:
         report["deploy"] = deploy_report
-    return ProbeReport.model_validate(report)
+    return ProbeDocument.from_dict(report, "the probe's result")
 
 
 def _staged_round(runnable: list[str], attempt: int, options: ProbeOptions, order: list[str],
@@ -440,7 +444,7 @@ def pool_row(spec: Row, results: list[ChildResult],
 
 def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     values = [v for p in parts for v in p["samples_per_s"].get("values", [])]
-    stats = protocol.quantiles(values)
+    stats = policy.summary(values)
     median, iqr = stats["median"], stats["iqr"]
     accuracy = _median([p.get("accuracy") for p in parts])
     out: dict[str, Any] = {
@@ -455,8 +459,8 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         "batch_size": parts[0].get("batch_size"),
         "wall_s": _median([p.get("wall_s") for p in parts]),
         "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
-        "noisy": bool(median and iqr is not None and iqr / median > NOISE_LIMIT),
-        "learned": accuracy is not None and accuracy >= ACCURACY_GATE[name],
+        "noisy": policy.is_noisy(median, iqr),
+        "learned": policy.learned(name, accuracy),
     }
     if name == "cnn-digits":
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None

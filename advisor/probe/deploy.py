@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the decision half (facts, measurer) runs without the runner
 TARGETS = ("server", "desktop", "edge_linux", "mobile_android", "mobile_ios", "browser",
            "microcontroller")
 STATUSES = ("ok", "failed", "unavailable", "timeout")
+NO_FORMAT = "none"  # the format of a row for a (framework, target) advisor has no path for
 PARITY_MIN = 0.99  # top-1 agreement with the framework's own predictions for an ok float path
 INT8_MAX_DROP = 0.05  # test-accuracy drop an int8 model may have and still be ok
 WARMUP_CALLS = 10  # batch-1 calls before the timed ones (the timed ones: the whole test split)
@@ -217,8 +218,9 @@ def run_deploy(options: DeployOptions, *, rows: Mapping[str, Mapping[str, Any]],
     deploy_rows = []
     for name, target, fmt in plan:
         if not fmt:
-            deploy_rows.append(_row(name, None, target, None, _result(
-                "unavailable", f"advisor has no export path from {name} to {target}")))
+            for workload in (rows[name].get("workloads") or {}):
+                deploy_rows.append(_row(name, workload, target, NO_FORMAT, _result(
+                    "unavailable", f"advisor has no export path from {name} to {target}")))
             continue
         for workload in (rows[name].get("workloads") or {}):
             deploy_rows.append(_row(name, workload, target, fmt, results[Path_(name, workload,
@@ -264,11 +266,14 @@ def _result(status: str, reason: str | None, **values: Any) -> dict[str, Any]:
     return {"status": status, "reason": reason, **values}
 
 
-def _row(row: str, workload: str | None, target: str, fmt: str | None,
+def _row(row: str, workload: str, target: str, fmt: str,
          got: Mapping[str, Any]) -> dict[str, Any]:
+    runtime = got.get("runtime")
+    if isinstance(runtime, Mapping):  # deploy_run.py's {name, version}: "onnxruntime 1.32.0"
+        runtime = " ".join(str(runtime[k]) for k in ("name", "version") if runtime.get(k))
     return {
         "row": row, "workload": workload, "target": target, "format": fmt,
-        "runtime": got.get("runtime"),
+        "runtime": runtime or None,
         "tool": got.get("tool"),
         "status": got.get("status", "failed"),
         "reason": got.get("reason"),
@@ -277,7 +282,7 @@ def _row(row: str, workload: str | None, target: str, fmt: str | None,
         "load_s": got.get("load_s"),
         "latency_ms": got.get("latency_ms"),
         "parity": got.get("parity"),
-        "quantized": bool(FORMATS[fmt].quantized) if fmt else False,
+        "quantized": bool(FORMATS[fmt].quantized) if fmt in FORMATS else False,
         "accuracy": got.get("accuracy"),
         "accuracy_drop": got.get("accuracy_drop"),
     }
@@ -436,7 +441,7 @@ def _run_all(results: dict[Path_, dict[str, Any]], models: Path, folder: Path, p
         if fmt.not_run:
             got.update(status="unavailable",
                        reason=f"{fmt.not_run} ({got.get('size_bytes') or 0:,} bytes)",
-                       runtime={"name": fmt.runtime, "version": None})
+                       runtime=fmt.runtime)
             continue
         groups.setdefault((key.row, key.format), []).append(key)
     for (row, fmt), keys in groups.items():

@@ -88,10 +88,14 @@ def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
     return data
 
 
-def quantiles(values: Any) -> Dict[str, Any]:
-    """median, IQR (linear-interpolated quartiles, numpy's default) and n of ``values``."""
-    xs = sorted(values)
+def quartiles(values: Any) -> Optional[tuple]:
+    """(Q1, median, Q3) with linear interpolation between order statistics (numpy's default,
+    ``statistics.quantiles(method="inclusive")``); None for no values. The one definition: the
+    parent's measurement policy (advisor.probe.policy) uses it too."""
+    xs = sorted(float(v) for v in values)
     n = len(xs)
+    if n == 0:
+        return None
 
     def q(p: float) -> float:
         pos = (n - 1) * p
@@ -99,9 +103,15 @@ def quantiles(values: Any) -> Dict[str, Any]:
         hi = min(lo + 1, n - 1)
         return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
-    if n == 0:
+    return q(0.25), q(0.5), q(0.75)
+
+
+def quantiles(values: Any) -> Dict[str, Any]:
+    """median, IQR and n of ``values`` (see :func:`quartiles`), as the probe file stores a rate."""
+    qs = quartiles(values)
+    if qs is None:
         return {"median": None, "iqr": None, "n": 0, "values": []}
-    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+    return {"median": qs[1], "iqr": qs[2] - qs[0], "n": len(values), "values": list(values)}
 
 
 # ---------------------------------------------------------------------- calibration kernel

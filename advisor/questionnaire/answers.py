@@ -17,6 +17,7 @@ from advisor.infra import atomic
 from advisor.infra import safeyaml
 from advisor.infra.errors import AnswerError, ParseError, VersionError
 from advisor.infra.suggest import allowed, closest, normalise, unknown
+from advisor.questionnaire import consistency
 from advisor.kb.model import ANSWER_METADATA_KEYS, KnowledgeBase, Question
 
 ANSWERS_SCHEMA_VERSION = 1
@@ -188,6 +189,7 @@ def merge(
         result.put(qid, value, "file")
     for qid, value in (from_set or {}).items():
         result.put(qid, value, "set")
+    consistency.check(kb, result.values, result.origin)
     if use_defaults:
         fill_defaults(kb, result)
     return result
@@ -201,14 +203,21 @@ def fill_defaults(kb: KnowledgeBase, answers: AnswerSet) -> None:
             continue
         if not is_asked(kb, question, answers.values):
             continue
-        value = question.default
-        answers.put(question.id, list(value) if isinstance(value, list) else value, "default")
+        value = list(question.default) if isinstance(question.default, list) else question.default
+        if not consistency.is_consistent(kb, {**answers.values, question.id: value}):
+            continue  # a default never contradicts what was answered: the question stays unknown
+        answers.put(question.id, value, "default")
 
 
 def missing(kb: KnowledgeBase, answers: dict[str, Any]) -> list[Question]:
+    """Asked questions that still need an answer. A question without a default is optional: left
+    unanswered it is unknown (so answers files written before it existed stay complete)."""
     from advisor.questionnaire.flow import is_asked
 
-    return [q for q in kb.questions if q.id not in answers and is_asked(kb, q, answers)]
+    return [
+        q for q in kb.questions
+        if q.id not in answers and q.default is not None and is_asked(kb, q, answers)
+    ]
 
 
 def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = None) -> str:

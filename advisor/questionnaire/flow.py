@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from advisor.questionnaire import answers as answers_mod
+from advisor.questionnaire import consistency
 from advisor.infra.errors import AnswerError
 from advisor.infra.suggest import normalise
 from advisor.kb import expr
@@ -43,6 +44,8 @@ def render_question(
         default = question.default
         shown = ", ".join(default) if isinstance(default, list) else str(default)
         lines.append(f"    (default: {shown})")
+    else:
+        lines.append("    (Enter: not sure - left unknown)")
     if question.type == "many":
         lines.append("    several allowed: numbers or values separated by commas")
     return "\n".join(lines)
@@ -59,11 +62,12 @@ def choice_text(value: str, label: str | None) -> str:
 
 
 def parse_reply(question: Question, reply: str) -> Any:
-    """Turn what was typed into a valid answer; '' means the default. Raises AnswerError."""
+    """Turn what was typed into a valid answer; '' means the default, or unknown (None) for an
+    optional question (one without a default). Raises AnswerError."""
     text = reply.strip()
     if text == "":
         if question.default is None:
-            raise AnswerError("this question has no default; please choose")
+            return None
         return list(question.default) if isinstance(question.default, list) else question.default
     if question.type == "bool":
         return answers_mod.coerce(question, text, where="reply")
@@ -113,6 +117,7 @@ def run(
     """Ask every question that is not preset and not skipped; re-ask on invalid input."""
     result = preset.copy()
     pending = [q for q in kb.questions if q.id not in result.values]
+    consistency.check(kb, result.values, result.origin)
     index = 0
     for position, question in enumerate(pending):
         if not is_asked(kb, question, result.values):
@@ -121,15 +126,27 @@ def run(
         # be asked given the answers so far (it shrinks when an answer skips questions).
         index += 1
         total = index + sum(1 for q in pending[position + 1:] if is_asked(kb, q, result.values))
+        allowed = consistency.allowed_values(kb, question, result.values)
+        if question.type == "one" and len(allowed) == 1:
+            # the other answers leave one consistent value: state it instead of asking
+            result.put(question.id, allowed[0], "implied")
+            say(f"[{index}/{total}] {question.text} {allowed[0]} (the only value consistent with "
+                "the answers so far)")
+            if on_answer is not None:
+                on_answer(result)
+            continue
         say(render_question(question, index, total, machine))
         while True:
             reply = ask("answer> ")
             try:
                 value = parse_reply(question, reply)
+                consistency.check(kb, {**result.values, question.id: value}, result.origin)
             except AnswerError as exc:
                 say(f"    {reply_error(question, exc)}")
                 continue
             break
+        if value is None:  # optional question left unknown
+            continue
         result.put(question.id, value, "prompt")
         if on_answer is not None:
             on_answer(result)

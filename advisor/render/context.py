@@ -20,6 +20,9 @@ def answer_rows(a: Assessment, arrow: str = "→") -> list[AnswerRow]:
     """One row per question, in knowledge-base order; `auto` answers show what they resolved to."""
     rows = []
     for qid, text in a.questions.items():
+        if qid in a.not_asked:  # skipped by design: say why, never "unanswered"
+            rows.append(AnswerRow(text, qid, a.not_asked[qid], ""))
+            continue
         if qid not in a.answers:
             rows.append(AnswerRow(text, qid, None, ""))
             continue

@@ -146,7 +146,7 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "host": measured.host_facts(a.probe),
         "probe_method": measured.method(a.probe),
         "not_run": measured.not_run(a.probe),
-        "probe_file": (a.probe or {}).get("file"),
+        "probe_file": a.probe_file if a.probe else None,
         "drivers": drivers,
         "criteria": [(w.criterion, w.name) for w in a.weights],
         "names": {r.candidate: r.name for r in a.ranking},

@@ -125,7 +125,7 @@ def render(a: Assessment) -> str:
     host = measured.host_facts(a.probe)
     if host:
         w("")
-        w("Probed machine" + (f" ({md_code(a.probe.get('file'))})" if a.probe and a.probe.get("file") else "") + ":")
+        w("Probed machine" + (f" ({md_code(a.probe_file)})" if a.probe and a.probe_file else "") + ":")
         w("")
         for label, value in host:
             w(f"- {md(label)}: {md(value)}")

@@ -20,52 +20,85 @@ def _e(value: object) -> str:
 
 
 
-def ranking_table(a: Assessment) -> Table:
-    table = Table(title="Ranking (score = weighted mean rating, 0-10)", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("candidate")
-    table.add_column("score", justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column("status")
-    top = max((r.score for r in a.ranking), default=1.0) or 1.0
-    for r in a.ranking:
-        status = (
-            "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
-        )
-        if r.installed is False:
-            status += " [yellow](not installed)[/]"
+NARROW = 100  # below this many columns, tables use short labels and light borders
+BAR_CELLS = 20
+
+
+def _box(width: int):
+    from rich import box
+
+    return box.SIMPLE_HEAD if width < NARROW else box.HEAVY_HEAD
+
+
+def _status(r) -> str:
+    status = (
+        "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
+    )
+    if r.installed is False:
+        status += " [yellow](not installed)[/]"
+    return status
+
+
+def ranking_table(a: Assessment, width: int = 120) -> Table:
+    """Names are never cut; the bar column is what yields on a narrow screen."""
+    table = Table(title="Ranking (score = weighted mean rating, 0-10)", title_justify="left",
+                  box=_box(width))
+    names = [clean(r.name) for r in a.ranking]
+    statuses = [_status(r) for r in a.ranking]
+    name_w = max((len(n) for n in names), default=9)
+    status_w = max((len(Text.from_markup(st).plain) for st in statuses), default=6)
+    # fixed parts: rank, name, score, status, borders and padding; the bar gets what is left
+    bar_cells = max(4, min(BAR_CELLS, width - (name_w + 1 + 5 + status_w + 17)))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("candidate", no_wrap=True, min_width=name_w)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, width=bar_cells)
+    table.add_column("status", overflow="fold")
+    # a vetoed candidate's score is its score before the veto; its bar never outgrows a live one
+    live = [r.score for r in a.ranking if not r.vetoed]
+    top = max(live or [r.score for r in a.ranking] or [1.0]) or 1.0
+    for r, name, status in zip(a.ranking, names, statuses):
         style = "bold" if r.candidate == a.winner else ""
-        bar = "#" * max(0, round(20 * r.score / top))
-        table.add_row(str(r.rank), Text(clean(r.name), style=style), f"{r.score:.2f}",
-                      Text(bar, style="dim" if r.vetoed else "green"), status)
+        bar = "" if r.vetoed else "#" * max(0, round(bar_cells * min(r.score, top) / top))
+        # a vetoed candidate is out: no score that could read as beating a live one
+        table.add_row(str(r.rank), Text(name, style=style), "-" if r.vetoed else f"{r.score:.2f}",
+                      Text(bar, style="green"), status)
     return table
 
 
-def breakdown_table(a: Assessment) -> Table:
-    """Criteria as rows, candidates as columns: each column sums to the candidate's score."""
-    table = Table(title="Score breakdown (points = rating x weight)", title_justify="left")
-    table.add_column("criterion")
-    table.add_column("weight", justify="right")
+def breakdown_table(a: Assessment, width: int = 120) -> Table:
+    """Criteria as rows, candidates as columns: each column sums to the candidate's score.
+    On a narrow screen the labels are the short ids (``ease_of_use``, ``pytorch``)."""
+    narrow = width < NARROW
+    table = Table(title="Score breakdown (points = rating x weight)", title_justify="left",
+                  box=_box(width), padding=(0, 0) if narrow else (0, 1), show_edge=not narrow)
+    table.add_column("criterion", no_wrap=narrow)
+    table.add_column("weight", justify="right", no_wrap=True)
     for r in a.ranking:
-        table.add_column(clean(r.name), justify="right")
+        table.add_column(clean(r.candidate if narrow else r.name), justify="right", no_wrap=True)
     for w in a.weights:
-        table.add_row(_e(w.name), f"{w.weight:.0%}",
+        table.add_row(_e(w.criterion if narrow else w.name), f"{w.weight:.0%}",
                       *[f"{r.contributions[w.criterion]:.2f}" for r in a.ranking])
-    table.add_row("[bold]score[/]", "", *[f"[bold]{r.score:.2f}[/]" for r in a.ranking])
+    table.add_row("[bold]score[/]", "", *["[red]vetoed[/]" if r.vetoed else f"[bold]{r.score:.2f}[/]"
+                                        for r in a.ranking])
     return table
 
 
-def weights_table(a: Assessment) -> Table:
-    table = Table(title="Decision drivers and how far each weight may move", title_justify="left")
-    table.add_column("criterion")
-    table.add_column("weight", justify="right")
-    table.add_column(f"{a.name_of(a.winner)} still wins for", justify="right")
-    table.add_column("shifted by")
+def weights_table(a: Assessment, width: int = 120) -> Table:
+    narrow = width < NARROW
+    table = Table(title="Decision drivers and how far each weight may move", title_justify="left",
+                  box=_box(width))
+    table.add_column("criterion", no_wrap=narrow)
+    table.add_column("weight", justify="right", no_wrap=True)
+    table.add_column(f"{a.name_of(a.winner)} wins for" if narrow
+                     else f"{a.name_of(a.winner)} still wins for", justify="right")
+    table.add_column("shifted by", overflow="fold")
     intervals = {w.criterion: w for w in a.robustness.weight_intervals}
     for w in a.weights:
         iv = intervals.get(w.criterion)
         span = f"{iv.low:.0%} - {iv.high:.0%}" if iv else "-"
-        table.add_row(_e(w.name), f"{w.weight:.0%}", span, _e(", ".join(w.rules)) or "-")
+        table.add_row(_e(w.criterion if narrow else w.name), f"{w.weight:.0%}", span,
+                      _e(", ".join(w.rules)) or "-")
     return table
 
 
@@ -118,8 +151,8 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
                 expand=False,
             )
         )
-    console.print(ranking_table(a))
-    console.print(breakdown_table(a))
+    console.print(ranking_table(a, console.width))
+    console.print(breakdown_table(a, console.width))
     if a.why:
         console.print("[bold]Why[/]")
         for reason in a.why:
@@ -133,7 +166,7 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
                     _item(console, "-", f"{name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
             elif wn.reasons:
                 _item(console, "-", f"{name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
-    console.print(weights_table(a))
+    console.print(weights_table(a, console.width))
     if rob.flips:
         console.print("[bold]Answers that would change the winner[/]")
         for flip in rob.flips[: (None if verbose else 8)]:
@@ -168,6 +201,30 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print(f"[yellow]Unanswered (treated as unknown):[/] {_e(', '.join(a.unanswered))}")
 
 
+def _effects_on(effects: list[str], candidate: str) -> list[str]:
+    """The parts of a rule's effects that touch one candidate ("deployment: jax -1", not the
+    change to every other candidate); a weight change touches everyone."""
+    import re
+
+    out = []
+    for text in effects:
+        if text.startswith("veto "):
+            if text.split(" ", 2)[1].rstrip(":") == candidate:
+                out.append(text)
+        elif text.startswith("weight of "):
+            out.append(text + " (every candidate)")
+        elif text.startswith("note"):
+            m = re.match(r"note \(([^)]*)\):", text)
+            if m is None or m.group(1) == candidate:
+                out.append(text)
+        elif ": " in text:
+            criterion, _, changes = text.partition(": ")
+            mine = [c for c in changes.split(", ") if c.split(" ")[0] == candidate]
+            if mine:
+                out.append(f"{criterion}: {', '.join(mine)}")
+    return out or ["(other candidates only)"]
+
+
 def render_explain(a: Assessment, candidate: str, console: Console) -> None:
     """Every rule considered for one candidate: did it hold, on which values, what it added."""
     result = a.result(candidate)
@@ -187,11 +244,7 @@ def render_explain(a: Assessment, candidate: str, console: Console) -> None:
     for col in ("rule", "held", "values read", f"effect on {candidate}"):
         trace.add_column(col)
     for t in a.trace:
-        effect = "-"
-        if t.id in fired:
-            mine = [e for e in fired[t.id].effects if candidate in e or not any(
-                c in e for c in [r.candidate for r in a.ranking])]
-            effect = "; ".join(mine) or "(other candidates)"
+        effect = "; ".join(_effects_on(fired[t.id].effects, candidate)) if t.id in fired else "-"
         reads = ", ".join(f"{k}={v if v is not None else 'unknown'}" for k, v in t.reads.items())
         colour = {"true": "green", "false": "dim", "unknown": "yellow"}[t.result]
         trace.add_row(_e(t.id), f"[{colour}]{t.result}[/]", _e(reads), _e(effect))

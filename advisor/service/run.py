@@ -6,10 +6,9 @@ probe is reached through :func:`probe_machine` only, the one seam to `advisor.pr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from advisor.questionnaire import answers as answers_mod
 from advisor.infra import atomic
@@ -19,12 +18,15 @@ from advisor.decision.assessment import Assessment
 from advisor.infra.errors import BadInput, FileProblem
 from advisor.kb.model import KnowledgeBase
 
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
+
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
 def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
-                  deploy_targets: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Probe this machine with `advisor.probe` and return the probe document as plain data.
+                  deploy_targets: tuple[str, ...] = ()) -> ProbeDocument:
+    """Probe this machine with `advisor.probe` and return the probe document.
 
     ``progress`` receives the probe's progress events (the CLI shows them live). With
     ``deploy_targets`` the deployment paths to those targets are measured too. Raises
@@ -48,7 +50,7 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
-    return json.loads(report.to_json())
+    return report
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,14 @@ class RunResult:
 
 
 def recommend_with(
-    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: dict[str, Any] | None,
+    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: ProbeDocument | None,
     probe_label: str | None,
 ) -> Assessment:
     return engine.assess(kb, core.build_inputs(kb, answer_set, probe, probe_label))
 
 
 def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
-               probe: dict[str, Any] | None) -> dict[str, str]:
+               probe: ProbeDocument | None) -> dict[str, str]:
     """Every report as text, keyed by file name (rendered before anything is written)."""
     from advisor.render import html, json_report, markdown
 
@@ -77,7 +79,7 @@ def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
         "answers.yaml": answers_mod.dump(kb, answer_values),
     }
     if probe is not None:
-        texts["probe.json"] = json.dumps(probe, indent=2, sort_keys=False) + "\n"
+        texts["probe.json"] = probe.to_json()
     return texts
 
 
@@ -105,7 +107,7 @@ def run(
 ) -> RunResult:
     """``deploy``: also measure the deployment paths, to the targets the project answered only."""
     if probe_file:
-        probe: dict[str, Any] | None = core.read_probe(probe_file)
+        probe: ProbeDocument | None = core.read_probe(probe_file)
         label: str | None = probe_file
     elif skip_probe:
         probe, label = None, None
