@@ -259,6 +259,8 @@ def test_android_recommendation_lists_deployment_among_measurements(tmp_path):
     assert any(m["criterion"] == "deployment" for m in doc["measurements"])
     ranked = {r.candidate: r for r in a.ranking}
     assert ranked["pytorch"].contributions["deployment"] > 0
+    # the knowledge base's rule that reads the failed fact points the reader at the matrix
+    assert any(n.rule == "probe.deploy.sklearn-failed" for n in a.notes)
 
 
 # ------------------------------------------------------------------------------- reports
