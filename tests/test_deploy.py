@@ -347,3 +347,34 @@ def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
     assert onnx["size_bytes"] > 1000 and onnx["runtime"]["name"] == "onnxruntime"
     mcu = by(rows, target="microcontroller")[0]
     assert mcu["status"] == "unavailable" and mcu["reason"]
+
+
+@pytest.mark.probe
+@pytest.mark.skipif(not _have("torch", "tensorflow", "sklearn", "onnxruntime", "onnxscript",
+                              "skl2onnx", "tf2onnx", "ai_edge_litert"),
+                    reason="needs the cpu and deploy extras (pip install 'advisor[cpu,deploy]')")
+def test_real_quick_deploy_probe_meets_the_issue_check(tmp_path):
+    """The issue's check: `advisor probe --quick --deploy --targets server,mobile_android
+    --frameworks pytorch,tensorflow,sklearn` gives rows for all three, at least four paths ok
+    (each with top-1 parity >= 0.99, a latency and a size), every other path with a reason, and
+    an Android project recommended from it shows deployment among its measured facts."""
+    from advisor.probe.core import ProbeOptions, run_probe
+    from advisor.service import recommend
+
+    doc = run_probe(ProbeOptions(frameworks=("pytorch", "tensorflow", "sklearn"), quick=True,
+                                 deploy=deploy.DeployOptions(("server", "mobile_android"),
+                                                             timeout_s=300)))
+    rows = doc.to_dict()["deploy"]["rows"]
+    assert {r["row"] for r in rows} == {"pytorch", "tensorflow", "sklearn"}
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len({(r["row"], r["format"]) for r in ok}) >= 4, [
+        (r["row"], r["format"], r["status"], r["reason"]) for r in rows]
+    for r in ok:
+        assert r["parity"]["top1_agreement"] >= 0.99
+        assert r["latency_ms"]["p50"] > 0 and r["latency_ms"]["n"] >= 50 and r["size_bytes"] > 0
+    assert all(r["reason"] for r in rows if r["status"] != "ok")
+    probe_file = tmp_path / "probe.json"
+    probe_file.write_text(doc.to_json())
+    a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
+                            sets=["deploy_targets=mobile_android"]).assessment
+    assert any(m.criterion == "deployment" for m in a.measurements)

@@ -38,7 +38,7 @@ def headline(row: FrameworkRow | ScalingRow) -> str:
 
 
 PHASE_TEXT = {"start": "starting (import, data)", "ready": "ready, waits its turn",
-              "measure": "training"}
+              "measure": "training", "deploy": "exporting or running"}
 
 
 class ProbeView:
@@ -85,7 +85,7 @@ class ProbeView:
         for c, since in sorted(self.active.values(), key=lambda item: item[0].index):
             rep = f" run {c.attempt}/{c.repeat}" if c.repeat > 1 else ""
             table.add_row("▶" if c.kind == "measure" else "…", c.name,
-                          f"row {c.index}/{c.total}{rep}",
+                          f"row {c.index}/{c.total}{rep}" if c.total else "deploy",
                           f"{PHASE_TEXT.get(c.kind, c.kind)} {now - since:5.1f} s "
                           f"(total {now - self.started:.0f} s)")
         return table
