@@ -232,6 +232,61 @@ def export_sklearn(fmt: str, folder: str, workload: str, out: str) -> tuple[str,
     raise ValueError(f"no {fmt} exporter for sklearn")
 
 
+# ------------------------------------------------------------------------------------- jax
+def export_jax(fmt: str, folder: str, workload: str, out: str) -> tuple[str, str]:
+    """jax.export (StableHLO, loaded back by jax) and jax2tf into TensorFlow's formats."""
+    import jax
+    import probe_jax
+
+    params = probe_jax.load_params(folder)
+    arrays = load_arrays(folder)
+    shape = (1, *arrays["meta"]["input_shape"])
+
+    def fn(x: Any) -> Any:
+        return probe_jax.forward(workload, params, x)
+
+    if fmt == "jax_export":
+        path = os.path.join(out, "model.jaxexport")
+        exported = jax.export.export(jax.jit(fn))(jax.ShapeDtypeStruct(shape, "float32"))
+        with open(path, "wb") as f:
+            f.write(exported.serialize())
+        return path, f"jax.export {jax.__version__}"
+    import tensorflow as tf
+    from jax.experimental import jax2tf
+
+    spec = tf.TensorSpec(shape, tf.float32, name="x")
+    module = tf.Module()
+    module.serve = tf.function(jax2tf.convert(fn, with_gradient=False), input_signature=[spec],
+                               autograph=False)
+    concrete = module.serve.get_concrete_function()
+    tool = f"jax2tf (jax {jax.__version__}, tensorflow {tf.__version__})"
+    if fmt == "savedmodel":
+        path = os.path.join(out, "savedmodel")
+        tf.saved_model.save(module, path, signatures=concrete)
+        return path, tool
+    if fmt in ("tflite", "tflite_int8"):
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
+        if fmt == "tflite_int8":
+            calibration = arrays["calibration"]
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = \
+                lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        path = os.path.join(out, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(converter.convert())
+        return path, tool + " + TFLiteConverter"
+    if fmt == "onnx":
+        tf2onnx = need("tf2onnx", "pip install tf2onnx")
+        path = os.path.join(out, "model.onnx")
+        tf2onnx.convert.from_function(module.serve, input_signature=[spec], opset=ONNX_OPSET,
+                                      output_path=path)
+        return path, tool + f" + tf2onnx {tf2onnx.__version__}"
+    raise ValueError(f"no {fmt} exporter for jax")
+
+
 # ----------------------------------------------------------------------------------- keras
 def export_keras(fmt: str, folder: str, workload: str, out: str) -> tuple[str, str]:
     """Keras 3's own ``Model.export`` formats, on the backend of the row (KERAS_BACKEND)."""
@@ -285,11 +340,12 @@ EXPORTERS: dict[str, Callable[[str, str, str, str], tuple[str, str]]] = {
     "tensorflow": export_tensorflow,
     "sklearn": export_sklearn,
     "keras": export_keras,
+    "jax": export_jax,
 }
 
 
 FRAMEWORK_MODULE = {"pytorch": "torch", "tensorflow": "tensorflow", "sklearn": "sklearn",
-                    "keras": "keras"}
+                    "keras": "keras", "jax": "jax"}
 TOOL_MODULES = {  # imported before the clock starts too, where installed
     "onnx": ("onnxscript", "tf2onnx", "skl2onnx"),
     "executorch": ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner"),

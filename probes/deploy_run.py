@@ -38,6 +38,7 @@ RUNTIMES = {
     "executorch": ("executorch", "executorch"),
     "torch_export": ("torch.export", "torch"),
     "savedmodel": ("tensorflow", "tensorflow-cpu"),
+    "jax_export": ("jax.export", "jax"),
 }
 
 
@@ -138,6 +139,16 @@ def load_savedmodel(path: str, threads: int) -> Callable[[Any], Any]:
     return lambda x: next(iter(serve(tf.constant(x)).values())).numpy()
 
 
+def load_jax_export(path: str, threads: int) -> Callable[[Any], Any]:
+    import jax
+    import numpy as np
+
+    with open(path, "rb") as f:
+        exported = jax.export.deserialize(bytearray(f.read()))
+    call = jax.jit(exported.call)
+    return lambda x: np.asarray(call(x))
+
+
 LOADERS: dict[str, Loader] = {
     "onnx": load_onnx,
     "tflite": load_tflite,
@@ -145,10 +156,11 @@ LOADERS: dict[str, Loader] = {
     "executorch": load_executorch,
     "torch_export": load_torch_export,
     "savedmodel": load_savedmodel,
+    "jax_export": load_jax_export,
 }
 IMPORTS = {"onnx": "onnxruntime", "tflite": "ai_edge_litert.interpreter",
            "tflite_int8": "ai_edge_litert.interpreter", "executorch": "executorch.runtime",
-           "torch_export": "torch", "savedmodel": "tensorflow"}
+           "torch_export": "torch", "savedmodel": "tensorflow", "jax_export": "jax"}
 
 
 def measure(fmt: str, workload: str, artifact: str, model: str, threads: int,

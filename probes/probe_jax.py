@@ -78,6 +78,25 @@ def init(name: str, seed: int) -> dict[str, Any]:
     return jax.device_put(params)
 
 
+def save_params(params: dict[str, Any], folder: str) -> None:
+    """The trained parameters as ``layer.w`` / ``layer.b`` arrays (probes/deploy_export.py)."""
+    import numpy as np
+
+    flat = {f"{layer}.{k}": np.asarray(v) for layer, p in params.items() for k, v in p.items()}
+    np.savez(os.path.join(folder, "params.npz"), **flat)
+
+
+def load_params(folder: str) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    with np.load(os.path.join(folder, "params.npz")) as saved:
+        for key in saved.files:
+            layer, k = key.split(".")
+            out.setdefault(layer, {})[k] = saved[key]
+    return out
+
+
 def forward(name: str, params: dict[str, Any], x: Any) -> Any:
     import jax
     from jax import lax
@@ -167,6 +186,8 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
     logits = jax.jit(lambda p, xb: forward(name, p, xb))(box["params"], jax.device_put(x_te))
     accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
+    harness.save_trained(config, info["_row"], name, data, x_te, np.asarray(logits),
+                         lambda folder: save_params(box["params"], folder))
     gpu_mb = None
     device = jax.devices()[0]
     if device.platform != "cpu":

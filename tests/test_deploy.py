@@ -113,15 +113,20 @@ def test_every_path_gets_a_row_with_the_contract_keys_and_a_status(tmp_path):
     tfl = by(rows, row="pytorch", format="tflite")[0]
     assert tfl["status"] == "unavailable" and "litert-torch" in tfl["reason"]
     assert "typing-extensions" in tfl["reason"]
-    # a framework advisor has no exporter for: unavailable with a reason, no format
-    jax = by(rows, row="jax")
-    assert jax and all(r["status"] == "unavailable" and r["reason"] and r["format"] == "none"
-                       for r in jax)
+    assert by(rows, row="jax", format="jax_export", target="server")[0]["status"] == "ok"
     json.dumps(out, allow_nan=False)  # strict JSON
     from advisor.probe.model import Deploy, parse
 
     typed = parse(Deploy, out, "deploy")  # the probe document's own validation accepts it
     assert len(typed.rows) == len(rows) and typed.extra["targets"] == list(out["targets"])
+
+
+def test_a_target_without_a_path_is_unavailable_with_a_reason(tmp_path):
+    rows = run(tmp_path, scripts(tmp_path), targets=("microcontroller",))["rows"]
+    sk = by(rows, row="sklearn")
+    assert sk and all(r["status"] == "unavailable" and r["format"] == deploy.NO_FORMAT
+                      and "no export path" in r["reason"] for r in sk)
+    assert by(rows, row="pytorch", format="tflite_int8")[0]["status"] == "unavailable"
 
 
 def test_broken_exporter_is_failed_never_a_crash(tmp_path):
@@ -378,3 +383,37 @@ def test_real_quick_deploy_probe_meets_the_issue_check(tmp_path):
     a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
                             sets=["deploy_targets=mobile_android"]).assessment
     assert any(m.criterion == "deployment" for m in a.measurements)
+
+
+# ----------------------------------------------------------------------------------- CLI
+def _cli(folder: Path, *args: str, timeout: float = 120):
+    import subprocess
+
+    env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PYTHONPATH=str(ROOT), COLUMNS="120")
+    return subprocess.run([sys.executable, "-m", "advisor", "probe", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=folder)
+
+
+def test_cli_probe_deploy_writes_deploy_rows(tmp_path):
+    from advisor.probe.model import load_probe
+    from tests.probe_fixtures import fake_probes_dir, ok_payload, printing_script
+
+    folder = fake_probes_dir(tmp_path / "probes", {
+        "probe_sklearn.py": printing_script(ok_payload("sklearn", cnn=False)),
+        deploy.EXPORT_SCRIPT: OK_EXPORT, deploy.RUN_SCRIPT: OK_RUN.replace("{AGREE}", "1.0")})
+    out = tmp_path / "probe.json"
+    done = _cli(folder, "--frameworks", "sklearn", "--quick", "--deploy", "--targets",
+                "server,microcontroller", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "deploy export sklearn" in done.stderr
+    doc = load_probe(out)
+    assert doc.deploy is not None
+    got = {(r.target, r.format): r.status for r in doc.deploy.rows}
+    assert got == {("server", "onnx"): "ok", ("microcontroller", "none"): "unavailable"}
+
+
+@pytest.mark.parametrize("args", [("--targets", "server"), ("--deploy", "--targets", "moon")])
+def test_cli_bad_deploy_options_exit_2(tmp_path, args):
+    done = _cli(tmp_path, "--frameworks", "sklearn", *args, "--out", str(tmp_path / "p.json"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert not (tmp_path / "p.json").exists()

@@ -82,6 +82,13 @@ _KERAS_DEPLOY = MappingProxyType({
 _KERAS_TORCH_DEPLOY = MappingProxyType({  # no SavedModel from the torch backend
     **{k: tuple(f for f in v if f != "savedmodel") for k, v in _KERAS_DEPLOY.items()},
 })
+# JAX: its own serialized jax.export programs on servers; jax2tf into TensorFlow's formats elsewhere.
+_JAX_DEPLOY = MappingProxyType({
+    "server": ("jax_export", "savedmodel", "onnx"), "desktop": ("jax_export", "onnx"),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("tflite", "onnx"), "browser": ("onnx",),
+    "microcontroller": ("tflite_int8",),
+})
 _SKLEARN_DEPLOY = MappingProxyType({
     "server": ("onnx",), "desktop": ("onnx",), "edge_linux": ("onnx",),
     "mobile_android": ("onnx",), "mobile_ios": ("coreml", "onnx"), "browser": ("onnx",),
@@ -120,6 +127,7 @@ _ROWS = (
             "over jax.distributed, each process feeding its own part of every global batch to "
             "model.fit) is not wired in the probe; the jax row measures jax.distributed")),
     Row("jax", "probe_jax.py", ("jax",), "pip install jax",
+        deploy=_JAX_DEPLOY, deploy_exporter="jax",
         scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
                                multi_node=True)),
     Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",

@@ -282,7 +282,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                 threads=threads, usable_cores=host["usable_cores"] or 1,
                 notify=lambda kind, what, summary: notify(ProgressEvent(
                     "deploy" if kind == "start" else "done", f"deploy {what}", 0, 0,
-                    row=None if kind == "start" else {"status": "ok", "error": summary})))
+                    row=None if kind == "start" else FrameworkRow(name=what, status="ok",
+                                                                  error=summary))))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     scaling_report = None

@@ -27,6 +27,8 @@ def headline(row: FrameworkRow | ScalingRow) -> str:
     """The one number shown for a finished row."""
     if row.status != "ok":
         return row.error or row.status
+    if isinstance(row, FrameworkRow) and not row.workloads and row.error:
+        return row.error  # a deploy child (advisor probe --deploy): its paths' statuses
     if isinstance(row, ScalingRow):
         return scaling_headline(row)
     parts = []
