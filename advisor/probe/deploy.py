@@ -348,8 +348,7 @@ def _export_all(exports: Mapping[tuple[str, str], list[str]],
 def _export_row(row: str, formats: list[str], workloads: list[str], models: Path, out_dir: Path,
                 folder: Path, python: str, threads: int, timeout: float,
                 say: Notify) -> dict[Path_, dict[str, Any]]:
-    """Export one row's formats; each child gets ``timeout`` seconds for what is left."""
-    from advisor.probe.runner import run_child
+    """Export one row's formats; each format gets ``timeout`` seconds (see _run_watched)."""
 
     spec = catalog.ROWS[row]
     got: dict[Path_, dict[str, Any]] = {}
@@ -365,7 +364,7 @@ def _export_row(row: str, formats: list[str], workloads: list[str], models: Path
                 "--row", row, "--formats", ",".join(left), "--models", str(models),
                 "--out", str(out_dir), "--workloads", ",".join(workloads),
                 "--threads", str(threads), "--progress", str(progress)]
-        child = run_child(args, env=_child_env(row, threads), timeout=timeout)
+        child = _run_watched(args, _child_env(row, threads), timeout, progress)
         started, done = _read_progress(progress)
         if child.status == "ok":
             done.update({(item["format"], item["workload"]): item
@@ -396,10 +395,39 @@ def _export_row(row: str, formats: list[str], workloads: list[str], models: Path
                 for workload in workloads:
                     got.setdefault(Path_(row, workload, fmt),
                                    _result("failed", "the export child gave no result for it"))
-        say("done", what, _summary(got.get(Path_(row, w, f), {}) for f in left
-                                   for w in workloads))
+        say("done", what, _summary(got[Path_(row, w, f)] for f in left if f in finished
+                                   for w in workloads if Path_(row, w, f) in got))
         left = [f for f in left if f not in finished]
     return got
+
+
+def _run_watched(args: list[str], env: dict[str, str], timeout: float,
+                 progress: Path) -> ChildResult:
+    """Run an export child; it times out only when ``timeout`` seconds pass without a new line
+    in its progress file (a format started or finished), so a row with many formats gets
+    ``timeout`` per step, and a hang in one format is caught after ``timeout``."""
+    from advisor.probe.runner import Child
+
+    child = Child(args, env=env).start()
+    if child.result is not None:
+        return child.result
+    timed_out = False
+    seen = -1
+    deadline = time.monotonic() + timeout
+    try:
+        while child.wait(min(deadline, time.monotonic() + 1.0)):
+            try:
+                size = progress.stat().st_size
+            except OSError:
+                size = 0
+            if size != seen:
+                seen, deadline = size, time.monotonic() + timeout
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+    finally:
+        result = child.finish(timed_out, timeout)
+    return result
 
 
 def _read_progress(path: Path) -> tuple[list[str], dict[tuple[str, str], dict[str, Any]]]:
