@@ -346,11 +346,20 @@ EXPORTERS: dict[str, Callable[[str, str, str, str], tuple[str, str]]] = {
 
 FRAMEWORK_MODULE = {"pytorch": "torch", "tensorflow": "tensorflow", "sklearn": "sklearn",
                     "keras": "keras", "jax": "jax"}
-TOOL_MODULES = {  # imported before the clock starts too, where installed
-    "onnx": ("onnxscript", "tf2onnx", "skl2onnx"),
-    "executorch": ("executorch.exir", "executorch.backends.xnnpack.partition.xnnpack_partitioner"),
-    "coreml": ("coremltools",),
-    "tflite": ("litert_torch",),
+TOOL_MODULES = {  # (exporter, format) -> imported before the clock starts too, where installed
+    ("pytorch", "onnx"): ("onnxscript",),
+    ("pytorch", "executorch"): ("executorch.exir",
+                                "executorch.backends.xnnpack.partition.xnnpack_partitioner"),
+    ("pytorch", "coreml"): ("coremltools",),
+    ("pytorch", "tflite"): ("litert_torch",),
+    ("tensorflow", "onnx"): ("tf2onnx",),
+    ("tensorflow", "coreml"): ("coremltools",),
+    ("sklearn", "onnx"): ("skl2onnx",),
+    ("sklearn", "coreml"): ("coremltools",),
+    ("jax", "savedmodel"): ("tensorflow", "jax.experimental.jax2tf"),
+    ("jax", "tflite"): ("tensorflow", "jax.experimental.jax2tf"),
+    ("jax", "tflite_int8"): ("tensorflow", "jax.experimental.jax2tf"),
+    ("jax", "onnx"): ("tensorflow", "jax.experimental.jax2tf", "tf2onnx"),
 }
 
 
@@ -361,7 +370,7 @@ def warm_up(row: str, fmt: str) -> None:
     import importlib.util
 
     importlib.import_module(FRAMEWORK_MODULE[row])
-    for module in TOOL_MODULES.get(fmt, ()):
+    for module in TOOL_MODULES.get((row, fmt), ()):
         try:
             if importlib.util.find_spec(module.split(".")[0]) is not None:
                 importlib.import_module(module)
