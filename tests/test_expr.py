@@ -207,3 +207,19 @@ def test_mutated_conditions_fail_cleanly(node, data):
         expr.evaluate(parsed, {"purpose": "research"})
     except ExpressionError:
         pass
+
+
+def test_compiled_conditions_equal_the_tree_walk(kb):
+    """expr.compile_condition (used for re-scoring) gives what expr.evaluate gives, unknowns too."""
+    import random
+
+    from advisor.decision import audit
+
+    rng = random.Random(2)
+    nodes = list(kb.conditions.values()) + list(kb.question_conditions.values())
+    for _ in range(200):
+        answers = audit.random_answers(kb, rng)
+        partial = {k: v for k, v in answers.items() if rng.random() < 0.6}  # leave some unknown
+        for facts in (answers, partial):
+            for node in nodes:
+                assert expr.compile_condition(node)(facts) is expr.evaluate(node, facts)

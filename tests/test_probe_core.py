@@ -11,7 +11,7 @@ import time
 import pytest
 
 from advisor.infra.errors import BadInput
-from advisor.probe import catalog, core
+from advisor.probe import catalog, core, plan, pool
 from advisor.probe.model import load_probe
 from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
@@ -20,7 +20,7 @@ from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_scr
 def installed(monkeypatch):
     """Every framework counts as installed unless a test says otherwise."""
     absent: set[str] = set()
-    monkeypatch.setattr(core, "is_installed", lambda module: module not in absent)
+    monkeypatch.setattr(plan, "is_installed", lambda module: module not in absent)
     return absent
 
 
@@ -38,14 +38,21 @@ def test_ok_row_has_the_contract_and_records_the_run(tmp_path, installed):
     row = report.row("pytorch")
     assert row.status == "ok" and row.flags == ()
     mlp = row.workloads["mlp-digits"]
-    assert mlp.samples_per_s.median == 1000.0 and mlp.samples_per_s.n == 5
+    # by default every row runs in two fresh processes whose blocks are pooled
+    assert row.repeats == 2
+    assert mlp.samples_per_s.median == 1000.0 and mlp.samples_per_s.n == 10
+    assert (mlp.processes.n, mlp.processes.medians, mlp.processes.spread,
+            mlp.processes.within) == (2, (1000.0, 1000.0), 0.0, 0.001)
+    assert mlp.between_spread == 0.0 and row.contended is False
     assert mlp.noisy is False and mlp.learned is True
     cnn = row.workloads["cnn-digits"]
     assert cnn.peak_gflops == 100.0 and cnn.fraction_of_peak > 0
     run = report.run
-    assert run.threads == 1 and run.seed == 0 and run.epochs.timed == 5
+    assert run.threads == 1 and run.seed == 0 and run.epochs.timed == 3
+    assert (run.processes.per_row, run.processes.interleaved,
+            run.processes.blocks_per_process) == (2, True, 3)
     assert run.load_avg_before is None or len(run.load_avg_before) == 3
-    assert [e.kind for e in events] == ["start", "done"]
+    assert [e.kind for e in events] == ["start", "start", "done"]
     assert report.schema_version == 1 and set(report.workloads) == {"mlp-digits", "cnn-digits"}
 
 
@@ -116,10 +123,10 @@ def test_missing_script_is_a_broken_row(tmp_path, installed):
 
 def test_bad_options_are_bad_input():
     with pytest.raises(BadInput, match="unknown framework"):
-        core.parse_frameworks("pytorch,caffe")
+        plan.parse_frameworks("pytorch,caffe")
     with pytest.raises(BadInput):
         core.ProbeOptions(repeat=0).validate()
-    assert core.parse_frameworks("jax, jax,sklearn") == ("jax", "sklearn")
+    assert plan.parse_frameworks("jax, jax,sklearn") == ("jax", "sklearn")
 
 
 # ------------------------------------------------------------------------------------- the CLI
@@ -208,6 +215,6 @@ def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
 
 
 def test_busy_machine_is_recorded():
-    assert core.is_busy([3.0, 2.0, 1.0], 2) is True
-    assert core.is_busy([0.4, 2.0, 1.0], 2) is False
-    assert core.is_busy(None, 2) is False
+    assert pool.is_busy([3.0, 2.0, 1.0], 2) is True
+    assert pool.is_busy([0.4, 2.0, 1.0], 2) is False
+    assert pool.is_busy(None, 2) is False

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from advisor.probe import core
+from advisor.probe import core, plan
 from advisor.probe.catalog import ROW_NAMES, ROWS
 from advisor.probe.model import load_probe
 pytestmark = pytest.mark.probe
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.probe
 @pytest.fixture(scope="module")
 def report():
     installed = [name for name in ROW_NAMES
-                 if all(core.is_installed(m) for m in ROWS[name].modules)]
+                 if all(plan.is_installed(m) for m in ROWS[name].modules)]
     if not installed:
         pytest.skip("no framework installed")
     # Both workloads with a tiny budget: 3 timed epochs.

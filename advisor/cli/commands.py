@@ -241,12 +241,10 @@ def rules_schema(
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
     """Print the JSON Schema of a rules file (for editors)."""
-    import json
-
-    from advisor.infra import atomic
+    from advisor.infra import atomic, jsonio
     from advisor.kb.schema import json_schema
 
-    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    text = jsonio.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
         atomic.write_text(out, text)
     else:

@@ -7,7 +7,6 @@ and JSON reports all show parts of the same object.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -228,4 +227,6 @@ class Assessment:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        from advisor.infra import jsonio
+
+        return jsonio.dumps(self.to_dict(), indent=2)

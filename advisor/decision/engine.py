@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -92,7 +92,7 @@ class Scored:
     caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
-def _tv(value: Any) -> str:
+def _tv(value: Any) -> Literal["true", "false", "unknown"]:
     if value is expr.UNKNOWN:
         return "unknown"
     return "true" if value else "false"
@@ -152,6 +152,8 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     if inputs.measurer is not None:
         deltas, measurements, measurement_notes = inputs.measurer(kb, fs.values, weights)
 
+    if not detail:
+        return _score_quick(kb, fs, fired, weights, raw, deltas, measurements, measurement_notes)
     ratings: dict[str, dict[str, float]] = {}
     parts: dict[str, list[Part]] = {}
     vetoes: dict[str, list[Veto]] = {}
@@ -214,6 +216,53 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     winner = order[0] if alive else None
     return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
                   measurements, measurement_notes, caps)
+
+
+def _score_quick(
+    kb: KnowledgeBase,
+    fs: facts_mod.FactSet,
+    fired: list[Rule],
+    weights: dict[str, float],
+    raw: dict[str, float],
+    deltas: list[MeasuredDelta],
+    measurements: list[Any],
+    measurement_notes: list[str],
+) -> Scored:
+    """The same scores as :func:`score` without traced parts: each effect applied once."""
+    ids = kb.candidate_ids
+    ratings = {
+        c.id: {k: float(c.base.get(k, DEFAULT_RATING)) for k in kb.criterion_ids}
+        for c in kb.candidates
+    }
+    vetoes: dict[str, list[Veto]] = {cid: [] for cid in ids}
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.veto is not None and effect.veto in vetoes:
+                vetoes[effect.veto].append(Veto(rule=rule.id, reason=effect.reason or ""))
+            elif effect.rate is not None and effect.candidates:
+                for cid, delta in effect.candidates.items():
+                    ratings[cid][effect.rate] += float(delta)
+    for d in deltas:
+        ratings[d.candidate][d.criterion] += d.rating
+    scores: dict[str, float] = {}
+    caps: list[tuple[str, str]] = []
+    for cid in ids:
+        crat = ratings[cid]
+        total = 0.0
+        for crit, value in crat.items():
+            if value > RATING_MAX or value < RATING_MIN:
+                value = RATING_MAX if value > RATING_MAX else RATING_MIN
+                crat[crit] = value
+                caps.append((cid, crit))
+            total += weights[crit] * value
+        scores[cid] = total
+    alive = [c for c in ids if not vetoes[c]]
+    dead = [c for c in ids if vetoes[c]]
+    key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
+    order = sorted(alive, key=key) + sorted(dead, key=key)
+    return Scored(weights, raw, ratings, {c: [] for c in ids}, vetoes, scores, order,
+                  order[0] if alive else None, fired, [], fs, measurements, measurement_notes,
+                  caps)
 
 
 def _answer_text(value: Any) -> str:
@@ -306,7 +355,9 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     }
     counted = s.facts.answers
     not_asked = {}
-    for qid, reason in s.facts.not_asked.items():
+    from advisor.questionnaire import consistency
+
+    for qid, reason in consistency.effective(kb, inputs.answers)[1].items():
         if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
             reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
         not_asked[qid] = reason

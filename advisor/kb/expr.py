@@ -624,12 +624,56 @@ def _compile_operand(node: Node) -> Any:
 
 
 def _compile_compare(node: Compare) -> Any:
+    fast = _compile_simple_compare(node)
+    if fast is not None:
+        return fast
     left_of = _compile_operand(node.left)
     right_of = _compile_operand(node.right)
 
     def compare(facts: Mapping[str, Any]) -> Any:
         return _compare_values(node.op, left_of(facts), right_of(facts))
     return compare
+
+
+def _compile_simple_compare(node: Compare) -> Any:
+    """Closures for the common shapes (name == 'x', name in [...], 'x' in name), same results."""
+    left, right, op = node.left, node.right, node.op
+    if isinstance(left, Name) and isinstance(right, Literal) and op in ("==", "!="):
+        key, const, equal = left.id, right.value, op == "=="
+
+        def eq(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            if isinstance(value, list):
+                return _compare_values(op, value, const)
+            return (value == const) is equal
+        return eq
+    if isinstance(left, Name) and isinstance(right, ListLit) and op in ("in", "not in"):
+        key, items, inside = left.id, [item.value for item in right.items], op == "in"
+
+        def member(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            try:
+                return (value in items) is inside
+            except TypeError:  # pragma: no cover - type-checked at load
+                return UNKNOWN
+        return member
+    if isinstance(left, Literal) and isinstance(right, Name) and op in ("in", "not in"):
+        key, const, inside = right.id, left.value, op == "in"
+
+        def contains(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            try:
+                return (const in value) is inside
+            except TypeError:
+                return UNKNOWN
+        return contains
+    return None
 
 
 def _compare_values(op: str, left: Any, right: Any) -> Any:

@@ -190,7 +190,11 @@ def run_deploy(options: DeployOptions, *, rows: Mapping[str, Mapping[str, Any]],
     name -> probe row with its status and workloads); the ``deploy`` part of the probe JSON."""
     options.validate()
     say = notify or (lambda kind, what, summary: None)
-    has = installed or _installed_here(python)
+    if installed is None:
+        from advisor.probe.plan import installed_checker
+
+        installed = installed_checker(python)
+    has = installed
     started = time.perf_counter()
     out_dir = Path(str(models) + "-artifacts")
     results: dict[Path_, dict[str, Any]] = {}
@@ -239,20 +243,6 @@ def run_deploy(options: DeployOptions, *, rows: Mapping[str, Mapping[str, Any]],
         "wall_s": round(time.perf_counter() - started, 2),
         "rows": deploy_rows,
     }
-
-
-def _installed_here(python: str) -> Callable[[str], bool]:
-    """Module lookup for the interpreter the children run under (this one, or assume yes)."""
-    if os.path.realpath(python) != os.path.realpath(sys.executable):
-        return lambda module: True  # another interpreter: its export child reports what lacks
-
-    def has(module: str) -> bool:
-        try:
-            return importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            return False
-
-    return has
 
 
 def _missing_tool(row: str, fmt: str, has: Callable[[str], bool]) -> str | None:

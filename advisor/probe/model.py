@@ -24,7 +24,10 @@ removed key bumps it, with a migration in ``from_dict``):
      accuracy, peak_rss_mb, peak_gpu_mb, noisy, learned), ``run``, ``workloads`` (descriptions).
      Added since, still version 1: ``environment``; ``run.startup``, ``run.not_run``,
      ``run.epochs.min_block_s`` (timed blocks of whole epochs); ``scaling`` (``--scaling``);
-     ``deploy`` (``--deploy``, rows per row x workload x target x format).
+     ``deploy`` (``--deploy``, rows per row x workload x target x format); fresh processes per
+     row and contention: ``run.processes``, ``run.contention``, ``run.quiet``, ``run.python``,
+     ``frameworks[].contended`` / ``.contention``, ``workloads.*.processes`` / ``.contention``
+     (a file without them was not measured for contention: ``quiet`` None).
 See docs/architecture.md for the whole data flow.
 """
 
@@ -46,8 +49,17 @@ SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
 MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
+# Every number in a probe file is 0 or has a magnitude in this range (1 PB of memory, 1e15
+# samples/s; timings of a femtosecond): derived ratios, logs and chart positions stay finite
+# (5e-324 against 1e308 reached log2(0); medians near 1.7e308 overflowed the charts).
+NUMBER_MAGNITUDE = (1e-30, 1e15)
+# What a probe file may hold, bounded so that rendering and comparing stay fast (issue 15.6).
+MAX_ROWS = 64
+MAX_WORKLOADS = 32  # distinct workload names in one file
+MAX_LIST = 256  # gpus, devices, flags, scaling rows
 #: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
-SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run")
+SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy",
+                    "load_avg_before", "quiet", "contention")
 Status = Literal["ok", "missing", "broken", "timeout"]
 ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
 DeployStatus = Literal["ok", "failed", "unavailable", "timeout"]
@@ -116,6 +128,27 @@ class Stats:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Processes:
+    """One workload of a row over its fresh processes (pyperf's worker processes)."""
+
+    n: int = 0  # processes with a median
+    medians: tuple[float, ...] = ()  # each process's median samples/s, in run order
+    spread: float | None = None  # (max - min) / median of the medians; None with one process
+    within: float | None = None  # the median of each process's own IQR / median
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowContention:
+    """Why a row counts as contended (other processes competed for its cores while it trained)."""
+
+    others_cpu_share: float | None = None  # worst share of its cores' time other processes used
+    calibration_ratio: float | None = None  # worst calibration reading / the run's fastest
+    why: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkloadResult:
     """One framework row on one workload. ``noisy`` and ``learned`` follow the policy."""
 
@@ -131,11 +164,20 @@ class WorkloadResult:
     gflops: float | None = None
     peak_gflops: float | None = None
     fraction_of_peak: float | None = None
+    processes: Processes | None = None  # the spread between fresh processes (absent: older file)
+    contention: tuple[Mapping[str, Any], ...] = ()  # the children's evidence, one per process
     extra: Mapping[str, Any] = _extra()
 
     @property
     def noisy(self) -> bool:
         return self.samples_per_s.noisy
+
+    @property
+    def between_spread(self) -> float:
+        """How far this workload's fresh processes differed ((max - min) / median; 0: unknown).
+        A speed difference no larger than this is no difference."""
+        spread = self.processes.spread if self.processes is not None else None
+        return spread if spread is not None and spread > 0 else 0.0
 
     @property
     def learned(self) -> bool:
@@ -160,8 +202,10 @@ class FrameworkRow:
     error: str | None = None
     install_hint: str | None = None
     ran_on: str | None = None
-    repeats: int | None = None
+    repeats: int | None = None  # fresh processes
     flags: tuple[str, ...] = ()
+    contended: bool = False  # its numbers move no score (see RowContention)
+    contention: RowContention | None = None
     workloads: Mapping[str, WorkloadResult] = field(default_factory=dict)
     extra: Mapping[str, Any] = _extra()
     DERIVED: ClassVar[tuple[str, ...]] = ("sees_gpu",)
@@ -214,6 +258,24 @@ class NotRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunProcesses:
+    per_row: int | None = None
+    interleaved: bool = False
+    blocks_per_process: int | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContention:
+    rows: tuple[str, ...] = ()  # the contended rows
+    baseline_calibration_s: float | None = None
+    others_cpu_limit: float | None = None
+    calibration_limit: float | None = None
+    method: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Run:
     """How the probe measured. Every field is optional: older files say less."""
 
@@ -230,12 +292,36 @@ class Run:
     load_avg_before: tuple[float, ...] | None = None
     load_avg_after: tuple[float, ...] | None = None
     busy: bool = False
+    # quiet: not busy and no row contended; None in files from before it was measured
+    quiet: bool | None = None
+    contention: RunContention | None = None
+    processes: RunProcesses | None = None
+    python: str | None = None  # "advisor's own", or the --python interpreter
     noise_limit: float | None = None
     cpu_matmul_peak_gflops: float | None = None
     accuracy_gate: Mapping[str, float] = field(default_factory=dict)
     wall_s: float | None = None
     child_env: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = _extra()
+
+    @property
+    def contended_rows(self) -> tuple[str, ...]:
+        return self.contention.rows if self.contention is not None else ()
+
+    @property
+    def not_quiet(self) -> str:
+        """'' unless the run is known not to be quiet; else why (busy machine, contended rows).
+
+        A busy or contended measurement moves no score."""
+        why = []
+        if self.busy:
+            load = self.load_avg_before
+            why.append("the machine was busy before the probe"
+                       + (f" (1-minute load {load[0]:.1f})" if load else ""))
+        if self.contended_rows:
+            why.append(f"other processes competed for the cores while "
+                       f"{', '.join(self.contended_rows)} trained (contended)")
+        return "; ".join(why)
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -430,13 +516,16 @@ class ProbeDocument:
             )
         if version < 1:
             raise VersionError(f"unknown probe schema version {version}", path=where)
+        check_bounds(data, where)
         return _build(cls, data, "", _Context(where))
 
     def to_dict(self) -> dict[str, Any]:
         return _dump(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        from advisor.infra import jsonio  # strict JSON: a NaN measured is written as null
+
+        return jsonio.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
 ProbeReport = ProbeDocument  # the name the probe runner and older tests use
@@ -496,16 +585,21 @@ class _Bad:
         self.text = text if len(text) <= 30 else text[:27] + "..."
 
 
+def _in_range(value: float) -> bool:
+    low, high = NUMBER_MAGNITUDE
+    return value == 0 or low <= abs(value) <= high
+
+
 def _float(text: str) -> float | _Bad:
     value = float(text)
-    return value if math.isfinite(value) else _Bad(text)
+    return value if math.isfinite(value) and _in_range(value) else _Bad(text)
 
 
 def _int(text: str) -> int | _Bad:
     if len(text.lstrip("-")) > 19:
         return _Bad(text)
     value = int(text)
-    return value if -MAX_INT < value < MAX_INT else _Bad(text)
+    return value if -MAX_INT < value < MAX_INT and _in_range(value) else _Bad(text)
 
 
 # ---------------------------------------------------------------- the one converter
@@ -667,3 +761,40 @@ def _dump(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {k: _dump(v) for k, v in obj.items()}
     return obj
+
+
+def check_bounds(data: dict[str, Any], where: str) -> None:
+    """Refuse, with one line, a probe file whose size would make rendering or comparing slow
+    (a thousand workload names, thousands of rows) or whose rows contradict each other."""
+    frameworks = data.get("frameworks")
+    if not isinstance(frameworks, list):
+        return  # the schema check names it
+    if len(frameworks) > MAX_ROWS:
+        raise SchemaError(f"frameworks: {len(frameworks)} rows, at most {MAX_ROWS}", path=where)
+    names: set[str] = set()
+    workloads: set[str] = set()
+    for row in frameworks:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name")
+        if isinstance(name, str):
+            if name in names:
+                raise SchemaError(f"frameworks: row {name[:60]!r} appears twice", path=where)
+            names.add(name)
+        if isinstance(row.get("workloads"), dict):
+            workloads.update(row["workloads"])
+        for key in ("devices", "flags"):
+            if isinstance(row.get(key), list) and len(row[key]) > MAX_LIST:
+                raise SchemaError(f"frameworks: {key} of a row: more than {MAX_LIST}", path=where)
+    if len(workloads) > MAX_WORKLOADS:
+        raise SchemaError(f"frameworks: {len(workloads)} workload names, at most "
+                          f"{MAX_WORKLOADS}", path=where)
+    for key, items in (("gpus", data.get("gpus")),
+                       ("scaling.rows", (data.get("scaling") or {}).get("rows")
+                        if isinstance(data.get("scaling"), dict) else None)):
+        if isinstance(items, list) and len(items) > MAX_LIST:
+            raise SchemaError(f"{key}: {len(items)} entries, at most {MAX_LIST}", path=where)
+    deploy = data.get("deploy")
+    rows = deploy.get("rows") if isinstance(deploy, dict) else None
+    if isinstance(rows, list) and len(rows) > 16 * MAX_LIST:
+        raise SchemaError(f"deploy.rows: {len(rows)} entries, at most {16 * MAX_LIST}", path=where)

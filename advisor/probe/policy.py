@@ -31,6 +31,16 @@ MIN_SAMPLES = 3
 ACCURACY_GATE: Mapping[str, float] = {"mlp-digits": 0.80, "cnn-digits": 0.80}
 DEFAULT_ACCURACY_GATE = 0.80
 
+#: The 1-minute load average before the run above this x the usable cores: a busy machine.
+BUSY_LOAD_PER_CORE = 0.5
+
+#: Other processes used more than this share of a row's cores while it trained: the row is
+#: contended (advisor.probe.pool.mark_contention). Two busy loops on two cores read about 0.9.
+OTHERS_CPU_LIMIT = 0.20
+
+#: A calibration reading more than this times the run's fastest: the row's core was shared.
+CALIBRATION_LIMIT = 1.5
+
 #: Device kinds (as the probe children name them, any case) that are an accelerator.
 GPU_KINDS = frozenset({"gpu", "cuda", "rocm", "mps", "metal"})
 
@@ -86,3 +96,8 @@ def overlaps(a_median: float, a_iqr: float | None, b_median: float, b_iqr: float
 def sees_gpu(device_kinds: Iterable[str]) -> bool:
     """Does a framework see an accelerator, given the kinds of the devices it listed?"""
     return any(str(kind).lower() in GPU_KINDS for kind in device_kinds)
+
+
+def is_busy(load: Sequence[float] | None, cores: int) -> bool:
+    """Other work was competing for the cores the probe uses: its numbers are unreliable."""
+    return bool(load) and load is not None and load[0] > BUSY_LOAD_PER_CORE * cores

@@ -17,6 +17,9 @@ from typing import Sequence
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
            "#8C8C8C", "#CCB974", "#64B5CD"]
 LABEL_MAX = 32
+# Charts per report are bounded: the first workloads get one each; the tables show every
+# workload (issue 15, item 6).
+MAX_WORKLOAD_CHARTS = 8
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 WIDTH = 760
 FONT = 11

@@ -121,11 +121,27 @@ def method(probe: ProbeDocument | None) -> str:
     if startup is not None and startup.mode == "staged":
         side = f"{startup.window} side by side" if startup.window is not None else "side by side"
         parts.append(f"frameworks imported {side} (import times include that overlap), then "
-                     "every row trained alone: epoch times were measured with nothing else "
-                     "running")
+                     "one row trained at a time")
     elif startup is not None and startup.mode == "serial":
-        parts.append("one row after another, nothing else running")
+        parts.append("one row after another")
+    if run.processes is not None and run.processes.per_row is not None:
+        parts.append(f"{run.processes.per_row} fresh process(es) per row, interleaved")
+    if run.quiet is True:
+        parts.append("measured quiet: the machine was not busy and no other process competed "
+                     "for a row's cores while it trained")
+    elif run.quiet is None:
+        parts.append("whether other processes competed for the cores was not measured")
     return ("Measured " + "; ".join(parts) + ".") if parts else ""
+
+
+def quiet_warning(probe: ProbeDocument | None) -> str:
+    """'' when the probe was measured quiet (or says nothing); else why its numbers are suspect."""
+    run = probe.run if probe is not None else None
+    why = run.not_quiet if run is not None else ""
+    if not why:
+        return ""
+    return (f"Not measured quiet: {text(why, 600)}. These numbers may show the other work "
+            "rather than the frameworks, and they move no score.")
 
 
 def not_run(probe: ProbeDocument | None) -> list[tuple[str, str]]:

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from advisor.probe.model import FrameworkRow, ProbeDocument, ScalingRow, Stats
 
 if TYPE_CHECKING:
-    from advisor.probe.core import ProgressEvent
+    from advisor.probe.supervise import ProgressEvent
 
 STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red",
          "unavailable": "yellow"}
@@ -116,12 +117,21 @@ def _rate(stats: Stats | None) -> str:
 
 
 def render_summary(console: Console, report: ProbeDocument) -> None:
+    from rich.markup import escape
+
+    from advisor.infra.clean import clean
+
+    def e(value: object) -> str:  # a hypervisor sets the CPU name: "[/]" or "[link=...]" is text
+        return escape(clean(str(value)))
+
     host = report.host
-    console.print(f"[bold]{host.cpu_model or 'unknown CPU'}[/] · {host.usable_cores} usable of "
+    console.print(f"[bold]{e(host.cpu_model or 'unknown CPU')}[/] · {host.usable_cores} usable of "
                   f"{host.logical_cores} cores · "
-                  f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {host.os} · Python {host.python}")
+                  f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {e(host.os)} · "
+                  f"Python {e(host.python)}")
     for gpu in report.gpus:
-        console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
+        console.print(f"GPU: {e(gpu.vendor)} {e(gpu.name)} "
+                      f"{(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
     table = Table(title="samples/s: median of timed blocks ±IQR/median", title_justify="left",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("row", "status", "import", "mlp/s", "cnn/s", "%peak", "acc"):
@@ -132,7 +142,7 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
         frac = cnn.fraction_of_peak if cnn else None
         acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
                        for w in (mlp, cnn))
-        table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")),
+        table.add_row(Text(row.name), Text(row.status, STYLE.get(row.status, "")),
                       f"{row.import_s:.1f}s" if row.import_s is not None else "-",
                       _rate(mlp.samples_per_s if mlp else None),
                       _rate(cnn.samples_per_s if cnn else None), f"{frac:.0%}" if frac else "-", acc)
@@ -168,7 +178,20 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
                           f"{load[0] if load else '?'} on {host.usable_cores} cores): other "
                           "work competed for the cores, so these numbers understate the "
-                          "frameworks.")
+                          "frameworks and move no score.")
+        for name in run.contended_rows:
+            row = report.row(name)
+            why = "; ".join(row.contention.why) if row is not None and row.contention else ""
+            console.print(f"[yellow]contended:[/] {escape(name)}: {escape(why)} - its "
+                          "numbers move no score.")
+        per_row = run.processes.per_row if run.processes is not None else None
+        if per_row == 1:
+            console.print("one process per row: the spread between fresh processes is unknown "
+                          "(a process is a sample; drop --quick or pass --repeat 2 or more)",
+                          markup=False)
+        if run.quiet is True:
+            console.print(f"measured quiet · {per_row or 1} fresh process(es) per row, "
+                          "interleaved", markup=False)
 
 
 def render_scaling(console: Console, report: ProbeDocument) -> None:
@@ -184,7 +207,7 @@ def render_scaling(console: Console, report: ProbeDocument) -> None:
     for row in sc.rows:
         eff = row.efficiency
         table.add_row(
-            row.name, Text(row.status, STYLE.get(row.status, "")),
+            Text(row.name), Text(row.status, STYLE.get(row.status, "")),
             _rate(row.baseline.samples_per_s if row.baseline else None),
             _rate(row.parallel.samples_per_s if row.parallel else None),
             f"{eff.median:.2f} [{eff.low:.2f}-{eff.high:.2f}]" if eff else "-",

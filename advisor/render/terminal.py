@@ -12,6 +12,7 @@ from rich.text import Text
 
 from advisor.decision.assessment import Assessment
 from advisor.render import measured
+from advisor.render.robust_text import robustness_text
 from advisor.render.text import clean
 
 
@@ -136,21 +137,21 @@ def deploy_table(dm: measured.DeployMatrix) -> Table:
 
 def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     rob = a.robustness
+    words = robustness_text(a)
     if a.winner is None:
         console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
                             title="advisor"))
     else:
-        margin = f"{rob.margin:.2f} points ahead of {a.name_of(rob.runner_up)}" if rob.margin is not None else "no rival left"
-        console.print(
-            Panel(
-                Group(
-                    Text.from_markup(f"[bold green]{_e(a.name_of(a.winner))}[/] - {rob.label} ({_e(margin)})"),
-                    Text(f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}", style="dim"),
-                ),
-                title="Recommendation",
-                expand=False,
-            )
-        )
+        lines = [Text.from_markup(f"[bold green]{_e(words.headline)}[/]")]
+        for extra in (words.probability, words.evidence):
+            if extra:
+                lines.append(Text(clean(extra)))
+        lines.append(Text(f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}", style="dim"))
+        console.print(Panel(Group(*lines), title="Recommendation", expand=False))
+        if words.separators:
+            console.print("[bold]What would separate them[/]")
+            for line in words.separators:
+                _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
     console.print(ranking_table(a, console.width))
     console.print(breakdown_table(a, console.width))
     if a.why:
@@ -167,21 +168,25 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
             elif wn.reasons:
                 _item(console, "-", f"{name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
     console.print(weights_table(a, console.width))
-    if rob.flips:
-        console.print("[bold]Answers that would change the winner[/]")
-        for flip in rob.flips[: (None if verbose else 8)]:
-            _item(console, "-", f"if {_e(flip.change)}: {_e(a.name_of(flip.new_winner))}")
-        if not verbose and len(rob.flips) > 8:
-            console.print(f"  ... and {len(rob.flips) - 8} more (--format json or markdown lists all)")
+    if words.answer_flips:
+        console.print("[bold]Answers that would change the winner[/] (largest new lead first)")
+        for line in words.answer_flips[: (None if verbose else 8)]:
+            _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
+        if not verbose and len(words.answer_flips) > 8:
+            console.print(f"  ... and {len(words.answer_flips) - 8} more (--format json or markdown lists all)")
     else:
         console.print("[bold]No single changed answer changes the winner.[/]")
+    if words.project_flips:
+        shown = ", ".join(f"{line.change} -> {line.winner}" for line in words.project_flips[:4])
+        more = f" and {len(words.project_flips) - 4} more" if len(words.project_flips) > 4 else ""
+        console.print(f"[dim]Another project (data type, task) would go elsewhere: {_e(shown)}{more}[/]")
     if a.measurements:
         console.print("[bold]Measured on the probed machine[/]")
         for m in a.measurements:
             console.print(f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
                           + (f" -> {_e(m.criterion)} {m.rating:+.2f}" if m.rating else ""))
-    for note in a.measurement_notes:
-        console.print(f"  [dim]{_e(note)}[/]")
+    for measurement_note in a.measurement_notes:
+        console.print(f"  [dim]{_e(measurement_note)}[/]")
     dm = measured.deploy(a.probe)
     if dm is not None:
         console.print(deploy_table(dm))
@@ -199,6 +204,12 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
                 console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
     if a.unanswered:
         console.print(f"[yellow]Unanswered (treated as unknown):[/] {_e(', '.join(a.unanswered))}")
+    for qid, skipped in a.not_asked.items():
+        console.print(f"[dim]{_e(qid)}: {_e(skipped)}[/]")
+    if verbose:
+        console.print("[bold]Labels[/]")
+        for label, text in words.definitions:
+            console.print(f"  [dim]{_e(label)}: {_e(text)}[/]")
 
 
 def _effects_on(effects: list[str], candidate: str) -> list[str]:

@@ -15,6 +15,9 @@ from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
 
 
+MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
+
+
 @dataclass(frozen=True)
 class Machine:
     label: str
@@ -77,6 +80,16 @@ def _facts(probe: ProbeDocument) -> dict[str, str]:
         else:
             out[label] = value
     out["GPUs"] = "; ".join(gpus) if gpus else "none detected"
+    run = probe.run
+    if run is not None and run.busy:
+        out["Measured quiet"] = "NO: the machine was busy (these numbers move no score)"
+    elif run is not None and run.contended_rows:
+        out["Measured quiet"] = (f"NO: contended rows {', '.join(run.contended_rows[:12])} "
+                                 "(their numbers move no score)")
+    elif run is not None and run.quiet is True:
+        out["Measured quiet"] = "yes"
+    else:
+        out["Measured quiet"] = "not measured"
     return out
 
 
@@ -90,6 +103,8 @@ def _labels(paths: Sequence[str]) -> list[str]:
 def compare(paths: Sequence[str]) -> Comparison:
     if not paths:
         raise BadInput("give at least one probe file")
+    if len(paths) > MAX_FILES:
+        raise BadInput(f"{len(paths)} probe files; compare takes at most {MAX_FILES}")
     machines = []
     for label, path in zip(_labels(paths), paths):
         probe = read(path)
