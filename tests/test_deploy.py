@@ -349,7 +349,7 @@ def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
     onnx = by(rows, format="onnx", target="server")[0]
     assert onnx["status"] == "ok", onnx["reason"]
     assert onnx["parity"]["top1_agreement"] >= 0.99 and onnx["latency_ms"]["n"] >= 50
-    assert onnx["size_bytes"] > 1000 and onnx["runtime"]["name"] == "onnxruntime"
+    assert onnx["size_bytes"] > 1000 and onnx["runtime"].startswith("onnxruntime ")
     mcu = by(rows, target="microcontroller")[0]
     assert mcu["status"] == "unavailable" and mcu["reason"]
 
