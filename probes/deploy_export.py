@@ -29,11 +29,12 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
+import harness
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
@@ -374,8 +375,9 @@ def warm_up(row: str, fmt: str) -> None:
         try:
             if importlib.util.find_spec(module.split(".")[0]) is not None:
                 importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - the exporter reports a broken tool with its error
-            pass
+        except Exception as exc:  # noqa: BLE001 - the exporter reports a broken tool itself
+            print(f"warm-up import of {module} failed: {harness.error_line(exc)}",
+                  file=sys.stderr)
 
 
 def export_one(exporter: str, row: str, fmt: str, models: str, out: str,

@@ -13,7 +13,7 @@ import pytest
 
 from advisor.infra.errors import BadInput
 from advisor.probe import deploy
-from tests.probe_fixtures import ROOT, PROBES, write_script
+from tests.probe_fixtures import PROBES, ROOT, write_script
 
 OK_EXPORT = """
 import json, os, sys, time, argparse
@@ -391,7 +391,8 @@ def _cli(folder: Path, *args: str, timeout: float = 120):
 
     env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PYTHONPATH=str(ROOT), COLUMNS="120")
     return subprocess.run([sys.executable, "-m", "advisor", "probe", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=folder)
+                          capture_output=True, text=True, timeout=timeout, cwd=folder,
+                          check=False)
 
 
 def test_cli_probe_deploy_writes_deploy_rows(tmp_path):

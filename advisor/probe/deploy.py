@@ -30,15 +30,13 @@ on the ``deployment`` criterion for the answered targets, listed as measurements
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
-import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from advisor.infra.errors import BadInput
 from advisor.probe import catalog
@@ -457,15 +455,16 @@ def _run_all(results: dict[Path_, dict[str, Any]], models: Path, folder: Path, p
              threads: int, timeout: float, say: Notify, has: Callable[[str], bool]) -> None:
     """One runtime child per (row, format) with exported artifacts, one at a time."""
     from advisor.probe.runner import run_child
+
     groups: dict[tuple[str, str], list[Path_]] = {}
-    for key, got in results.items():
-        if got.get("status") != "ok" or got.get("measured"):
+    for key, exported in results.items():
+        if exported.get("status") != "ok" or exported.get("measured"):
             continue
-        fmt = FORMATS[key.format]
-        if fmt.not_run:
-            got.update(status="unavailable",
-                       reason=f"{fmt.not_run} ({got.get('size_bytes') or 0:,} bytes)",
-                       runtime=fmt.runtime)
+        spec = FORMATS[key.format]
+        if spec.not_run:
+            exported.update(status="unavailable",
+                            reason=f"{spec.not_run} ({exported.get('size_bytes') or 0:,} bytes)",
+                            runtime=spec.runtime)
             continue
         groups.setdefault((key.row, key.format), []).append(key)
     for (row, fmt), keys in groups.items():
@@ -476,10 +475,10 @@ def _run_all(results: dict[Path_, dict[str, Any]], models: Path, folder: Path, p
         for key in keys:
             model_dir = _model_dir(models, key.row, key.workload)
             args += ["--artifact", f"{key.workload}={results[key]['artifact']}={model_dir}"]
-        got = run_child(args, env=_child_env(row, threads), timeout=timeout)
-        by_workload = _child_results(got)
+        child = run_child(args, env=_child_env(row, threads), timeout=timeout)
+        by_workload = _child_results(child)
         for key in keys:
-            ran = by_workload.get(key.workload) or _child_failure(got, "runtime")
+            ran = by_workload.get(key.workload) or _child_failure(child, "runtime")
             results[key] = _judge(results[key], ran)
         say("done", what, _summary(results[key] for key in keys))
 
@@ -590,7 +589,8 @@ def measurer(inner: Any, probe: Mapping[str, Any]) -> Any:
         if not targets:
             return deltas, measurements, notes
         decided = path_status(kb, probe)
-        measured_targets, rule_targets = [], []
+        measured_targets: list[str] = []
+        rule_targets: list[str] = []
         for target in targets:
             found = False
             for cand in kb.candidates:

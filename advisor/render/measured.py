@@ -326,7 +326,8 @@ class DeployMatrix:
         if ok:
             return min(ok, key=lambda p: p.p50 if p.p50 is not None else math.inf)
         bad = [p for p in paths if p.status in ("failed", "timeout")]
-        return (bad or paths or [None])[0]
+        rest = bad or paths
+        return rest[0] if rest else None
 
     def measurements(self) -> list[tuple[DeployPath, list[str]]]:
         """Each (row, workload, format) measured once, with the targets it serves."""
