@@ -49,10 +49,11 @@ def build_inputs(
     doc: ProbeDocument | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
-    from advisor.probe import deploy
     from advisor.probe import facts as probe_facts
 
     if doc is not None:
+        from advisor.probe import deploy  # the deployment paths measured (advisor probe --deploy)
+
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
