@@ -418,3 +418,25 @@ def test_cli_bad_deploy_options_exit_2(tmp_path, args):
     done = _cli(tmp_path, "--frameworks", "sklearn", *args, "--out", str(tmp_path / "p.json"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert not (tmp_path / "p.json").exists()
+
+
+def test_advisor_run_deploy_measures_only_the_answered_targets(tmp_path, monkeypatch):
+    from advisor.probe.model import ProbeDocument
+    from advisor.questionnaire.answers import AnswerSet
+    from advisor.service import recommend
+    from advisor.service import run as run_mod
+
+    seen = {}
+    fixture = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
+
+    def fake_probe(**kw):
+        seen.update(kw)
+        return ProbeDocument.from_dict(fixture, "fake")
+
+    monkeypatch.setattr(run_mod, "probe_machine", fake_probe)
+    kb = recommend.load_kb(None)
+    answers = AnswerSet(values={"deploy_targets": ["mobile_android", "none", "browser"]})
+    run_mod.run(kb, answers, out_dir=str(tmp_path / "out"), deploy=True)
+    assert seen["deploy_targets"] == ("mobile_android", "browser")
+    run_mod.run(kb, answers, out_dir=str(tmp_path / "out2"))
+    assert seen["deploy_targets"] == ()
