@@ -5,7 +5,7 @@ A probe script is run by ``advisor probe`` in a fresh process::
     python probe_<framework>.py --threads 2 --epochs 5 --workloads mlp-digits,cnn-digits \
         --seed 0 --data-cache DIR
 
-It imports its framework (timed: ``import_s``), builds the two workloads of DESIGN.md, trains them
+It imports its framework (timed: ``import_s``), builds the workloads of docs/architecture.md, trains them
 for one warm-up epoch (``first_epoch_s``: tracing and compilation included) plus ``--epochs`` timed
 blocks of whole epochs (each at least ``--min-block-s``, see :func:`time_epochs`), and prints
 exactly ONE JSON object on stdout. Everything else the frameworks print is sent
@@ -50,8 +50,9 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 def _load_protocol() -> Any:

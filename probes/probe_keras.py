@@ -44,6 +44,10 @@ def load(config: harness.Config) -> dict[str, Any]:
         "devices": devices,
         "ran_on": ran_on,
         "framework_threads": config.threads,
+        # what this child measured with (the parent sets a private KERAS_HOME holding float32)
+        "keras_config": {"floatx": keras.config.floatx(),
+                         "image_data_format": keras.config.image_data_format(),
+                         "epsilon": keras.config.epsilon()},
     }
     if ran_on == "gpu":  # judge cnn-digits against the device, not the CPU's numpy matmul
         info["_device_matmul_peak"], info["_device_peak_source"] = device_peak()

@@ -290,15 +290,30 @@ def test_matrix_view_picks_the_best_path_and_lists_each_artifact_once():
     assert len(dm.measurements()) == 3
 
 
-def test_markdown_matrix_escapes_and_shows_numbers():
-    from advisor.render.markdown import deploy_details, deploy_matrix
+def test_reports_show_the_matrix_escaped_with_numbers(tmp_path):
+    from advisor.render import html, markdown, terminal
+    from advisor.service import recommend
 
-    dm = assessment_with_deploy()
-    table = deploy_matrix(dm)
-    assert "ok executorch" in table and "failed (tflite)" in table
-    details = deploy_details(dm)
-    assert "<b>" not in details and "boom" in details
-    assert "0.05" in details and "68.4" in details
+    probe = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
+    probe.update(probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                             path("tensorflow", "mobile_android", "tflite", "failed",
+                                  "<b>boom</b>"),
+                             path("sklearn", "server", "onnx", "ok")]))
+    probe_file = tmp_path / "probe.json"
+    probe_file.write_text(json.dumps(probe))
+    a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
+                            sets=["deploy_targets=mobile_android"]).assessment
+    text = markdown.render(a)
+    assert "### Deployment paths measured on the probed machine" in text
+    assert "ok executorch: 0.05 ms p50" in text and "failed (tflite)" in text
+    assert "<b>" not in text and "boom" in text and "68.4" in text
+    page = html.render(a, charts=False)
+    assert 'id="deploy-matrix"' in page and "<b>boom" not in page and "&lt;b&gt;boom" in page
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    terminal.render(a, console)
+    assert "Deployment paths measured" in console.export_text()
 
 
 def test_compare_shows_deploy_side_by_side(tmp_path):

@@ -128,7 +128,7 @@ def test_a_difference_within_the_spread_between_processes_is_no_difference(tmp_p
     assert any("fresh processes differed by 42%" in n for n in a.measurement_notes)
 
 
-def _doc(**run) -> "ProbeDocument":  # noqa: F821
+def _doc(**run) -> ProbeDocument:  # noqa: F821
     from advisor.probe.model import ProbeDocument
 
     data = probe_data("cpu-noisy")
@@ -269,3 +269,38 @@ def test_run_probes_only_the_workloads_its_project_needs(tmp_path):
     calls = argv_log.read_text().splitlines()
     assert len(calls) == 2  # two fresh processes, and only the workload tabular data reads
     assert all(c.split("--workloads ")[1].split()[0] == "mlp-digits" for c in calls)
+
+
+# ------------------------------------------------------------------------------ plan / supervise
+def test_rows_run_in_interleaved_rounds_of_fresh_processes(tmp_path, monkeypatch):
+    """Round 1 runs every row once, then round 2: a slow stretch of the machine lands on
+    several rows' processes instead of all of one row's."""
+    from probe_fixtures import fake_probes_dir, ok_payload
+
+    from advisor.probe import core, plan
+
+    monkeypatch.setattr(plan, "is_installed", lambda module: True)
+    log = tmp_path / "order"
+    scripts = {}
+    for row, script in (("pytorch", "probe_pytorch.py"), ("jax", "probe_jax.py")):
+        scripts[script] = (f"import json, os\nopen({str(log)!r}, 'a').write('{row} %d\\n' % "
+                           f"os.getpid())\nprint(json.dumps({ok_payload(row)!r}))\n")
+    folder = fake_probes_dir(tmp_path / "probes", scripts)
+    doc = core.run_probe(core.ProbeOptions(scripts=folder, frameworks=("pytorch", "jax"),
+                                           threads=1, timeout_s=30, startup="serial", repeat=3))
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert [name for name, _ in lines] == ["pytorch", "jax"] * 3
+    assert len({pid for _, pid in lines}) == 6  # every process a fresh one
+    assert all(r.repeats == 3 for r in doc.frameworks)
+
+
+def test_the_protocol_module_needs_nothing_but_the_standard_library():
+    """Children load it under any interpreter (--python), without advisor or site-packages."""
+    from advisor.probe import protocol
+
+    code = ("import runpy, sys; m = runpy.run_path(sys.argv[1]); "
+            "print(m['READY_LINE'], m['calibrate']() > 0)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, protocol.__file__],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["advisor-probe:", "ready", "True"]

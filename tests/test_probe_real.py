@@ -1,7 +1,7 @@
 """Real probes: each installed framework runs both workloads for real (3 timed epochs).
 
 Marked ``probe`` (slower: about a minute on 2 cores; run in CI). Checks the JSON contract of
-DESIGN.md, accuracy well above chance.
+docs/architecture.md, accuracy well above chance.
 """
 
 from __future__ import annotations

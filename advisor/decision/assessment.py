@@ -2,7 +2,13 @@
 
 Immutable (frozen dataclasses: built by advisor from validated inputs, so no second validation
 and no pydantic on the fast path), JSON-serialisable, and complete: the terminal, Markdown, HTML
-and JSON reports all show parts of the same object.
+and JSON reports all show parts of the same object. It is the typed recommendation document:
+``to_dict``/``to_json`` own the recommendation JSON (docs/architecture.md, "File formats"), whose
+``probe`` section is ``ProbeDocument.summary``.
+
+Format history (``schema_version``; new keys keep the version):
+  1  advisor 0.1: winner, ranking (candidate, score, vetoed, contributions), robustness,
+     measurements, measurement_notes, fired rules with sources, probe.
 """
 
 from __future__ import annotations

@@ -283,7 +283,6 @@ def measurer(probe: Mapping[str, Any]):
 
 
 # ------------------------------------------------------------------------------- scaling
-SCALING_ACCURACY_GATE = 0.8
 
 
 def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:

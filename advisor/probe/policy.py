@@ -11,7 +11,8 @@ too (they may run under another Python, ``--python``): one interpolation for bot
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from advisor.probe import protocol
 

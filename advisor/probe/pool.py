@@ -74,7 +74,7 @@ def pool_row(spec: Row, results: list[ChildResult],
         "workloads": {},
         "flags": [],
     }
-    for key in ("backend", "backend_version", "float32_matmul_precision"):
+    for key in ("backend", "backend_version", "float32_matmul_precision", "keras_config"):
         if key in first:
             row[key] = first[key]
     if failed:

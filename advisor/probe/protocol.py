@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any
 
 PROTOCOL_VERSION = 2  # 2: calibration kernel (``calibration``), cpu_s per workload
 READY_LINE = "advisor-probe: ready"  # a --staged child, once it can train
@@ -52,7 +52,7 @@ CHILD_ENV = {
 CHILD_ENV_DEFAULTS = ("TF_CPP_MIN_LOG_LEVEL",)
 
 
-def thread_env(threads: int, xla_flags: Optional[str] = None) -> Dict[str, str]:
+def thread_env(threads: int, xla_flags: str | None = None) -> dict[str, str]:
     """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
     n = str(threads)
     xla = os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags
@@ -68,12 +68,12 @@ def thread_env(threads: int, xla_flags: Optional[str] = None) -> Dict[str, str]:
     }
 
 
-def result_line(result: Dict[str, Any]) -> str:
+def result_line(result: dict[str, Any]) -> str:
     """The child's one result: strict JSON on one line."""
     return json.dumps(result, sort_keys=True, allow_nan=False) + "\n"
 
 
-def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
+def parse_result(stdout: str) -> dict[str, Any] | None:
     """The child's one JSON object: the last non-empty line, an object with a known status."""
     lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
     line = lines[-1] if lines else ""
@@ -88,7 +88,7 @@ def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
     return data
 
 
-def quartiles(values: Any) -> Optional[tuple]:
+def quartiles(values: Any) -> tuple | None:
     """(Q1, median, Q3) with linear interpolation between order statistics (numpy's default,
     ``statistics.quantiles(method="inclusive")``); None for no values. The one definition: the
     parent's measurement policy (advisor.probe.policy) uses it too."""
@@ -106,7 +106,7 @@ def quartiles(values: Any) -> Optional[tuple]:
     return q(0.25), q(0.5), q(0.75)
 
 
-def quantiles(values: Any) -> Dict[str, Any]:
+def quantiles(values: Any) -> dict[str, Any]:
     """median, IQR and n of ``values`` (see :func:`quartiles`), as the probe file stores a rate."""
     qs = quartiles(values)
     if qs is None:
@@ -146,14 +146,14 @@ def calibrate(clock: Any = None, runs: int = CALIBRATION_RUNS) -> float:
 # ---------------------------------------------------------------------- contention evidence
 # What else ran on this child's cores while it trained, measured by the child around each
 # workload (Linux: /proc; elsewhere only the calibration readings and CPU time are known).
-def _allowed_cpus() -> Optional[set]:
+def _allowed_cpus() -> set | None:
     try:
-        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return None
 
 
-def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
+def _busy_ticks(cpus: set | None) -> float | None:
     """Busy clock ticks (everything but idle and iowait) summed over ``cpus``, from /proc/stat."""
     try:
         with open("/proc/stat") as f:
@@ -168,7 +168,7 @@ def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
             continue
         try:
             index = int(parts[0][3:])
-            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
         except ValueError:
             continue
         if cpus is not None and index not in cpus:
@@ -178,7 +178,7 @@ def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
     return total if seen else None
 
 
-def _run_delay_s() -> Optional[float]:
+def _run_delay_s() -> float | None:
     """Seconds this process's threads spent runnable but waiting for a core (Linux schedstat)."""
     try:
         tasks = os.listdir("/proc/self/task")
@@ -216,12 +216,12 @@ class ContentionWindow:
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
 
-    def close(self) -> Dict[str, Any]:
+    def close(self) -> dict[str, Any]:
         wall = self._time.perf_counter() - self.wall0
         cpu = self._time.process_time() - self.cpu0
         busy1, delay1 = _busy_ticks(self.cpus), _run_delay_s()
         after = calibrate()
-        out: Dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+        out: dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
                                "calibration_s": [round(self.before, 6), round(after, 6)],
                                "cores": len(self.cpus) if self.cpus else None,
                                "others_cpu_share": None, "run_delay_s": None}

@@ -210,6 +210,31 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print("[bold]Labels[/]")
         for label, text in words.definitions:
             console.print(f"  [dim]{_e(label)}: {_e(text)}[/]")
+    render_next_steps(a, console, verbose=verbose)
+
+
+def render_next_steps(a: Assessment, console: Console, *, verbose: bool = False) -> None:
+    """What to do next with the winner on this project (knowledge-base data with sources)."""
+    from advisor.decision import next_steps
+
+    steps = next_steps.for_winner(a)
+    if steps is None:
+        return
+    console.print(f"[bold]Next steps with {_e(a.name_of(steps.candidate))}[/]")
+    hw = "" if steps.install.hardware == "default" else f" (for {_e(steps.install.hardware)})"
+    _item(console, "-", f"install{hw}: {_e(steps.install.command)}"
+          + (f" - {_e(steps.install.note)}" if steps.install.note else ""))
+    for d in steps.deploy:
+        _item(console, "-", f"{_e(d.target)}: export with {_e(d.export)}; run it with {_e(d.serve)}")
+    for t in steps.missing_targets:
+        _item(console, "-", f"{_e(t)}: no known route for {_e(a.name_of(steps.candidate))}")
+    if verbose:
+        seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+        for src in seen.values():
+            console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
+    console.print("  starter:")
+    for line in clean(steps.starter).splitlines():
+        console.print(Text("    " + line, style="cyan"), soft_wrap=True)
 
 
 def _effects_on(effects: list[str], candidate: str) -> list[str]:

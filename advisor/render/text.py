@@ -16,9 +16,26 @@ _MD_LEADING = re.compile(r"^(\s*)([-+])(?=\s|$)")
 _MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 
 
+# What GitHub-flavoured Markdown viewers turn into a link without any markup: a scheme (http://,
+# javascript:... only with //), www., an e-mail address. Shown as code spans, they stay text.
+_BARE_LINK = re.compile(r"(?i)(?<![a-z0-9+.-])(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>`]*"
+                        r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def md(text: object) -> str:
-    """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables)."""
+    """Escape a string for Markdown so it renders as the literal text (no links, HTML, tables,
+    and no bare URL a viewer would auto-link)."""
     value = clean(str(text)).replace("\r", " ").replace("\n", " ")
+    parts, last = [], 0
+    for match in _BARE_LINK.finditer(value):
+        parts.append(_md_plain(value[last:match.start()]))
+        parts.append(md_code(match.group()))
+        last = match.end()
+    parts.append(_md_plain(value[last:]))
+    return "".join(parts)
+
+
+def _md_plain(value: str) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MD_SPECIAL.sub(r"\\\1", value)
     value = _MD_LEADING.sub(r"\1\\\2", value)

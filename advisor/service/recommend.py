@@ -5,15 +5,17 @@ No terminal, no typer: functions take paths and values and return result objects
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from advisor.questionnaire import answers as answers_mod
+from advisor.infra.privacy import shown_path
 from advisor.decision import engine
-from advisor.probe import machine
 from advisor.decision.assessment import Assessment
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
+from advisor.probe import machine
+from advisor.questionnaire import answers as answers_mod
 
 if TYPE_CHECKING:
     from advisor.probe.model import ProbeDocument
@@ -49,9 +51,8 @@ def build_inputs(
     doc: ProbeDocument | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
-    from advisor.probe import facts as probe_facts
-
     if doc is not None:
+        from advisor.probe import facts as probe_facts
         from advisor.probe import deploy  # the deployment paths measured (advisor probe --deploy)
 
         probe = doc.to_dict()
@@ -68,7 +69,7 @@ def build_inputs(
             machine_source="probe file",
             probe_facts=other,
             probe=doc,
-            probe_file=probe_path,
+            probe_file=shown_path(probe_path),  # no absolute home path in reports
             measurer=deploy.measurer(probe_facts.measurer(probe), probe),
         )
     return engine.Inputs(
