@@ -70,6 +70,7 @@ class ReportView:
     workloads: list[str]
     fastest: dict[str, Fastest]
     scaling: measured.Scaling | None
+    deploy: measured.DeployMatrix | None  # advisor probe --deploy: the paths measured
     sources: list[Source]
     next_steps: dict[str, Any] | None  # {"steps": NextSteps, "sources": [SourceRef]} for the winner
 
@@ -125,6 +126,7 @@ def build(a: Assessment) -> ReportView:
         workloads=wls,
         fastest=fastest,
         scaling=measured.scaling(a.probe),
+        deploy=measured.deploy(a.probe),
         sources=sorted(sources.values(), key=lambda s: s.title.lower()),
         next_steps=_next_steps(a),
     )
