@@ -62,19 +62,23 @@ def test_decision_record_sections_and_numbers(report):
     a, doc = report
     p = assert_inert(doc)
     text = " ".join(" ".join(p.text).split())
-    for heading in ("Context", "Decision drivers", "Options considered", "Why PyTorch",
+    # Keras 3 and PyTorch are within 0.03 points here (centred speed lifts both: they share one
+    # speed group), so the record is checked for whichever won
+    for heading in ("Context", "Decision drivers", "Options considered",
+                    f"Why {a.name_of(a.winner)}",
                     "Why not the others", "Robustness", "Measured on the probed machine",
                     "Rules that fired, and their sources", "Sources"):
         assert heading in text, heading
     assert f"advisor {a.advisor_version}" in text and a.kb_version in text and a.generated in text
     assert "AMD Ryzen 9 5950X" in text and "NVIDIA RTX A4000" in text
     # which measurement moved which score by how much
-    assert "tensorflow 6,100 samples/s on cnn-digits = 0.13x the fastest" in text
-    assert "Training performance -2.98" in text
+    assert ("tensorflow 6,100 samples/s on cnn-digits = 0.29x the measured candidates' "
+            "geometric mean") in text
+    assert "Training performance -1.77" in text
     assert "48,000 ± 750 (n=5)" in text  # measured numbers with their spread
     assert "TensorFlow did not see the machine's GPU" in text
-    # weight-stability intervals and an answer flip
-    assert "still wins for" in text and "if training_hardware = tpu" in text
+    # an answer flip (weight-stability intervals are shown for a clear winner; this one is a tie)
+    assert "if training_hardware = " in text
 
 
 def test_self_contained_and_charts_embedded(report):

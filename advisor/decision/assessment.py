@@ -182,7 +182,7 @@ class Measurement:
     criterion: str
     row: str
     workload: str
-    value: float  # relative speed (1.0 = fastest measured)
+    value: float  # relative speed (1.0 = the measured candidates' geometric mean)
     rating: float
     points: float
     detail: str
@@ -216,6 +216,15 @@ class Assessment:
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
     probe_file: str | None = None  # where the probe came from (a path, or "measured now")
+
+    @property
+    def speed_caveat(self) -> str | None:
+        """What every report leads with when measured speed moved no score although a probe was
+        given (a probe of other hardware, a busy machine, no workload that represents the
+        project...): the first measurement note, which says why (advisor.probe.facts)."""
+        if not self.measurement_notes or any(m.rating for m in self.measurements):
+            return None
+        return self.measurement_notes[0]
 
     def name_of(self, candidate: str | None) -> str:
         """Display name of a candidate id ('none' for no candidate)."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from advisor.infra.privacy import shown_path
 from advisor import __version__
 from advisor.decision import facts as facts_mod
 from advisor.decision.assessment import (
@@ -29,6 +29,7 @@ from advisor.decision.assessment import (
     WhyNot,
 )
 from advisor.infra.errors import BadInput
+from advisor.infra.privacy import shown_path
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 

@@ -255,6 +255,19 @@ def _merge(
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
     answers_env = _type_env(merged["questions"], [])
+    evidence_conditions: dict[str, Any] = {}
+    known_workloads = _known_workloads()
+    for item in merged["speed_evidence"]:
+        try:
+            node = expr.parse(item.when)
+            typecheck.check(node, env)
+            evidence_conditions[item.id] = node
+        except ExpressionError as exc:
+            problems.append(_at(item, f"speed_evidence {item.id!r}: when: {exc.message}"))
+        for workload in item.workloads:
+            if workload not in known_workloads:
+                problems.append(_at(item, f"speed_evidence {item.id!r}: unknown workload "
+                                          f"{workload!r}; known: {', '.join(known_workloads)}"))
     constraint_conditions: dict[str, tuple[Any, Any]] = {}
     for constraint in merged["constraints"]:
         nodes = []
@@ -282,9 +295,17 @@ def _merge(
         question_conditions=question_conditions,
         constraints=merged["constraints"],
         constraint_conditions=constraint_conditions,
+        speed_evidence=merged["speed_evidence"],
+        evidence_conditions=evidence_conditions,
         files=files,
     )
     return kb, problems
+
+
+def _known_workloads() -> tuple[str, ...]:
+    from advisor.probe.workloads import known
+
+    return known()
 
 
 def _at(item: Any, message: str, severity: str = "error") -> Problem:
@@ -494,6 +515,7 @@ def _cache_read(key: str) -> KnowledgeBase | None:
             conditions=conditions,
             question_conditions=question_conditions,
             constraint_conditions=constraint_conditions,
+            evidence_conditions={e.id: expr.parse(e.when) for e in sections["speed_evidence"]},
             files=list(payload["files"]),
             **sections,
         )

@@ -42,7 +42,7 @@ class Row:
     script: str
     modules: tuple[str, ...]  # top-level modules that must be installed
     install_hint: str
-    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
+    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits", "attn-digits")
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scaling: ScalingSupport | None = None
 
@@ -85,7 +85,7 @@ _ROWS = (
         scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
                                multi_node=True)),
     Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-        workloads=("mlp-digits",)),
+        workloads=("mlp-digits", "gbdt-digits")),
 )
 
 ROWS: Mapping[str, Row] = MappingProxyType({row.name: row for row in _ROWS})

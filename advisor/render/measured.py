@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.probe import policy
-from advisor.probe.model import Processes, ProbeDocument, Stats, WorkloadResult
+from advisor.probe.model import ProbeDocument, Processes, Stats, WorkloadResult
 from advisor.probe.model import ScalingRun as _ScalingRun
 
 num = policy.finite  # a finite number as float, or None
@@ -70,14 +70,15 @@ class Row:
 
 
 def _cell(stats: Stats, result: WorkloadResult | _ScalingRun) -> Cell:
+    procs = _processes(result)
     return Cell(
         median=stats.median, iqr=stats.iqr, n=stats.n,
         first_epoch_s=result.first_epoch_s, accuracy=result.accuracy,
         peak_rss_mb=getattr(result, "peak_rss_mb", None),
         gflops=getattr(result, "gflops", None),
         fraction_of_peak=getattr(result, "fraction_of_peak", None),
-        between=_processes(result).spread if _processes(result) is not None else None,
-        processes=_processes(result).n if _processes(result) is not None else None,
+        between=procs.spread if procs is not None else None,
+        processes=procs.n if procs is not None else None,
     )
 
 

@@ -34,8 +34,9 @@ def _status(r) -> str:
     status = (
         "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
     )
-    if r.installed is False:
-        status += " [yellow](not installed)[/]"
+    if r.installed is False:  # never "ok": it was not measured
+        status = ((status + "; ") if r.vetoed else "") + \
+            "[yellow]not installed - performance not measured[/]"
     return status
 
 
@@ -128,6 +129,9 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
             console.print("[bold]What would separate them[/]")
             for line in words.separators:
                 _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
+    if a.speed_caveat:
+        console.print(Panel(Text(clean(a.speed_caveat)), title="Measured speed moved no score",
+                            border_style="yellow", expand=False))
     console.print(ranking_table(a, console.width))
     console.print(breakdown_table(a, console.width))
     if a.why:

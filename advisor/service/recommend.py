@@ -58,7 +58,7 @@ def build_inputs(
         facts = probe_facts.facts(kb, probe)
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
-        other.update(probe_facts.speed_facts(kb, probe, answer_set.values.get("modality")))
+        other.update(probe_facts.speed_facts(kb, probe, {**facts, **answer_set.values}))
         other.update(probe_facts.scaling_facts(kb, probe))
         return engine.Inputs(
             answers=dict(answer_set.values),
