@@ -110,7 +110,11 @@ def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, number):
 
 
 def test_extreme_but_finite_numbers_load_and_round_trip(tmp_path):
-    for number in ("5e-324", "1e308", "-0.0"):
+    # issue 15 item 3: magnitudes outside model.NUMBER_MAGNITUDE (5e-324, 1e308) are refused,
+    # so that no ratio, log or chart position derived from two numbers overflows
+    for number in ("5e-324", "1e308"):
+        assert "out of range" in _bad(tmp_path, _with_median(number))
+    for number in ("1e-30", "1e15", "-0.0"):
         doc = model.load_probe(write(tmp_path, _with_median(number)))
         median = doc.row("pytorch").workloads["mlp-digits"].samples_per_s.median
         assert median == float(number)
