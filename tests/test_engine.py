@@ -37,7 +37,8 @@ def test_vetoed_candidates_rank_last_and_keep_their_rule(kb):
 
 
 def test_unanswered_question_does_not_fire_rules(kb):
-    a = assess(kb, "purpose=research", "scientific_computing=false", defaults=False)
+    a = assess(kb, "purpose=research", "scientific_computing=false", "training_hardware=nvidia_gpu",
+               defaults=False)
     fired = {r.id for r in a.fired_rules}
     assert "eco.research-code-pytorch" in fired
     # modality unanswered -> tabular rules are unknown, not false-then-negated

@@ -89,6 +89,12 @@ def random_answers(
             counted, skipped = consistency.effective(kb, answers, explain=False)
             if question.id in skipped:
                 continue
+            if question.type != "many":  # pick among the consistent values (never leave it out)
+                values = [v for v in _values(question)
+                          if consistency.is_consistent(kb, {**counted, question.id: v})]
+                if values:
+                    answers[question.id] = rng.choice(values)
+                continue
             for _attempt in range(10):
                 value = _random_value(rng, question)
                 if consistency.is_consistent(kb, {**counted, question.id: value}):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
-from advisor.infra.privacy import shown_path
 from advisor import __version__
 from advisor.decision import facts as facts_mod
 from advisor.decision.assessment import (
@@ -29,6 +29,7 @@ from advisor.decision.assessment import (
     WhyNot,
 )
 from advisor.infra.errors import BadInput
+from advisor.infra.privacy import shown_path
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 DEFAULT_RATING = 5.0
 WHY_LIMIT = 6  # reasons shown for the winner
 RATING_MIN, RATING_MAX = 0.0, 10.0
+# how a cap shows where a rule id would: what happened, not a rule name ("scale 0-10" read as one)
+CAP_SOURCE = "capped: ratings stay within 0-10"
 
 
 @dataclass(frozen=True)
@@ -153,52 +156,53 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     if inputs.measurer is not None:
         deltas, measurements, measurement_notes = inputs.measurer(kb, fs.values, weights)
 
-    if not detail:
-        return _score_quick(kb, fs, fired, weights, raw, deltas, measurements, measurement_notes)
+    targets = _answered_targets(kb, fs.values)
     ratings: dict[str, dict[str, float]] = {}
     parts: dict[str, list[Part]] = {}
-    vetoes: dict[str, list[Veto]] = {}
+    vetoes: dict[str, list[Veto]] = {c.id: [] for c in kb.candidates}
     scores: dict[str, float] = {}
     caps: list[tuple[str, str]] = []
+    by_criterion: EffectIndex = {}  # (criterion, target) -> fired effects, in rule order
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.veto is not None:
+                vetoes.setdefault(effect.veto, []).append(
+                    Veto(rule=rule.id, reason=effect.reason or ""))
+            crit_id = effect.level or effect.rate
+            if crit_id is not None:
+                by_criterion.setdefault((crit_id, effect.target), []).append((rule, effect))
     for cand in kb.candidates:
         cid = cand.id
         cparts: list[Part] = []
         crat: dict[str, float] = {}
+        total_points = 0.0
         for crit in kb.criteria:
             base = float(cand.base.get(crit.id, DEFAULT_RATING))
-            crat[crit.id] = base
             if detail:
                 cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
                                    points=weights[crit.id] * base))
-        vetoes[cid] = []
-        for rule in fired:
-            for effect in rule.effects:
-                if effect.veto == cid:
-                    vetoes[cid].append(Veto(rule=rule.id, reason=effect.reason or ""))
-                if effect.rate is not None and effect.candidates and cid in effect.candidates:
-                    delta = float(effect.candidates[cid])
-                    crat[effect.rate] += delta
-                    if detail:
-                        cparts.append(Part(criterion=effect.rate, kind="rule", source=rule.id,
-                                           rating=delta, points=weights[effect.rate] * delta))
-        for d in deltas:
-            if d.candidate == cid:
-                crat[d.criterion] += d.rating
+            crit_targets = targets.get(crit.id, [])
+            pieces = (_criterion_pieces(cid, crit.id, base, by_criterion, crit_targets)
+                      if crit_targets or (crit.id, None) in by_criterion else [])
+            if deltas:
+                pieces += [(d.rating, "measurement", d.source, d.detail)
+                           for d in deltas if d.candidate == cid and d.criterion == crit.id]
+            value = base
+            for rating, kind, source, piece_detail in pieces:
+                value += rating
+                if kind == "cap":  # a target's own rating hit the 0-10 scale
+                    caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(Part(criterion=d.criterion, kind="measurement", source=d.source,
-                                       rating=d.rating, points=weights[d.criterion] * d.rating,
-                                       detail=d.detail))
-        total_points = 0.0
-        for crit in kb.criteria:  # ratings live on 0-10: a cap is a traced part like any other
-            value = crat[crit.id]
-            capped = min(RATING_MAX, max(RATING_MIN, value))
+                    cparts.append(Part(criterion=crit.id, kind=kind, source=source, rating=rating,
+                                       points=weights[crit.id] * rating, detail=piece_detail))
+            capped = min(RATING_MAX, max(RATING_MIN, value))  # ratings live on 0-10
             if capped != value:
                 caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                    cparts.append(Part(criterion=crit.id, kind="cap", source=CAP_SOURCE,
                                        rating=capped - value,
                                        points=weights[crit.id] * (capped - value)))
-                crat[crit.id] = capped
+            crat[crit.id] = capped
             total_points += weights[crit.id] * capped
         ratings[cid] = crat
         parts[cid] = cparts
@@ -219,53 +223,6 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                   measurements, measurement_notes, caps)
 
 
-def _score_quick(
-    kb: KnowledgeBase,
-    fs: facts_mod.FactSet,
-    fired: list[Rule],
-    weights: dict[str, float],
-    raw: dict[str, float],
-    deltas: list[MeasuredDelta],
-    measurements: list[Any],
-    measurement_notes: list[str],
-) -> Scored:
-    """The same scores as :func:`score` without traced parts: each effect applied once."""
-    ids = kb.candidate_ids
-    ratings = {
-        c.id: {k: float(c.base.get(k, DEFAULT_RATING)) for k in kb.criterion_ids}
-        for c in kb.candidates
-    }
-    vetoes: dict[str, list[Veto]] = {cid: [] for cid in ids}
-    for rule in fired:
-        for effect in rule.effects:
-            if effect.veto is not None and effect.veto in vetoes:
-                vetoes[effect.veto].append(Veto(rule=rule.id, reason=effect.reason or ""))
-            elif effect.rate is not None and effect.candidates:
-                for cid, delta in effect.candidates.items():
-                    ratings[cid][effect.rate] += float(delta)
-    for d in deltas:
-        ratings[d.candidate][d.criterion] += d.rating
-    scores: dict[str, float] = {}
-    caps: list[tuple[str, str]] = []
-    for cid in ids:
-        crat = ratings[cid]
-        total = 0.0
-        for crit, value in crat.items():
-            if value > RATING_MAX or value < RATING_MIN:
-                value = RATING_MAX if value > RATING_MAX else RATING_MIN
-                crat[crit] = value
-                caps.append((cid, crit))
-            total += weights[crit] * value
-        scores[cid] = total
-    alive = [c for c in ids if not vetoes[c]]
-    dead = [c for c in ids if vetoes[c]]
-    key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
-    order = sorted(alive, key=key) + sorted(dead, key=key)
-    return Scored(weights, raw, ratings, {c: [] for c in ids}, vetoes, scores, order,
-                  order[0] if alive else None, fired, [], fs, measurements, measurement_notes,
-                  caps)
-
-
 def _answer_text(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
@@ -274,12 +231,98 @@ def _answer_text(value: Any) -> str:
     return repr(value)
 
 
+#: Share of a per-target criterion (deployment) that is the plain mean over the answered targets;
+#: the rest goes to the weakest target. So the weakest required target bounds the rating, and
+#: adding a target can never push a candidate past what its weakest target allows.
+TARGET_MEAN_SHARE = 0.25
+
+
+def _answered_targets(kb: KnowledgeBase, values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """For each criterion scored per answer value (``per``): the answered values it knows about.
+
+    A value no rule targets (``none``: nowhere) carries no knowledge and is left out.
+    """
+    known = kb.__dict__.get("_known_targets")
+    if known is None:
+        known = {e.target for r in kb.rules for e in r.effects if e.target}
+        object.__setattr__(kb, "_known_targets", known)  # a cache, not a field
+    out: dict[str, list[str]] = {}
+    for crit in kb.criteria:
+        answered = values.get(crit.per) if crit.per else None
+        if isinstance(answered, list):
+            chosen = [v for v in answered if v in known]
+            if chosen:
+                out[crit.id] = chosen
+    return out
+
+
+Piece = tuple[float, str, str, str]  # rating change, kind, source, detail
+EffectIndex = dict[tuple[str, "str | None"], list[tuple[Rule, Effect]]]
+
+
+def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Effect]],
+                 detail: str = "") -> tuple[float, list[Piece]]:
+    """The highest level any fired rule sets (one fact, never a sum), as a change from ``start``."""
+    best: tuple[float, str] | None = None
+    for rule, e in effects:
+        if e.level == crit and e.candidates and cid in e.candidates:
+            level = float(e.candidates[cid])
+            if best is None or level > best[0]:
+                best = (level, rule.id)
+    if best is None:
+        return start, []
+    return best[0], [(best[0] - start, "rule", best[1], detail or "level")]
+
+
+def _criterion_pieces(cid: str, crit: str, base: float, by_criterion: EffectIndex,
+                      targets: list[str]) -> list[Piece]:
+    """Rule pieces of one candidate's rating on one criterion, in the order they apply.
+
+    Effects without a target: the highest fired level replaces the base, then rate changes add.
+    With answered targets (a criterion with ``per``), each target gets its own rating - its level
+    and changes, capped to 0-10 - and the criterion takes the weakest target's rating plus a
+    share of the mean (:data:`TARGET_MEAN_SHARE`); every piece is scaled by its target's share,
+    so the pieces still sum to the rating.
+    """
+    plain = by_criterion.get((crit, None), [])  # the fired level/rate effects on this criterion
+    value, pieces = _level_piece(cid, crit, base, plain)
+    pieces += [(float(e.candidates[cid]), "rule", r.id, "") for r, e in plain
+               if e.rate == crit and e.candidates and cid in e.candidates]
+    if not targets:
+        return pieces
+    per_target: dict[str, tuple[float, list[Piece]]] = {}
+    for target in targets:
+        mine = by_criterion.get((crit, target), [])
+        t_value, t_pieces = _level_piece(cid, crit, base, mine, target)
+        for r, e in mine:
+            if e.rate == crit and e.candidates and cid in e.candidates:
+                t_value += float(e.candidates[cid])
+                t_pieces.append((float(e.candidates[cid]), "rule", r.id, target))
+        capped = min(RATING_MAX, max(RATING_MIN, t_value))
+        if capped != t_value:
+            t_pieces.append((capped - t_value, "cap", "scale 0-10", target))
+        per_target[target] = (capped, t_pieces)
+    weakest = min(targets, key=lambda t: per_target[t][0])  # first answered one on ties
+    for target in targets:
+        share = TARGET_MEAN_SHARE / len(targets) + (1 - TARGET_MEAN_SHARE) * (target == weakest)
+        rating, t_pieces = per_target[target]
+        role = "weakest target" if target == weakest else "target"
+        for delta, kind, source, _ in t_pieces:
+            pieces.append((delta * share, kind, source,
+                           f"{role} {target}: {delta:+g} x share {share:.2f}"))
+    return pieces
+
+
 def _effect_text(kb: KnowledgeBase, effect: Effect) -> str:
     if effect.veto:
         return f"veto {effect.veto}: {effect.reason}"
+    where = f" ({effect.target})" if effect.target else ""
     if effect.rate:
         changes = ", ".join(f"{c} {v:+g}" for c, v in (effect.candidates or {}).items())
-        return f"{effect.rate}: {changes}"
+        return f"{effect.rate}{where}: {changes}"
+    if effect.level:
+        levels = ", ".join(f"{c} {v:g}" for c, v in (effect.candidates or {}).items())
+        return f"{effect.level}{where} set to: {levels}"
     if effect.weight:
         return f"weight of {effect.weight} x{effect.factor:g}"
     who = f" ({effect.candidate})" if effect.candidate else ""
@@ -458,8 +501,3 @@ def _part_text(kb: KnowledgeBase, part: Part) -> str:
     if part.kind == "measurement":
         return f"{crit} {part.rating:+.1f} (measured: {part.detail}) = {part.points:+.2f} points"
     return f"{crit} {part.rating:+g} ({part.source}) = {part.points:+.2f} points"
-
-
-def ranks(kb: KnowledgeBase, inputs: Inputs) -> tuple[str | None, Mapping[str, float]]:
-    s = score(kb, inputs)
-    return s.winner, s.scores

@@ -296,7 +296,8 @@ def _signed(rule: Rule) -> dict[tuple[str, str], float]:
     for e in rule.effects:
         if e.rate and e.candidates:
             for cand, delta in e.candidates.items():
-                out[(cand, e.rate)] = out.get((cand, e.rate), 0.0) + delta
+                key = (cand, f"{e.rate}/{e.target}" if e.target else e.rate)
+                out[key] = out.get(key, 0.0) + delta
         if e.weight and e.factor is not None:
             out[("*weight*", e.weight)] = out.get(("*weight*", e.weight), 0.0) + (e.factor - 1.0)
     return out

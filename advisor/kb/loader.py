@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from advisor.infra import safeyaml
 from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
-from advisor.kb import expr
+from advisor.kb import expr, typecheck
 from advisor.kb.model import (
     ANSWER_METADATA_KEYS,
     SECTIONS,
@@ -203,6 +203,16 @@ def _merge(
         if fact.id in question_ids:
             problems.append(_at(fact, f"fact {fact.id!r} has the same name as a question"))
 
+    questions_by_id = {q.id: q for q in merged["questions"]}
+    per_question = {}
+    for crit in merged["criteria"]:
+        if crit.per is None:
+            continue
+        question = questions_by_id.get(crit.per)
+        if question is None or question.type != "many":
+            problems.append(_at(crit, f"criterion {crit.id!r}: per must name a 'many' question; {crit.per!r} is not one"))
+        else:
+            per_question[crit.id] = question
     env = _type_env(merged["questions"], merged["facts"])
     conditions: dict[str, Any] = {}
     question_conditions: dict[str, Any] = {}
@@ -216,14 +226,14 @@ def _merge(
         if question.when is not None:
             try:
                 node = expr.parse(question.when)
-                expr.check(node, env)
+                typecheck.check(node, env)
                 question_conditions[question.id] = node
             except ExpressionError as exc:
                 problems.append(_at(question, f"question {question.id!r}: when: {exc.message}"))
     for rule in merged["rules"]:
         try:
             node = expr.parse(rule.when)
-            expr.check(node, env)
+            typecheck.check(node, env)
             conditions[rule.id] = node
         except ExpressionError as exc:
             problems.append(_at(rule, f"rule {rule.id!r}: when: {exc.message}"))
@@ -231,21 +241,40 @@ def _merge(
             for cand in _effect_candidates(effect):
                 if cand not in candidate_ids:
                     problems.append(_at(rule, f"rule {rule.id!r}: unknown candidate {cand!r}; known: {', '.join(sorted(candidate_ids))}"))
-            crit = effect.rate or effect.weight
+            crit = effect.rate or effect.level or effect.weight
             if crit is not None and crit not in criterion_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
+            elif effect.target is not None:
+                per = per_question.get(crit or "")
+                if per is None:
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} given, but criterion {crit!r} is not scored per answer (no 'per')"))
+                elif effect.target not in per.values:
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} is not a value of {per.id!r}; allowed: {', '.join(per.values)}"))
         for cand in rule.applies_to:
             if cand not in candidate_ids:
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
     answers_env = _type_env(merged["questions"], [])
+    evidence_conditions: dict[str, Any] = {}
+    known_workloads = _known_workloads()
+    for item in merged["speed_evidence"]:
+        try:
+            node = expr.parse(item.when)
+            typecheck.check(node, env)
+            evidence_conditions[item.id] = node
+        except ExpressionError as exc:
+            problems.append(_at(item, f"speed_evidence {item.id!r}: when: {exc.message}"))
+        for workload in item.workloads:
+            if workload not in known_workloads:
+                problems.append(_at(item, f"speed_evidence {item.id!r}: unknown workload "
+                                          f"{workload!r}; known: {', '.join(known_workloads)}"))
     constraint_conditions: dict[str, tuple[Any, Any]] = {}
     for constraint in merged["constraints"]:
         nodes = []
         for part in ("when", "require"):
             try:
                 node = expr.parse(getattr(constraint, part))
-                expr.check(node, answers_env)  # over answers only: a constraint binds what users say
+                typecheck.check(node, answers_env)  # over answers only: a constraint binds what users say
                 nodes.append(node)
             except ExpressionError as exc:
                 problems.append(_at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}"))
@@ -266,9 +295,17 @@ def _merge(
         question_conditions=question_conditions,
         constraints=merged["constraints"],
         constraint_conditions=constraint_conditions,
+        speed_evidence=merged["speed_evidence"],
+        evidence_conditions=evidence_conditions,
         files=files,
     )
     return kb, problems
+
+
+def _known_workloads() -> tuple[str, ...]:
+    from advisor.probe.workloads import known
+
+    return known()
 
 
 def _at(item: Any, message: str, severity: str = "error") -> Problem:
@@ -286,17 +323,13 @@ def _effect_candidates(effect: Any) -> list[str]:
     return []
 
 
-def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, expr.VarType]:
-    env: dict[str, expr.VarType] = {}
+def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, typecheck.VarType]:
+    env: dict[str, typecheck.VarType] = {}
     for q in questions:
-        env[q.id] = expr.VarType(q.type, tuple(q.values))
+        env[q.id] = typecheck.VarType(q.type, tuple(q.values))
     for f in facts:
-        env[f.id] = expr.VarType(f.type, tuple(f.choices))
+        env[f.id] = typecheck.VarType(f.type, tuple(f.choices))
     return env
-
-
-def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
-    return _type_env(kb.questions, kb.facts)
 
 
 # ------------------------------------------------------------------ cache of validated knowledge
@@ -482,6 +515,7 @@ def _cache_read(key: str) -> KnowledgeBase | None:
             conditions=conditions,
             question_conditions=question_conditions,
             constraint_conditions=constraint_conditions,
+            evidence_conditions={e.id: expr.parse(e.when) for e in sections["speed_evidence"]},
             files=list(payload["files"]),
             **sections,
         )

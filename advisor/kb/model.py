@@ -157,6 +157,13 @@ class Criterion(_Located):
     name: str
     description: str
     weight: Annotated[float, Check(ge=0, le=100)]
+    per: ID | None = field(
+        default=None,
+        metadata=_doc(
+            "Score this criterion once per answered value of this 'many' question (e.g. each "
+            "deployment target) and aggregate: the weakest value bounds the rating."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -232,7 +239,8 @@ class Fact(_Located):
 
 _EFFECT_EXTRAS = {
     "veto": {"reason"},
-    "rate": {"candidates"},
+    "rate": {"candidates", "target"},
+    "level": {"candidates", "target"},
     "weight": {"factor"},
     "note": {"candidate"},
 }
@@ -240,7 +248,7 @@ _EFFECT_EXTRAS = {
 
 @dataclass(frozen=True)
 class Effect:
-    """Exactly one of: veto, rate, weight, note."""
+    """Exactly one of: veto, rate, level, weight, note."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = _CONFIG
     veto: CANDIDATE_ID | None = field(default=None, metadata=_doc("Knock this candidate out."))
@@ -249,6 +257,20 @@ class Effect:
     candidates: dict[CANDIDATE_ID, float] | None = field(
         default=None,
         metadata=_doc("With rate: rating change per candidate (e.g. {pytorch: 2, keras: -1})."),
+    )
+    level: ID | None = field(
+        default=None,
+        metadata=_doc(
+            "Criterion whose rating is set to an absolute level per candidate (0-10); when several "
+            "fired rules set a level, the highest one counts (one fact, not a sum)."
+        ),
+    )
+    target: ID | None = field(
+        default=None,
+        metadata=_doc(
+            "With rate or level on a criterion scored per answer value (its 'per'): the value "
+            "this effect is about, e.g. mobile_ios."
+        ),
     )
     weight: ID | None = field(default=None, metadata=_doc("Criterion whose importance changes."))
     factor: Annotated[float, Check(gt=0, le=10)] | None = field(
@@ -263,7 +285,7 @@ class Effect:
         kinds = [k for k in _EFFECT_EXTRAS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "an effect is exactly one of veto, rate, weight or note; got "
+                "an effect is exactly one of veto, rate, level, weight or note; got "
                 + (", ".join(kinds) or "none")
             )
         kind = kinds[0]
@@ -271,11 +293,16 @@ class Effect:
             raise ValueError("a veto needs a reason")
         if kind == "rate" and not self.candidates:
             raise ValueError("rate needs candidates: {candidate_id: change, ...}")
+        if kind == "level":
+            if not self.candidates:
+                raise ValueError("level needs candidates: {candidate_id: rating 0-10, ...}")
+            if any(not 0 <= v <= 10 for v in self.candidates.values()):
+                raise ValueError("a level is a rating from 0 to 10")
         if kind == "weight" and self.factor is None:
             raise ValueError("weight needs a factor")
         stray = [
             k
-            for k in ("reason", "candidates", "factor", "candidate")
+            for k in ("reason", "candidates", "target", "factor", "candidate")
             if getattr(self, k) is not None and k not in _EFFECT_EXTRAS[kind]
         ]
         if stray:
@@ -296,6 +323,8 @@ class Effect:
             self.reason,
             self.rate,
             cands,
+            self.level,
+            self.target,
             self.weight,
             self.factor,
             self.note,
@@ -353,6 +382,37 @@ class Constraint(_Located):
 
 
 @dataclass(frozen=True)
+class SpeedEvidence(_Located):
+    """Which probe workloads speak for the projects ``when`` describes (issue 12).
+
+    A project that matches no item, or an item with no workloads, gets no speed effect and a note
+    that says so; an item with no workloads wins over the others (nothing on the digits
+    represents, e.g., fine-tuning a pretrained transformer). Workload ids are checked against the
+    probe's workload table by the loader.
+    """
+
+    id: RULE_ID
+    when: str = field(
+        metadata=_doc("The projects it is about, in the advisor expression language."))
+    workloads: tuple[Annotated[str, Check(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)], ...] = (
+        field(metadata=_doc("Probe workloads that represent these projects; empty: none does.")))
+    rationale: TEXT
+    measure: Literal["samples_per_s", "time_to_accuracy"] = field(
+        default="samples_per_s",
+        metadata=_doc("samples_per_s: one workload, the same model in every framework; "
+                      "time_to_accuracy: seconds to the target test accuracy, comparable across "
+                      "model families (each candidate on the first of the workloads, in this "
+                      "order, that its probe rows run)."))
+
+    def __post_init__(self) -> None:
+        if self.measure == "samples_per_s" and len(self.workloads) > 1:
+            raise ValueError("samples_per_s compares one workload; use time_to_accuracy to "
+                             "compare several (different models)")
+        if len(set(self.workloads)) != len(self.workloads):
+            raise ValueError("workloads repeat a name")
+
+
+@dataclass(frozen=True)
 class Meta:
     __pydantic_config__: ClassVar[dict[str, Any]] = _CONFIG
     kb_version: str
@@ -373,6 +433,7 @@ class KBFile:
     facts: tuple[Fact, ...] = ()
     rules: tuple[Rule, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    speed_evidence: tuple[SpeedEvidence, ...] = ()
 
 
 SECTIONS = tuple(f.name for f in dataclasses.fields(KBFile) if f.name != "meta")
@@ -400,6 +461,8 @@ class KnowledgeBase:
         default_factory=dict
     )  # (when, require)
     files: list[str] = field(default_factory=list)
+    speed_evidence: list[SpeedEvidence] = field(default_factory=list)
+    evidence_conditions: dict[str, Any] = field(default_factory=dict)  # evidence id -> AST
 
     def question(self, qid: str) -> Question | None:
         return next((q for q in self.questions if q.id == qid), None)

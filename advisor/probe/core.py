@@ -55,7 +55,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     options.validate()
     notify = progress or (lambda event: None)
     started_wall = time.perf_counter()
-    started = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    started = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     load_before = hardware.get_load_average()
     host = hardware.get_host(include_hostname=options.include_hostname)
     gpus = [g.to_dict() for g in hardware.get_gpus()]

@@ -36,7 +36,8 @@ from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER
 DEFAULT_EPOCHS = 3  # timed blocks per process
 DEFAULT_PROCESSES = 2  # fresh processes per row (see the module docstring)
 WORKLOADS = catalog.WORKLOADS
-# --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import)
+# --quick drops cnn-digits, attn-digits and gbdt-digits (tracing/compilation is most of a row's
+# work beyond the import)
 # and runs one process per row; mlp-digits keeps its timed blocks.
 QUICK_WORKLOADS = ("mlp-digits",)
 QUICK_EPOCHS = 5
@@ -55,7 +56,7 @@ class ProbeOptions:
     quick: bool = False
     include_hostname: bool = False
     threads: int | None = None  # default: the usable cores
-    workloads: tuple[str, ...] | None = None  # default: both, or QUICK_WORKLOADS with quick
+    workloads: tuple[str, ...] | None = None  # default: all, or QUICK_WORKLOADS with quick
     epochs: int | None = None  # timed blocks per process; default DEFAULT_EPOCHS (quick: 5)
     python: str = sys.executable  # the interpreter that runs the children (--python)
     scripts: Path | None = None  # default: the bundled probes/

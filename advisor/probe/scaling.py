@@ -363,11 +363,9 @@ def pool_scaling(row: dict[str, Any], results: list[tuple[str, ChildResult]],
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float] | None:
-    """Q1, median, Q3 with linear interpolation (the harness's convention)."""
-    xs = sorted(float(v) for v in values if isinstance(v, (int, float)) and v > 0)
-    if not xs:
-        return None
-    return policy.quantiles(xs)
+    """Q1, median, Q3 of the positive throughputs (protocol.quartiles)."""
+    return protocol.quartiles([float(v) for v in values
+                               if isinstance(v, (int, float)) and v > 0])
 
 
 def efficiency(one: list[float], many: list[float], world: int) -> dict[str, Any] | None:

@@ -175,8 +175,9 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
                           "work competed for the cores, so these numbers understate the "
                           "frameworks and move no score.")
         for name in run.contended_rows:
-            row = report.row(name)
-            why = "; ".join(row.contention.why) if row is not None and row.contention else ""
+            contended = report.row(name)
+            why = ("; ".join(contended.contention.why)
+                   if contended is not None and contended.contention else "")
             console.print(f"[yellow]contended:[/] {escape(name)}: {escape(why)} - its "
                           "numbers move no score.")
         per_row = run.processes.per_row if run.processes is not None else None

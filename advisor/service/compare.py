@@ -6,15 +6,14 @@ object; renderers (advisor.render.compare_report) only read it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from advisor.infra.privacy import shown_path
 from advisor.infra.errors import BadInput, VersionError
 from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
-
 
 MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
 
@@ -30,6 +29,17 @@ class Machine:
 
     def row(self, name: str) -> measured.Row | None:
         return next((r for r in self.rows if r.name == name), None)
+
+    def cell(self, name: str, workload: str) -> measured.Cell | None:
+        """A row's numbers on a workload, whatever its status (None: not measured here)."""
+        row = self.row(name)
+        return row.cells.get(workload) if row is not None else None
+
+    def ok_median(self, name: str, workload: str) -> float | None:
+        """A row's median samples/s on a workload, when the row ran ok here."""
+        row = self.row(name)
+        cell = row.cells.get(workload) if row is not None and row.status == "ok" else None
+        return cell.median if cell is not None else None
 
     def scaling_row(self, name: str) -> measured.ScalingRow | None:
         if self.scaling is None:
