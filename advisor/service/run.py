@@ -201,6 +201,8 @@ class ReportFolder:
             if isinstance(exc, OSError):
                 raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) \
                     from None
+            if isinstance(exc, FileProblem):  # name the folder, not the one being built
+                raise FileProblem(exc.message, path=self.where) from None
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
