@@ -1,12 +1,16 @@
-"""Wall-clock budget of `advisor probe` (target 45 s) and `advisor probe --quick` (15 s), and what
-staged start-up costs the numbers.
+"""Wall-clock budgets on 2 idle cores: `advisor probe` with every row, workload and the default
+fresh processes (60 s), `advisor probe --quick` (15 s), `advisor run` for one project (30 s); and
+what staged start-up costs the numbers.
 
     python benchmarks/probe_budget.py [--runs 2]
 
-Runs the real command in fresh processes, interleaving the four variants in every round:
-default, --quick, and each again with --serial (every row starts only after the previous one
-finished). It prints each wall time with the load average before it, the verdict against the
-budget (which applies to the default start-up, staged), and side by side per row:
+Runs the real commands in fresh processes, interleaving the variants in every round (so
+background load hits all of them alike): default, --quick, each again with --serial (every row
+starts only after the previous one finished), and `advisor run` for an image project (its one
+workload, cnn-digits, is the dearest). It prints each wall time with the load average before it
+and whether the probe measured itself quiet (a contended or busy run does not prove a budget),
+the verdict against the budget (which applies to the default start-up, staged), and side by side
+per row:
 
 - import ratio staged / serial: how much importing next to another row slows an import down;
 - throughput ratio staged / serial (median samples/s): whether training after a staged start-up
@@ -26,22 +30,43 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_S = {"default": 45.0, "quick": 15.0}
+BUDGET_S = {"default": 60.0, "quick": 15.0, "run": 30.0}
 VARIANTS = {
     "default": [],
     "default --serial": ["--serial"],
     "quick": ["--quick"],
     "quick --serial": ["--quick", "--serial"],
+    "run": ["run"],
 }
+RUN_ARGS = ["--set", "modality=images", "--defaults", "--no-input"]
 
 
 def time_probe(extra: list[str], out: Path) -> tuple[float, int]:
-    args = [sys.executable, "-m", "advisor", "probe", "--out", str(out), *extra]
+    if extra == ["run"]:  # `advisor run`: its probe.json lands in the --out folder
+        args = [sys.executable, "-m", "advisor", "run", *RUN_ARGS, "--out", str(out.parent /
+                                                                                out.stem)]
+    else:
+        args = [sys.executable, "-m", "advisor", "probe", "--out", str(out), *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
     return time.perf_counter() - t0, done.returncode
+
+
+def quiet(path: Path) -> str:
+    try:
+        run = json.loads(path.read_text())["run"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+    if run.get("quiet") is True:
+        return "quiet"
+    rows = (run.get("contention") or {}).get("rows") or []
+    return ("busy" if run.get("busy") else "") + (f" contended: {','.join(rows)}" if rows else "")
+
+
+def probe_file(out: Path, variant: str) -> Path:
+    return out.parent / out.stem / "probe.json" if variant == "run" else out
 
 
 def load_rows(path: Path) -> dict[str, dict]:
@@ -96,9 +121,10 @@ def main() -> int:
                 load = os.getloadavg()[0]
                 wall, rc = time_probe(extra, out)
                 walls[variant].append(wall)
-                rows[variant].append(load_rows(out))
+                rows[variant].append(load_rows(probe_file(out, variant)))
                 print(f"{variant:17} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before "
-                      f"{load:.2f})  {breakdown(rows[variant][-1])}", flush=True)
+                      f"{load:.2f}, {quiet(probe_file(out, variant))})  "
+                      f"{breakdown(rows[variant][-1])}", flush=True)
     ok = True
     print()
     for variant, times in walls.items():

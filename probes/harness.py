@@ -522,11 +522,14 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
             if name not in probe.workloads:
                 continue
             scope = "workload" if reset_peak_rss() else "process"
+            window = protocol.ContentionWindow()  # what else ran on our cores meanwhile
             started = time.perf_counter()
             times, accuracy, gpu_mb = probe.run(name, config, data, info)
+            contention = window.close()
             results[name] = workload_result(
                 name, times, data.n_train, accuracy, peak_rss_mb(), scope, None, None, gpu_mb,
             )
+            results[name]["contention"] = contention
             # build + train + evaluate: what the workload cost beyond its timed epochs
             results[name]["wall_s"] = round(time.perf_counter() - started, 4)
         if "cnn-digits" in results:  # measured after training: no BLAS threads left spinning

@@ -57,3 +57,20 @@ def test_unknown_id_error_lists_allowed(kb):
     with pytest.raises(AnswerError) as info:
         answers.parse_sets(kb, ["colour=red"])
     assert "allowed: purpose, modality, pretrained" in str(info.value)
+
+
+def test_questions_without_a_default_are_optional_and_stay_unknown(kb):
+    """Answers files written before a question existed stay complete: a question without a
+    default is never 'missing', and Enter at its prompt leaves it unknown."""
+    from advisor.questionnaire import flow
+
+    optional = [q for q in kb.questions if q.default is None]
+    assert optional, "the knowledge base has optional questions (the v2 questions)"
+    example = answers.AnswerSet(answers.load_file(kb, "examples/image-classifier.yaml"))
+    assert answers.missing(kb, example.values) == []
+    q = optional[0]
+    assert flow.parse_reply(q, "") is None
+    assert "not sure" in flow.render_question(q, 1, 1)
+    replies = iter([""] * len(kb.questions))
+    done = flow.run(kb, example, ask=lambda prompt: next(replies), say=lambda text: None)
+    assert all(o.id not in done.values for o in optional if o.id not in example.values)

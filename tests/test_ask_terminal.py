@@ -34,8 +34,8 @@ def test_enter_accepts_every_default(tmp_path, kb):
     assert child.exitstatus == 0, child.before
     data = yaml.safe_load(out.read_text())
     assert asked == len(kb.questions)
-    for q in kb.questions:
-        assert data[q.id] == q.default, q.id
+    for q in kb.questions:  # a question without a default is left unanswered (unknown)
+        assert data.get(q.id) == q.default, q.id
 
 
 def test_shows_text_help_choices_and_default(tmp_path, kb):
@@ -175,3 +175,24 @@ def test_each_label_once_numbers_that_do_not_jump_and_labels_as_replies(tmp_path
 
     seen = [int(m.group(1)) for text in numbers for m in [re.search(r"\[(\d+)/\d+\]", text)] if m]
     assert seen == list(range(4, 4 + len(seen))), seen
+
+
+def test_run_keeps_the_answers_when_its_probe_is_interrupted(tmp_path):
+    """Ctrl-C during `advisor run`'s probe loses no answer: they were saved before probing, and
+    the message says the command that resumes."""
+    out = tmp_path / "reports"
+    child = spawn("run", "--out", str(out), "--set", "modality=text", "--set", "purpose=research")
+    for _ in range(30):
+        if child.expect(["answer> ", "probing this machine"], timeout=60) == 1:
+            break
+        child.sendline("")
+    child.sendintr()
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    said = " ".join(child.before.split())
+    assert child.exitstatus == 130, said
+    assert "Traceback" not in said
+    kept = out / "answers.yaml"
+    assert f"resume with `advisor run --answers {kept} --out {out}`" in said, said
+    data = yaml.safe_load(kept.read_text())
+    assert data["modality"] == "text" and data["purpose"] == "research"

@@ -7,7 +7,7 @@ import math
 import random
 import shutil
 
-from advisor.decision import audit, engine
+from advisor.decision import audit
 from advisor.infra.resources import rules_dir
 from advisor.kb import loader
 from advisor.questionnaire import consistency

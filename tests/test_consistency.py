@@ -3,6 +3,7 @@ from every source (file, --set, prompt, defaults) and steer the questionnaire.""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -81,7 +82,7 @@ def test_prompt_refuses_a_contradiction_and_asks_again(rules):
     replies = iter(["windows", "linux"])
     said: list[str] = []
     only_os = [q for q in kb.questions if q.id == "os"]
-    kb_os = loader.KnowledgeBase(**{**kb.__dict__, "questions": [kb.question("training_hardware"), *only_os]})
+    kb_os = dataclasses.replace(kb, questions=[kb.question("training_hardware"), *only_os])
     got = flow.run(kb_os, preset, lambda _: next(replies), said.append)
     assert got.values["os"] == "linux"
     assert any("TPU VMs run Linux" in line for line in said)
@@ -91,7 +92,7 @@ def test_a_single_consistent_value_is_implied_not_asked(rules, tmp_path):
     (rules / "zz_constraints.yaml").write_text(CONSTRAINTS.replace("['linux', 'auto']", "['linux']"))
     kb = loader.load(rules)
     preset = answers_mod.AnswerSet({"training_hardware": "tpu"}, {"training_hardware": "set"})
-    kb_os = loader.KnowledgeBase(**{**kb.__dict__, "questions": [kb.question("training_hardware"), kb.question("os")]})
+    kb_os = dataclasses.replace(kb, questions=[kb.question("training_hardware"), kb.question("os")])
     said: list[str] = []
     got = flow.run(kb_os, preset, lambda _: pytest.fail("asked"), said.append)
     assert got.values["os"] == "linux" and got.origin["os"] == "implied"
@@ -127,3 +128,20 @@ def test_report_says_not_asked_because(kb, tmp_path):
     res = run_cli("recommend", "--set", "modality=tabular", "--format", "markdown")
     assert res.code == 0, res.err
     assert "not asked, because modality is tabular" in res.out
+
+
+def test_flips_never_propose_a_contradiction(rules):
+    """Windows is answered: 'training_hardware = tpu' would contradict tpu-runs-linux, so it is no flip."""
+    kb = loader.load(rules)
+    answers = {"os": "windows", "modality": "images", "training_hardware": "nvidia_gpu",
+               "scale": "single_device"}
+    a = engine.assess(kb, inputs(kb, answers))
+    changes = [f.change for f in a.robustness.flips + a.robustness.project_flips]
+    assert "training_hardware = tpu" not in changes
+    from advisor.decision import robustness as robust
+
+    free = dataclasses.replace(kb, constraints=[], constraint_conditions={})  # no constraints:
+    b = engine.assess(free, inputs(free, answers))  # the same change is considered
+    assert any(f.change == "training_hardware = tpu" for f, _ in robust.changes(free, inputs(free, answers)))
+    assert not any(f.change == "training_hardware = tpu" for f, _ in robust.changes(kb, inputs(kb, answers)))
+    assert b.winner is not None

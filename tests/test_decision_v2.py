@@ -176,3 +176,19 @@ def test_stack_loyalty_where_nothing_forces_a_switch(kb, framework, floor):
         seen += 1
         kept += s.winner == framework or (s.winner == "keras" and framework in audit.KERAS_BACKENDS)
     assert kept / seen >= floor, f"{framework}: {kept}/{seen}"
+
+
+def test_quick_scoring_equals_traced_scoring(kb):
+    """Re-scoring without parts (robustness, audit) gives the same ratings, caps and order."""
+    rng = random.Random(7)
+    for i in range(60):
+        answers = audit.random_answers(kb, rng)
+        probe = {f"probe.deploy.{c}.{t}": rng.choice(["ok", "failed"])
+                 for c in kb.candidate_ids for t in ("server", "mobile_android", "browser")
+                 if i % 2 and rng.random() < 0.3}
+        traced = engine.score(kb, engine.Inputs(answers, probe_facts=probe), detail=True)
+        quick = engine.score(kb, engine.Inputs(answers, probe_facts=probe), detail=False)
+        assert quick.order == traced.order and sorted(quick.caps) == sorted(traced.caps)
+        for cid in kb.candidate_ids:
+            assert quick.scores[cid] == pytest.approx(traced.scores[cid], abs=1e-9)
+            assert quick.ratings[cid] == pytest.approx(traced.ratings[cid], abs=1e-9)

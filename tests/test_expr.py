@@ -59,8 +59,9 @@ def test_unanswered_is_unknown_not_false():
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("purpose == 'reserch'", "allowed: research, production, learning, prototype"),
-        ("porpose == 'research'", "unknown name 'porpose'"),
+        ("purpose == 'reserch'", "did you mean 'research'?"),
+        ("purpose == 'video'", "allowed: research, production, learning, prototype"),
+        ("porpose == 'research'", "unknown name 'porpose' (column 1); did you mean 'purpose'?"),
         ("purpose", "not true/false"),
         ("speed < 'fast'", "is a number"),
         ("purpose < 'research'", "compares numbers only"),
@@ -206,3 +207,19 @@ def test_mutated_conditions_fail_cleanly(node, data):
         expr.evaluate(parsed, {"purpose": "research"})
     except ExpressionError:
         pass
+
+
+def test_compiled_conditions_equal_the_tree_walk(kb):
+    """expr.compile_condition (used for re-scoring) gives what expr.evaluate gives, unknowns too."""
+    import random
+
+    from advisor.decision import audit
+
+    rng = random.Random(2)
+    nodes = list(kb.conditions.values()) + list(kb.question_conditions.values())
+    for _ in range(200):
+        answers = audit.random_answers(kb, rng)
+        partial = {k: v for k, v in answers.items() if rng.random() < 0.6}  # leave some unknown
+        for facts in (answers, partial):
+            for node in nodes:
+                assert expr.compile_condition(node)(facts) is expr.evaluate(node, facts)

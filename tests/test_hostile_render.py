@@ -53,7 +53,9 @@ def assessment(tmp_path):
         "gpus": [],
         "frameworks": [],
     }
-    inputs = core.build_inputs(kb, answer_set, probe, HOSTILE)
+    from advisor.probe.model import ProbeDocument
+
+    inputs = core.build_inputs(kb, answer_set, ProbeDocument.from_dict(probe), HOSTILE)
     return engine.assess(kb, inputs)
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from advisor.infra.errors import BadInput
-from advisor.probe import catalog, core
+from advisor.probe import catalog, core, plan, pool
 from advisor.probe.model import load_probe
 from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
@@ -20,7 +20,7 @@ from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_scr
 def installed(monkeypatch):
     """Every framework counts as installed unless a test says otherwise."""
     absent: set[str] = set()
-    monkeypatch.setattr(core, "is_installed", lambda module: module not in absent)
+    monkeypatch.setattr(plan, "is_installed", lambda module: module not in absent)
     return absent
 
 
@@ -36,16 +36,23 @@ def test_ok_row_has_the_contract_and_records_the_run(tmp_path, installed):
     events = []
     report = core.run_probe(options(folder), events.append)
     row = report.row("pytorch")
-    assert row.status == "ok" and row.flags == []
+    assert row.status == "ok" and row.flags == ()
     mlp = row.workloads["mlp-digits"]
-    assert mlp.samples_per_s.median == 1000.0 and mlp.samples_per_s.n == 5
+    # by default every row runs in two fresh processes whose blocks are pooled
+    assert row.repeats == 2
+    assert mlp.samples_per_s.median == 1000.0 and mlp.samples_per_s.n == 10
+    assert (mlp.processes.n, mlp.processes.medians, mlp.processes.spread,
+            mlp.processes.within) == (2, (1000.0, 1000.0), 0.0, 0.001)
+    assert mlp.between_spread == 0.0 and row.contended is False
     assert mlp.noisy is False and mlp.learned is True
-    cnn = row.workloads["cnn-digits"].model_extra
-    assert cnn["peak_gflops"] == 100.0 and cnn["fraction_of_peak"] > 0
-    run = report.model_extra["run"]
-    assert run["threads"] == 1 and run["seed"] == 0 and run["epochs"]["timed"] == 5
-    assert run["load_avg_before"] is None or len(run["load_avg_before"]) == 3
-    assert [e.kind for e in events] == ["start", "done"]
+    cnn = row.workloads["cnn-digits"]
+    assert cnn.peak_gflops == 100.0 and cnn.fraction_of_peak > 0
+    run = report.run
+    assert run.threads == 1 and run.seed == 0 and run.epochs.timed == 3
+    assert (run.processes.per_row, run.processes.interleaved,
+            run.processes.blocks_per_process) == (2, True, 3)
+    assert run.load_avg_before is None or len(run.load_avg_before) == 3
+    assert [e.kind for e in events] == ["start", "start", "done"]
     assert report.schema_version == 1 and set(report.workloads) == {"mlp-digits", "cnn-digits"}
 
 
@@ -53,7 +60,7 @@ def test_repeat_pools_fresh_processes(tmp_path, installed):
     folder = fake_probes_dir(tmp_path, {"probe_pytorch.py": printing_script(ok_payload("pytorch"))})
     report = core.run_probe(options(folder, repeat=3))
     row = report.row("pytorch")
-    assert row.model_extra["repeats"] == 3
+    assert row.repeats == 3
     assert row.workloads["mlp-digits"].samples_per_s.n == 15
 
 
@@ -116,10 +123,10 @@ def test_missing_script_is_a_broken_row(tmp_path, installed):
 
 def test_bad_options_are_bad_input():
     with pytest.raises(BadInput, match="unknown framework"):
-        core.parse_frameworks("pytorch,caffe")
+        plan.parse_frameworks("pytorch,caffe")
     with pytest.raises(BadInput):
         core.ProbeOptions(repeat=0).validate()
-    assert core.parse_frameworks("jax, jax,sklearn") == ("jax", "sklearn")
+    assert plan.parse_frameworks("jax, jax,sklearn") == ("jax", "sklearn")
 
 
 # ------------------------------------------------------------------------------------- the CLI
@@ -137,8 +144,9 @@ def test_cli_writes_the_probe_json(tmp_path):
     assert done.returncode == 0, done.stderr
     report = load_probe(out)
     assert report.row("sklearn").status == "ok"
-    assert report.model_extra["run"]["quick"] is True
-    assert "sklearn" in done.stderr and done.stdout == ""
+    assert report.run.quick is True
+    # the results table is the command's output (stdout); progress and "wrote" go to stderr
+    assert "sklearn" in done.stdout and "wrote" in done.stderr and "wrote" not in done.stdout
 
 
 def test_cli_exits_1_when_nothing_ran_and_writes_nothing(tmp_path):
@@ -188,7 +196,7 @@ def test_row_that_cannot_see_the_hosts_gpu_is_flagged(tmp_path, installed, monke
     report = core.run_probe(options(folder))
     row = report.row("pytorch")
     assert report.gpus[0].name == "T4"
-    assert row.model_extra["sees_gpu"] is False and "gpu-not-visible" in row.flags
+    assert row.sees_gpu is False and "gpu-not-visible" in row.flags
 
 
 def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
@@ -199,14 +207,14 @@ def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
     folder = fake_probes_dir(tmp_path, {"probe_pytorch.py": printing_script(slow),
                                         "probe_jax.py": printing_script(fast)})
     report = core.run_probe(options(folder, frameworks=("pytorch", "jax")))
-    assert report.model_extra["run"]["cpu_matmul_peak_gflops"] == 200.0
+    assert report.run.cpu_matmul_peak_gflops == 200.0
     for name in ("pytorch", "jax"):
-        cnn = report.row(name).workloads["cnn-digits"].model_extra
-        assert cnn["peak_gflops"] == 200.0
-        assert cnn["fraction_of_peak"] == pytest.approx(cnn["gflops"] / 200.0, rel=1e-3)
+        cnn = report.row(name).workloads["cnn-digits"]
+        assert cnn.peak_gflops == 200.0
+        assert cnn.fraction_of_peak == pytest.approx(cnn.gflops / 200.0, rel=1e-3)
 
 
 def test_busy_machine_is_recorded():
-    assert core.is_busy([3.0, 2.0, 1.0], 2) is True
-    assert core.is_busy([0.4, 2.0, 1.0], 2) is False
-    assert core.is_busy(None, 2) is False
+    assert pool.is_busy([3.0, 2.0, 1.0], 2) is True
+    assert pool.is_busy([0.4, 2.0, 1.0], 2) is False
+    assert pool.is_busy(None, 2) is False

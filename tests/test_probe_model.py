@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 
 import pytest
 
@@ -84,3 +85,118 @@ def test_not_utf8(tmp_path):
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(FileProblem, match="UTF-8"):
         model.load_probe(path)
+
+
+# --------------------------------------------------------------- strict at the boundary
+def _bad(tmp_path, text):
+    with pytest.raises((SchemaError, ParseError)) as info:
+        model.load_probe(write(tmp_path, text))
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / "probe.json")) and "\n" not in message
+    return message
+
+
+def _with_median(value: str) -> str:
+    text = json.dumps(probe_doc())
+    return text.replace('"median": 1000.0', f'"median": {value}', 1)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e309", "-1e999"])
+def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, number):
+    assert '"median": 1000.0' in json.dumps(probe_doc())
+    message = _bad(tmp_path, _with_median(number))
+    assert "frameworks[0].workloads.mlp-digits.samples_per_s.median" in message
+    assert "not finite" in message
+
+
+def test_extreme_but_finite_numbers_load_and_round_trip(tmp_path):
+    for number in ("5e-324", "1e308", "-0.0"):
+        doc = model.load_probe(write(tmp_path, _with_median(number)))
+        median = doc.row("pytorch").workloads["mlp-digits"].samples_per_s.median
+        assert median == float(number)
+        assert model.loads(doc.to_json()) == doc
+
+
+def test_huge_integers_are_refused(tmp_path):
+    doc = probe_doc()
+    text = json.dumps(doc).replace('"memory_bytes": 1073741824', '"memory_bytes": ' + "9" * 40)
+    assert "host.memory_bytes" in _bad(tmp_path, text)
+    text = json.dumps(doc).replace('"memory_bytes": 1073741824', '"memory_bytes": ' + "9" * 5000)
+    assert "host.memory_bytes" in _bad(tmp_path, text)
+
+
+def test_bad_numbers_in_unknown_keys_are_refused_too(tmp_path):
+    text = json.dumps(probe_doc(future={"deep": [1, 2]})).replace("[1, 2]", "[1, NaN]")
+    assert "future.deep[1]" in _bad(tmp_path, text)
+
+
+def test_lone_surrogates_are_refused(tmp_path):
+    text = json.dumps(probe_doc()).replace('"cpu_model": "x"', '"cpu_model": "\\ud800"')
+    assert "host.cpu_model" in _bad(tmp_path, text)
+    text = json.dumps(probe_doc(note="ok")).replace('"note"', '"\\udfff"')
+    assert "surrogate" in _bad(tmp_path, text)
+
+
+def test_deep_nesting_is_refused_cleanly(tmp_path):
+    assert "nested too deeply" in _bad(tmp_path, json.dumps(probe_doc(future=[[[[[]]]]] * 1))
+                                       .replace("[[[[[]]]]]", "[" * 40 + "]" * 40))
+    assert "nested too deeply" in _bad(tmp_path, "[" * 100_000 + "]" * 100_000)
+
+
+def test_wrong_types_name_the_field(tmp_path):
+    doc = probe_doc()
+    doc["frameworks"][0]["workloads"]["mlp-digits"]["samples_per_s"]["n"] = 2.5
+    assert "samples_per_s.n: expected an integer" in _bad(tmp_path, json.dumps(doc))
+    doc = probe_doc(gpus={"vendor": "x"})
+    assert "gpus: expected an array" in _bad(tmp_path, json.dumps(doc))
+
+
+def test_every_shipped_probe_file_loads_and_round_trips():
+    from tests.conftest import ROOT
+
+    files = [ROOT / "examples" / "probe-h200.json",
+             *(p for p in (ROOT / "tests" / "fixtures").glob("probe-*.json")
+               if p.name != "probe-future.json")]
+    for path in files:
+        doc = model.load_probe(path)
+        assert doc.frameworks, path
+        assert model.loads(doc.to_json()) == doc
+
+
+def test_behaviour_follows_the_one_policy(tmp_path):
+    from advisor.probe import policy
+
+    doc = model.load_probe(ROOT_FIXTURE("cpu-noisy"))
+    best, ties = doc.fastest("cnn-digits")
+    assert best.name == "tensorflow" and {r.name for r in ties} == {"pytorch", "keras/tensorflow",
+                                                                    "jax"}
+    wl = best.workloads["cnn-digits"]
+    assert wl.noisy is (wl.samples_per_s.spread > policy.NOISE_LIMIT) is True
+    assert wl.learned is (wl.accuracy >= policy.accuracy_gate("cnn-digits"))
+    gpu = model.load_probe(ROOT_FIXTURE("nvidia-tf-blind"))
+    assert gpu.has_gpu and gpu.row("pytorch").sees_gpu and not gpu.row("tensorflow").sees_gpu
+    assert json.loads(gpu.to_json())["frameworks"][1]["sees_gpu"] is False
+
+
+def ROOT_FIXTURE(name):
+    from tests.conftest import ROOT
+
+    return ROOT / "tests" / "fixtures" / f"probe-{name}.json"
+
+
+def test_harness_quantiles_match_the_policy():
+    import importlib.util
+
+    from tests.conftest import ROOT
+    from advisor.probe import policy
+
+    spec = importlib.util.spec_from_file_location("harness_copy", ROOT / "probes" / "harness.py")
+    harness = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = harness  # its dataclasses look themselves up there
+    try:
+        spec.loader.exec_module(harness)
+    finally:
+        del sys.modules[spec.name]
+    for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 4.0, 2.0, 3.0], [10.0, 11.0, 13.0, 20.0]):
+        mine, theirs = policy.summary(values), harness.quantiles(values)
+        assert mine == theirs

@@ -139,13 +139,23 @@ def test_recommend_format_html_out_file(tmp_path, cli):
 
 
 def _png_stats(path: Path) -> tuple[int, float]:
-    import matplotlib.image as mpimg
-    import numpy as np
+    """(distinct colours, share of pixels that are not white) of a screenshot."""
+    from PIL import Image
 
-    img = mpimg.imread(str(path))[..., :3]
-    colours = len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0))
-    non_white = float((img < 0.97).any(axis=2).mean())
+    img = Image.open(path).convert("RGB")
+    colours = len(img.getcolors(maxcolors=1 << 24) or [])
+    darkest = img.convert("L").point(lambda v: 255 if v < 247 else 0)
+    non_white = darkest.histogram()[255] / (img.width * img.height)
     return colours, non_white
+
+
+def _content_width(path: Path) -> int:
+    """How wide the page's content is: the right-most column that is not white."""
+    from PIL import Image, ImageOps
+
+    img = ImageOps.invert(Image.open(path).convert("L")).point(lambda v: 255 if v > 8 else 0)
+    box = img.getbbox()
+    return box[2] if box else 0
 
 
 @pytest.mark.browser

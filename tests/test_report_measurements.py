@@ -108,9 +108,9 @@ def test_a_real_probe_of_an_h200_reads_as_a_gpu_machine():
     assert report.gpus[0].name == "NVIDIA H200"
     for name in ("pytorch", "keras/torch", "keras/jax", "jax"):
         row = report.row(name)
-        assert row.status == "ok" and row.sees_gpu and row.model_extra["ran_on"] == "gpu"
-        cnn = row.workloads["cnn-digits"].model_extra
-        assert "cpu" not in cnn["peak_source"] and cnn["fraction_of_peak"] < 0.05
+        assert row.status == "ok" and row.sees_gpu and row.ran_on == "gpu"
+        cnn = row.workloads["cnn-digits"]
+        assert "cpu" not in cnn.extra["peak_source"] and cnn.fraction_of_peak < 0.05
     assert report.row("tensorflow").status == "missing"
     a = assessment(str(path))
     assert a.resolved["training_hardware"] == {"value": "nvidia_gpu", "source": "probe file"}

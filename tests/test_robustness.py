@@ -96,3 +96,60 @@ def test_flips_are_consistent_ranked_and_project_changes_kept_apart(kb):
     assert rob.project_flips and all(f.question == "modality" for f in rob.project_flips)
     for f in rob.flips + rob.project_flips:
         assert f.new_winner != a.winner
+
+
+def test_quick_rescoring_equals_the_traced_score(kb):
+    """Flips, the win probability and the audit re-score without traced parts: same result."""
+    import random
+
+    from advisor.decision import audit
+
+    rng = random.Random(11)
+    for _ in range(150):
+        answers = audit.random_answers(kb, rng)
+        full = engine.score(kb, engine.Inputs(answers))
+        quick = engine.score(kb, engine.Inputs(answers), detail=False)
+        assert quick.order == full.order and quick.winner == full.winner
+        for cid in full.scores:
+            assert math.isclose(quick.scores[cid], full.scores[cid], abs_tol=1e-9)
+            assert [v.rule for v in quick.vetoes[cid]] == [v.rule for v in full.vetoes[cid]]
+        assert sorted(quick.caps) == sorted(full.caps)
+
+
+def test_reports_show_label_words_probability_flip_groups_and_definitions(kb, tmp_path):
+    import json
+
+    from advisor.render import html, markdown
+
+    a = assess(kb, "modality=tabular", "dataset_size=small", defaults=True)
+    rob = a.robustness
+    md_text = markdown.render(a)
+    page = html.render(a, charts=False)
+    for text in (md_text, page):
+        assert "of plausible ratings" in text
+        assert "What the labels mean" in text
+        assert "Another project would go elsewhere" in text  # modality flips, kept apart
+        assert "What separated" in text
+    assert rob.label_text in md_text and rob.definitions["tie"].split(":")[0] in md_text
+    data = json.loads(a.to_json())
+    got = data["robustness"]
+    assert got["label"] == rob.label and got["win_probability"] and got["definitions"]
+    assert got["project_flips"] and all(f["kind"] == "project" for f in got["project_flips"])
+    assert all(f["kind"] == "answer" for f in got["flips"])
+    assert math.isclose(sum(p["points"] for p in got["separation"]), got["margin"], abs_tol=1e-9)
+    json.dumps(data, allow_nan=False)
+
+
+def test_a_tie_reads_as_no_clear_winner_everywhere(kb):
+    from advisor.render import html, markdown
+    from advisor.render.robust_text import robustness_text
+
+    ties = [a for a in (assess(kb, *sets, defaults=True)
+                        for sets in ([], ["priority=deployment"], ["modality=text"], ["purpose=production"]))
+            if a.robustness.label == "tie"]
+    assert ties
+    a = ties[0]
+    head = robustness_text(a).headline
+    assert head.startswith(f"{a.name_of(a.winner)} or {a.name_of(a.robustness.runner_up)}: no clear winner")
+    assert head in markdown.render(a).replace("**", "")
+    assert "no clear winner" in html.render(a, charts=False)

@@ -12,7 +12,7 @@ import pytest
 
 from advisor.probe import scaling
 from advisor.probe import catalog
-from advisor.probe.model import ProbeReport
+from advisor.probe.model import ProbeDocument
 from advisor.probe.runner import ChildResult
 from conftest import run_cli
 from probe_fixtures import PROBES, fake_probes_dir, gone, read_pids
@@ -138,7 +138,7 @@ def test_every_row_one_node_and_the_json_model_accepts_it():
     assert by["pytorch"]["efficiency"]["median"] == pytest.approx(0.9)
     assert by["jax"]["efficiency"]["median"] == pytest.approx(0.8)
     assert out["workers"] == 2 and out["world_size"] == 2  # the usable cores
-    report = ProbeReport.model_validate({"host": HOST, "scaling": out})
+    report = ProbeDocument.from_dict({"schema_version": 1, "host": HOST, "scaling": out})
     assert report.scaling.row("jax").efficiency.median == pytest.approx(0.8)
     assert json.loads(report.to_json())["scaling"]["rows"][0]["name"] == "pytorch"
 
@@ -359,7 +359,9 @@ def recommend(kb, probe: dict, scale: str):
 
     aset = answers_mod.AnswerSet(values={"scale": scale, "modality": "images"},
                                  origin={"scale": "test", "modality": "test"})
-    return engine.assess(kb, core.build_inputs(kb, aset, probe))
+    from advisor.probe.model import ProbeDocument
+
+    return engine.assess(kb, core.build_inputs(kb, aset, ProbeDocument.from_dict(probe)))
 
 
 def fired(assessment) -> set[str]:

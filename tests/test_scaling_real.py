@@ -18,7 +18,7 @@ import time
 import psutil
 import pytest
 
-from advisor.probe import core
+from advisor.probe import plan
 from advisor.probe.scaling import free_port
 from conftest import ROOT, cli_env, run_cli
 from probe_fixtures import gone
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.probe
 
 
 def need(*modules: str) -> None:
-    missing = [m for m in modules if not core.is_installed(m)]
+    missing = [m for m in modules if not plan.is_installed(m)]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
 

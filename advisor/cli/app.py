@@ -8,7 +8,9 @@ and an exit code, in one place. Nothing heavy is imported at module level.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 # advisor uses no pydantic plugins; not scanning every installed distribution for them saves
@@ -17,7 +19,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from advisor.infra.errors import AdvisorError, ExitCode  # noqa: E402
+from advisor.infra.errors import AdvisorError, ExitCode, Terminated  # noqa: E402
 
 if TYPE_CHECKING:
     from advisor.cli.env import Environment
@@ -81,6 +83,50 @@ def _click_exceptions():
     return exceptions
 
 
+def _wants_traceback(args: list[str]) -> bool:
+    """``--traceback`` is a root option: it counts only before the subcommand's name."""
+    for arg in args:
+        if arg == "--traceback":
+            return True
+        if arg == "--" or not arg.startswith("-"):
+            return False
+    return False
+
+
+_received: list[int] = []  # the SIGTERM/SIGHUP that is unwinding, if any (typer keeps no cause)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    # Further SIGTERM/SIGHUP are ignored while the first one unwinds (children killed, temporary
+    # folders removed); SIGKILL still ends advisor at once.
+    for other in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(other, signal.SIG_IGN)
+    _received.append(signum)
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> dict[int, object]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C (see errors.Terminated). A signal the caller set to
+    be ignored (``nohup`` ignores SIGHUP) stays ignored. Returns the handlers it replaced."""
+    previous: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _on_signal)
+    return previous
+
+
+def _interrupted(exc: BaseException | None, err) -> int:
+    """Ctrl-C: 130; SIGTERM/SIGHUP: 128 + the signal (143, 129), as a shell reports them."""
+    signum = exc.signum if isinstance(exc, Terminated) else (_received[0] if _received else None)
+    if signum is not None:
+        err(f"terminated by {signal.Signals(signum).name}")
+        return 128 + signum
+    err("interrupted")
+    return ExitCode.INTERRUPTED
+
+
 def main(argv: list[str] | None = None, env: "Environment | None" = None) -> None:
     """The console script: run one command and exit with its code."""
     sys.exit(run(argv, env))
@@ -96,10 +142,20 @@ def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
     if env is None:
         env_mod.make_streams_safe()
         env = env_mod.Environment()
-    env_mod.use(env)
+    previous = env_mod.use(env)
+    handlers = install_signal_handlers()
+    try:
+        return _run(argv, env)
+    finally:
+        env_mod.use(previous)
+        for signum, handler in handlers.items():  # in-process callers (tests) get theirs back
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def _run(argv: list[str] | None, env: "Environment") -> int:
     cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in args or os.environ.get("ADVISOR_TRACEBACK") == "1"
+    show_traceback = _wants_traceback(args) or os.environ.get("ADVISOR_TRACEBACK") == "1"
 
     def err(message: str) -> None:
         env.stderr.write(f"advisor: error: {message}\n")
@@ -109,15 +165,15 @@ def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="advisor", standalone_mode=False)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Terminated (SIGTERM, SIGHUP) is one
         if show_traceback:
             raise
-        err("interrupted")
-        return ExitCode.INTERRUPTED
-    except typer.Abort:
-        err("interrupted")
-        return ExitCode.INTERRUPTED
+        return _interrupted(exc, err)
+    except typer.Abort as exc:  # click turns KeyboardInterrupt (and Terminated) into Abort
+        return _interrupted(exc.__cause__ or exc.__context__, err)
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer: Ctrl-C/SIGTERM -> Exit(130)
+            return _interrupted(exc.__cause__, err)
         return exc.exit_code
     except BrokenPipeError:
         return _closed_pipe(env)
@@ -130,10 +186,12 @@ def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
         if show_traceback:
             raise
         err(str(exc))
+        if exc.exit_code == ExitCode.INTERRUPTED and _received:  # a command said what it kept
+            return 128 + _received[0]
         return exc.exit_code
     code = int(result) if isinstance(result, int) else ExitCode.OK
     if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C inside a command into Exit(130)
-        err("interrupted")
+        code = _interrupted(None, err)
     try:
         env.stdout.flush()
     except BrokenPipeError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ def rules_audit(
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, max=100000, help="Random consistent answer sets to score.")] = 500,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed gives the same audit).")] = 0,
     format_: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output format.")] = AuditFormat.table,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the audit to FILE (atomically).")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the audit to FILE (atomically).")] = None,
 ) -> None:
     """Audit a knowledge base over random consistent answer sets.
 

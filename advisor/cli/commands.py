@@ -95,6 +95,7 @@ def recommend(
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of standard output.")] = None,
     explain: Annotated[Optional[str], typer.Option("--explain", metavar="CANDIDATE", help="Print the full trace for one candidate: every rule, whether it held, what it added.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table format: show sources and every answer flip.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show what the --set answers change against the answers without them: winner, ranking, margin, rules that fire differently (table or json).")] = False,
 ) -> None:
     """Score the candidates and explain the result.
 
@@ -105,6 +106,9 @@ def recommend(
 
     if answers is None and not set_ and not defaults:
         raise BadInput("nothing to recommend on: give --answers FILE, --set id=value, or --defaults")
+    if diff:
+        _diff(answers, probe, rules, set_ or [], defaults, format_, out)
+        return
     rec = core.recommend(rules=rules, answers_file=answers, sets=set_ or [], probe_file=probe,
                          use_defaults=defaults)
     a = rec.assessment
@@ -118,6 +122,38 @@ def recommend(
         _env().show(lambda console: terminal.render_explain(a, explain, console))
         return
     _emit(a, format_, out, verbose)
+
+
+def _diff(answers, probe, rules, sets, defaults, format_: "Format", out: Optional[str]) -> None:
+    import json
+
+    from advisor.infra import atomic
+    from advisor.infra.errors import BadInput
+    from advisor.service import diff as diff_mod
+
+    if not sets:
+        raise BadInput("--diff compares against the --set answers: give at least one --set id=value")
+    if format_ not in (Format.table, Format.json):
+        raise BadInput("--diff shows a table or json (--format table or --format json)")
+    d, after = diff_mod.diff(rules=rules, answers_file=answers, sets=sets, probe_file=probe,
+                             use_defaults=defaults)
+    env = _env()
+    if format_ is Format.json:
+        text = json.dumps(d.to_dict(), indent=2, allow_nan=False) + "\n"
+    else:
+        from advisor.cli.env import render_text as whole_lines
+        from advisor.render import diff_view
+
+        names = {r.candidate: r.name for r in after.ranking}
+        if not out:
+            env.show(lambda c: diff_view.render(d, names, c))
+            return
+        text = whole_lines(lambda c: diff_view.render(d, names, c))
+    if out:
+        atomic.write_text(out, text)
+        env.err_console().print(f"wrote {format_.value} diff to {out}", markup=False)
+    else:
+        env.write(text)
 
 
 def _emit(a, format_: "Format", out: Optional[str], verbose: bool = False) -> None:
@@ -205,12 +241,10 @@ def rules_schema(
     out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
     """Print the JSON Schema of a rules file (for editors)."""
-    import json
-
-    from advisor.infra import atomic
+    from advisor.infra import atomic, jsonio
     from advisor.kb.schema import json_schema
 
-    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    text = jsonio.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
         atomic.write_text(out, text)
     else:

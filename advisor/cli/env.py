@@ -131,9 +131,11 @@ def current() -> Environment:
     return _current
 
 
-def use(env: Environment | None) -> None:
+def use(env: Environment | None) -> Environment | None:
+    """Make ``env`` the current environment; returns the one it replaces."""
     global _current
-    _current = env
+    previous, _current = _current, env
+    return previous
 
 
 def make_streams_safe() -> None:

@@ -22,11 +22,17 @@ def probe(
         "configured backend only).")] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Hard limit per row and run, in seconds.")] = 120.0,
-    repeat: Annotated[int, typer.Option(
-        "--repeat", min=1, help="Run each row in N fresh processes and pool the epochs.")] = 1,
+    repeat: Annotated[int | None, typer.Option(
+        "--repeat", min=1, help="Fresh processes per row, run in interleaved rounds; their "
+        "blocks are pooled and the spread between them is reported (default: 2; 1 with "
+        "--quick).")] = None,
     quick: Annotated[bool, typer.Option(
-        "--quick", help="Only the mlp-digits workload, and Keras on one backend unless "
-        "--frameworks names rows: a faster, narrower probe.")] = False,
+        "--quick", help="Only the mlp-digits workload, one process per row, and Keras on one "
+        "backend unless --frameworks names rows: a faster, narrower probe.")] = False,
+    python: Annotated[str | None, typer.Option(
+        "--python", metavar="PATH", help="Measure the frameworks of another interpreter or "
+        "virtual environment (a python executable or a venv folder); hardware is still "
+        "detected here.")] = None,
     serial: Annotated[bool, typer.Option(
         "--serial", help="Start each row only after the previous one finished (slower). By "
         "default rows import side by side, one per usable core, and then train one at a "
@@ -65,10 +71,11 @@ def probe(
     JSON; live progress goes to standard error.
     """
     from advisor.cli.env import current
-    from advisor.infra.atomic import write_text
-    from advisor.cli.probe_view import ProbeView, render_summary
+    from advisor.infra.atomic import check_writable, write_text
+    from advisor.render.probe_view import ProbeView, render_summary
     from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
-    from advisor.probe.core import ProbeOptions, parse_frameworks, run_probe
+    from advisor.probe.core import run_probe
+    from advisor.probe.plan import ProbeOptions, parse_frameworks, resolve_python
     from advisor.probe.runner import kill_all_children
 
     scaling_options = None
@@ -84,13 +91,15 @@ def probe(
     options = ProbeOptions(frameworks=parse_frameworks(frameworks) if frameworks else None,
                            timeout_s=timeout, repeat=repeat, quick=quick,
                            include_hostname=include_hostname, scaling=scaling_options,
-                           scaling_only=scaling_only, startup="serial" if serial else "staged")
+                           scaling_only=scaling_only, startup="serial" if serial else "staged",
+                           **({"python": resolve_python(python)} if python else {}))
     options.validate()
-    if out.exists() and not force:
+    if out.is_file() and not force:  # a FIFO, /dev/stdout or a device is written through
         # Checked before measuring: a probe takes a while, and its result must not replace
         # another run's file unasked.
         raise BadUsage(f"{out} exists (results of another probe run); use --force to replace "
                        "it, or --out another file")
+    check_writable(out)  # an unwritable --out is found now, not after the whole probe
     env = current()
     view = ProbeView(env.err_console())
     try:
@@ -99,9 +108,12 @@ def probe(
     except KeyboardInterrupt:
         kill_all_children()
         raise
+    # What was measured is written first: a summary that cannot be shown never loses it, and
+    # when no row could run the file still holds the hardware and each row's failure.
+    write_text(out, report.to_json())
     env.show(lambda console: render_summary(console, report))
     rows = list(report.frameworks) + (list(report.scaling.rows) if report.scaling else [])
     if not any(row.status == "ok" for row in rows):
-        raise ProbeFailed("no framework row could run; see the table above (nothing written)")
-    write_text(out, report.to_json())
+        raise ProbeFailed(f"no framework row could run; see the table above (the hardware and "
+                          f"each row's failure are in {out})")
     view.console.print(f"wrote {out}", markup=False)

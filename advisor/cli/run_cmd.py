@@ -15,12 +15,13 @@ def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
     probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: mlp-digits only and Keras on one backend (about 10 s instead of 30 s).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).")] = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -51,7 +52,7 @@ def run_command(
                          keep=kept if answers_mod.missing(kb, preset.values) else None,
                          resume=resume)
     if not probe and not no_probe:
-        from advisor.cli.probe_view import ProbeView
+        from advisor.render.probe_view import ProbeView
         from advisor.probe.runner import kill_all_children
 
         # The answers are kept before a probe that may be interrupted: nothing typed is lost.
@@ -62,12 +63,13 @@ def run_command(
         try:
             with view:
                 result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
-                                     progress=view.update)
+                                     progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()
             raise Interrupted(interrupted_message(len(answer_set.values), kept, resume)) from None
     else:
-        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe)
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
+                             force=force)
     env.show(lambda con: _summary(con, result))
 
 
@@ -85,9 +87,12 @@ def _summary(con, result) -> None:
     names = {r.candidate: r.name for r in a.ranking}
     rob = a.robustness
     if a.winner:
-        margin = (f"{rob.margin:.2f} points ahead of {names.get(rob.runner_up or '', rob.runner_up)}"
-                  if rob.margin is not None else "no rival left")
-        con.print(f"[bold green]{e(names[a.winner])}[/] - {rob.label} ({e(margin)})")
+        from advisor.render.robust_text import robustness_text
+
+        words = robustness_text(a)
+        con.print(f"[bold green]{e(words.headline)}[/]")
+        if words.probability:
+            con.print(f"  {e(words.probability)}")
     else:
         con.print("[red]no recommendation: every candidate was vetoed[/]")
     for m in a.measurements:

@@ -7,24 +7,23 @@ and JSON reports all show parts of the same object.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
-
-
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SourceRef:
     url: str
     title: str
     date: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Part:
     """One traced piece of a score: who moved which rating by how much, and the points it gave."""
 
@@ -36,13 +35,13 @@ class Part:
     detail: str = ""
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Veto:
     rule: str
     reason: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CandidateResult:
     candidate: str
     name: str
@@ -56,7 +55,7 @@ class CandidateResult:
     installed: bool | None = None  # from a probe file, when one was given
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInfo:
     criterion: str
     name: str
@@ -67,7 +66,7 @@ class WeightInfo:
     rules: list[str] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class FiredRule:
     id: str
     rationale: str
@@ -82,7 +81,7 @@ class FiredRule:
     applies_to: dict[str, str] = field(default_factory=dict)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RuleTrace:
     """Every rule considered: did its condition hold, on which values."""
 
@@ -92,14 +91,14 @@ class RuleTrace:
     reads: dict[str, Any]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Note:
     text: str
     rule: str
     candidate: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WeightInterval:
     criterion: str
     weight: float
@@ -109,7 +108,7 @@ class WeightInterval:
     limited_by_high: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Flip:
     question: str
     change: str  # human text, e.g. "deploy_targets adds mobile_ios"
@@ -119,7 +118,7 @@ class Flip:
     kind: Literal["answer", "project"] = "answer"  # project: the change describes another project
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Separation:
     """One piece of the winner's lead over the runner-up, after the 0-10 caps.
 
@@ -135,7 +134,7 @@ class Separation:
     text: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Robustness:
     runner_up: str | None
     margin: float | None
@@ -153,7 +152,7 @@ class Robustness:
     definitions: dict[str, str] = field(default_factory=dict)  # label -> its rule, for reports
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Reason:
     criterion: str
     points: float  # for the winner: points; for others: points behind the winner
@@ -161,7 +160,7 @@ class Reason:
     text: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class WhyNot:
     candidate: str
     vetoed_by: list[Veto] = field(default_factory=list)
@@ -169,7 +168,7 @@ class WhyNot:
     reasons: list[Reason] = field(default_factory=list)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Measurement:
     """A measured number that entered the decision."""
 
@@ -183,7 +182,7 @@ class Measurement:
     detail: str
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Assessment:
     schema_version: int = RECOMMENDATION_SCHEMA_VERSION
     advisor_version: str
@@ -207,9 +206,10 @@ class Assessment:
     measurements: list[Measurement] = field(default_factory=list)
     measurement_notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
-    probe: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file the measurements come from
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
+    probe_file: str | None = None  # where the probe came from (a path, or "measured now")
 
     def name_of(self, candidate: str | None) -> str:
         """Display name of a candidate id ('none' for no candidate)."""
@@ -221,7 +221,12 @@ class Assessment:
         return next(r for r in self.ranking if r.candidate == candidate)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, probe=None))
+        out["probe"] = self.probe.summary(out.pop("probe_file")) if self.probe else None
+        out.pop("probe_file", None)
+        return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        from advisor.infra import jsonio
+
+        return jsonio.dumps(self.to_dict(), indent=2)

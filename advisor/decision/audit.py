@@ -86,7 +86,7 @@ def random_answers(
         for question in kb.questions:
             if question.id in answers:
                 continue
-            counted, skipped = consistency.effective(kb, answers)
+            counted, skipped = consistency.effective(kb, answers, explain=False)
             if question.id in skipped:
                 continue
             if question.type != "many":  # pick among the consistent values (never leave it out)
@@ -100,7 +100,7 @@ def random_answers(
                 if consistency.is_consistent(kb, {**counted, question.id: value}):
                     answers[question.id] = value
                     break
-        counted, _ = consistency.effective(kb, answers)
+        counted, _ = consistency.effective(kb, answers, explain=False)
         if consistency.is_consistent(kb, counted) and all(
             counted.get(k) == v for k, v in (fixed or {}).items()
         ):
@@ -208,8 +208,8 @@ def render_table(report: AuditReport, kb: KnowledgeBase) -> str:
     def name(cid: str) -> str:
         return kb.candidate(cid).name if cid in kb.candidate_ids else cid
 
-    out = [f"advisor rules audit - knowledge base {report.kb_version}: {report.samples} random "
-           f"consistent answer sets (seed {report.seed})", ""]
+    out = [(f"advisor rules audit - knowledge base {report.kb_version}: {report.samples} random "
+           f"consistent answer sets (seed {report.seed})"), ""]
     out.append("Winner shares")
     for cid, share in report.winner_shares.items():
         out.append(f"  {name(cid):<16} {share:6.1%}")
@@ -223,15 +223,15 @@ def render_table(report: AuditReport, kb: KnowledgeBase) -> str:
     out += ["", "Influence (share of single changed answers that change the winner)"]
     for qid, share in report.influence.items():
         out.append(f"  {qid:<22} {share:6.1%}  ({report.influence_trials[qid]} changes)")
-    out += ["", f"Cap saturation (answer sets where a live candidate hit 0 or 10; any: "
-                f"{report.cap_sets}/{report.samples})"]
+    out += ["", (f"Cap saturation (answer sets where a live candidate hit 0 or 10; any: "
+                f"{report.cap_sets}/{report.samples})")]
     for crit, n in sorted(report.caps.items(), key=lambda kv: -kv[1]):
         out.append(f"  {crit:<22} {n:6d}  {n / report.samples if report.samples else 0:6.1%}")
     out += ["", "Stack loyalty (team and stack of X, X not vetoed: X or Keras 3 on X wins)"]
     for loy in report.loyalty:
         scope = "".join(f", {q} in {'/'.join(map(str, v))}" for q, v in loy.scope.items())
-        share = f"{loy.share:6.1%}" if loy.share is not None else "   n/a"
-        out.append(f"  {name(loy.framework):<16} {share}  ({loy.kept}/{loy.samples}{scope})")
+        kept = f"{loy.share:6.1%}" if loy.share is not None else "   n/a"
+        out.append(f"  {name(loy.framework):<16} {kept}  ({loy.kept}/{loy.samples}{scope})")
     out += ["", "Labels (margin only)"]
     for label, n in sorted(report.labels.items(), key=lambda kv: -kv[1]):
         out.append(f"  {label:<12} {n:6d}")

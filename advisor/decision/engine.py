@@ -7,9 +7,10 @@ of ratings on the 0-10 scale.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -29,6 +30,9 @@ from advisor.decision.assessment import (
 from advisor.infra.errors import BadInput
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
+
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 DEFAULT_RATING = 5.0
 WHY_LIMIT = 6  # reasons shown for the winner
@@ -55,8 +59,9 @@ class Inputs:
     machine: dict[str, Any] = field(default_factory=dict)
     machine_source: str = "this machine"
     probe_facts: dict[str, Any] = field(default_factory=dict)
-    probe_summary: dict[str, Any] | None = None
+    probe: ProbeDocument | None = None  # the probe file, when one was given
     measurer: Any = None  # callable(kb, facts) -> (list[MeasuredDelta], measurements, notes)
+    probe_file: str | None = None
 
     def with_answer(self, qid: str, value: Any) -> "Inputs":
         answers = dict(self.answers)
@@ -64,10 +69,7 @@ class Inputs:
             answers.pop(qid, None)
         else:
             answers[qid] = value
-        return Inputs(
-            answers, self.answer_origin, self.machine, self.machine_source,
-            self.probe_facts, self.probe_summary, self.measurer,
-        )
+        return dataclasses.replace(self, answers=answers)
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Scored:
     caps: list[tuple[str, str]] = field(default_factory=list)  # (candidate, criterion) clamped
 
 
-def _tv(value: Any) -> str:
+def _tv(value: Any) -> Literal["true", "false", "unknown"]:
     if value is expr.UNKNOWN:
         return "unknown"
     return "true" if value else "false"
@@ -150,6 +152,8 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     if inputs.measurer is not None:
         deltas, measurements, measurement_notes = inputs.measurer(kb, fs.values, weights)
 
+    if not detail:
+        return _score_quick(kb, fs, fired, weights, raw, deltas, measurements, measurement_notes)
     targets = _answered_targets(kb, fs.values)
     ratings: dict[str, dict[str, float]] = {}
     parts: dict[str, list[Part]] = {}
@@ -207,6 +211,81 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     winner = order[0] if alive else None
     return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
                   measurements, measurement_notes, caps)
+
+
+def _score_quick(
+    kb: KnowledgeBase,
+    fs: facts_mod.FactSet,
+    fired: list[Rule],
+    weights: dict[str, float],
+    raw: dict[str, float],
+    deltas: list[MeasuredDelta],
+    measurements: list[Any],
+    measurement_notes: list[str],
+) -> Scored:
+    """The same scores as :func:`score` without traced parts: each effect applied once.
+
+    Levels (highest wins) and per-target ratings (weakest target plus a share of the mean) follow
+    :func:`_criterion_pieces`; a test keeps both paths equal.
+    """
+    ids = kb.candidate_ids
+    targets = _answered_targets(kb, fs.values)
+    vetoes: dict[str, list[Veto]] = {cid: [] for cid in ids}
+    level: dict[tuple[str, str, str | None], float] = {}  # (candidate, criterion, target)
+    rate: dict[tuple[str, str, str | None], float] = {}
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.veto is not None and effect.veto in vetoes:
+                vetoes[effect.veto].append(Veto(rule=rule.id, reason=effect.reason or ""))
+            elif effect.candidates and (effect.rate or effect.level):
+                crit = effect.rate or effect.level or ""
+                for cid, v in effect.candidates.items():
+                    key = (cid, crit, effect.target)
+                    if effect.level is not None:
+                        level[key] = max(level.get(key, float(v)), float(v))
+                    else:
+                        rate[key] = rate.get(key, 0.0) + float(v)
+    caps: list[tuple[str, str]] = []
+    ratings: dict[str, dict[str, float]] = {}
+    for cand in kb.candidates:
+        cid = cand.id
+        crat: dict[str, float] = {}
+        for crit in kb.criterion_ids:
+            base = float(cand.base.get(crit, DEFAULT_RATING))
+            value = level.get((cid, crit, None), base) + rate.get((cid, crit, None), 0.0)
+            answered = targets.get(crit)
+            if answered:
+                per = []
+                for target in answered:
+                    r = level.get((cid, crit, target), base) + rate.get((cid, crit, target), 0.0)
+                    capped = min(RATING_MAX, max(RATING_MIN, r))
+                    if capped != r:
+                        caps.append((cid, crit))
+                    per.append(capped)
+                low, mean = min(per), sum(per) / len(per)
+                value += low + TARGET_MEAN_SHARE * (mean - low) - base
+            crat[crit] = value
+        ratings[cid] = crat
+    for d in deltas:
+        ratings[d.candidate][d.criterion] += d.rating
+    scores: dict[str, float] = {}
+    for cid in ids:
+        crat = ratings[cid]
+        total = 0.0
+        for crit, value in crat.items():
+            if value > RATING_MAX or value < RATING_MIN:
+                value = RATING_MAX if value > RATING_MAX else RATING_MIN
+                crat[crit] = value
+                caps.append((cid, crit))
+            total += weights[crit] * value
+        scores[cid] = total
+    alive = [c for c in ids if not vetoes[c]]
+    dead = [c for c in ids if vetoes[c]]
+    key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
+    order = sorted(alive, key=key) + sorted(dead, key=key)
+    return Scored(weights, raw, ratings, {c: [] for c in ids}, vetoes, scores, order,
+                  order[0] if alive else None, fired, [], fs, measurements, measurement_notes,
+                  caps)
 
 
 def _answer_text(value: Any) -> str:
@@ -381,7 +460,9 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
     }
     counted = s.facts.answers
     not_asked = {}
-    for qid, reason in s.facts.not_asked.items():
+    from advisor.questionnaire import consistency
+
+    for qid, reason in consistency.effective(kb, inputs.answers)[1].items():
         if qid in inputs.answers:  # a stale answer (e.g. from a file) to a question skipped here
             reason += f"; the given answer {_answer_text(inputs.answers[qid])} was ignored"
         not_asked[qid] = reason
@@ -413,7 +494,8 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         measurements=s.measurements,
         measurement_notes=s.measurement_notes,
         machine=machine,
-        probe=inputs.probe_summary,
+        probe=inputs.probe,
+        probe_file=inputs.probe_file,
         questions={q.id: q.text for q in kb.questions},
         criteria={c.id: c.name for c in kb.criteria},
     )

@@ -28,7 +28,7 @@ class FactSet:
     values: dict[str, Any] = field(default_factory=dict)
     resolutions: list[Resolution] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)  # the answers that count
-    not_asked: dict[str, str] = field(default_factory=dict)  # question id -> why it was skipped
+    not_asked: dict[str, str] = field(default_factory=dict)  # skipped question ids (reasons: assess)
 
 
 def build(
@@ -40,7 +40,7 @@ def build(
     machine_source: str = "this machine",
 ) -> FactSet:
     """Combine answers with machine and probe facts; resolve `auto` answers from the machine."""
-    answers, out_not_asked = consistency.effective(kb, answers)  # a skipped question is unknown
+    answers, out_not_asked = consistency.effective(kb, answers, explain=False)  # skipped: unknown
     out = FactSet(answers=answers, not_asked=out_not_asked)
     machine = dict(machine or {})
     for name, value in machine.items():

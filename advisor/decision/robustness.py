@@ -46,7 +46,7 @@ UNCERTAINTY = {
     "unconfirmed": (2.0, 0.8),
 }
 MEASURED_CONFIDENCE = "high"
-SAMPLES = 300
+SAMPLES = 200
 PRUNE_SIGMAS = 5.0
 SEED = 20261201
 
@@ -107,13 +107,13 @@ def label_for(
     return "close"
 
 
-def _top_two(s: "Scored") -> tuple[list[str], float | None]:
+def _top_two(s: Scored) -> tuple[list[str], float | None]:
     alive = [c for c in s.order if not s.vetoes[c]]
     margin = s.scores[alive[0]] - s.scores[alive[1]] if len(alive) > 1 else None
     return alive, margin
 
 
-def empty(s: "Scored") -> Robustness:
+def empty(s: Scored) -> Robustness:
     """Margin and a label from the margin alone (no re-scoring): for quick paths and tests."""
     alive, margin = _top_two(s)
     label = label_for(margin, len(alive))
@@ -131,7 +131,7 @@ def empty(s: "Scored") -> Robustness:
 # ------------------------------------------------------------------ separation after the caps
 
 
-def effective_changes(s: "Scored", candidate: str) -> dict[tuple[str, str], tuple[str, float]]:
+def effective_changes(s: Scored, candidate: str) -> dict[tuple[str, str], tuple[str, float]]:
     """(criterion, source) -> (kind, rating change that survived the 0-10 cap), base included.
 
     A cap takes back the same share of every change that pushed past it (the bonuses above 10,
@@ -157,7 +157,7 @@ def effective_changes(s: "Scored", candidate: str) -> dict[tuple[str, str], tupl
     return out
 
 
-def separation(kb: "KnowledgeBase", s: "Scored", winner: str, rival: str) -> list[Separation]:
+def separation(kb: KnowledgeBase, s: Scored, winner: str, rival: str) -> list[Separation]:
     """The winner's lead over ``rival`` in pieces that sum to the margin, largest first."""
     w_changes = effective_changes(s, winner)
     r_changes = effective_changes(s, rival)
@@ -176,8 +176,8 @@ def separation(kb: "KnowledgeBase", s: "Scored", winner: str, rival: str) -> lis
             text = (f"{crit_name}: base rating {w_name} {w_rating:g} vs {r_name} {r_rating:g}"
                     + (f" - {why}" if why else " (no rationale recorded)"))
         else:
-            text = (f"{crit_name}: {source} gives {w_name} {w_rating:+.2g} and {r_name} "
-                    f"{r_rating:+.2g} after the 0-10 cap")
+            gave = [f"{n} {v:+.3g}" for n, v in ((w_name, w_rating), (r_name, r_rating)) if v]
+            text = f"{crit_name}: {source} gives {' and '.join(gave)} (after the 0-10 cap)"
         pieces.append(Separation(criterion=crit, kind=kind, source=source,  # type: ignore[arg-type]
                                  points=points, winner_rating=w_rating,
                                  runner_up_rating=r_rating, text=text))
@@ -195,7 +195,7 @@ def fact_share(pieces: list[Separation], margin: float) -> float | None:
 # ------------------------------------------------------------------ win probability
 
 
-def win_probability(kb: "KnowledgeBase", s: "Scored") -> dict[str, float]:
+def win_probability(kb: KnowledgeBase, s: Scored) -> dict[str, float]:
     """Share of :data:`SAMPLES` plausible ratings in which each live candidate wins (fixed seed).
 
     A rating is its base plus its rule and measurement changes; each part gets an independent
@@ -237,7 +237,7 @@ def win_probability(kb: "KnowledgeBase", s: "Scored") -> dict[str, float]:
             total = 0.0
             for weight, mu, sd in model[cid]:
                 rating = gauss(mu, sd)
-                total += weight * (10.0 if rating > 10.0 else 0.0 if rating < 0.0 else rating)
+                total += weight * (10.0 if rating > 10.0 else max(rating, 0.0))
             if total > best_score:
                 best, best_score = cid, total
         wins[best] += 1
@@ -248,7 +248,7 @@ def win_probability(kb: "KnowledgeBase", s: "Scored") -> dict[str, float]:
 
 
 def weight_interval(
-    s: "Scored", criterion: str, criteria: list[str]
+    s: Scored, criterion: str, criteria: list[str]
 ) -> tuple[float, float, str | None, str | None]:
     """Interval [low, high] of the criterion's normalised weight in which the winner holds.
 
@@ -286,13 +286,13 @@ def weight_interval(
 # ------------------------------------------------------------------ flips
 
 
-def alternatives(question: "Question", current: Any) -> list[tuple[str, Any]]:
+def alternatives(question: Question, current: Any) -> list[tuple[str, Any]]:
     """Every single change of one answer (for 'many': add or drop one value)."""
     out: list[tuple[str, Any]] = []
     if question.type == "bool":
-        for value in (True, False):
-            if value != current:
-                out.append((f"{question.id} = {'true' if value else 'false'}", value))
+        for flag in (True, False):
+            if flag != current:
+                out.append((f"{question.id} = {'true' if flag else 'false'}", flag))
         return out
     if question.type == "one":
         for value in question.values:
@@ -313,17 +313,18 @@ def alternatives(question: "Question", current: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def changes(kb: "KnowledgeBase", inputs: "Inputs") -> list[tuple[Flip, str | None]]:
+def changes(kb: KnowledgeBase, inputs: Inputs) -> list[tuple[Flip, str | None]]:
     """Every consistent single change of an asked question, re-scored: (change, new runner-up)."""
     from advisor.decision.engine import score
     from advisor.questionnaire import consistency
     from advisor.questionnaire.flow import is_asked
 
     out: list[tuple[Flip, str | None]] = []
-    counted, _ = consistency.effective(kb, inputs.answers)
+    counted, _ = consistency.effective(kb, inputs.answers, explain=False)
+    matters = _scored_names(kb)
     for question in kb.questions:
-        if not is_asked(kb, question, counted):
-            continue
+        if question.id not in matters or not is_asked(kb, question, counted):
+            continue  # no rule reads it, directly or through another question's `when`
         current = counted.get(question.id)
         for change, value in alternatives(question, current):
             if not consistency.is_consistent(kb, {**counted, question.id: value}):
@@ -337,11 +338,30 @@ def changes(kb: "KnowledgeBase", inputs: "Inputs") -> list[tuple[Flip, str | Non
     return out
 
 
+def _scored_names(kb: KnowledgeBase) -> set[str]:
+    """Questions whose answer can move a score: read by a rule, or by the `when` of a question
+    that a rule reads (cached on the knowledge base)."""
+    from advisor.kb import expr
+
+    cached = kb.__dict__.get("_scored_names")
+    if cached is None:
+        cached = {n for node in kb.conditions.values() for n in expr.names(node)}
+        frontier = list(cached)
+        while frontier:
+            node = kb.question_conditions.get(frontier.pop())
+            for name in expr.names(node) if node is not None else ():
+                if name not in cached:
+                    cached.add(name)
+                    frontier.append(name)
+        object.__setattr__(kb, "_scored_names", cached)  # a cache, not a field
+    return cached
+
+
 def _by_margin(flips: list[Flip]) -> list[Flip]:
     return sorted(flips, key=lambda f: -(f.margin if f.margin is not None else 10.0))
 
 
-def flips(kb: "KnowledgeBase", inputs: "Inputs", winner: str | None) -> list[Flip]:
+def flips(kb: KnowledgeBase, inputs: Inputs, winner: str | None) -> list[Flip]:
     """Consistent single changes that change the winner (both kinds), by the new winner's lead."""
     return _by_margin([f for f, _ in changes(kb, inputs) if f.new_winner != winner])
 
@@ -349,7 +369,7 @@ def flips(kb: "KnowledgeBase", inputs: "Inputs", winner: str | None) -> list[Fli
 # ------------------------------------------------------------------ the analysis
 
 
-def analyse(kb: "KnowledgeBase", inputs: "Inputs", s: "Scored") -> Robustness:
+def analyse(kb: KnowledgeBase, inputs: Inputs, s: Scored) -> Robustness:
     from advisor.questionnaire import consistency
 
     alive, margin = _top_two(s)
@@ -368,7 +388,7 @@ def analyse(kb: "KnowledgeBase", inputs: "Inputs", s: "Scored") -> Robustness:
         pieces = separation(kb, s, s.winner, runner_up)
         share = fact_share(pieces, margin)
         p_win = win_probability(kb, s)
-    counted, _ = consistency.effective(kb, inputs.answers)
+    counted, _ = consistency.effective(kb, inputs.answers, explain=False)
     answered = bool(counted) or bool(s.measurements)
     label = label_for(margin, len(alive), p_win=p_win.get(s.winner or ""), fact_share=share,
                       answered=answered)
@@ -401,7 +421,7 @@ def analyse(kb: "KnowledgeBase", inputs: "Inputs", s: "Scored") -> Robustness:
     )
 
 
-def _evidence_text(answered: bool, share: float | None, s: "Scored") -> str:
+def _evidence_text(answered: bool, share: float | None, s: Scored) -> str:
     if not answered:
         return "no evidence yet: nothing is answered, so the ranking is the knowledge base's prior"
     if share is None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from advisor.infra.clean import one_line
+
 
 class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1
     BAD_INPUT = 2
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    HANGUP = 129  # SIGHUP: the terminal went away (128 + 1)
+    TERMINATED = 143  # SIGTERM: a supervisor, `kill` or `timeout` (128 + 15)
 
 
 class AdvisorError(Exception):
@@ -18,10 +22,11 @@ class AdvisorError(Exception):
     exit_code: ExitCode = ExitCode.FAILURE
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
-        message = " ".join(str(message).split())  # always one line, whatever the cause said
+        # one line, whatever the cause said, and nothing from the input that drives a terminal
+        message = one_line(str(message))
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = one_line(str(path)) if path is not None else None
         self.line = line
 
     def __str__(self) -> str:
@@ -71,6 +76,21 @@ class NoTerminal(BadInput):
 
 class ProbeFailed(AdvisorError):
     """No framework row could run at all: exit 1."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that it unwinds exactly as Ctrl-C does:
+    ``finally`` blocks remove temporary folders, probe children are killed, nothing half-written
+    is left. The exit code is 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP), the
+    shell's convention, so a supervisor sees which signal ended advisor; 130 stays Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class Interrupted(AdvisorError):

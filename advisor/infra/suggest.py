@@ -7,7 +7,6 @@ of what is allowed is shown (all of it when short, a sample with the count when 
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Iterable
 
@@ -30,6 +29,8 @@ def closest(word: str, names: Iterable[str]) -> str | None:
     form = normalise(word)
     if form in by_form:
         return by_form[form]
+    import difflib  # only when a name is mistyped
+
     match = difflib.get_close_matches(form, list(by_form), n=1, cutoff=0.6)
     return by_form[match[0]] if match else None
 

@@ -379,8 +379,11 @@ def _describe(choices: tuple[str, ...]) -> str:
 def _name_type(node: Name, env: Mapping[str, VarType]) -> VarType:
     vtype = env.get(node.id)
     if vtype is None:
-        known = ", ".join(sorted(env))
-        raise ExpressionError(f"unknown name {node.id!r} (column {node.pos + 1}); known: {known}")
+        from advisor.infra.suggest import allowed, closest
+
+        guess = closest(node.id, sorted(env))
+        hint = f"did you mean {guess!r}?" if guess else allowed(sorted(env))
+        raise ExpressionError(f"unknown name {node.id!r} (column {node.pos + 1}); {hint}")
     return vtype
 
 
@@ -410,9 +413,12 @@ def _check_bool(node: Node, env: Mapping[str, VarType]) -> None:
 def _check_value(name: Name, vtype: VarType, value: Scalar, pos: int) -> None:
     if vtype.kind in ("one", "many"):
         if not isinstance(value, str) or value not in vtype.choices:
+            from advisor.infra.suggest import allowed, closest
+
+            guess = closest(value, vtype.choices) if isinstance(value, str) else None
+            hint = f"did you mean {guess!r}?" if guess else allowed(vtype.choices)
             raise ExpressionError(
-                f"{_lit(value)} is not a value of {name.id!r} (column {pos + 1}); "
-                f"allowed: {_describe(vtype.choices)}"
+                f"{_lit(value)} is not a value of {name.id!r} (column {pos + 1}); {hint}"
             )
     elif vtype.kind == "bool":
         if not isinstance(value, bool):
@@ -618,12 +624,56 @@ def _compile_operand(node: Node) -> Any:
 
 
 def _compile_compare(node: Compare) -> Any:
+    fast = _compile_simple_compare(node)
+    if fast is not None:
+        return fast
     left_of = _compile_operand(node.left)
     right_of = _compile_operand(node.right)
 
     def compare(facts: Mapping[str, Any]) -> Any:
         return _compare_values(node.op, left_of(facts), right_of(facts))
     return compare
+
+
+def _compile_simple_compare(node: Compare) -> Any:
+    """Closures for the common shapes (name == 'x', name in [...], 'x' in name), same results."""
+    left, right, op = node.left, node.right, node.op
+    if isinstance(left, Name) and isinstance(right, Literal) and op in ("==", "!="):
+        key, const, equal = left.id, right.value, op == "=="
+
+        def eq(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            if isinstance(value, list):
+                return _compare_values(op, value, const)
+            return (value == const) is equal
+        return eq
+    if isinstance(left, Name) and isinstance(right, ListLit) and op in ("in", "not in"):
+        key, items, inside = left.id, [item.value for item in right.items], op == "in"
+
+        def member(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            try:
+                return (value in items) is inside
+            except TypeError:  # pragma: no cover - type-checked at load
+                return UNKNOWN
+        return member
+    if isinstance(left, Literal) and isinstance(right, Name) and op in ("in", "not in"):
+        key, const, inside = right.id, left.value, op == "in"
+
+        def contains(facts: Mapping[str, Any]) -> Any:
+            value = facts.get(key)
+            if value is None or value is UNKNOWN:
+                return UNKNOWN
+            try:
+                return (const in value) is inside
+            except TypeError:
+                return UNKNOWN
+        return contains
+    return None
 
 
 def _compare_values(op: str, left: Any, right: Any) -> Any:

@@ -140,8 +140,8 @@ def _domains(kb: KnowledgeBase, nodes: Iterable[Any]) -> dict[str, list[Any]]:
             domains[name] = [True, False]
         elif kind == "one":
             used = [c for c in choices if c in lits]
-            other = [c for c in choices if c not in lits][:1]
-            domains[name] = used + other
+            unread = [c for c in choices if c not in lits][:1]
+            domains[name] = used + unread
         elif kind == "many":
             used = [c for c in choices if c in lits and c != "none"][:8]
             subsets: list[Any] = [["none"]] if "none" in choices else []
@@ -180,7 +180,7 @@ def _apply_skips(kb: KnowledgeBase, facts: dict[str, Any]) -> dict[str, Any] | N
     """The answers that count (skipped questions unknown), or None when they break a constraint."""
     if consistency.violations(kb, facts):
         return None
-    return consistency.effective(kb, facts)[0]
+    return consistency.effective(kb, facts, explain=False)[0]
 
 
 def can_fire(kb: KnowledgeBase, rule: Rule) -> bool | None:

@@ -9,7 +9,7 @@ importing pydantic.
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
 import os
 import re
 from dataclasses import dataclass
@@ -317,15 +317,78 @@ def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
 
 # ------------------------------------------------------------------ cache of validated knowledge
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: a sealed entry (digest line, then the JSON)
 
 
-def cache_dir() -> Path:
+# Threat model (issue 15, item 9). The cache holds knowledge that was validated once; reading it
+# back must never be trusted more than the rules files themselves.
+# - Damage (a truncated or half-written file, a full disk, a bit flip, an older format, a file
+#   from another knowledge base): every entry carries a SHA-256 over the key and its exact
+#   content; an entry that does not verify is ignored and rebuilt from the rules files.
+# - A FIFO, socket, device or symlink planted in the cache folder: the entry is opened with
+#   O_NOFOLLOW | O_NONBLOCK and used only when fstat says it is a regular file of bounded size,
+#   so a run never blocks or follows a link there.
+# - Someone else writing the cache: whoever can write the cache folder can also recompute the
+#   digest (it is not a secret; a key stored beside it would be no better), so the digest
+#   cannot stop a deliberate forger. What stops one is ownership: the folder and the entry must
+#   belong to the user running advisor and be writable by nobody else (group or others), as
+#   ssh checks ~/.ssh; otherwise the cache is neither read nor written. A forger with the
+#   user's own account could as well edit the rules files or advisor itself: out of scope.
+# - The folder is never invented: ADVISOR_CACHE_DIR or XDG_CACHE_HOME must be absolute (the XDG
+#   spec says to ignore a relative one, which would write into the current folder), and a HOME
+#   that does not exist is not created: then there is simply no cache.
+# `advisor rules check` never reads the cache (it validates the files), and `load(..., use_cache=
+# False)` bypasses it.
+CACHE_MAX_BYTES = 32 * 1024 * 1024
+
+
+def cache_dir() -> Path | None:
+    """``ADVISOR_CACHE_DIR``, else the operating system's cache folder for advisor
+    (``$XDG_CACHE_HOME/advisor`` or ``~/.cache/advisor`` on Linux, ``~/Library/Caches/advisor``
+    on macOS, ``%LOCALAPPDATA%\\advisor\\Cache`` on Windows); None when there is no safe one."""
     explicit = os.environ.get("ADVISOR_CACHE_DIR")
     if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "advisor"
+        return Path(explicit) if os.path.isabs(explicit) else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg is not None and not os.path.isabs(xdg):
+        os.environ.pop("XDG_CACHE_HOME")  # platformdirs would use it as given
+        try:
+            return cache_dir()
+        finally:
+            os.environ["XDG_CACHE_HOME"] = xdg
+    if not xdg:
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home) or not os.path.isdir(home):
+            return None  # no home: no cache, and no home created for one
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("advisor", appauthor=False))
+
+
+def _private(info: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else."""
+    import stat
+
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: ACLs, not modes
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _cache_folder(create: bool) -> Path | None:
+    import stat
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.stat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or not _private(info):
+        return None  # someone else could plant entries there: do not use it
+    return folder
 
 
 def _cache_key(files: list[Path]) -> str | None:
@@ -341,13 +404,20 @@ def _cache_key(files: list[Path]) -> str | None:
     return digest.hexdigest()
 
 
-def _cache_path(key: str) -> Path:
-    return cache_dir() / f"kb-{key[:32]}.json"
+def _cache_name(key: str) -> str:
+    return f"kb-{key[:32]}.json"
+
+
+def _seal(key: str, body: str) -> str:
+    return hashlib.sha256(f"{key}\n{body}".encode()).hexdigest()
 
 
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
-    from advisor.infra import atomic
+    from advisor.infra import atomic, jsonio
 
+    folder = _cache_folder(create=True)
+    if folder is None:
+        return
     payload = {
         "key": key,
         "meta": to_plain(kb.meta),
@@ -358,15 +428,59 @@ def _cache_write(key: str, kb: KnowledgeBase) -> None:
             for section in SECTIONS
         },
     }
+    body = jsonio.dumps(payload, indent=None, sort_keys=True)
+    # line 1: the seal over the key and the exact bytes of line 2
+    text = f"{_seal(key, body)}\n{body}\n"
     try:
-        atomic.write_text(_cache_path(key), json.dumps(payload))
+        path = folder / _cache_name(key)
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            return  # never write through what someone planted there
+        atomic.write_text(path, text)
     except (OSError, AdvisorError):
         pass  # a cache is an optimisation; an unwritable cache folder is not an error
 
 
-def _cache_read(key: str) -> KnowledgeBase | None:
+def _read_entry(path: Path) -> str | None:
+    """The entry's text, if it is a private regular file of bounded size (never blocks)."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        payload = json.loads(_cache_path(key).read_text(encoding="utf-8"))
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not _private(info) \
+                or info.st_size > CACHE_MAX_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(CACHE_MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _cache_read(key: str) -> KnowledgeBase | None:
+    from advisor.infra import jsonio
+
+    folder = _cache_folder(create=False)
+    if folder is None:
+        return None
+    text = _read_entry(folder / _cache_name(key))
+    if text is None:
+        return None
+    seal, _, body = text.partition("\n")
+    body = body.rstrip("\n")
+    if not hmac.compare_digest(seal, _seal(key, body)):
+        return None  # damaged, or not this knowledge base's: validate the files again
+    try:
+        payload = jsonio.loads(body, max_depth=64, max_string=CACHE_MAX_BYTES)
         if payload.get("key") != key:
             return None
         sections = {
@@ -387,5 +501,6 @@ def _cache_read(key: str) -> KnowledgeBase | None:
             files=list(payload["files"]),
             **sections,
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, AdvisorError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            AdvisorError):
         return None  # missing, stale or damaged: validate from the rules files again

@@ -27,6 +27,16 @@ WORKLOAD_FOR_MODALITY = {
     "time_series": "mlp-digits",
     "other": "mlp-digits",
 }
+
+
+def project_workloads(answers: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The workloads whose speed can move this project's scores (what `advisor run` probes);
+    None when the answers do not say (then every workload)."""
+    modality = answers.get("modality")
+    workload = WORKLOAD_FOR_MODALITY.get(modality) if isinstance(modality, str) else None
+    return (workload,) if workload else None
+
+
 MAX_PENALTY = 4.0  # rating points on the 0-10 scale for a framework 16x slower than the fastest
 ACCURACY_GATE = {"mlp-digits": 0.8, "cnn-digits": 0.8}
 MIN_TIMED_BLOCKS = 3  # fewer timed blocks than this: the IQR means nothing, speed moves no score
@@ -137,6 +147,37 @@ def _timed_blocks(probe: Mapping[str, Any], row_name: str, workload: str) -> int
     return 0
 
 
+def not_quiet(probe: Mapping[str, Any], rows: list[str]) -> str | None:
+    """Why these rows' speeds were not measured quiet (a busy machine, a contended row), or None.
+
+    A busy or contended measurement moves no score (DESIGN.md "Probes").
+    """
+    run = probe.get("run") if isinstance(probe.get("run"), Mapping) else {}
+    assert isinstance(run, Mapping)
+    if run.get("busy") is True:
+        load = run.get("load_avg_before")
+        at = f" (load {load[0]:.1f})" if isinstance(load, list) and load else ""
+        return f"the machine was busy before the probe{at}"
+    by_name = {str(r.get("name")): r for r in _rows(probe)}
+    contended = [n for n in rows if by_name.get(n, {}).get("contended") is True]
+    if contended:
+        return (f"{', '.join(contended)} shared {'its' if len(contended) == 1 else 'their'} "
+                "cores with other processes while training (contended)")
+    return None
+
+
+def _between(probe: Mapping[str, Any], row_name: str, workload: str) -> float:
+    """The relative spread between a row's fresh processes on a workload (0: unknown)."""
+    for row in _rows(probe):
+        if row.get("name") == row_name:
+            wl = (row.get("workloads") or {}).get(workload)
+            procs = wl.get("processes") if isinstance(wl, Mapping) else None
+            spread = procs.get("spread") if isinstance(procs, Mapping) else None
+            if isinstance(spread, (int, float)) and math.isfinite(spread) and spread > 0:
+                return float(spread)
+    return 0.0
+
+
 def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[str]:
     """A note per candidate whose rows the probe left out in part (a --quick probe runs Keras on
     one backend): the rows that ran speak for it, and a row that did not run may be faster."""
@@ -166,6 +207,18 @@ def measurer(probe: Mapping[str, Any]):
         deltas: list[MeasuredDelta] = []
         measurements: list[Measurement] = []
         notes: list[str] = partly_measured_notes(kb, probe)
+        why = not_quiet(probe, [row for row, _, _ in best.values()])
+        if why:
+            top = max((b[1] for b in best.values()), default=0.0)
+            for cand, (row, med, _iqr) in best.items():
+                measurements.append(Measurement(
+                    candidate=cand, criterion="performance", row=row, workload=workload,
+                    value=med / top if top else 0.0, rating=0.0, points=0.0,
+                    detail=f"{row} {med:,.0f} samples/s on {workload} (not measured quiet)"))
+            notes.insert(0, f"Measured speed moves no score: {why}, so the numbers may show "
+                            "the other work rather than the frameworks. Probe again on a quiet "
+                            "machine.")
+            return deltas, measurements, notes
         if len(best) < 2:
             if best:
                 notes.append(f"Only one framework was measured on {workload}; speed moves no score.")
@@ -183,7 +236,9 @@ def measurer(probe: Mapping[str, Any]):
         f_n = _timed_blocks(probe, f_row, workload)
         for cand, (row, med, iqr) in best.items():
             rel = med / f_med
-            overlap = med + iqr / 2 >= f_med - f_iqr / 2
+            # apart only beyond both the blocks' spread and the spread between fresh processes
+            between = max(_between(probe, row, workload), _between(probe, f_row, workload))
+            overlap = med + iqr / 2 >= f_med - f_iqr / 2 or 1 - rel <= between
             n = _timed_blocks(probe, row, workload)
             if cand != fastest and not overlap and min(n, f_n) < MIN_TIMED_BLOCKS:
                 # Without enough timed blocks the spread itself is unknown: say so, move nothing.
@@ -206,7 +261,9 @@ def measurer(probe: Mapping[str, Any]):
                     notes.append(
                         f"{kb.candidate(cand).name} and {kb.candidate(fastest).name} are too close "
                         f"on {workload} to separate ({med:,.0f} +/- {iqr:,.0f} vs "
-                        f"{f_med:,.0f} +/- {f_iqr:,.0f} samples/s)."
+                        f"{f_med:,.0f} +/- {f_iqr:,.0f} samples/s"
+                        + (f"; fresh processes differed by {between:.0%}" if between else "")
+                        + ")."
                     )
             else:
                 rating = max(-MAX_PENALTY, MAX_PENALTY / 4 * math.log2(rel))

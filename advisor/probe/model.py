@@ -1,76 +1,332 @@
-"""The probe JSON (DESIGN.md "Probe JSON"), as pydantic models, and ``load_probe``.
+"""The probe document: the JSON `advisor probe` writes, typed, immutable, validated once.
 
-Models allow extra keys (the contract says: extend, never break), so an older advisor can read a
-newer file of the same major schema version; a newer major version is refused by name.
+Every reader (the facts for the engine, the reports, `compare`, the live view) gets a
+:class:`ProbeDocument` from :func:`load_probe`, and nothing else reads probe JSON. The classes
+own their format (like pyperf's ``Run``/``Benchmark``): :func:`load_probe` / :meth:`ProbeDocument.
+from_dict` validate at the boundary, :meth:`ProbeDocument.to_dict` / ``to_json`` write it back.
+Stdlib only (dataclasses and one validating converter), so reading a probe costs no pydantic.
+
+Validation at the boundary: the file's size, its nesting depth, strict numbers (no NaN or
+infinity, no number that overflows a double, no integer beyond 64 bits), strings that are valid
+Unicode (no lone surrogates), and every known field's type. Each problem is one
+:class:`~advisor.infra.errors.BadInput` line naming the file and the field. Keys this advisor
+does not know are kept (``extra``) and written back, so an older advisor reads a newer file of
+the same major version; a newer major version is refused by name.
+
+To extend the format, add a field with a default to the class that holds it (the converter reads
+the type annotations): ``Run`` for how the probe ran, ``WorkloadResult`` for a new measurement,
+``DeployRow`` for deployment. A new workload needs no change here (``workloads`` is a mapping).
+
+Format history (``schema_version``; a new optional key keeps the version, a changed meaning or a
+removed key bumps it, with a migration in ``from_dict``):
+  1  advisor 0.1: ``host``, ``gpus``, ``frameworks[]`` (status, devices, import_s, ``workloads``
+     {``mlp-digits``, ``cnn-digits``}: first_epoch_s, samples_per_s {median, iqr, n, values},
+     accuracy, peak_rss_mb, peak_gpu_mb, noisy, learned), ``run``, ``workloads`` (descriptions).
+     Added since, still version 1: ``environment``; ``run.startup``, ``run.not_run``,
+     ``run.epochs.min_block_s`` (timed blocks of whole epochs); ``scaling`` (``--scaling``);
+     ``deploy`` (``--deploy``, rows per row x workload x target x format); fresh processes per
+     row and contention: ``run.processes``, ``run.contention``, ``run.quiet``, ``run.python``,
+     ``frameworks[].contended`` / ``.contention``, ``workloads.*.processes`` / ``.contention``
+     (a file without them was not measured for contention: ``quiet`` None).
+See docs/architecture.md for the whole data flow.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import json
+import math
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
 
 from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
+from advisor.probe import policy
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
+MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
+# Every number in a probe file is 0 or has a magnitude in this range (1 PB of memory, 1e15
+# samples/s; timings of a femtosecond): derived ratios, logs and chart positions stay finite
+# (5e-324 against 1e308 reached log2(0); medians near 1.7e308 overflowed the charts).
+NUMBER_MAGNITUDE = (1e-30, 1e15)
+# What a probe file may hold, bounded so that rendering and comparing stay fast (issue 15.6).
+MAX_ROWS = 64
+MAX_WORKLOADS = 32  # distinct workload names in one file
+MAX_LIST = 256  # gpus, devices, flags, scaling rows
+#: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
+SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy",
+                    "load_avg_before", "quiet", "contention")
 Status = Literal["ok", "missing", "broken", "timeout"]
+ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
+DeployStatus = Literal["ok", "failed", "unavailable", "timeout"]
+
+def _extra() -> Any:
+    return field(default_factory=dict, repr=False)
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Host(_Open):
+# ------------------------------------------------------------------------------- the document
+@dataclass(frozen=True, kw_only=True)
+class Host:
     cpu_model: str | None
     logical_cores: int | None
     usable_cores: int
     memory_bytes: int | None
     os: str
     python: str
+    extra: Mapping[str, Any] = _extra()
 
 
-class Gpu(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Gpu:
     vendor: str
     name: str
     memory_bytes: int | None
     driver: str | None
+    extra: Mapping[str, Any] = _extra()
 
 
-class Stats(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Device:
+    kind: str = ""
+    name: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stats:
+    """A measured rate over timed blocks: median, IQR and how many blocks (n)."""
+
     median: float | None
     iqr: float | None
     n: int
+    values: tuple[float, ...] = ()
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def spread(self) -> float | None:
+        """IQR / median."""
+        return policy.spread(self.median, self.iqr)
+
+    @property
+    def noisy(self) -> bool:
+        return policy.is_noisy(self.median, self.iqr)
+
+    @property
+    def enough(self) -> bool:
+        """Enough timed blocks for the IQR to mean something."""
+        return self.n >= policy.MIN_SAMPLES
+
+    def overlaps(self, other: Stats) -> bool:
+        """Within each other's measured spread (neither is faster on this evidence)."""
+        if self.median is None or other.median is None:
+            return False
+        return policy.overlaps(self.median, self.iqr, other.median, other.iqr)
 
 
-class WorkloadResult(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Processes:
+    """One workload of a row over its fresh processes (pyperf's worker processes)."""
+
+    n: int = 0  # processes with a median
+    medians: tuple[float, ...] = ()  # each process's median samples/s, in run order
+    spread: float | None = None  # (max - min) / median of the medians; None with one process
+    within: float | None = None  # the median of each process's own IQR / median
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowContention:
+    """Why a row counts as contended (other processes competed for its cores while it trained)."""
+
+    others_cpu_share: float | None = None  # worst share of its cores' time other processes used
+    calibration_ratio: float | None = None  # worst calibration reading / the run's fastest
+    why: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadResult:
+    """One framework row on one workload. ``noisy`` and ``learned`` follow the policy."""
+
+    KEY: ClassVar[str] = "name"  # filled from its key in ``FrameworkRow.workloads``
+    DERIVED: ClassVar[tuple[str, ...]] = ("noisy", "learned")  # written, never read back
+
+    name: str = ""
     first_epoch_s: float | None
     samples_per_s: Stats
     accuracy: float | None
     peak_rss_mb: float | None
     peak_gpu_mb: float | None = None
-    noisy: bool = False
-    learned: bool = True
+    gflops: float | None = None
+    peak_gflops: float | None = None
+    fraction_of_peak: float | None = None
+    processes: Processes | None = None  # the spread between fresh processes (absent: older file)
+    contention: tuple[Mapping[str, Any], ...] = ()  # the children's evidence, one per process
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def noisy(self) -> bool:
+        return self.samples_per_s.noisy
+
+    @property
+    def between_spread(self) -> float:
+        """How far this workload's fresh processes differed ((max - min) / median; 0: unknown).
+        A speed difference no larger than this is no difference."""
+        spread = self.processes.spread if self.processes is not None else None
+        return spread if spread is not None and spread > 0 else 0.0
+
+    @property
+    def learned(self) -> bool:
+        return policy.learned(self.name, self.accuracy)
+
+    @property
+    def rate(self) -> Stats | None:
+        """The throughput, when it means something: a positive median and a model that learned."""
+        sps = self.samples_per_s
+        if sps.median is None or sps.median <= 0 or not self.learned:
+            return None
+        return sps
 
 
-class FrameworkRow(_Open):
+@dataclass(frozen=True, kw_only=True)
+class FrameworkRow:
     name: str
     status: Status
     version: str | None = None
-    devices: list[dict[str, Any]] = Field(default_factory=list)
+    devices: tuple[Device, ...] = ()
     import_s: float | None = None
     error: str | None = None
     install_hint: str | None = None
-    flags: list[str] = Field(default_factory=list)
-    workloads: dict[str, WorkloadResult] = Field(default_factory=dict)
+    ran_on: str | None = None
+    repeats: int | None = None  # fresh processes
+    flags: tuple[str, ...] = ()
+    contended: bool = False  # its numbers move no score (see RowContention)
+    contention: RowContention | None = None
+    workloads: Mapping[str, WorkloadResult] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _extra()
+    DERIVED: ClassVar[tuple[str, ...]] = ("sees_gpu",)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def installed(self) -> bool:
+        return self.status != "missing"
+
+    @property
+    def sees_gpu(self) -> bool:
+        return policy.sees_gpu(d.kind for d in self.devices)
+
+    @property
+    def learned(self) -> bool:
+        """Every workload it ran learned (a row with none measured counts as learned)."""
+        return all(w.learned for w in self.workloads.values())
+
+    def rate(self, workload: str) -> Stats | None:
+        """This row's meaningful throughput on a workload (see ``WorkloadResult.rate``)."""
+        result = self.workloads.get(workload) if self.ok else None
+        return result.rate if result is not None else None
 
 
-ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
+@dataclass(frozen=True, kw_only=True)
+class Epochs:
+    warmup: int | None = None
+    timed: int | None = None
+    unit: str | None = None
+    min_block_s: float | None = None
+    extra: Mapping[str, Any] = _extra()
 
 
-class ScalingRun(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Startup:
+    mode: str | None = None  # staged | serial
+    why: str | None = None
+    window: int | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotRun:
+    name: str
+    reason: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunProcesses:
+    per_row: int | None = None
+    interleaved: bool = False
+    blocks_per_process: int | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContention:
+    rows: tuple[str, ...] = ()  # the contended rows
+    baseline_calibration_s: float | None = None
+    others_cpu_limit: float | None = None
+    calibration_limit: float | None = None
+    method: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """How the probe measured. Every field is optional: older files say less."""
+
+    threads: int | None = None
+    seed: int | None = None
+    epochs: Epochs | None = None
+    quick: bool = False
+    workloads: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+    not_run: tuple[NotRun, ...] = ()
+    startup: Startup | None = None
+    repeat: int | None = None
+    timeout_s: float | None = None
+    load_avg_before: tuple[float, ...] | None = None
+    load_avg_after: tuple[float, ...] | None = None
+    busy: bool = False
+    # quiet: not busy and no row contended; None in files from before it was measured
+    quiet: bool | None = None
+    contention: RunContention | None = None
+    processes: RunProcesses | None = None
+    python: str | None = None  # "advisor's own", or the --python interpreter
+    noise_limit: float | None = None
+    cpu_matmul_peak_gflops: float | None = None
+    accuracy_gate: Mapping[str, float] = field(default_factory=dict)
+    wall_s: float | None = None
+    child_env: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def contended_rows(self) -> tuple[str, ...]:
+        return self.contention.rows if self.contention is not None else ()
+
+    @property
+    def not_quiet(self) -> str:
+        """'' unless the run is known not to be quiet; else why (busy machine, contended rows).
+
+        A busy or contended measurement moves no score."""
+        why = []
+        if self.busy:
+            load = self.load_avg_before
+            why.append("the machine was busy before the probe"
+                       + (f" (1-minute load {load[0]:.1f})" if load else ""))
+        if self.contended_rows:
+            why.append(f"other processes competed for the cores while "
+                       f"{', '.join(self.contended_rows)} trained (contended)")
+        return "; ".join(why)
+
+
+# ----------------------------------------------------------------------------- scaling
+@dataclass(frozen=True, kw_only=True)
+class ScalingRun:
     """One process group of the scaling probe (1 worker, or N workers)."""
 
     world_size: int
@@ -80,16 +336,20 @@ class ScalingRun(_Open):
     first_epoch_s: float | None = None
     samples_per_s: Stats
     accuracy: float | None = None
+    extra: Mapping[str, Any] = _extra()
 
 
-class Efficiency(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Efficiency:
     median: float
     low: float
     high: float
     n: int
+    extra: Mapping[str, Any] = _extra()
 
 
-class ScalingRow(_Open):
+@dataclass(frozen=True, kw_only=True)
+class ScalingRow:
     name: str
     status: ScalingStatus
     engine: str | None = None
@@ -103,42 +363,176 @@ class ScalingRow(_Open):
     speedup: float | None = None
     start_s: float | None = None
     error: str | None = None
-    flags: list[str] = Field(default_factory=list)
+    flags: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def learned(self) -> bool:
+        return not any(f.startswith("not-learned") for f in self.flags)
 
 
-class Scaling(_Open):
+@dataclass(frozen=True, kw_only=True)
+class Scaling:
     """``advisor probe --scaling``: data-parallel cnn-digits on each framework's own engine."""
 
     workers: int
     nnodes: int = 1
     node_rank: int = 0
     world_size: int
-    rows: list[ScalingRow] = Field(default_factory=list)
+    wall_s: float | None = None
+    rows: tuple[ScalingRow, ...] = ()
+    extra: Mapping[str, Any] = _extra()
 
     def row(self, name: str) -> ScalingRow | None:
         return next((r for r in self.rows if r.name == name), None)
 
 
-class ProbeReport(_Open):
-    schema_version: int = SCHEMA_VERSION
-    host: Host
-    gpus: list[Gpu] = Field(default_factory=list)
-    frameworks: list[FrameworkRow] = Field(default_factory=list)
-    workloads: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    scaling: Scaling | None = None  # only with --scaling (absent from the file otherwise)
+# -------------------------------------------------------------------------------- deploy
+@dataclass(frozen=True, kw_only=True)
+class Latency:
+    p50: float | None = None
+    p99: float | None = None
+    n: int = 0
+    extra: Mapping[str, Any] = _extra()
 
+
+@dataclass(frozen=True, kw_only=True)
+class Parity:
+    top1_agreement: float | None = None
+    max_abs_diff: float | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployRow:
+    """One (row, workload, target, format): exported, loaded in its runtime, compared."""
+
+    row: str
+    workload: str
+    target: str
+    format: str
+    runtime: str | None = None
+    status: DeployStatus
+    reason: str | None = None
+    export_s: float | None = None
+    size_bytes: int | None = None
+    load_s: float | None = None
+    latency_ms: Latency | None = None
+    parity: Parity | None = None
+    quantized: bool = False
+    accuracy_drop: float | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deploy:
+    """``advisor probe --deploy``."""
+
+    rows: tuple[DeployRow, ...] = ()
+    extra: Mapping[str, Any] = _extra()
+
+
+# ------------------------------------------------------------------------------ the whole
+@dataclass(frozen=True, kw_only=True)
+class ProbeDocument:
+    OMIT_NONE: ClassVar[tuple[str, ...]] = ("run", "scaling", "deploy", "advisor_version",
+                                            "created")
+
+    schema_version: int = SCHEMA_VERSION
+    advisor_version: str | None = None
+    created: str | None = None
+    host: Host
+    gpus: tuple[Gpu, ...] = ()
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    run: Run | None = None
+    frameworks: tuple[FrameworkRow, ...] = ()
+    workloads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # descriptions
+    scaling: Scaling | None = None  # only with --scaling (absent from the file otherwise)
+    deploy: Deploy | None = None  # only with --deploy
+    extra: Mapping[str, Any] = _extra()
+
+    # behaviour
     def row(self, name: str) -> FrameworkRow | None:
         return next((r for r in self.frameworks if r.name == name), None)
 
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus)
+
+    @property
+    def busy(self) -> bool:
+        return self.run is not None and self.run.busy
+
+    @property
+    def not_run(self) -> tuple[NotRun, ...]:
+        return self.run.not_run if self.run is not None else ()
+
+    def measured_workloads(self) -> list[str]:
+        """Workloads some row measured, the contract's first, then in first-seen order."""
+        seen: list[str] = []
+        for r in self.frameworks:
+            seen.extend(w for w in r.workloads if w not in seen)
+        return sorted(seen, key=lambda w: (w not in policy.ACCURACY_GATE, seen.index(w)))
+
+    def fastest(self, workload: str) -> tuple[FrameworkRow | None, list[FrameworkRow]]:
+        """The fastest row with a meaningful rate on a workload, and the rows whose spread
+        overlaps it (a tie)."""
+        rated = [(r, s) for r in self.frameworks if (s := r.rate(workload)) is not None]
+        if not rated:
+            return None, []
+        best, top = max(rated, key=lambda rs: rs[1].median or 0.0)
+        return best, [r for r, s in rated if r is not best and s.overlaps(top)]
+
+    def summary(self, path: str | None) -> dict[str, Any]:
+        """What a recommendation carries of its probe (``probe`` in recommendation.json)."""
+        data = self.to_dict()
+        run = data.get("run")
+        return {
+            "file": path,
+            **{k: data.get(k) for k in ("schema_version", "advisor_version", "created", "host",
+                                        "gpus", "frameworks", "scaling", "deploy")},
+            "run": {k: run[k] for k in SUMMARY_RUN_KEYS if k in run} if run else None,
+        }
+
+    # the format
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "<probe>") -> ProbeDocument:
+        """Validate parsed JSON (version first) and build the document; errors name ``where``."""
+        if not isinstance(data, dict):
+            raise SchemaError("a probe file holds one JSON object", path=where)
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise SchemaError("missing or non-integer 'schema_version'", path=where)
+        if version > SCHEMA_VERSION:
+            writer = data.get("advisor_version")
+            by = f", written by advisor {writer}" if isinstance(writer, str) else ""
+            raise VersionError(
+                f"probe schema_version {version}{by} is newer than this advisor "
+                f"reads (schema_version {SCHEMA_VERSION}); upgrade advisor", path=where,
+            )
+        if version < 1:
+            raise VersionError(f"unknown probe schema version {version}", path=where)
+        check_bounds(data, where)
+        return _build(cls, data, "", _Context(where))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _dump(self)
+
     def to_json(self) -> str:
-        data = self.model_dump(mode="json")
-        if data.get("scaling") is None:
-            data.pop("scaling", None)
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        from advisor.infra import jsonio  # strict JSON: a NaN measured is written as null
+
+        return jsonio.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
-def load_probe(path: str | Path) -> ProbeReport:
-    """Read and validate a probe file; every error names the file."""
+ProbeReport = ProbeDocument  # the name the probe runner and older tests use
+
+
+def load_probe(path: str | Path) -> ProbeDocument:
+    """Read and validate a probe file; every error is one line naming the file (and field)."""
     where = str(path)
     p = Path(path)
     try:
@@ -151,34 +545,256 @@ def load_probe(path: str | Path) -> ProbeReport:
         raise FileProblem(f"probe file too large ({size} bytes, limit {MAX_PROBE_BYTES})",
                           path=where)
     try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileProblem("probe file is not UTF-8 text", path=where) from exc
+        raw = p.read_bytes()
     except OSError as exc:
         raise FileProblem(f"cannot read probe file: {exc.strerror or exc}", path=where) from exc
+    if len(raw) > MAX_PROBE_BYTES:  # grew since stat
+        raise FileProblem(f"probe file too large (limit {MAX_PROBE_BYTES} bytes)", path=where)
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileProblem("probe file is not UTF-8 text", path=where) from exc
+    return loads(text, where)
+
+
+def loads(text: str, where: str = "<probe>") -> ProbeDocument:
+    """Parse probe JSON text strictly and validate it."""
+    try:
+        data = json.loads(text, parse_constant=_Bad, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
                          line=exc.lineno) from exc
-    if not isinstance(data, dict):
-        raise SchemaError("a probe file holds one JSON object", path=where)
-    version = data.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise SchemaError("missing or non-integer 'schema_version'", path=where)
-    if version > SCHEMA_VERSION:
-        writer = data.get("advisor_version")
-        by = f", written by advisor {writer}" if isinstance(writer, str) else ""
-        raise VersionError(
-            f"probe schema_version {version}{by} is newer than this advisor "
-            f"reads (schema_version {SCHEMA_VERSION}); upgrade advisor", path=where,
-        )
-    if version < 1:
-        raise VersionError(f"unknown probe schema version {version}", path=where)
+    except RecursionError:
+        raise ParseError(f"nested too deeply (limit {MAX_DEPTH} levels)", path=where) from None
+    return ProbeDocument.from_dict(data, where)
+
+
+T = typing.TypeVar("T")
+
+
+def parse(cls: type[T], data: Any, where: str = "<probe>") -> T:
+    """One part of the document (a ``FrameworkRow`` while the probe pools, say), validated."""
+    return _build(cls, data, "", _Context(where))  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------- strict JSON numbers
+class _Bad:
+    """A number JSON allows but a probe file must not hold (NaN, infinity, overflow)."""
+
+    def __init__(self, text: str):
+        self.text = text if len(text) <= 30 else text[:27] + "..."
+
+
+def _in_range(value: float) -> bool:
+    low, high = NUMBER_MAGNITUDE
+    return value == 0 or low <= abs(value) <= high
+
+
+def _float(text: str) -> float | _Bad:
+    value = float(text)
+    return value if math.isfinite(value) and _in_range(value) else _Bad(text)
+
+
+def _int(text: str) -> int | _Bad:
+    if len(text.lstrip("-")) > 19:
+        return _Bad(text)
+    value = int(text)
+    return value if -MAX_INT < value < MAX_INT and _in_range(value) else _Bad(text)
+
+
+# ---------------------------------------------------------------- the one converter
+class _Context:
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, loc: str, message: str) -> SchemaError:
+        return SchemaError(f"{loc or '(top)'}: {message}", path=self.where)
+
+
+def _join(loc: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{loc}[{key}]"
+    return f"{loc}.{key}" if loc else key
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, _Bad):
+        return f"the number {value.text} (not finite, or out of range)"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _text(value: str, loc: str, ctx: _Context) -> str:
     try:
-        return ProbeReport.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
-        raise SchemaError(f"{loc}: {first['msg']} ({exc.error_count()} problem(s))",
-                          path=where) from exc
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ctx.fail(loc, "not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+def _plain(value: Any, loc: str, ctx: _Context, depth: int) -> Any:
+    """Any JSON value (an unknown key, an open mapping), checked the same way."""
+    if depth > MAX_DEPTH:
+        raise ctx.fail(loc, f"nested too deeply (limit {MAX_DEPTH} levels)")
+    if isinstance(value, _Bad):
+        raise ctx.fail(loc, f"{_kind(value)} is not allowed")
+    if isinstance(value, str):
+        return _text(value, loc, ctx)
+    if isinstance(value, list):
+        return [_plain(v, _join(loc, i), ctx, depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
+                for k, v in value.items()}
+    return value
+
+
+def _convert(tp: Any, value: Any, loc: str, ctx: _Context, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ctx.fail(loc, f"nested too deeply (limit {MAX_DEPTH} levels)")
+    if tp is Any:
+        return _plain(value, loc, ctx, depth)
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, loc, ctx, depth)
+    if isinstance(value, _Bad):
+        raise ctx.fail(loc, f"{_kind(value)} is not allowed")
+    if origin is Literal:
+        if value not in get_args(tp) or not isinstance(value, str):
+            allowed = ", ".join(str(a) for a in get_args(tp))
+            raise ctx.fail(loc, f"{_kind(value)} {_short(value)}is not one of: {allowed}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ctx.fail(loc, f"expected an array, got {_kind(value)}")
+        (inner, _) = get_args(tp)
+        return tuple(_convert(inner, v, _join(loc, i), ctx, depth + 1)
+                     for i, v in enumerate(value))
+    if origin in (Mapping, dict, collections.abc.Mapping):
+        if not isinstance(value, dict):
+            raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
+        _, inner = get_args(tp) or (str, Any)
+        out = {}
+        for k, v in value.items():
+            key = _text(k, loc, ctx)
+            item = (_build(inner, v, _join(loc, k), ctx, depth + 1, key=key)
+                    if is_dataclass(inner) else _convert(inner, v, _join(loc, k), ctx, depth + 1))
+            out[key] = item
+        return out
+    if is_dataclass(tp):
+        return _build(tp, value, loc, ctx, depth)  # type: ignore[arg-type]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ctx.fail(loc, f"expected true or false, got {_kind(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ctx.fail(loc, f"expected an integer, got {_kind(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ctx.fail(loc, f"expected a number, got {_kind(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ctx.fail(loc, f"expected a string, got {_kind(value)}")
+        return _text(value, loc, ctx)
+    raise TypeError(f"probe model: no converter for {tp!r} at {loc}")  # a bug in this module
+
+
+def _short(value: Any) -> str:
+    return f"{json.dumps(value)[:40]} " if isinstance(value, (str, int, float)) else ""
+
+
+def _build(cls: Any, value: Any, loc: str, ctx: _Context, depth: int = 0,
+           key: str | None = None) -> Any:
+    if not isinstance(value, dict):
+        raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
+    hints = _hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name != "extra"}
+    key_field = getattr(cls, "KEY", None)
+    derived = getattr(cls, "DERIVED", ())
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        if name == key_field:
+            kwargs[name] = key or ""
+        elif name in value:
+            kwargs[name] = _convert(hints[name], value[name], _join(loc, name), ctx, depth + 1)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ctx.fail(_join(loc, name), "field required")
+    kwargs["extra"] = {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
+                       for k, v in value.items() if k not in known and k not in derived}
+    return cls(**kwargs)
+
+
+def _dump(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = dict(getattr(obj, "extra", {}))
+        key_field = getattr(obj, "KEY", None)
+        omit = getattr(obj, "OMIT_NONE", ())
+        for f in fields(obj):
+            if f.name in ("extra", key_field):
+                continue
+            value = getattr(obj, f.name)
+            if value is None and f.name in omit:
+                continue
+            out[f.name] = _dump(value)
+        for name in getattr(obj, "DERIVED", ()):
+            out[name] = getattr(obj, name)
+        return out
+    if isinstance(obj, (tuple, list)):
+        return [_dump(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: _dump(v) for k, v in obj.items()}
+    return obj
+
+
+def check_bounds(data: dict[str, Any], where: str) -> None:
+    """Refuse, with one line, a probe file whose size would make rendering or comparing slow
+    (a thousand workload names, thousands of rows) or whose rows contradict each other."""
+    frameworks = data.get("frameworks")
+    if not isinstance(frameworks, list):
+        return  # the schema check names it
+    if len(frameworks) > MAX_ROWS:
+        raise SchemaError(f"frameworks: {len(frameworks)} rows, at most {MAX_ROWS}", path=where)
+    names: set[str] = set()
+    workloads: set[str] = set()
+    for row in frameworks:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name")
+        if isinstance(name, str):
+            if name in names:
+                raise SchemaError(f"frameworks: row {name[:60]!r} appears twice", path=where)
+            names.add(name)
+        if isinstance(row.get("workloads"), dict):
+            workloads.update(row["workloads"])
+        for key in ("devices", "flags"):
+            if isinstance(row.get(key), list) and len(row[key]) > MAX_LIST:
+                raise SchemaError(f"frameworks: {key} of a row: more than {MAX_LIST}", path=where)
+    if len(workloads) > MAX_WORKLOADS:
+        raise SchemaError(f"frameworks: {len(workloads)} workload names, at most "
+                          f"{MAX_WORKLOADS}", path=where)
+    for key, items in (("gpus", data.get("gpus")),
+                       ("scaling.rows", (data.get("scaling") or {}).get("rows")
+                        if isinstance(data.get("scaling"), dict) else None)):
+        if isinstance(items, list) and len(items) > MAX_LIST:
+            raise SchemaError(f"{key}: {len(items)} entries, at most {MAX_LIST}", path=where)
+    deploy = data.get("deploy")
+    rows = deploy.get("rows") if isinstance(deploy, dict) else None
+    if isinstance(rows, list) and len(rows) > 16 * MAX_LIST:
+        raise SchemaError(f"deploy.rows: {len(rows)} entries, at most {16 * MAX_LIST}", path=where)

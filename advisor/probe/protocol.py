@@ -88,10 +88,14 @@ def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
     return data
 
 
-def quantiles(values: Any) -> Dict[str, Any]:
-    """median, IQR (linear-interpolated quartiles, numpy's default) and n of ``values``."""
-    xs = sorted(values)
+def quartiles(values: Any) -> Optional[tuple]:
+    """(Q1, median, Q3) with linear interpolation between order statistics (numpy's default,
+    ``statistics.quantiles(method="inclusive")``); None for no values. The one definition: the
+    parent's measurement policy (advisor.probe.policy) uses it too."""
+    xs = sorted(float(v) for v in values)
     n = len(xs)
+    if n == 0:
+        return None
 
     def q(p: float) -> float:
         pos = (n - 1) * p
@@ -99,9 +103,15 @@ def quantiles(values: Any) -> Dict[str, Any]:
         hi = min(lo + 1, n - 1)
         return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
-    if n == 0:
+    return q(0.25), q(0.5), q(0.75)
+
+
+def quantiles(values: Any) -> Dict[str, Any]:
+    """median, IQR and n of ``values`` (see :func:`quartiles`), as the probe file stores a rate."""
+    qs = quartiles(values)
+    if qs is None:
         return {"median": None, "iqr": None, "n": 0, "values": []}
-    return {"median": q(0.5), "iqr": q(0.75) - q(0.25), "n": n, "values": list(values)}
+    return {"median": qs[1], "iqr": qs[2] - qs[0], "n": len(values), "values": list(values)}
 
 
 # ---------------------------------------------------------------------- calibration kernel
@@ -109,7 +119,7 @@ def quantiles(values: Any) -> Dict[str, Any]:
 # workload's training. Its time depends on the core the child runs on and on nobody else
 # running there; the parent compares every row's readings with the fastest reading of the whole
 # run (its baseline). Pure Python, one thread: no framework, no BLAS pool, the same in every row.
-CALIBRATION_LOOPS = 60_000  # about 3-5 ms per run on a 2020s core
+CALIBRATION_LOOPS = 20_000  # a few milliseconds per run
 CALIBRATION_RUNS = 5  # the minimum of 5 runs is one reading
 
 
@@ -131,3 +141,93 @@ def calibrate(clock: Any = None, runs: int = CALIBRATION_RUNS) -> float:
         calibration_kernel()
         best = min(best, clock() - t0)
     return best
+
+
+# ---------------------------------------------------------------------- contention evidence
+# What else ran on this child's cores while it trained, measured by the child around each
+# workload (Linux: /proc; elsewhere only the calibration readings and CPU time are known).
+def _allowed_cpus() -> Optional[set]:
+    try:
+        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return None
+
+
+def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
+    """Busy clock ticks (everything but idle and iowait) summed over ``cpus``, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    total = 0.0
+    seen = 0
+    for line in lines:
+        parts = line.split()
+        if not parts or not parts[0].startswith("cpu") or parts[0] == "cpu":
+            continue
+        try:
+            index = int(parts[0][3:])
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
+        except ValueError:
+            continue
+        if cpus is not None and index not in cpus:
+            continue
+        total += user + nice + system + irq + softirq + steal
+        seen += 1
+    return total if seen else None
+
+
+def _run_delay_s() -> Optional[float]:
+    """Seconds this process's threads spent runnable but waiting for a core (Linux schedstat)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+class ContentionWindow:
+    """Evidence of contention over one stretch of a child's work (one workload's training).
+
+    ``others_cpu_share``: the CPU time of every other process on this child's cores, as a share
+    of those cores' time (0: nothing else ran; 0.5 on 2 cores: one core's worth of other work).
+    ``run_delay_s``: how long this process's threads waited for a core. ``calibration_s``: the
+    calibration kernel right before and right after (the parent compares them with the run's
+    fastest reading).
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time
+        self.cpus = _allowed_cpus()
+        self.before = calibrate()
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.busy0 = _busy_ticks(self.cpus)
+        self.delay0 = _run_delay_s()
+        self.cpu0 = time.process_time()
+        self.wall0 = time.perf_counter()
+
+    def close(self) -> Dict[str, Any]:
+        wall = self._time.perf_counter() - self.wall0
+        cpu = self._time.process_time() - self.cpu0
+        busy1, delay1 = _busy_ticks(self.cpus), _run_delay_s()
+        after = calibrate()
+        out: Dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+                               "calibration_s": [round(self.before, 6), round(after, 6)],
+                               "cores": len(self.cpus) if self.cpus else None,
+                               "others_cpu_share": None, "run_delay_s": None}
+        if self.busy0 is not None and busy1 is not None and self.cpus and wall > 0:
+            others = max(0.0, (busy1 - self.busy0) / self.ticks - cpu)
+            out["others_cpu_share"] = round(min(1.0, others / (wall * len(self.cpus))), 4)
+        if self.delay0 is not None and delay1 is not None:
+            out["run_delay_s"] = round(max(0.0, delay1 - self.delay0), 4)
+        return out

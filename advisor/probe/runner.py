@@ -17,7 +17,6 @@ their training runs one at a time (the ``--staged`` protocol of probes/harness.p
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import signal
 import subprocess
@@ -29,12 +28,13 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from advisor.probe.hardware import redact
+from advisor.probe.protocol import STATUSES, parse_result  # noqa: F401 (the one definition)
 
 CAPTURE_BYTES = 64 * 1024
 SCAN_S = 0.2  # how often the child's descendants are looked up while it runs
-STATUSES = ("ok", "missing", "broken", "timeout")
 
 _live_groups: set[int] = set()
+_live_tokens: dict[int, str] = {}  # pgid -> MARK token: orphans are found by it on SIGTERM/Ctrl-C
 _live_lock = threading.Lock()
 
 
@@ -155,9 +155,13 @@ class _Descendants:
 MARK = "ADVISOR_PROBE_RUN"  # environment marker every process under one child inherits
 
 
-def kill_marked(token: str) -> None:
-    """Kill this user's processes whose environment carries ``MARK=token``: the descendants of
-    one probe child, including orphans that left its session before anyone saw them."""
+def kill_marked(token: str | set[str]) -> None:
+    """Kill this user's processes whose environment carries ``MARK=token`` (or one of a set of
+    tokens): the descendants of a probe child, including orphans that left its session before
+    anyone saw them."""
+    tokens = {token} if isinstance(token, str) else set(token)
+    if not tokens:
+        return
     try:
         import psutil
     except ImportError:  # pragma: no cover - a dependency
@@ -167,7 +171,7 @@ def kill_marked(token: str) -> None:
         try:
             if proc.pid == me or (uid is not None and proc.info["uids"].real != uid):
                 continue
-            if proc.environ().get(MARK) == token:
+            if proc.environ().get(MARK) in tokens:
                 proc.kill()
         except Exception:  # noqa: BLE001 - gone, or not ours to read
             pass
@@ -177,9 +181,12 @@ def kill_all_children() -> None:
     """Kill every probe process group (and its descendants) still alive (Ctrl-C, exit)."""
     with _live_lock:
         groups = list(_live_groups)
+        tokens = set(_live_tokens.values())
         _live_groups.clear()
+        _live_tokens.clear()
     for pgid in groups:
         kill_tree(pgid)
+    kill_marked(tokens)  # what left the groups (a torchrun's workers, a daemonised grandchild)
 
 
 atexit.register(kill_all_children)
@@ -279,6 +286,7 @@ class Child:
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
         with _live_lock:
             _live_groups.add(self.pgid)
+            _live_tokens[self.pgid] = self.token
         assert self.proc.stdout is not None and self.proc.stderr is not None
         marker = (READY_LINE + "\n").encode() if self.staged else None
         self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
@@ -340,6 +348,7 @@ class Child:
             pass
         with _live_lock:
             _live_groups.discard(self.pgid)
+            _live_tokens.pop(self.pgid, None)
         for buf in (self.out, self.err):
             buf.thread.join(timeout=2)
         streams = [(proc.stdout, self.out), (proc.stderr, self.err)]
@@ -484,21 +493,6 @@ def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
     else:
         error = "probe printed no result"
     return ChildResult("broken", None, error, returncode, wall, stderr)
-
-
-def parse_result(stdout: str) -> dict[str, Any] | None:
-    """The child's one JSON object: the last non-empty line, an object with a known status."""
-    lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    if not line.startswith("{"):
-        return None
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("status") not in STATUSES:
-        return None
-    return data
 
 
 def last_line(text: str) -> str:

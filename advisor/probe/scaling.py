@@ -35,7 +35,6 @@ import ipaddress
 import os
 import shutil
 import socket
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -43,15 +42,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from advisor.infra.errors import BadInput
-from advisor.probe import catalog, protocol
+from advisor.probe import catalog, policy, protocol
 from advisor.probe.catalog import Row
+from advisor.probe.model import ScalingRow, parse
 from advisor.probe.runner import ChildResult, run_child
 
 SCALING_ROWS = catalog.SCALING_ROWS
 RUN_ORDER = catalog.SCALING_RUN_ORDER
 DEFAULT_EPOCHS = 3  # timed epochs after the warm-up (Keras: two warm-up epochs)
-NOISE_LIMIT = 0.10  # IQR / median of a run's throughput above this: noisy
-ACCURACY_GATE = 0.80
 STATUSES = ("ok", "missing", "broken", "timeout", "unavailable")
 
 
@@ -89,7 +87,7 @@ class ScalingEvent:
     name: str
     index: int
     total: int
-    row: dict[str, Any] | None = None
+    row: ScalingRow | None = None  # the finished row, typed
 
 
 def default_workers(host: dict[str, Any], gpus: list[dict[str, Any]]) -> int:
@@ -193,7 +191,7 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
                             python=python, cache=cache, is_installed=is_installed, runner=runner,
                             gpus=len(gpus))
             rows[name] = row
-            notify(ScalingEvent("done", name, index, len(order), row=row))
+            notify(ScalingEvent("done", name, index, len(order), row=parse(ScalingRow, row)))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return {
@@ -206,7 +204,7 @@ def run_scaling(options: ScalingOptions, *, host: dict[str, Any], gpus: list[dic
         "threads_per_worker": 1,
         "batch_per_worker": protocol.BATCH["cnn-digits"],
         "epochs": {"warmup": 1, "timed": options.epochs},
-        "noise_limit": NOISE_LIMIT,
+        "noise_limit": policy.NOISE_LIMIT,
         "efficiency_definition": "throughput_N / (N x throughput_1), N = world size; interval "
                                  "[Q1_N / (N Q3_1), Q3_N / (N Q1_1)] from epoch throughputs",
         "wall_s": round(time.perf_counter() - started, 2),
@@ -347,10 +345,10 @@ def pool_scaling(row: dict[str, Any], results: list[tuple[str, ChildResult]],
     row["speedup"] = round(p / b, 4) if b and p else None
     for label, run in (("baseline", baseline), ("parallel", parallel)):
         sps = run.get("samples_per_s") or {}
-        if sps.get("median") and sps.get("iqr") is not None and sps["iqr"] / sps["median"] > NOISE_LIMIT:
+        if policy.is_noisy(sps.get("median"), sps.get("iqr")):
             row["flags"].append(f"noisy:{label}")
         acc = run.get("accuracy")
-        if isinstance(acc, (int, float)) and acc < ACCURACY_GATE:
+        if isinstance(acc, (int, float)) and not policy.learned("cnn-digits", acc):
             row["flags"].append(f"not-learned:{label}")
     return row
 
@@ -360,10 +358,7 @@ def quartiles(values: list[float]) -> tuple[float, float, float] | None:
     xs = sorted(float(v) for v in values if isinstance(v, (int, float)) and v > 0)
     if not xs:
         return None
-    if len(xs) == 1:
-        return xs[0], xs[0], xs[0]
-    q1, q2, q3 = statistics.quantiles(xs, n=4, method="inclusive")
-    return q1, q2, q3
+    return policy.quantiles(xs)
 
 
 def efficiency(one: list[float], many: list[float], world: int) -> dict[str, Any] | None:

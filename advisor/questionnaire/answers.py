@@ -210,9 +210,14 @@ def fill_defaults(kb: KnowledgeBase, answers: AnswerSet) -> None:
 
 
 def missing(kb: KnowledgeBase, answers: dict[str, Any]) -> list[Question]:
+    """Asked questions that still need an answer. A question without a default is optional: left
+    unanswered it is unknown (so answers files written before it existed stay complete)."""
     from advisor.questionnaire.flow import is_asked
 
-    return [q for q in kb.questions if q.id not in answers and is_asked(kb, q, answers)]
+    return [
+        q for q in kb.questions
+        if q.id not in answers and q.default is not None and is_asked(kb, q, answers)
+    ]
 
 
 def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = None) -> str:

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from advisor.infra.errors import AnswerError
 from advisor.kb import expr
@@ -26,24 +27,41 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def effective(kb: KnowledgeBase, answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _compiled(kb: KnowledgeBase) -> tuple[list[tuple[Question, Any]], list[tuple[Constraint, Any, Any]]]:
+    """The `when` of each conditional question and each constraint as closures, built once per
+    knowledge base (audit, flips and the win probability evaluate them thousands of times)."""
+    cached = kb.__dict__.get("_consistency_compiled")
+    if cached is None:
+        whens = [(q, expr.compile_condition(kb.question_conditions[q.id]))
+                 for q in kb.questions if q.id in kb.question_conditions]
+        constraints = [(c, expr.compile_condition(kb.constraint_conditions[c.id][0]),
+                        expr.compile_condition(kb.constraint_conditions[c.id][1]))
+                       for c in kb.constraints]
+        cached = (whens, constraints)
+        object.__setattr__(kb, "_consistency_compiled", cached)  # a cache, not a field
+    return cached
+
+
+def effective(
+    kb: KnowledgeBase, answers: Mapping[str, Any], *, explain: bool = True
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The answers that count, and for each question skipped by design the reason (from its `when`).
 
     A skipped question is removed even when an answer for it was given (a stale answer from a
-    file); the reason names the answers that made its condition false.
+    file); the reason names the answers that made its condition false (``explain=False`` leaves
+    the reasons empty, for re-scoring).
     """
     current = dict(answers)
     reasons: dict[str, str] = {}
+    whens = _compiled(kb)[0]
     changed = True
     while changed:
         changed = False
-        for question in kb.questions:
-            if question.id in reasons:
+        for question, when in whens:
+            if question.id in reasons or when(current) is not False:
                 continue
-            node = kb.question_conditions.get(question.id)
-            if node is None or expr.evaluate(node, current) is not False:
-                continue
-            reasons[question.id] = skip_reason(question, node, current)
+            node = kb.question_conditions[question.id]
+            reasons[question.id] = skip_reason(question, node, current) if explain else ""
             if question.id in current:
                 del current[question.id]
                 changed = True
@@ -58,13 +76,12 @@ def skip_reason(question: Question, node: Any, answers: Mapping[str, Any]) -> st
 
 def violations(kb: KnowledgeBase, answers: Mapping[str, Any]) -> list[Constraint]:
     """The constraints the answers break for certain (unknown answers break none)."""
-    values, _ = effective(kb, answers)
-    broken = []
-    for constraint in kb.constraints:
-        when, require = kb.constraint_conditions[constraint.id]
-        if expr.evaluate(when, values) is True and expr.evaluate(require, values) is False:
-            broken.append(constraint)
-    return broken
+    constraints = _compiled(kb)[1]
+    if not constraints:
+        return []
+    values, _ = effective(kb, answers, explain=False)
+    return [c for c, when, require in constraints
+            if when(values) is True and require(values) is False]
 
 
 def is_consistent(kb: KnowledgeBase, answers: Mapping[str, Any]) -> bool:

@@ -44,6 +44,8 @@ def render_question(
         default = question.default
         shown = ", ".join(default) if isinstance(default, list) else str(default)
         lines.append(f"    (default: {shown})")
+    else:
+        lines.append("    (Enter: not sure - left unknown)")
     if question.type == "many":
         lines.append("    several allowed: numbers or values separated by commas")
     return "\n".join(lines)
@@ -60,11 +62,12 @@ def choice_text(value: str, label: str | None) -> str:
 
 
 def parse_reply(question: Question, reply: str) -> Any:
-    """Turn what was typed into a valid answer; '' means the default. Raises AnswerError."""
+    """Turn what was typed into a valid answer; '' means the default, or unknown (None) for an
+    optional question (one without a default). Raises AnswerError."""
     text = reply.strip()
     if text == "":
         if question.default is None:
-            raise AnswerError("this question has no default; please choose")
+            return None
         return list(question.default) if isinstance(question.default, list) else question.default
     if question.type == "bool":
         return answers_mod.coerce(question, text, where="reply")
@@ -142,6 +145,8 @@ def run(
                 say(f"    {reply_error(question, exc)}")
                 continue
             break
+        if value is None:  # optional question left unknown
+            continue
         result.put(question.id, value, "prompt")
         if on_answer is not None:
             on_answer(result)

@@ -171,7 +171,7 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
     if charts:
         from advisor.render import charts as charts_mod
 
-        for wl in cmp.workloads:
+        for wl in cmp.workloads[:charts_mod.MAX_WORKLOAD_CHARTS]:
             names = [n for n in cmp.frameworks
                      if any((m.row(n) and wl in m.row(n).cells and m.row(n).cells[wl].median is not None)
                             for m in cmp.machines)]

@@ -13,6 +13,7 @@ from typing import Any
 from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
+from advisor.render.robust_text import robustness_text
 from advisor.render.text import answer_text, clean
 
 _URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
@@ -50,7 +51,7 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     wls = measured.workloads(table)
     ok = [r for r in table if r.status == "ok" and r.cells]
-    for wl in wls:
+    for wl in wls[:charts.MAX_WORKLOAD_CHARTS]:
         rows = [r for r in ok if wl in r.cells and r.cells[wl].median is not None]
         if not rows:
             continue
@@ -64,8 +65,9 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
                     "caption": f"Throughput on {wl}: median samples/s of the timed blocks of whole epochs; whiskers show the interquartile range."})
     if ok and wls:
         svg = charts.first_epoch(
-            [r.name for r in ok], wls,
-            [[r.cells[w].first_epoch_s if w in r.cells else None for w in wls] for r in ok],
+            [r.name for r in ok], wls[:charts.MAX_WORKLOAD_CHARTS],
+            [[r.cells[w].first_epoch_s if w in r.cells else None
+              for w in wls[:charts.MAX_WORKLOAD_CHARTS]] for r in ok],
             [r.import_s for r in ok],
         )
         out.append({"uri": charts.data_uri(svg),
@@ -145,12 +147,14 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
         "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
         "host": measured.host_facts(a.probe),
         "probe_method": measured.method(a.probe),
+        "quiet_warning": measured.quiet_warning(a.probe),
         "not_run": measured.not_run(a.probe),
-        "probe_file": (a.probe or {}).get("file"),
+        "probe_file": a.probe_file if a.probe else None,
         "drivers": drivers,
         "criteria": [(w.criterion, w.name) for w in a.weights],
         "names": {r.candidate: r.name for r in a.ranking},
-        "flips": [{"change": f.change, "winner": a.name_of(f.new_winner)} for f in rob.flips],
+        "flips": robustness_text(a).answer_flips,
+        "words": robustness_text(a),
         "rows": table,
         "workloads": wls,
         "fastest": fastest,

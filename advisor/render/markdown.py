@@ -8,6 +8,7 @@ from __future__ import annotations
 from advisor.decision.assessment import Assessment
 from advisor.render import measured
 from advisor.render.context import answer_rows
+from advisor.render.robust_text import robustness_text
 from advisor.render.text import answer_text, md, md_code, md_link
 
 
@@ -66,11 +67,12 @@ def render(a: Assessment) -> str:
     w("")
     w(f"- Status: recommended by advisor {md(a.advisor_version)}, knowledge base {md(a.kb_version)}")
     w(f"- Date: {md(a.generated)}")
-    if rob.margin is not None:
-        w(f"- Outcome: **{md(winner)}**, {rob.label} - {rob.margin:.2f} points ahead of "
-          f"{md(a.name_of(rob.runner_up))} on a 0-10 scale")
-    else:
-        w(f"- Outcome: **{md(winner)}** ({rob.label})")
+    words = robustness_text(a)
+    w(f"- Outcome: **{md(words.headline)}**")
+    if words.probability:
+        w(f"- {md(words.probability)}")
+    if words.evidence:
+        w(f"- Evidence: {md(words.evidence)}")
     w("")
     w("## Context")
     w("")
@@ -87,7 +89,7 @@ def render(a: Assessment) -> str:
     host = measured.host_facts(a.probe)
     if host:
         w("")
-        w("Probed machine" + (f" ({md_code(a.probe.get('file'))})" if a.probe and a.probe.get("file") else "") + ":")
+        w("Probed machine" + (f" ({md_code(a.probe_file)})" if a.probe and a.probe_file else "") + ":")
         w("")
         for label, value in host:
             w(f"- {md(label)}: {md(value)}")
@@ -135,17 +137,50 @@ def render(a: Assessment) -> str:
     w("")
     w("## Robustness")
     w("")
-    w(f"- Margin: {rob.margin:.2f} points ({rob.label})" if rob.margin is not None else f"- {rob.label}")
-    if rob.flips:
-        w("- Single answers that would change the winner:")
-        for flip in rob.flips:
-            w(f"  - if {md(flip.change)}: {md(a.name_of(flip.new_winner))}")
+    label = words.label_text + (f" ({md_code(words.label)})" if words.label != words.label_text else "")
+    w(f"- Margin: {rob.margin:.2f} points - {label}" if rob.margin is not None else f"- {label}")
+    if words.probability:
+        w(f"- Win probability: {md(words.probability)}")
+    if words.evidence:
+        w(f"- Evidence: {md(words.evidence)}")
+    if words.separators:
+        w("- What would separate them:")
+        for line in words.separators:
+            w(f"  - if {md(line.change)}: {md(line.winner)} {md(line.margin)}")
+    if words.answer_flips:
+        w("- Single answers that would change the winner (largest new lead first):")
+        for line in words.answer_flips:
+            w(f"  - if {md(line.change)}: {md(line.winner)} {md(line.margin)}")
     else:
         w("- No single changed answer changes the winner.")
+    if words.project_flips:
+        w("- Another project would go elsewhere (these change the data type or task, not an answer "
+          "about this project):")
+        for line in words.project_flips:
+            w(f"  - if {md(line.change)}: {md(line.winner)} {md(line.margin)}")
+    if rob.separation:
+        w("")
+        w(f"What separated {md(winner)} from {md(a.name_of(rob.runner_up))} (after the 0-10 caps; "
+          "the pieces sum to the margin):")
+        w("")
+        w("| points | from | |")
+        w("|---:|---|---|")
+        for piece in rob.separation:
+            w(f"| {piece.points:+.2f} | {md_code(piece.source)} | {md(piece.text)} |")
+    w("")
+    w("<details><summary>What the labels mean</summary>")
+    w("")
+    for key, text in words.definitions:
+        w(f"- {md_code(key)}: {md(text)}")
+    w("")
+    w("</details>")
     rows = measured.rows(a.probe)
     if a.measurements or a.measurement_notes or rows:
         w("")
         w("## Measured numbers")
+        w("")
+    if (rows or a.measurements) and measured.quiet_warning(a.probe):
+        w(f"> **Warning:** {md(measured.quiet_warning(a.probe))}")
         w("")
     if a.measurements:
         w("What the measurements changed (relative speed on the workload that matches the project):")

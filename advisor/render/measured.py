@@ -1,25 +1,20 @@
-"""Read a probe file's rows into plain, typed view objects that every report shares.
+"""The probe part of every report: the typed probe document seen as table rows and sentences.
 
-A probe file may come from another machine (or another person), so nothing in it is trusted:
-numbers that are not finite numbers become ``None``, strings stay strings (renderers escape them),
-and unknown shapes are skipped rather than raising.
+Reads :class:`advisor.probe.model.ProbeDocument` only (validated at load, so no number here is
+NaN or infinite); thresholds come from :mod:`advisor.probe.policy`. Strings stay strings and are
+shortened for tables; every renderer escapes them.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-WORKLOADS = ("mlp-digits", "cnn-digits")
-NOISY_IQR_FRACTION = 0.25  # IQR above a quarter of the median: flagged as noisy
+from advisor.probe import policy
+from advisor.probe.model import ProbeDocument, Stats, WorkloadResult
+from advisor.probe.model import ScalingRun as _ScalingRun
 
-
-def num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+num = policy.finite  # a finite number as float, or None
 
 
 def text(value: Any, limit: int = 200) -> str:
@@ -44,9 +39,11 @@ class Cell:
 
     @property
     def noisy(self) -> bool:
-        if self.median is None or self.iqr is None or self.median <= 0:
+        """Too spread (the policy's noise limit) or too few timed blocks to know."""
+        if self.median is None:
             return False
-        return self.iqr / self.median > NOISY_IQR_FRACTION or (self.n is not None and self.n < 3)
+        return (policy.is_noisy(self.median, self.iqr)
+                or (self.n is not None and self.n < policy.MIN_SAMPLES))
 
     def spread_text(self) -> str:
         if self.median is None:
@@ -67,135 +64,117 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
 
 
-def _cell(raw: Mapping[str, Any]) -> Cell:
-    sps = raw.get("samples_per_s")
-    sps = sps if isinstance(sps, Mapping) else {}
-    n = sps.get("n")
+def _cell(stats: Stats, result: WorkloadResult | _ScalingRun) -> Cell:
     return Cell(
-        median=num(sps.get("median")),
-        iqr=num(sps.get("iqr")),
-        n=int(n) if isinstance(n, int) and not isinstance(n, bool) else None,
-        first_epoch_s=num(raw.get("first_epoch_s")),
-        accuracy=num(raw.get("accuracy")),
-        peak_rss_mb=num(raw.get("peak_rss_mb")),
-        gflops=num(raw.get("gflops")),
-        fraction_of_peak=num(raw.get("fraction_of_peak", raw.get("peak_fraction"))),
+        median=stats.median, iqr=stats.iqr, n=stats.n,
+        first_epoch_s=result.first_epoch_s, accuracy=result.accuracy,
+        peak_rss_mb=getattr(result, "peak_rss_mb", None),
+        gflops=getattr(result, "gflops", None),
+        fraction_of_peak=getattr(result, "fraction_of_peak", None),
     )
 
 
-def _devices(raw: Any) -> str:
-    if not isinstance(raw, list):
-        return ""
-    names = []
-    for dev in raw:
-        if isinstance(dev, Mapping):
-            kind, name = text(dev.get("kind"), 20), text(dev.get("name"), 60)
-            names.append(f"{kind}: {name}" if name and name != kind else kind)
-        else:
-            names.append(text(dev, 60))
-    return ", ".join(n for n in names if n)
-
-
-def rows(probe: Mapping[str, Any] | None) -> list[Row]:
-    out: list[Row] = []
-    for raw in (probe or {}).get("frameworks") or []:
-        if not isinstance(raw, Mapping):
-            continue
-        workloads = raw.get("workloads")
-        cells = {}
-        if isinstance(workloads, Mapping):
-            for name, wl in workloads.items():
-                if isinstance(wl, Mapping):
-                    cells[text(name, 40)] = _cell(wl)
-        out.append(
-            Row(
-                name=text(raw.get("name"), 60) or "?",
-                status=text(raw.get("status"), 20) or "?",
-                version=text(raw.get("version"), 60),
-                devices=_devices(raw.get("devices")),
-                import_s=num(raw.get("import_s")),
-                error=text(raw.get("error"), 300),
-                cells=cells,
-            )
+def rows(probe: ProbeDocument | None) -> list[Row]:
+    if probe is None:
+        return []
+    return [
+        Row(
+            name=text(r.name, 60) or "?",
+            status=r.status,
+            version=text(r.version, 60),
+            devices=", ".join(n for n in (_device(d.kind, d.name) for d in r.devices) if n),
+            import_s=r.import_s,
+            error=text(r.error, 300),
+            cells={text(name, 40): _cell(wl.samples_per_s, wl) for name, wl in r.workloads.items()},
         )
-    return out
+        for r in probe.frameworks
+    ]
+
+
+def _device(kind: str, name: str | None) -> str:
+    kind, name = text(kind, 20), text(name, 60)
+    return f"{kind}: {name}" if name and name != kind else kind
 
 
 def workloads(table: list[Row]) -> list[str]:
-    seen = [w for w in WORKLOADS if any(w in r.cells for r in table)]
+    """Measured workloads, the policy's (contract) workloads first, then in first-seen order."""
+    seen = [w for w in policy.ACCURACY_GATE if any(w in r.cells for r in table)]
     for r in table:
         seen.extend(w for w in r.cells if w not in seen)
     return seen
 
 
-def run_info(probe: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    run = (probe or {}).get("run")
-    return run if isinstance(run, Mapping) else {}
-
-
-def method(probe: Mapping[str, Any] | None) -> str:
+def method(probe: ProbeDocument | None) -> str:
     """One sentence on how the rows were run (threads, epochs, start-up), '' when unknown."""
-    run = run_info(probe)
-    if not run:
+    run = probe.run if probe is not None else None
+    if run is None:
         return ""
     parts = []
-    threads = num(run.get("threads"))
-    if threads is not None:
-        parts.append(f"each row in a fresh process with {threads:.0f} thread(s)")
-    epochs = run.get("epochs")
-    if isinstance(epochs, Mapping) and num(epochs.get("timed")) is not None:
-        block = num(epochs.get("min_block_s"))
+    if run.threads is not None:
+        parts.append(f"each row in a fresh process with {run.threads} thread(s)")
+    if run.epochs is not None and run.epochs.timed is not None:
+        block = run.epochs.min_block_s
         size = f" of whole epochs, each at least {block * 1000:.0f} ms" if block else ""
-        parts.append(f"1 warm-up epoch, then {num(epochs.get('timed')):.0f} timed blocks{size}")
-    startup = run.get("startup")
-    if isinstance(startup, Mapping) and startup.get("mode") == "staged":
-        window = num(startup.get("window"))
-        side = f"{window:.0f} side by side" if window is not None else "side by side"
+        parts.append(f"1 warm-up epoch, then {run.epochs.timed} timed blocks{size}")
+    startup = run.startup
+    if startup is not None and startup.mode == "staged":
+        side = f"{startup.window} side by side" if startup.window is not None else "side by side"
         parts.append(f"frameworks imported {side} (import times include that overlap), then "
-                     "every row trained alone: epoch times were measured with nothing else "
-                     "running")
-    elif isinstance(startup, Mapping) and startup.get("mode") == "serial":
-        parts.append("one row after another, nothing else running")
+                     "one row trained at a time")
+    elif startup is not None and startup.mode == "serial":
+        parts.append("one row after another")
+    if run.processes is not None and run.processes.per_row is not None:
+        parts.append(f"{run.processes.per_row} fresh process(es) per row, interleaved")
+    if run.quiet is True:
+        parts.append("measured quiet: the machine was not busy and no other process competed "
+                     "for a row's cores while it trained")
+    elif run.quiet is None:
+        parts.append("whether other processes competed for the cores was not measured")
     return ("Measured " + "; ".join(parts) + ".") if parts else ""
 
 
-def not_run(probe: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def quiet_warning(probe: ProbeDocument | None) -> str:
+    """'' when the probe was measured quiet (or says nothing); else why its numbers are suspect."""
+    run = probe.run if probe is not None else None
+    why = run.not_quiet if run is not None else ""
+    if not why:
+        return ""
+    return (f"Not measured quiet: {text(why, 600)}. These numbers may show the other work "
+            "rather than the frameworks, and they move no score.")
+
+
+def not_run(probe: ProbeDocument | None) -> list[tuple[str, str]]:
     """(row, reason) for the rows the probe left out on purpose (e.g. --quick's Keras rows)."""
-    out = []
-    for item in run_info(probe).get("not_run") or []:
-        if isinstance(item, Mapping) and item.get("name"):
-            out.append((text(item.get("name"), 60), text(item.get("reason"), 300)))
-    return out
+    if probe is None:
+        return []
+    return [(text(i.name, 60), text(i.reason, 300)) for i in probe.not_run if i.name]
 
 
-def gib(value: Any) -> str:
+def gib(value: float | None) -> str:
     v = num(value)
     return f"{v / 2**30:.1f} GiB" if v is not None else "?"
 
 
-def host_facts(probe: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def host_facts(probe: ProbeDocument | None) -> list[tuple[str, str]]:
     """(label, value) pairs describing the probed machine, for every report."""
-    if not probe:
+    if probe is None:
         return []
-    host = probe.get("host")
-    host = host if isinstance(host, Mapping) else {}
+    host = probe.host
     out = [
-        ("CPU", text(host.get("cpu_model")) or "?"),
-        ("Cores", f"{text(host.get('usable_cores')) or '?'} usable of {text(host.get('logical_cores')) or '?'} logical"),
-        ("Memory", gib(host.get("memory_bytes"))),
-        ("OS", text(host.get("os")) or "?"),
-        ("Python", text(host.get("python")) or "?"),
+        ("CPU", text(host.cpu_model) or "?"),
+        ("Cores", f"{host.usable_cores} usable of {text(host.logical_cores) or '?'} logical"),
+        ("Memory", gib(host.memory_bytes)),
+        ("OS", text(host.os) or "?"),
+        ("Python", text(host.python) or "?"),
     ]
-    gpus = [g for g in (probe.get("gpus") or []) if isinstance(g, Mapping)]
-    if gpus:
-        for i, g in enumerate(gpus):
-            out.append((f"GPU {i}", f"{text(g.get('vendor'))} {text(g.get('name'))}, "
-                                    f"{gib(g.get('memory_bytes'))}, driver {text(g.get('driver')) or '?'}"))
-    else:
+    for i, g in enumerate(probe.gpus):
+        out.append((f"GPU {i}", f"{text(g.vendor)} {text(g.name)}, "
+                                f"{gib(g.memory_bytes)}, driver {text(g.driver) or '?'}"))
+    if not probe.gpus:
         out.append(("GPU", "none detected"))
-    if probe.get("created") or probe.get("advisor_version"):
-        out.append(("Probed", f"{text(probe.get('created')) or '?'} by advisor "
-                              f"{text(probe.get('advisor_version')) or '?'}"))
+    if probe.created or probe.advisor_version:
+        out.append(("Probed", f"{text(probe.created) or '?'} by advisor "
+                              f"{text(probe.advisor_version) or '?'}"))
     return out
 
 
@@ -207,14 +186,8 @@ def fastest(table: list[Row], workload: str) -> tuple[Row | None, list[Row]]:
         return None, []
     best = max(ok, key=lambda r: r.cells[workload].median or 0.0)
     b = best.cells[workload]
-    ties = []
-    for r in ok:
-        if r is best:
-            continue
-        c = r.cells[workload]
-        if (c.median or 0) + (c.iqr or 0) / 2 >= (b.median or 0) - (b.iqr or 0) / 2:
-            ties.append(r)
-    return best, ties
+    return best, [r for r in ok if r is not best and policy.overlaps(
+        r.cells[workload].median or 0.0, r.cells[workload].iqr, b.median or 0.0, b.iqr)]
 
 
 # ------------------------------------------------------------------------------- scaling
@@ -259,42 +232,28 @@ class Scaling:
         return f"1 worker vs {self.world_size or '?'} workers{nodes}"
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _run_cell(raw: Any) -> Cell | None:
-    if not isinstance(raw, Mapping):
+def scaling(probe: ProbeDocument | None) -> Scaling | None:
+    """The probe's scaling section as table rows (None when the probe has none)."""
+    sc = probe.scaling if probe is not None else None
+    if sc is None:
         return None
-    return _cell(raw)
-
-
-def scaling(probe: Mapping[str, Any] | None) -> Scaling | None:
-    """The probe's scaling section as typed views (None when the probe has none)."""
-    raw = (probe or {}).get("scaling")
-    if not isinstance(raw, Mapping):
-        return None
-    out: list[ScalingRow] = []
-    for r in raw.get("rows") or []:
-        if not isinstance(r, Mapping):
-            continue
-        eff = r.get("efficiency") if isinstance(r.get("efficiency"), Mapping) else {}
-        flags = r.get("flags") if isinstance(r.get("flags"), list) else []
-        out.append(ScalingRow(
-            name=text(r.get("name"), 60) or "?",
-            status=text(r.get("status"), 20) or "?",
-            engine=text(r.get("engine"), 120),
-            version=text(r.get("version"), 60),
-            error=text(r.get("error"), 300),
-            one=_run_cell(r.get("baseline")),
-            many=_run_cell(r.get("parallel")),
-            efficiency=num(eff.get("median")),
-            low=num(eff.get("low")),
-            high=num(eff.get("high")),
-            speedup=num(r.get("speedup")),
-            start_s=num(r.get("start_s")),
-            flags=tuple(text(f, 60) for f in flags[:10]),
-        ))
-    return Scaling(workers=_int(raw.get("workers")), nnodes=_int(raw.get("nnodes")),
-                   node_rank=_int(raw.get("node_rank")), world_size=_int(raw.get("world_size")),
-                   wall_s=num(raw.get("wall_s")), rows=out)
+    out = [
+        ScalingRow(
+            name=text(r.name, 60) or "?",
+            status=r.status,
+            engine=text(r.engine, 120),
+            version=text(r.version, 60),
+            error=text(r.error, 300),
+            one=_cell(r.baseline.samples_per_s, r.baseline) if r.baseline else None,
+            many=_cell(r.parallel.samples_per_s, r.parallel) if r.parallel else None,
+            efficiency=r.efficiency.median if r.efficiency else None,
+            low=r.efficiency.low if r.efficiency else None,
+            high=r.efficiency.high if r.efficiency else None,
+            speedup=r.speedup,
+            start_s=r.start_s,
+            flags=tuple(text(f, 60) for f in r.flags[:10]),
+        )
+        for r in sc.rows
+    ]
+    return Scaling(workers=sc.workers, nnodes=sc.nnodes, node_rank=sc.node_rank,
+                   world_size=sc.world_size, wall_s=sc.wall_s, rows=out)

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import re
 
-# C0/C1 control characters (ESC starts terminal escape sequences), except tab and newline.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean(text: str) -> str:
-    """Remove control characters and bidi overrides (terminal escapes, spoofed text)."""
-    return _CONTROL.sub("", text)
+from advisor.infra.clean import clean  # noqa: F401  (the one cleaner; renderers import it here)
 
 
 # Characters that can start markup anywhere in a line; with [ and ] escaped no link can form, so

@@ -1,19 +1,21 @@
 """`advisor compare`: several probe files (machines) side by side.
 
-Reads each file with the same checks as `advisor recommend --probe` and builds one plain result
+Reads each file with the one probe loader (advisor.probe.model), as `advisor recommend --probe` and builds one plain result
 object; renderers (advisor.render.compare_report) only read it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from advisor.service import recommend as core
 from advisor.infra.errors import BadInput, VersionError
+from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
+
+
+MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
 
 
 @dataclass(frozen=True)
@@ -51,32 +53,21 @@ class Comparison:
     scaling_rows: list[str] = field(default_factory=list)  # scaling row names, first-seen order
 
 
-def _peek_advisor_version(path: str) -> str | None:
+def read(path: str) -> ProbeDocument:
+    """A probe file, or a VersionError that says how to get a comparable one."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("advisor_version") if isinstance(data, dict) else None
-    return measured.text(value, 40) if value else None
-
-
-def read(path: str) -> dict[str, Any]:
-    """A probe file, or a VersionError that names the advisor version that wrote it."""
-    try:
-        return core.read_probe(path)
+        return load_probe(path)
     except VersionError as exc:
-        version = _peek_advisor_version(path)
         from advisor import __version__
 
-        by = f"; it was written by advisor {version}" if version else ""
         raise VersionError(
-            f"{exc.message}{by}; re-run `advisor probe` there with advisor {__version__}, "
+            f"{exc.message}; re-run `advisor probe` there with advisor {__version__}, "
             "or compare it with the version that wrote it",
             path=path,
         ) from None
 
 
-def _facts(probe: dict[str, Any]) -> dict[str, str]:
+def _facts(probe: ProbeDocument) -> dict[str, str]:
     out: dict[str, str] = {}
     gpus: list[str] = []
     for label, value in measured.host_facts(probe):
@@ -86,6 +77,16 @@ def _facts(probe: dict[str, Any]) -> dict[str, str]:
         else:
             out[label] = value
     out["GPUs"] = "; ".join(gpus) if gpus else "none detected"
+    run = probe.run
+    if run is not None and run.busy:
+        out["Measured quiet"] = "NO: the machine was busy (these numbers move no score)"
+    elif run is not None and run.contended_rows:
+        out["Measured quiet"] = (f"NO: contended rows {', '.join(run.contended_rows[:12])} "
+                                 "(their numbers move no score)")
+    elif run is not None and run.quiet is True:
+        out["Measured quiet"] = "yes"
+    else:
+        out["Measured quiet"] = "not measured"
     return out
 
 
@@ -99,6 +100,8 @@ def _labels(paths: Sequence[str]) -> list[str]:
 def compare(paths: Sequence[str]) -> Comparison:
     if not paths:
         raise BadInput("give at least one probe file")
+    if len(paths) > MAX_FILES:
+        raise BadInput(f"{len(paths)} probe files; compare takes at most {MAX_FILES}")
     machines = []
     for label, path in zip(_labels(paths), paths):
         probe = read(path)
@@ -107,7 +110,7 @@ def compare(paths: Sequence[str]) -> Comparison:
                               error=reason)
                  for name, reason in measured.not_run(probe) if all(r.name != name for r in rows)]
         machines.append(Machine(label=label, path=path, facts=_facts(probe), rows=rows,
-                                advisor_version=measured.text(probe.get("advisor_version"), 40),
+                                advisor_version=measured.text(probe.advisor_version, 40),
                                 scaling=measured.scaling(probe)))
     facts: list[str] = []
     frameworks: list[str] = []

@@ -5,20 +5,18 @@ No terminal, no typer: functions take paths and values and return result objects
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from advisor.questionnaire import answers as answers_mod
 from advisor.decision import engine
 from advisor.probe import machine
 from advisor.decision.assessment import Assessment
-from advisor.infra.errors import FileProblem, ParseError, VersionError
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
 
-PROBE_SCHEMA_MAJOR = 1
-MAX_PROBE_BYTES = 8 * 1024 * 1024
+if TYPE_CHECKING:
+    from advisor.probe.model import ProbeDocument
 
 
 def load_kb(rules: str | None) -> KnowledgeBase:
@@ -38,68 +36,23 @@ def gather(
     return answers_mod.merge(kb, from_file=from_file, from_set=from_set, use_defaults=use_defaults)
 
 
-def read_probe(path: str) -> dict[str, Any]:
-    """Read a probe file as plain data, refusing what this advisor cannot interpret."""
-    try:
-        from advisor.probe.model import load_probe  # validated model, when the probe is installed
-    except ImportError:  # pragma: no cover
-        load_probe = None
-    if load_probe is not None:
-        return load_probe(path).model_dump(mode="json")
-    from advisor.infra.safeyaml import read_text
+def read_probe(path: str) -> ProbeDocument:
+    """Read and validate a probe file (the one loader: advisor.probe.model)."""
+    from advisor.probe.model import load_probe
 
-    text = read_text(path, max_bytes=MAX_PROBE_BYTES)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-    if not isinstance(data, dict):
-        raise ParseError("a probe file is a JSON object", path=path)
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version != PROBE_SCHEMA_MAJOR:
-        raise VersionError(
-            f"probe schema_version {version!r} is not supported (this advisor reads "
-            f"{PROBE_SCHEMA_MAJOR})",
-            path=path,
-        )
-    if not isinstance(data.get("frameworks", []), list):
-        raise FileProblem("'frameworks' must be a list", path=path)
-    return data
-
-
-def probe_summary(probe: dict[str, Any], path: str | None) -> dict[str, Any]:
-    return {
-        "file": path,
-        "schema_version": probe.get("schema_version"),
-        "advisor_version": probe.get("advisor_version"),
-        "created": probe.get("created"),
-        "host": probe.get("host"),
-        "gpus": probe.get("gpus"),
-        "frameworks": probe.get("frameworks"),
-        "scaling": probe.get("scaling"),
-        "run": _run_summary(probe.get("run")),
-    }
-
-
-RUN_KEYS = ("threads", "epochs", "startup", "not_run")  # what render.measured reads
-
-
-def _run_summary(run: Any) -> dict[str, Any] | None:
-    """What the reports say about how the probe ran (not its environment or timings)."""
-    if not isinstance(run, dict):
-        return None
-    return {k: run[k] for k in RUN_KEYS if k in run}
+    return load_probe(path)
 
 
 def build_inputs(
     kb: KnowledgeBase,
     answer_set: answers_mod.AnswerSet,
-    probe: dict[str, Any] | None = None,
+    doc: ProbeDocument | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
     from advisor.probe import facts as probe_facts
 
-    if probe is not None:
+    if doc is not None:
+        probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
@@ -111,7 +64,8 @@ def build_inputs(
             machine=machine_facts,
             machine_source="probe file",
             probe_facts=other,
-            probe_summary=probe_summary(probe, probe_path),
+            probe=doc,
+            probe_file=probe_path,
             measurer=probe_facts.measurer(probe),
         )
     return engine.Inputs(

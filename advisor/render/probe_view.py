@@ -1,35 +1,40 @@
-"""Rich rendering of a probe run on stderr: live progress, then a summary table."""
+"""Rich rendering of a probe run on stderr: live progress, then a summary table.
+
+Reads the typed probe document (advisor.probe.model) and the probe's progress events only.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from advisor.probe.core import ProgressEvent
-from advisor.probe.model import FrameworkRow, ProbeReport
+from advisor.probe.model import FrameworkRow, ProbeDocument, ScalingRow, Stats
+
+if TYPE_CHECKING:
+    from advisor.probe.supervise import ProgressEvent
 
 STYLE = {"ok": "green", "missing": "yellow", "broken": "red", "timeout": "red",
          "unavailable": "yellow"}
 
 
-def headline(row: dict[str, Any] | FrameworkRow) -> str:
+def headline(row: FrameworkRow | ScalingRow) -> str:
     """The one number shown for a finished row."""
-    data = row.model_dump() if isinstance(row, FrameworkRow) else row
-    if data.get("status") != "ok":
-        return data.get("error") or data.get("status", "")
-    if "efficiency" in data:  # a scaling row
-        return scaling_headline(data)
+    if row.status != "ok":
+        return row.error or row.status
+    if isinstance(row, ScalingRow):
+        return scaling_headline(row)
     parts = []
-    for name, result in data.get("workloads", {}).items():
-        median = (result.get("samples_per_s") or {}).get("median")
+    for name, result in row.workloads.items():
+        median = result.samples_per_s.median
         if median:
-            parts.append(f"{name} {median:,.0f}/s acc {result.get('accuracy', 0):.2f}")
+            parts.append(f"{name} {median:,.0f}/s acc {result.accuracy or 0:.2f}")
     return "; ".join(parts)
 
 
@@ -64,11 +69,12 @@ class ProbeView:
             self.active[event.name] = (event, time.monotonic())
             return
         self.active.pop(event.name, None)
-        row = event.row or {}
-        status = row.get("status", "?")
-        self.done.append((event.name, status, headline(row)))
+        row = event.row
+        status = row.status if row is not None else "?"
+        line = headline(row) if row is not None else ""
+        self.done.append((event.name, status, line))
         if not self.console.is_terminal:  # logs and CI: one line per finished row
-            self.console.print(f"{event.name}: {status} {headline(row)}"[:300], markup=False,
+            self.console.print(f"{event.name}: {status} {line}"[:300], markup=False,
                                soft_wrap=True)
 
     def _render(self) -> Table:
@@ -86,37 +92,44 @@ class ProbeView:
         return table
 
 
-def scaling_headline(data: dict[str, Any]) -> str:
+def scaling_headline(row: ScalingRow) -> str:
     """``1: 2.9k/s · 2: 4.1k/s · eff 0.71 [0.66-0.75] · start 6.9 s``"""
-    eff = data.get("efficiency") or {}
-    one = ((data.get("baseline") or {}).get("samples_per_s") or {}).get("median")
-    many = ((data.get("parallel") or {}).get("samples_per_s") or {}).get("median")
-    world = data.get("world_size")
+    eff = row.efficiency
+    one = row.baseline.samples_per_s.median if row.baseline else None
+    many = row.parallel.samples_per_s.median if row.parallel else None
+    world = row.world_size
     parts = [f"1: {one / 1000:.1f}k/s" if one else "1: -",
              f"{world}: {many / 1000:.1f}k/s" if many else f"{world}: -"]
     if eff:
-        parts.append(f"eff {eff['median']:.2f} [{eff['low']:.2f}-{eff['high']:.2f}]")
-    if data.get("start_s") is not None:
-        parts.append(f"start {data['start_s']:.1f} s")
+        parts.append(f"eff {eff.median:.2f} [{eff.low:.2f}-{eff.high:.2f}]")
+    if row.start_s is not None:
+        parts.append(f"start {row.start_s:.1f} s")
     return " · ".join(parts)
 
 
-def _rate(stats: Any) -> str:
+def _rate(stats: Stats | None) -> str:
     """``12.3k ±4%``: median samples/s of the timed blocks and IQR / median."""
-    if stats is None or not stats.samples_per_s.median:
+    if stats is None or not stats.median:
         return "-"
-    median = stats.samples_per_s.median
-    spread = (stats.samples_per_s.iqr or 0) / median
-    return f"{median / 1000:.1f}k ±{spread:.0%}"
+    return f"{stats.median / 1000:.1f}k ±{stats.spread or 0:.0%}"
 
 
-def render_summary(console: Console, report: ProbeReport) -> None:
+def render_summary(console: Console, report: ProbeDocument) -> None:
+    from rich.markup import escape
+
+    from advisor.infra.clean import clean
+
+    def e(value: object) -> str:  # a hypervisor sets the CPU name: "[/]" or "[link=...]" is text
+        return escape(clean(str(value)))
+
     host = report.host
-    console.print(f"[bold]{host.cpu_model or 'unknown CPU'}[/] · {host.usable_cores} usable of "
+    console.print(f"[bold]{e(host.cpu_model or 'unknown CPU')}[/] · {host.usable_cores} usable of "
                   f"{host.logical_cores} cores · "
-                  f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {host.os} · Python {host.python}")
+                  f"{(host.memory_bytes or 0) / 2**30:.1f} GiB · {e(host.os)} · "
+                  f"Python {e(host.python)}")
     for gpu in report.gpus:
-        console.print(f"GPU: {gpu.vendor} {gpu.name} {(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
+        console.print(f"GPU: {e(gpu.vendor)} {e(gpu.name)} "
+                      f"{(gpu.memory_bytes or 0) / 2**30:.0f} GiB")
     table = Table(title="samples/s: median of timed blocks ±IQR/median", title_justify="left",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("row", "status", "import", "mlp/s", "cnn/s", "%peak", "acc"):
@@ -124,12 +137,13 @@ def render_summary(console: Console, report: ProbeReport) -> None:
     notes = []
     for row in report.frameworks:
         mlp, cnn = row.workloads.get("mlp-digits"), row.workloads.get("cnn-digits")
-        frac = (cnn.model_extra or {}).get("fraction_of_peak") if cnn else None
+        frac = cnn.fraction_of_peak if cnn else None
         acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
                        for w in (mlp, cnn))
-        table.add_row(row.name, Text(row.status, STYLE.get(row.status, "")),
+        table.add_row(Text(row.name), Text(row.status, STYLE.get(row.status, "")),
                       f"{row.import_s:.1f}s" if row.import_s is not None else "-",
-                      _rate(mlp), _rate(cnn), f"{frac:.0%}" if frac else "-", acc)
+                      _rate(mlp.samples_per_s if mlp else None),
+                      _rate(cnn.samples_per_s if cnn else None), f"{frac:.0%}" if frac else "-", acc)
         if row.status != "ok":
             hint = f" ({row.install_hint})" if row.install_hint else ""
             notes.append(f"{row.name}: {row.error or row.status}{hint}")
@@ -141,27 +155,44 @@ def render_summary(console: Console, report: ProbeReport) -> None:
         console.print(note, markup=False, overflow="fold")
     if report.scaling is not None:
         render_scaling(console, report)
-    run = report.model_extra.get("run", {}) if report.model_extra else {}
+    run = report.run
     by_reason: dict[str, list[str]] = {}
-    for skipped in run.get("not_run") or []:
-        by_reason.setdefault(str(skipped.get("reason")), []).append(str(skipped.get("name")))
+    for skipped in report.not_run:
+        by_reason.setdefault(str(skipped.reason), []).append(skipped.name)
     for reason, names in by_reason.items():
         console.print(f"not run: {', '.join(names)} ({reason})", markup=False, overflow="fold")
-    if run:
-        startup = run.get("startup") or {}
-        how = (f"imports {startup.get('window')} side by side, training one row at a time"
-               if startup.get("mode") == "staged" else "one row at a time")
-        console.print(f"threads {run.get('threads')} · 1 warm-up epoch + {run['epochs']['timed']} "
-                      f"timed blocks (each ≥{run['epochs'].get('min_block_s', 0) * 1000:.0f} ms) · "
-                      f"{how} · load before {run.get('load_avg_before')} · {run.get('wall_s')} s",
+    if run is not None:
+        how = (f"imports {run.startup.window} side by side, training one row at a time"
+               if run.startup is not None and run.startup.mode == "staged"
+               else "one row at a time")
+        timed = run.epochs.timed if run.epochs else None
+        block = (run.epochs.min_block_s if run.epochs else None) or 0
+        load = list(run.load_avg_before) if run.load_avg_before is not None else None
+        console.print(f"threads {run.threads} · 1 warm-up epoch + {timed} "
+                      f"timed blocks (each ≥{block * 1000:.0f} ms) · "
+                      f"{how} · load before {load} · {run.wall_s} s",
                       markup=False)
-        if run.get("busy"):
+        if run.busy:
             console.print("[yellow]warning:[/] the machine was busy before the probe (load "
-                          f"{run['load_avg_before'][0]} on {host.usable_cores} cores): other work "
-                          "competed for the cores, so these numbers understate the frameworks.")
+                          f"{load[0] if load else '?'} on {host.usable_cores} cores): other "
+                          "work competed for the cores, so these numbers understate the "
+                          "frameworks and move no score.")
+        for name in run.contended_rows:
+            row = report.row(name)
+            why = "; ".join(row.contention.why) if row is not None and row.contention else ""
+            console.print(f"[yellow]contended:[/] {escape(name)}: {escape(why)} - its "
+                          "numbers move no score.")
+        per_row = run.processes.per_row if run.processes is not None else None
+        if per_row == 1:
+            console.print("one process per row: the spread between fresh processes is unknown "
+                          "(a process is a sample; drop --quick or pass --repeat 2 or more)",
+                          markup=False)
+        if run.quiet is True:
+            console.print(f"measured quiet · {per_row or 1} fresh process(es) per row, "
+                          "interleaved", markup=False)
 
 
-def render_scaling(console: Console, report: ProbeReport) -> None:
+def render_scaling(console: Console, report: ProbeDocument) -> None:
     sc = report.scaling
     assert sc is not None
     nodes = f" x {sc.nnodes} nodes (this is node {sc.node_rank})" if sc.nnodes > 1 else ""
@@ -174,8 +205,9 @@ def render_scaling(console: Console, report: ProbeReport) -> None:
     for row in sc.rows:
         eff = row.efficiency
         table.add_row(
-            row.name, Text(row.status, STYLE.get(row.status, "")),
-            _rate(row.baseline), _rate(row.parallel),
+            Text(row.name), Text(row.status, STYLE.get(row.status, "")),
+            _rate(row.baseline.samples_per_s if row.baseline else None),
+            _rate(row.parallel.samples_per_s if row.parallel else None),
             f"{eff.median:.2f} [{eff.low:.2f}-{eff.high:.2f}]" if eff else "-",
             f"{row.start_s:.1f}s" if row.start_s is not None else "-")
         if row.status != "ok":
@@ -185,6 +217,5 @@ def render_scaling(console: Console, report: ProbeReport) -> None:
     console.print(table)
     for note in notes:
         console.print(note, markup=False, overflow="fold")
-    wall = (sc.model_extra or {}).get("wall_s")
-    if wall is not None:
-        console.print(f"scaling probe: {wall} s")
+    if sc.wall_s is not None:
+        console.print(f"scaling probe: {sc.wall_s} s")
