@@ -16,7 +16,7 @@ def test_markdown_is_a_complete_decision_record():
                     "## Sources"):
         assert heading in doc, heading
     assert "- CPU: AMD Ryzen 9 5950X 16-Core Processor" in doc
-    assert "| TensorFlow | `tensorflow` | cnn-digits | 0.13x | Training performance -2.98 | -0.58 |" in doc
+    assert "| TensorFlow | `tensorflow` | cnn-digits | 0.13x | Training performance -2.98 | -0.55 |" in doc
     assert "48,000 ± 750 (n=5)" in doc  # median with spread and n
     assert "| `keras/jax` | missing" in doc
     assert "- Fastest on cnn-digits: `pytorch`" in doc

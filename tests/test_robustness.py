@@ -145,7 +145,8 @@ def test_a_tie_reads_as_no_clear_winner_everywhere(kb):
     from advisor.render.robust_text import robustness_text
 
     ties = [a for a in (assess(kb, *sets, defaults=True)
-                        for sets in ([], ["priority=deployment"], ["modality=text"], ["purpose=production"]))
+                        for sets in ([], ["priority=deployment"], ["modality=text"], ["purpose=production"],
+                                     ["team_experience=tensorflow"]))
             if a.robustness.label == "tie"]
     assert ties
     a = ties[0]
