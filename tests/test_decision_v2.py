@@ -154,15 +154,17 @@ def test_every_point_names_its_rule_base_or_measurement(kb):
                                               ("sklearn", 0.9)])
 def test_stack_loyalty_where_nothing_forces_a_switch(kb, framework, floor):
     """A team on its own stack keeps it (Keras 3 on that engine counts) in random consistent
-    projects that have no hard reason to leave: no Hugging Face checkpoints, no generative or RL
-    task, no special accelerator; scikit-learn on small and medium tables on one machine."""
+    projects that have no hard reason to leave: no Hugging Face checkpoints, no generative, RL or
+    scientific work, no special accelerator; scikit-learn on small and medium tables on one
+    machine."""
     rng = random.Random(16)
     kept = seen = 0
     while seen < 40:
         fixed = {"team_experience": [framework], "existing_stack": framework,
                  "pretrained": rng.choice(["none", "vision_models"]),
                  "task": rng.choice(["deep_supervised", "classical_ml", "forecasting"]),
-                 "training_hardware": rng.choice(["nvidia_gpu", "cpu_only"]), "os": "linux"}
+                 "training_hardware": rng.choice(["nvidia_gpu", "cpu_only"]), "os": "linux",
+                 "scientific_computing": False}
         if framework == "sklearn":
             fixed.update(modality="tabular", dataset_size=rng.choice(["small", "medium"]),
                          scale="single_device", task="classical_ml")
