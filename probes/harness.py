@@ -5,7 +5,7 @@ A probe script is run by ``advisor probe`` in a fresh process::
     python probe_<framework>.py --threads 2 --epochs 5 --workloads mlp-digits,cnn-digits \
         --seed 0 --data-cache DIR
 
-It imports its framework (timed: ``import_s``), builds the two workloads of DESIGN.md, trains them
+It imports its framework (timed: ``import_s``), builds the workloads of docs/architecture.md, trains them
 for one warm-up epoch (``first_epoch_s``: tracing and compilation included) plus ``--epochs`` timed
 blocks of whole epochs (each at least ``--min-block-s``, see :func:`time_epochs`), and prints
 exactly ONE JSON object on stdout. Everything else the frameworks print is sent
@@ -50,8 +50,9 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 def _load_protocol() -> Any:
@@ -80,10 +81,25 @@ def _load_protocol() -> Any:
 protocol = _load_protocol()
 for _key, _value in protocol.CHILD_ENV.items():  # before any framework is imported
     os.environ.setdefault(_key, _value)
+# The workloads are defined once, in the protocol module (SPECS: family, batch, accuracy gate).
+SPECS = protocol.SPECS
 WORKLOADS = protocol.WORKLOADS
 MIN_BLOCK_S = protocol.MIN_BLOCK_S  # a timed block lasts at least this long (see epochs_per_block)
 MAX_EPOCHS_PER_BLOCK = 64
 BATCH = protocol.BATCH
+GBDT_ROUNDS_PER_EPOCH = 5  # gbdt-digits: one "epoch" is this many more boosting rounds
+# Time to accuracy (protocol.TARGET_ACCURACY): checked after every epoch until reached; a row that
+# has not reached it by the end of its timed blocks trains on, one epoch at a time, for at most
+# TARGET_EXTRA_S more seconds (a spec's ``chase_s`` overrides it: attn-digits needs about 13
+# epochs for 0.95, which a one-minute probe cannot spend on six rows).
+TARGET_ACCURACY = protocol.TARGET_ACCURACY
+TARGET_EXTRA_S = 1.0
+TARGET_MAX_EPOCHS = 60
+
+
+def chase_s(name: str) -> float:
+    """Seconds of extra training a row may spend on ``name`` to reach TARGET_ACCURACY."""
+    return float(SPECS[name].get("chase_s", TARGET_EXTRA_S))
 LEARNING_RATE = 1e-3
 SPLIT_SEED = 0  # random_state of the stratified split
 DATA_VERSION = 1  # bump when the preparation below changes
@@ -283,29 +299,92 @@ def epoch_order(seed: int, epoch: int, n: int) -> Any:
 
 
 # ------------------------------------------------------------------------------------ FLOPs
-def cnn_forward_macs() -> int:
-    """Multiply-accumulates of one cnn-digits forward pass (one sample)."""
-    conv1 = 8 * 8 * 32 * (3 * 3 * 1)
-    conv2 = 8 * 8 * 64 * (3 * 3 * 32)
-    dense1 = (4 * 4 * 64) * 128
-    dense2 = 128 * 10
+def cnn_forward_macs(width: int = 1) -> int:
+    """Multiply-accumulates of one cnn-digits forward pass (one sample; ``width`` x channels)."""
+    c1, c2, d = 32 * width, 64 * width, 128 * width
+    conv1 = 8 * 8 * c1 * (3 * 3 * 1)
+    conv2 = 8 * 8 * c2 * (3 * 3 * c1)
+    dense1 = (4 * 4 * c2) * d
+    dense2 = d * 10
     return conv1 + conv2 + dense1 + dense2
 
 
-def cnn_train_flops_per_sample() -> int:
+def cnn_train_flops_per_sample(width: int = 1) -> int:
     """Forward + backward ~ 3x forward; 2 FLOPs per multiply-accumulate."""
-    return 3 * 2 * cnn_forward_macs()
+    return 3 * 2 * cnn_forward_macs(width)
 
 
-def mlp_train_flops_per_sample() -> int:
-    return 3 * 2 * (64 * 128 + 128 * 64 + 64 * 10)
+def mlp_train_flops_per_sample(width: int = 1) -> int:
+    h1, h2 = 128 * width, 64 * width
+    return 3 * 2 * (64 * h1 + h1 * h2 + h2 * 10)
 
 
-def train_flops_per_sample(workload: str) -> int | None:
-    """Training FLOPs of one sample of ``workload`` (None where not counted)."""
-    counts = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train_flops_per_sample}
-    count = counts.get(workload)
-    return count() if count else None
+def attn_forward_macs(width: int = 1, tokens: int = 8, features: int = 8, layers: int = 2,
+                      classes: int = 10) -> int:
+    """Multiply-accumulates of one attn-digits forward pass (one sample, matmuls only)."""
+    d_model, ff = 64 * width, 128 * width
+    per_layer = (tokens * d_model * 3 * d_model  # q, k, v projections
+                 + 2 * tokens * tokens * d_model  # scores and the weighted sum of values
+                 + tokens * d_model * d_model  # output projection
+                 + 2 * tokens * d_model * ff)  # feed-forward
+    return tokens * features * d_model + layers * per_layer + d_model * classes
+
+
+def attn_train_flops_per_sample(width: int = 1) -> int:
+    return 3 * 2 * attn_forward_macs(width)
+
+
+TRAIN_FLOPS = {"mlp-digits": mlp_train_flops_per_sample, "cnn-digits": cnn_train_flops_per_sample,
+               "attn-digits": attn_train_flops_per_sample}
+# Workloads whose achieved GFLOP/s is judged against the measured matmul peak (compute-bound
+# enough for the fraction to mean something; mlp-digits measures per-step overhead).
+PEAK_WORKLOADS = ("cnn-digits", "attn-digits")
+
+
+def train_flops_per_sample(workload: str, width: int = 1) -> int | None:
+    """Training FLOPs of one sample of ``workload`` (None where not counted: gbdt-digits)."""
+    count = TRAIN_FLOPS.get(workload)
+    return count(width) if count else None
+
+
+# ----------------------------------------------------------------------------- GPU sizes
+# On a GPU the digits models measure kernel-launch overhead (issue 12: jax 270k samples/s, PyTorch
+# 58k on an H200's cnn-digits). A probe that trains on a GPU therefore also runs each neural
+# workload at a compute-bound size: every hidden width x GPU_WIDTH, batches of GPU_BATCH, in
+# float32 (TF32 matmuls, as the row's peak) and, where the probe supports it, in bf16 mixed
+# precision. Results go under ``<workload>@large`` and ``<workload>@large-bf16``. Never on a CPU.
+GPU_WIDTH = 8
+GPU_BATCH = {"mlp-digits": 1024, "cnn-digits": 1024, "attn-digits": 512}
+GPU_SUFFIX = "@large"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A size and precision of a workload (the default: the workload as DESIGN.md defines it)."""
+
+    key: str  # the result key: "cnn-digits", "cnn-digits@large", "cnn-digits@large-bf16"
+    width: int = 1  # multiplier of every hidden width (channels, units, d_model)
+    batch_size: int | None = None  # None: the workload's own
+    precision: str = "float32"  # "float32" | "bf16-mixed"
+
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16-mixed"
+
+
+def gpu_variants(name: str, bf16: bool) -> list[Variant]:
+    """The GPU sizes of a neural workload (none for gbdt-digits): float32, and bf16 if asked."""
+    if name not in GPU_BATCH:
+        return []
+    out = [Variant(name + GPU_SUFFIX, GPU_WIDTH, GPU_BATCH[name])]
+    if bf16:
+        out.append(Variant(name + GPU_SUFFIX + "-bf16", GPU_WIDTH, GPU_BATCH[name],
+                           "bf16-mixed"))
+    return out
+
+
+def batch_of(name: str, variant: Variant | None) -> int:
+    return (variant.batch_size if variant and variant.batch_size else BATCH[name])
 
 
 def numpy_matmul_peak(n: int = 1024, budget_s: float = 0.12) -> float:
@@ -372,6 +451,11 @@ class EpochTimes:
     timed_s: list[float] = field(default_factory=list)  # per block: seconds per epoch
     per_block: int = 1  # whole epochs in each timed block
     calibration_s: float | None = None  # the epoch that sized the blocks
+    # time to accuracy (see TARGET_ACCURACY): [epochs, training seconds, test accuracy] after
+    # each checked epoch, and the first point that reached the target (None: not reached)
+    curve: list[list[float]] = field(default_factory=list)
+    reached: tuple[int, float] | None = None
+    epochs_trained: int = 0
 
 
 def epochs_per_block(epoch_s: float, min_block_s: float) -> int:
@@ -389,25 +473,57 @@ def epochs_per_block(epoch_s: float, min_block_s: float) -> int:
 
 def time_epochs(run_epoch: Callable[[int], Any], blocks: int, sync: Callable[[], Any],
                 clock: Callable[[], float] = time.perf_counter,
-                min_block_s: float = 0.0) -> EpochTimes:
+                min_block_s: float = 0.0, evaluate: Callable[[], float] | None = None,
+                target: float = TARGET_ACCURACY, extra_s: float = TARGET_EXTRA_S) -> EpochTimes:
     """One warm-up epoch, then ``blocks`` timed blocks of whole epochs; ``sync`` runs before
     every clock read.
 
     With ``min_block_s`` the first epoch after the warm-up sizes the blocks: when it lasts at
     least ``min_block_s`` it is the first block (one epoch per block), else it is only the
     calibration and every block runs enough epochs to last ``min_block_s``.
+
+    With ``evaluate`` (test accuracy of the model as it is now) the time to ``target`` accuracy
+    is measured too: after every epoch, with the clock stopped, until the target is reached;
+    when the timed blocks end before it, single epochs follow (outside the throughput numbers)
+    for at most ``extra_s`` seconds of training.
     """
     epoch = 0
+    train_s = 0.0
+    curve: list[list[float]] = []
+    reached: tuple[int, float] | None = None
+
+    def chasing() -> bool:
+        return evaluate is not None and reached is None
+
+    def check() -> None:
+        nonlocal reached
+        assert evaluate is not None
+        accuracy = float(evaluate())
+        curve.append([epoch, round(train_s, 5), round(accuracy, 4)])
+        if accuracy >= target:
+            reached = (epoch, train_s)
 
     def timed(n: int) -> float:
-        nonlocal epoch
+        nonlocal epoch, train_s
+        elapsed = 0.0
         sync()
-        t0 = clock()
-        for _ in range(n):
+        t0: float | None = clock()
+        for i in range(n):
+            if t0 is None:  # the clock was stopped for an evaluation
+                sync()
+                t0 = clock()
             run_epoch(epoch)
             epoch += 1
-        sync()
-        return clock() - t0
+            if chasing():
+                sync()
+                lap = clock() - t0
+                elapsed, train_s, t0 = elapsed + lap, train_s + lap, None
+                check()
+        if t0 is not None:
+            sync()
+            lap = clock() - t0
+            elapsed, train_s = elapsed + lap, train_s + lap
+        return elapsed
 
     first = timed(1)
     calibration = timed(1)
@@ -415,21 +531,41 @@ def time_epochs(run_epoch: Callable[[int], Any], blocks: int, sync: Callable[[],
     times = [calibration] if per_block == 1 else []
     while len(times) < blocks:
         times.append(timed(per_block) / per_block)
-    return EpochTimes(first, times, per_block, calibration if per_block > 1 else None)
+    extra = 0.0
+    while chasing() and extra < extra_s and epoch < TARGET_MAX_EPOCHS:
+        extra += timed(1)
+    return EpochTimes(first, times, per_block, calibration if per_block > 1 else None,
+                      curve, reached, epoch)
 
 
 def blocks_from_epochs(first_s: float, epoch_s: list[float], blocks: int,
-                       per_block: int) -> EpochTimes:
-    """EpochTimes from per-epoch durations (a Keras callback's): [warm-up, calibration?, ...]."""
+                       per_block: int, accuracy: list[float] | None = None,
+                       target: float = TARGET_ACCURACY) -> EpochTimes:
+    """EpochTimes from per-epoch durations (a Keras callback's): [warm-up, calibration?, ...].
+
+    ``accuracy``: the test accuracy after each epoch (warm-up first), as far as it was checked
+    (see :func:`time_epochs`); ``epoch_s`` may run past the timed blocks (epochs chasing the
+    target), which count for the time to accuracy only.
+    """
     calibration = epoch_s[0] if per_block > 1 else None
     rest = epoch_s[1:] if per_block > 1 else epoch_s
     timed = [sum(rest[i * per_block:(i + 1) * per_block]) / per_block for i in range(blocks)]
-    return EpochTimes(first_s, timed, per_block, calibration)
+    durations = [first_s] + list(epoch_s)
+    curve: list[list[float]] = []
+    reached: tuple[int, float] | None = None
+    for i, acc in enumerate(accuracy or []):
+        spent = sum(durations[:i + 1])
+        curve.append([i + 1, round(spent, 5), round(float(acc), 4)])
+        if acc >= target:
+            reached = (i + 1, spent)
+            break
+    return EpochTimes(first_s, timed, per_block, calibration, curve, reached, len(durations))
 
 
 def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
                     peak_rss: float, rss_scope: str, peak_gflops: float | None,
-                    peak_source: str | None, peak_gpu_mb: float | None = None) -> dict[str, Any]:
+                    peak_source: str | None, peak_gpu_mb: float | None = None,
+                    variant: Variant | None = None) -> dict[str, Any]:
     rates = [n_train / t for t in times.timed_s if t > 0]
     stats = quantiles(rates)
     result: dict[str, Any] = {
@@ -439,22 +575,42 @@ def workload_result(name: str, times: EpochTimes, n_train: int, accuracy: float,
         "epochs": {"warmup": 1, "calibration": 1 if times.calibration_s is not None else 0,
                    "blocks": len(times.timed_s), "per_block": times.per_block,
                    "timed": len(times.timed_s) * times.per_block},
-        "batch_size": BATCH[name],
+        "batch_size": batch_of(name, variant),
+        "precision": variant.precision if variant else "float32",
+        "width": variant.width if variant else 1,
         "train_samples": n_train,
         "accuracy": round(float(accuracy), 4),
         "peak_rss_mb": peak_rss,
         "rss_scope": rss_scope,
         "peak_gpu_mb": peak_gpu_mb,
-        "train_flops_per_sample": train_flops_per_sample(name),
+        "time_to_accuracy": time_to_accuracy(times),
+        "train_flops_per_sample": train_flops_per_sample(name, variant.width if variant else 1),
     }
-    if name == "cnn-digits" and stats["median"]:
-        result["gflops"] = round(stats["median"] * cnn_train_flops_per_sample() / 1e9, 3)
+    if (name in PEAK_WORKLOADS or variant is not None) and stats["median"]:
+        flops = result["train_flops_per_sample"] or 0
+        result["gflops"] = round(stats["median"] * flops / 1e9, 3)
         add_peak(result, peak_gflops, peak_source)
     return result
 
 
+def time_to_accuracy(times: EpochTimes, target: float = TARGET_ACCURACY) -> dict[str, Any] | None:
+    """Seconds of training (first epoch included) until the test accuracy first reached the
+    target; ``None`` when the probe did not check (no evaluation hook)."""
+    if not times.curve:
+        return None
+    return {
+        "target": target,
+        "reached": times.reached is not None,
+        "s": round(times.reached[1], 4) if times.reached else None,
+        "epochs": times.reached[0] if times.reached else None,
+        "checked_epochs": int(times.curve[-1][0]),
+        "best_accuracy": max(point[2] for point in times.curve),
+        "curve": times.curve,
+    }
+
+
 def add_peak(result: dict[str, Any], peak_gflops: float | None, peak_source: str | None) -> None:
-    """Achieved cnn-digits GFLOP/s against a measured matmul peak."""
+    """Achieved GFLOP/s (cnn-digits, attn-digits) against a measured matmul peak."""
     achieved = result.get("gflops")
     result["peak_gflops"] = round(peak_gflops, 2) if peak_gflops else None
     result["peak_source"] = peak_source
@@ -474,6 +630,10 @@ class Probe:
     # run(workload, config, data, info) -> (EpochTimes, accuracy, peak_gpu_mb or None)
     run: Callable[[str, Config, Data, dict[str, Any]], tuple[EpochTimes, float, float | None]]
     workloads: tuple[str, ...] = WORKLOADS
+    # run_variant(workload, variant, config, data, info) -> as run: the GPU sizes (gpu_variants);
+    # None: the probe has no GPU sizes. ``bf16``: it has a bf16 mixed-precision variant.
+    run_variant: Callable[..., tuple[EpochTimes, float, float | None]] | None = None
+    bf16: bool = False
 
 
 def main(probe: Probe, argv: list[str] | None = None) -> None:
@@ -532,9 +692,12 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
             results[name]["contention"] = contention
             # build + train + evaluate: what the workload cost beyond its timed epochs
             results[name]["wall_s"] = round(time.perf_counter() - started, 4)
-        if "cnn-digits" in results:  # measured after training: no BLAS threads left spinning
+            results.update(run_gpu_sizes(probe, name, config, data, info))
+        peaked = [key for key in results if key.split("@")[0] in PEAK_WORKLOADS or "@" in key]
+        if peaked:  # measured after training: no BLAS threads left spinning
             peak, peak_source = _peak(info)
-            add_peak(results["cnn-digits"], peak, peak_source)
+            for key in peaked:
+                add_peak(results[key], peak, peak_source)
         out["workloads"] = results
         out["probe_wall_s"] = round(time.perf_counter() - t0, 4)
         out["status"] = "ok"
@@ -545,6 +708,30 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
         return 1
     emit(out)
     return 0
+
+
+def run_gpu_sizes(probe: Probe, name: str, config: Config, data: Data,
+                  info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The workload's GPU sizes (see GPU_WIDTH) when this row trains on a GPU; nothing on a CPU.
+
+    A size that fails (out of memory, an unsupported op in bf16) is recorded as its error, not
+    as a failure of the row: the digits-sized numbers stand.
+    """
+    if info.get("ran_on") != "gpu" or probe.run_variant is None or config.device == "cpu":
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for variant in gpu_variants(name, probe.bf16):
+        started = time.perf_counter()
+        try:
+            times, accuracy, gpu_mb = probe.run_variant(name, variant, config, data, info)
+        except Exception as exc:  # noqa: BLE001 - one size failing leaves the row standing
+            out[variant.key] = {"error": error_line(exc), "precision": variant.precision}
+            continue
+        result = workload_result(name, times, data.n_train, accuracy, peak_rss_mb(), "process",
+                                 None, None, gpu_mb, variant=variant)
+        result["wall_s"] = round(time.perf_counter() - started, 4)
+        out[variant.key] = result
+    return out
 
 
 def error_line(exc: BaseException) -> str:

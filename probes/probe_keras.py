@@ -44,6 +44,10 @@ def load(config: harness.Config) -> dict[str, Any]:
         "devices": devices,
         "ran_on": ran_on,
         "framework_threads": config.threads,
+        # what this child measured with (the parent sets a private KERAS_HOME holding float32)
+        "keras_config": {"floatx": keras.config.floatx(),
+                         "image_data_format": keras.config.image_data_format(),
+                         "epsilon": keras.config.epsilon()},
     }
     if ran_on == "gpu":  # judge cnn-digits against the device, not the CPU's numpy matmul
         info["_device_matmul_peak"], info["_device_peak_source"] = device_peak()
@@ -99,30 +103,68 @@ def _devices() -> list[dict[str, str]]:
     return devices
 
 
-def build(name: str, keras: Any) -> Any:
+def _attention_model(keras: Any, width: int = 1) -> Any:
+    """attn-digits (protocol.SPECS) from Keras layers: MultiHeadAttention, LayerNormalization
+    (4 heads; ``width`` multiplies d_model and the feed-forward width)."""
+    d = 64 * width
     layers = keras.layers
+
+    class AddPositions(layers.Layer):
+        """Learned position embeddings of the 8 row tokens."""
+
+        def build(self, input_shape: Any) -> None:
+            self.pos = self.add_weight(shape=(8, d), name="positions",
+                                       initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+        def call(self, x: Any) -> Any:
+            return x + self.pos
+
+    inputs = keras.Input((8, 8))
+    h = AddPositions()(layers.Dense(d)(inputs))
+    for _ in range(2):  # post-norm encoder layers, as PyTorch's TransformerEncoderLayer
+        att = layers.MultiHeadAttention(num_heads=4, key_dim=d // 4)(h, h)
+        h = layers.LayerNormalization(epsilon=1e-5)(h + att)
+        mid = layers.Dense(2 * d, activation=lambda t: keras.activations.gelu(t, approximate=False))(h)
+        h = layers.LayerNormalization(epsilon=1e-5)(h + layers.Dense(d)(mid))
+    # float32 logits under a mixed policy (Keras' mixed-precision guide)
+    outputs = layers.Dense(10, dtype="float32")(layers.GlobalAveragePooling1D()(h))
+    return keras.Model(inputs, outputs)
+
+
+def build(name: str, keras: Any, width: int = 1) -> Any:
+    """The workload's model; ``width`` multiplies every hidden width (GPU sizes)."""
+    w = width
+    layers = keras.layers
+    if name == "attn-digits":
+        return _attention_model(keras, w)
     if name == "mlp-digits":
         stack = [
-            keras.Input((64,)), layers.Dense(128, activation="relu"),
-            layers.Dense(64, activation="relu"), layers.Dense(10),
+            keras.Input((64,)), layers.Dense(128 * w, activation="relu"),
+            layers.Dense(64 * w, activation="relu"), layers.Dense(10, dtype="float32"),
         ]
     else:
         stack = [
             keras.Input((8, 8, 1)),
-            layers.Conv2D(32, 3, padding="same", activation="relu"),
-            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.Conv2D(32 * w, 3, padding="same", activation="relu"),
+            layers.Conv2D(64 * w, 3, padding="same", activation="relu"),
             layers.MaxPooling2D(2), layers.Flatten(),
-            layers.Dense(128, activation="relu"), layers.Dense(10),
+            layers.Dense(128 * w, activation="relu"), layers.Dense(10, dtype="float32"),
         ]
     return keras.Sequential(stack)
 
 
 class EpochTimer:
-    """Keras callback recording epoch durations; the first includes building the train step."""
+    """Keras callback recording epoch durations; the first includes building the train step.
 
-    def __init__(self, keras: Any):
+    With ``evaluate`` it also checks the test accuracy after each epoch, after the epoch's
+    duration is taken and before the next epoch's clock starts, until it reaches the target
+    (time to accuracy, see harness.time_epochs).
+    """
+
+    def __init__(self, keras: Any, evaluate: Any = None, target: float = 1.0):
         outer = self
         self.durations: list[float] = []
+        self.accuracy: list[float] = []
         self._t0 = 0.0
 
         class _Callback(keras.callbacks.Callback):
@@ -135,8 +177,13 @@ class EpochTimer:
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
                 outer.durations.append(time.perf_counter() - outer._t0)
+                if evaluate is not None and not outer.reached(target):
+                    outer.accuracy.append(evaluate())
 
         self.callback = _Callback()
+
+    def reached(self, target: float) -> bool:
+        return bool(self.accuracy) and self.accuracy[-1] >= target
 
 
 def _peak_gpu_mb() -> float | None:
@@ -182,37 +229,72 @@ def _seed(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+def run_variant(name: str, variant: harness.Variant, config: harness.Config,
+                data: harness.Data, info: dict[str, Any]):
+    """A GPU size (harness.gpu_variants): wider, larger batches; bf16 through Keras' own
+    ``mixed_bfloat16`` dtype policy (bfloat16 compute, float32 variables)."""
+    import keras
+
+    if not variant.bf16:
+        return run(name, config, data, info, variant)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        return run(name, config, data, info, variant)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any],
+        variant: harness.Variant | None = None):
     import keras
 
     _seed(config.seed)
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
-    model = build(name, keras)
+    x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
+    model = build(name, keras, variant.width if variant else 1)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=harness.LEARNING_RATE),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    timer = EpochTimer(keras)
+
+    def evaluate() -> float:  # predict compiles once (a direct call runs op by op: 3x the CPU)
+        logits = model.predict(x_te, batch_size=512, verbose=0)
+        return float((logits.argmax(axis=1) == data.y_test).mean())
+
+    target = harness.TARGET_ACCURACY
+    timer = EpochTimer(keras, evaluate, target)
 
     def fit(epochs: int) -> None:  # a later fit reuses the compiled train function
         if epochs > 0:
-            model.fit(x_tr, data.y_train, batch_size=harness.BATCH[name], epochs=epochs,
+            model.fit(x_tr, data.y_train, batch_size=harness.batch_of(name, variant), epochs=epochs,
                       shuffle=True, verbose=0, callbacks=[timer.callback])
 
     fit(2)  # the warm-up epoch, then the one that sizes the timed blocks
     per_block = harness.epochs_per_block(timer.durations[1], config.min_block_s)
     fit(config.epochs * per_block - (1 if per_block == 1 else 0))
+    extra = 0.0
+    while (not timer.reached(target) and extra < (0.0 if variant else harness.chase_s(name))
+           and len(timer.durations) < harness.TARGET_MAX_EPOCHS):
+        fit(1)  # chasing the target accuracy: counts for time to accuracy, not throughput
+        extra += timer.durations[-1]
     times = harness.blocks_from_epochs(timer.durations[0], timer.durations[1:], config.epochs,
-                                       per_block)
-    logits = model.predict(x_te, batch_size=512, verbose=0)
-    accuracy = float((logits.argmax(axis=1) == data.y_test).mean())
+                                       per_block, timer.accuracy, target)
+    accuracy = evaluate()
     return times, accuracy, _peak_gpu_mb()
 
 
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them (channels-last images, row tokens)."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 8, 8, 1)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)
+    return x
+
+
 PROBE = harness.Probe(
-    f"keras/{BACKEND}", f"keras,{BACKEND_MODULE}", f"pip install keras {BACKEND_MODULE}", load, run
+    f"keras/{BACKEND}", f"keras,{BACKEND_MODULE}", f"pip install keras {BACKEND_MODULE}", load, run,
+    run_variant=run_variant, bf16=True,
 )
 
 if __name__ == "__main__":

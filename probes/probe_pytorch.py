@@ -61,20 +61,67 @@ def _cuda_matmul_peak(torch: Any, device: Any, n: int = 4096) -> float:
     return harness.best_rate(lambda: a @ b, torch.cuda.synchronize, 2.0 * n**3)
 
 
-def build(name: str, nn: Any) -> Any:
+def build(name: str, nn: Any, width: int = 1) -> Any:
+    """The workload's model; ``width`` multiplies every hidden width (GPU sizes)."""
+    w = width
     if name == "mlp-digits":
         return nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+            nn.Linear(64, 128 * w), nn.ReLU(), nn.Linear(128 * w, 64 * w), nn.ReLU(),
+            nn.Linear(64 * w, 10)
         )
+    if name == "attn-digits":
+        return _attention_model(nn, w)
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(1, 32 * w, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32 * w, 64 * w, 3, padding=1), nn.ReLU(),
         nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(4 * 4 * 64, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Linear(4 * 4 * 64 * w, 128 * w), nn.ReLU(), nn.Linear(128 * w, 10),
     )
 
 
-def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+def _attention_model(nn: Any, width: int = 1) -> Any:
+    """attn-digits (protocol.SPECS): PyTorch's own TransformerEncoder, as a PyTorch user writes
+    it (4 heads; ``width`` multiplies d_model and the feed-forward width)."""
+    import torch
+
+    d = 64 * width
+
+    class RowTransformer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Linear(8, d)
+            self.pos = nn.Parameter(torch.randn(1, 8, d) * 0.02)
+            layer = nn.TransformerEncoderLayer(d, 4, dim_feedforward=2 * d, dropout=0.0,
+                                               activation="gelu", layer_norm_eps=1e-5,
+                                               batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Linear(d, 10)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.encoder(self.embed(x) + self.pos).mean(dim=1))
+
+    return RowTransformer()
+
+
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 1, 8, 8)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)  # 8 tokens (pixel rows) of 8 features
+    return x
+
+
+def run_variant(name: str, variant: harness.Variant, config: harness.Config,
+                data: harness.Data, info: dict[str, Any]):
+    """A GPU size (harness.gpu_variants): wider, larger batches, float32 or bf16 autocast."""
+    return run(name, config, data, info, variant)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any],
+        variant: harness.Variant | None = None):
+    import contextlib
+
     import torch
     from torch import nn
 
@@ -82,15 +129,19 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.manual_seed(config.seed)
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = data.images(x_tr), data.images(x_te)
-    x = torch.from_numpy(x_tr).to(device)
+    x = torch.from_numpy(shaped(name, data.x_train)).to(device)
     y = torch.from_numpy(data.y_train).to(device)
-    model = build(name, nn).to(device)
+    x_test = torch.from_numpy(shaped(name, data.x_test)).to(device)
+    model = build(name, nn, variant.width if variant else 1).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=harness.LEARNING_RATE)
     loss_fn = nn.CrossEntropyLoss()
-    batch = harness.BATCH[name]
+    batch = harness.batch_of(name, variant)
+
+    def precision() -> Any:  # bf16 mixed precision: autocast, float32 master weights
+        if variant is not None and variant.bf16:
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     n = data.n_train
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
@@ -101,20 +152,27 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         for start in range(0, n, batch):
             idx = order[start:start + batch]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            with precision():
+                loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(x_te).to(device)).argmax(1).cpu().numpy()
-    accuracy = float((pred == data.y_test).mean())
+    def evaluate() -> float:
+        model.eval()
+        with torch.no_grad(), precision():
+            pred = model(x_test).argmax(1).cpu().numpy()
+        return float((pred == data.y_test).mean())
+
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
+                                evaluate=evaluate,
+                                extra_s=0.0 if variant else harness.chase_s(name))
+    accuracy = evaluate()
     gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
     return times, accuracy, gpu_mb
 
 
-PROBE = harness.Probe("pytorch", "torch", "pip install torch", load, run)
+PROBE = harness.Probe("pytorch", "torch", "pip install torch", load, run,
+                      run_variant=run_variant, bf16=True)
 
 if __name__ == "__main__":
     harness.main(PROBE)

@@ -69,10 +69,49 @@ def _conv(tf: Any, c_in: int, c_out: int) -> list[Any]:
     return [w, tf.Variable(tf.zeros((c_out,)))]
 
 
-def build(name: str, tf: Any) -> tuple[list[Any], Any]:
-    """Variables and the forward function of a workload (NHWC for the CNN)."""
+def _layer_norm(tf: Any, h: Any, gamma: Any, beta: Any) -> Any:
+    mean, var = tf.nn.moments(h, axes=[-1], keepdims=True)
+    return (h - mean) * tf.math.rsqrt(var + 1e-5) * gamma + beta
+
+
+def _attention(tf: Any, width: int = 1) -> tuple[list[Any], Any]:
+    """attn-digits (harness.SPECS) with tf ops: post-norm encoder layers, 4 heads of 16."""
+    d, heads, ff = 64 * width, 4, 128 * width
+    params = _dense(tf, 8, d) + [tf.Variable(tf.random.normal((8, d), stddev=0.02))]
+    for _ in range(2):
+        params += (_dense(tf, d, 3 * d) + _dense(tf, d, d)
+                   + [tf.Variable(tf.ones((d,))), tf.Variable(tf.zeros((d,)))]
+                   + _dense(tf, d, ff) + _dense(tf, ff, d)
+                   + [tf.Variable(tf.ones((d,))), tf.Variable(tf.zeros((d,)))])
+    params += _dense(tf, d, 10)
+
+    def split(t: Any) -> Any:  # (B, T, d) -> (B, heads, T, d / heads)
+        return tf.transpose(tf.reshape(t, (-1, 8, heads, d // heads)), (0, 2, 1, 3))
+
+    def forward(x: Any) -> Any:
+        h = tf.einsum("btf,fd->btd", x, params[0]) + params[1] + params[2]
+        for i in range(2):
+            wqkv, bqkv, wo, bo, g1, b1, w1, c1, w2, c2, g2, b2 = params[3 + 12 * i:15 + 12 * i]
+            q, k, v = tf.split(tf.einsum("btd,de->bte", h, wqkv) + bqkv, 3, axis=-1)
+            scores = tf.matmul(split(q), split(k), transpose_b=True) / math.sqrt(d // heads)
+            att = tf.matmul(tf.nn.softmax(scores, axis=-1), split(v))
+            att = tf.reshape(tf.transpose(att, (0, 2, 1, 3)), (-1, 8, d))
+            h = _layer_norm(tf, h + tf.einsum("btd,de->bte", att, wo) + bo, g1, b1)
+            mid = tf.nn.gelu(tf.einsum("btd,df->btf", h, w1) + c1, approximate=False)
+            h = _layer_norm(tf, h + tf.einsum("btf,fd->btd", mid, w2) + c2, g2, b2)
+        return tf.reduce_mean(h, axis=1) @ params[-2] + params[-1]
+
+    return params, forward
+
+
+def build(name: str, tf: Any, width: int = 1) -> tuple[list[Any], Any]:
+    """Variables and the forward function of a workload (NHWC for the CNN); ``width``
+    multiplies every hidden width (GPU sizes)."""
+    w = width
+    if name == "attn-digits":
+        return _attention(tf, w)
     if name == "mlp-digits":
-        params = _dense(tf, 64, 128) + _dense(tf, 128, 64) + _dense(tf, 64, 10)
+        params = _dense(tf, 64, 128 * w) + _dense(tf, 128 * w, 64 * w) + _dense(tf, 64 * w, 10)
 
         def forward(x: Any) -> Any:
             h = tf.nn.relu(x @ params[0] + params[1])
@@ -80,13 +119,15 @@ def build(name: str, tf: Any) -> tuple[list[Any], Any]:
             return h @ params[4] + params[5]
 
         return params, forward
-    params = _conv(tf, 1, 32) + _conv(tf, 32, 64) + _dense(tf, 1024, 128) + _dense(tf, 128, 10)
+    flat = 16 * 64 * w
+    params = (_conv(tf, 1, 32 * w) + _conv(tf, 32 * w, 64 * w) + _dense(tf, flat, 128 * w)
+              + _dense(tf, 128 * w, 10))
 
     def forward(x: Any) -> Any:
         h = tf.nn.relu(tf.nn.conv2d(x, params[0], 1, "SAME") + params[1])
         h = tf.nn.relu(tf.nn.conv2d(h, params[2], 1, "SAME") + params[3])
         h = tf.nn.max_pool2d(h, 2, 2, "VALID")
-        h = tf.reshape(h, (-1, 1024))
+        h = tf.reshape(h, (-1, flat))
         h = tf.nn.relu(h @ params[4] + params[5])
         return h @ params[6] + params[7]
 
@@ -113,15 +154,31 @@ class Adam:
             p.assign_sub(scale * m / (tf.sqrt(v) + self.eps))
 
 
-def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
+def shaped(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them (channels-last images, row tokens)."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 8, 8, 1)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)
+    return x
+
+
+def run_variant(name: str, variant: harness.Variant, config: harness.Config,
+                data: harness.Data, info: dict[str, Any]):
+    """A GPU size (harness.gpu_variants), float32 only: this row writes its layers and Adam with
+    raw TensorFlow ops, and bf16 would mean casting each by hand (Keras' rows measure TF's
+    mixed precision through its dtype policy)."""
+    return run(name, config, data, info, variant)
+
+
+def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any],
+        variant: harness.Variant | None = None):
     import tensorflow as tf
 
     tf.random.set_seed(config.seed)
     gpu = info["ran_on"] == "gpu"
-    x_tr, x_te = data.x_train, data.x_test
-    if name == "cnn-digits":
-        x_tr, x_te = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
-    params, forward = build(name, tf)
+    x_tr, x_te = shaped(name, data.x_train), shaped(name, data.x_test)
+    params, forward = build(name, tf, variant.width if variant else 1)
     opt = Adam(tf, params, harness.LEARNING_RATE)
     x = tf.constant(x_tr)
     y = tf.constant(data.y_train)
@@ -138,7 +195,7 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         opt.apply(tape.gradient(loss, params))
         return loss
 
-    batch = harness.BATCH[name]
+    batch = harness.batch_of(name, variant)
     n = data.n_train
     last: dict[str, Any] = {}
     if gpu:
@@ -153,14 +210,22 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
         if "loss" in last:
             last["loss"].numpy()
 
-    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s)
-    pred = tf.argmax(forward(tf.constant(x_te)), axis=1).numpy()
-    accuracy = float((pred == data.y_test).mean())
+    x_test = tf.constant(x_te)
+    predict = tf.function(lambda xb: tf.argmax(forward(xb), axis=1))
+
+    def evaluate() -> float:
+        return float((predict(x_test).numpy() == data.y_test).mean())
+
+    times = harness.time_epochs(run_epoch, config.epochs, sync, min_block_s=config.min_block_s,
+                                evaluate=evaluate,
+                                extra_s=0.0 if variant else harness.chase_s(name))
+    accuracy = evaluate()
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None
     return times, accuracy, gpu_mb
 
 
-PROBE = harness.Probe("tensorflow", "tensorflow", "pip install tensorflow", load, run)
+PROBE = harness.Probe("tensorflow", "tensorflow", "pip install tensorflow", load, run,
+                      run_variant=run_variant)
 
 if __name__ == "__main__":
     harness.main(PROBE)

@@ -178,8 +178,9 @@ def test_each_label_once_numbers_that_do_not_jump_and_labels_as_replies(tmp_path
 
 
 def test_run_keeps_the_answers_when_its_probe_is_interrupted(tmp_path):
-    """Ctrl-C during `advisor run`'s probe loses no answer: they were saved before probing, and
-    the message says the command that resumes."""
+    """Ctrl-C during `advisor run`'s probe loses no answer: they were saved before probing
+    (beside the report folder), and the message says the command that resumes; a run that
+    finishes leaves no such file."""
     out = tmp_path / "reports"
     child = spawn("run", "--out", str(out), "--set", "modality=text", "--set", "purpose=research")
     for _ in range(30):
@@ -192,7 +193,10 @@ def test_run_keeps_the_answers_when_its_probe_is_interrupted(tmp_path):
     said = " ".join(child.before.split())
     assert child.exitstatus == 130, said
     assert "Traceback" not in said
-    kept = out / "answers.yaml"
+    kept = tmp_path / "reports.answers.yaml"  # beside the folder: the folder is one unit
+    assert not out.exists() or not (out / "answers.yaml").exists()
     assert f"resume with `advisor run --answers {kept} --out {out}`" in said, said
     data = yaml.safe_load(kept.read_text())
     assert data["modality"] == "text" and data["purpose"] == "research"
+    done = run_cli("run", "--no-probe", "--defaults", "--out", str(tmp_path / "other"))
+    assert done.code == 0 and not (tmp_path / "other.answers.yaml").exists()

@@ -7,20 +7,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.infra.errors import ExpressionError
-from advisor.kb import expr
+from advisor.kb import expr, typecheck
 from advisor.kb.expr import UNKNOWN
 
 ENV = {
-    "purpose": expr.VarType("one", ("research", "production", "learning", "prototype")),
-    "deploy": expr.VarType("many", ("server", "browser", "mobile_ios", "none")),
-    "custom": expr.VarType("bool"),
-    "speed": expr.VarType("number"),
+    "purpose": typecheck.VarType("one", ("research", "production", "learning", "prototype")),
+    "deploy": typecheck.VarType("many", ("server", "browser", "mobile_ios", "none")),
+    "custom": typecheck.VarType("bool"),
+    "speed": typecheck.VarType("number"),
 }
 
 
 def ev(text: str, **facts):
     node = expr.parse(text)
-    expr.check(node, ENV)
+    typecheck.check(node, ENV)
     return expr.evaluate(node, facts)
 
 
@@ -78,15 +78,15 @@ def test_unanswered_is_unknown_not_false():
 )
 def test_errors_say_what_is_allowed(text, fragment):
     with pytest.raises(ExpressionError) as info:
-        expr.check(expr.parse(text), ENV)
+        typecheck.check(expr.parse(text), ENV)
     assert fragment in info.value.message
 
 
 def test_no_eval_no_attribute_access():
     # dotted names are plain names looked up whole, never attributes
-    env = {"probe.tensorflow.sees_gpu": expr.VarType("bool")}
+    env = {"probe.tensorflow.sees_gpu": typecheck.VarType("bool")}
     node = expr.parse("probe.tensorflow.sees_gpu")
-    expr.check(node, env)
+    typecheck.check(node, env)
     assert expr.evaluate(node, {"probe.tensorflow.sees_gpu": False}) is False
     assert expr.evaluate(node, {}) is UNKNOWN
 
@@ -172,7 +172,7 @@ def test_unparse_parse_round_trip(node):
     text = expr.unparse(node)
     parsed = expr.parse(text)
     assert expr.strip_positions(parsed) == expr.strip_positions(node)
-    expr.check(parsed, ENV)
+    typecheck.check(parsed, ENV)
 
 
 @settings(max_examples=300, deadline=None)
@@ -188,7 +188,7 @@ def test_evaluation_matches_reference_kleene_logic(node, facts):
 def test_random_text_parses_or_fails_cleanly(text):
     try:
         node = expr.parse(text)
-        expr.check(node, ENV)
+        typecheck.check(node, ENV)
     except ExpressionError:
         return
     expr.evaluate(node, {})  # a checked condition always evaluates
@@ -203,7 +203,7 @@ def test_mutated_conditions_fail_cleanly(node, data):
     mutated = text[:pos] + junk + text[pos + data.draw(st.integers(0, 3)):]
     try:
         parsed = expr.parse(mutated)
-        expr.check(parsed, ENV)
+        typecheck.check(parsed, ENV)
         expr.evaluate(parsed, {"purpose": "research"})
     except ExpressionError:
         pass

@@ -53,7 +53,11 @@ def test_ok_row_has_the_contract_and_records_the_run(tmp_path, installed):
             run.processes.blocks_per_process) == (2, True, 3)
     assert run.load_avg_before is None or len(run.load_avg_before) == 3
     assert [e.kind for e in events] == ["start", "start", "done"]
-    assert report.schema_version == 1 and set(report.workloads) == {"mlp-digits", "cnn-digits"}
+    # every workload is described in the file, whichever ran (the descriptions travel with it)
+    assert report.schema_version == 1 and set(report.workloads) == {
+        "mlp-digits", "cnn-digits", "attn-digits", "gbdt-digits"}
+    assert report.workloads["attn-digits"]["family"] == "transformer"
+    assert report.workloads["gbdt-digits"]["target_accuracy"] == 0.95
 
 
 def test_repeat_pools_fresh_processes(tmp_path, installed):
@@ -62,6 +66,19 @@ def test_repeat_pools_fresh_processes(tmp_path, installed):
     row = report.row("pytorch")
     assert row.repeats == 3
     assert row.workloads["mlp-digits"].samples_per_s.n == 15
+
+
+def test_time_to_accuracy_pools_the_processes():
+    runs = [{"target": 0.95, "reached": True, "s": s, "epochs": 3, "best_accuracy": 0.96}
+            for s in (1.0, 2.0, 3.0)]
+    pooled = pool.pool_time_to_accuracy(runs)
+    assert pooled["reached"] and pooled["s"] == 2.0 and pooled["iqr_s"] == 1.0
+    assert pooled["runs"] == 3 and pooled["values_s"] == [1.0, 2.0, 3.0]
+    # one process that did not get there: the row did not reach it (no optimistic median)
+    runs[1] = {"target": 0.95, "reached": False, "s": None, "epochs": None, "best_accuracy": 0.9}
+    pooled = pool.pool_time_to_accuracy(runs)
+    assert pooled["reached"] is False and pooled["s"] is None and pooled["reached_runs"] == 2
+    assert pool.pool_time_to_accuracy([None, None]) is None
 
 
 def test_noisy_and_not_learned_rows_are_flagged(tmp_path, installed):

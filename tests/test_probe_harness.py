@@ -210,3 +210,63 @@ def test_blocks_from_a_callbacks_epoch_durations():
     assert t.timed_s == pytest.approx([0.02, 0.02])
     one = harness.blocks_from_epochs(1.0, [0.1, 0.2, 0.3], 3, 1)
     assert one.timed_s == [0.1, 0.2, 0.3] and one.calibration_s is None
+
+
+def test_time_to_accuracy_stops_the_clock_for_evaluations():
+    """Evaluation runs with the clock stopped, after every epoch until the target is reached."""
+    now = [0.0]
+    accuracy = iter([0.5, 0.9, 0.96])
+    evaluated = []
+
+    def run_epoch(epoch):
+        now[0] += 1.0  # every epoch takes one second
+
+    def evaluate():
+        now[0] += 100.0  # an expensive evaluation must not count
+        evaluated.append(now[0])
+        return next(accuracy)
+
+    times = harness.time_epochs(run_epoch, 3, lambda: None, clock=lambda: now[0],
+                                evaluate=evaluate, target=0.95)
+    assert times.first_s == 1.0 and times.timed_s == [1.0, 1.0, 1.0]
+    assert times.reached == (3, 3.0)  # third epoch, three seconds of training
+    assert len(evaluated) == 3  # no evaluation after the target was reached
+    out = harness.time_to_accuracy(times)
+    assert out["reached"] and out["s"] == 3.0 and out["epochs"] == 3
+    assert out["curve"] == [[1, 1.0, 0.5], [2, 2.0, 0.9], [3, 3.0, 0.96]]
+
+
+def test_time_to_accuracy_chases_the_target_past_the_blocks_within_a_budget():
+    now = [0.0]
+
+    def run_epoch(epoch):
+        now[0] += 0.4
+
+    times = harness.time_epochs(run_epoch, 2, lambda: None, clock=lambda: now[0],
+                                evaluate=lambda: 0.5, target=0.95, extra_s=1.0)
+    assert len(times.timed_s) == 2  # the throughput blocks are unchanged
+    assert times.epochs_trained == 3 + 3  # warm-up + 2 blocks, then 3 x 0.4 s >= 1.0 s of chase
+    assert times.reached is None and harness.time_to_accuracy(times)["reached"] is False
+    none = harness.time_epochs(run_epoch, 2, lambda: None, clock=lambda: now[0])
+    assert none.curve == [] and harness.time_to_accuracy(none) is None
+
+
+def test_keras_epochs_give_the_same_time_to_accuracy():
+    times = harness.blocks_from_epochs(2.0, [1.0, 1.0, 1.0, 1.0], 3, 1,
+                                       accuracy=[0.5, 0.97], target=0.95)
+    assert times.timed_s == [1.0, 1.0, 1.0] and times.reached == (2, 3.0)
+    assert times.epochs_trained == 5
+
+
+def test_attention_flops_are_analytic():
+    per_layer = 8 * 64 * 192 + 2 * 8 * 8 * 64 + 8 * 64 * 64 + 2 * 8 * 64 * 128
+    assert harness.attn_forward_macs() == 8 * 8 * 64 + 2 * per_layer + 640
+    assert harness.TRAIN_FLOPS["attn-digits"]() == 6 * harness.attn_forward_macs()
+
+
+def test_every_workload_has_one_spec():
+    assert set(harness.SPECS) == set(harness.WORKLOADS) == {
+        "mlp-digits", "cnn-digits", "attn-digits", "gbdt-digits"}
+    for spec in harness.SPECS.values():
+        assert {"family", "batch_size", "gate", "model"} <= set(spec)
+        assert 0.1 < spec["gate"] < harness.TARGET_ACCURACY

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 
 import pytest
+from probe_fixtures import ok_payload
 
 from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
 from advisor.probe import model
-from probe_fixtures import ok_payload
 
 HOST = {"cpu_model": "x", "logical_cores": 4, "usable_cores": 2, "memory_bytes": 1 << 30,
         "os": "linux", "python": "3.11.7"}
@@ -109,12 +108,18 @@ def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, number):
     assert "not finite" in message
 
 
-def test_extreme_but_finite_numbers_load_and_round_trip(tmp_path):
-    for number in ("5e-324", "1e308", "-0.0"):
+def test_numbers_at_the_edges_of_the_range_load_and_round_trip(tmp_path):
+    for number in ("1e15", "1e-30", "-0.0", "0"):
         doc = model.load_probe(write(tmp_path, _with_median(number)))
         median = doc.row("pytorch").workloads["mlp-digits"].samples_per_s.median
         assert median == float(number)
         assert model.loads(doc.to_json()) == doc
+
+
+@pytest.mark.parametrize("number", ["5e-324", "1e308", "1.1e15", "9e-31"])
+def test_finite_numbers_outside_the_range_are_refused(tmp_path, number):
+    message = _bad(tmp_path, _with_median(number))
+    assert "samples_per_s.median" in message and number in message
 
 
 def test_huge_integers_are_refused(tmp_path):
@@ -182,21 +187,3 @@ def ROOT_FIXTURE(name):
     from tests.conftest import ROOT
 
     return ROOT / "tests" / "fixtures" / f"probe-{name}.json"
-
-
-def test_harness_quantiles_match_the_policy():
-    import importlib.util
-
-    from tests.conftest import ROOT
-    from advisor.probe import policy
-
-    spec = importlib.util.spec_from_file_location("harness_copy", ROOT / "probes" / "harness.py")
-    harness = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = harness  # its dataclasses look themselves up there
-    try:
-        spec.loader.exec_module(harness)
-    finally:
-        del sys.modules[spec.name]
-    for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 4.0, 2.0, 3.0], [10.0, 11.0, 13.0, 20.0]):
-        mine, theirs = policy.summary(values), harness.quantiles(values)
-        assert mine == theirs

@@ -1,7 +1,7 @@
 """Real probes: each installed framework runs both workloads for real (3 timed epochs).
 
 Marked ``probe`` (slower: about a minute on 2 cores; run in CI). Checks the JSON contract of
-DESIGN.md, accuracy well above chance.
+docs/architecture.md, accuracy well above chance.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def report():
                  if all(plan.is_installed(m) for m in ROWS[name].modules)]
     if not installed:
         pytest.skip("no framework installed")
-    # Both workloads with a tiny budget: 3 timed epochs.
-    return core.run_probe(core.ProbeOptions(frameworks=tuple(installed), epochs=3,
+    # Both workloads with a tiny budget: 3 timed epochs in one process per row (two fresh
+    # processes, the default, are tested for real in test_probe_contention.py).
+    return core.run_probe(core.ProbeOptions(frameworks=tuple(installed), epochs=3, repeat=1,
                                             timeout_s=120))
 
 
@@ -31,7 +32,7 @@ def test_every_installed_row_runs_ok_and_learns(report):
     for row in report.frameworks:
         assert row.status == "ok", f"{row.name}: {row.error}"
         assert row.version and row.import_s is not None and row.import_s > 0
-        assert any(d["kind"] == "cpu" for d in row.devices)
+        assert any(d.kind == "cpu" for d in row.devices)
         expected = ROWS[row.name].workloads
         assert tuple(sorted(row.workloads)) == tuple(sorted(expected))
         for name, result in row.workloads.items():
@@ -39,6 +40,8 @@ def test_every_installed_row_runs_ok_and_learns(report):
             assert result.first_epoch_s > 0
             stats = result.samples_per_s
             assert stats.n == 3 and stats.median > 0 and stats.iqr >= 0
+            assert result.processes is not None and result.processes.n == 1
+            assert len(result.contention) == 1  # the child's evidence, one per process
             assert result.peak_rss_mb > 10
 
 

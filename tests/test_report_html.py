@@ -62,19 +62,23 @@ def test_decision_record_sections_and_numbers(report):
     a, doc = report
     p = assert_inert(doc)
     text = " ".join(" ".join(p.text).split())
-    for heading in ("Context", "Decision drivers", "Options considered", "Why PyTorch",
+    # Keras 3 and PyTorch are within 0.03 points here (centred speed lifts both: they share one
+    # speed group), so the record is checked for whichever won
+    for heading in ("Context", "Decision drivers", "Options considered",
+                    f"Why {a.name_of(a.winner)}",
                     "Why not the others", "Robustness", "Measured on the probed machine",
                     "Rules that fired, and their sources", "Sources"):
         assert heading in text, heading
     assert f"advisor {a.advisor_version}" in text and a.kb_version in text and a.generated in text
     assert "AMD Ryzen 9 5950X" in text and "NVIDIA RTX A4000" in text
     # which measurement moved which score by how much
-    assert "tensorflow 6,100 samples/s on cnn-digits = 0.13x the fastest" in text
-    assert "Training performance -2.98" in text
+    assert ("tensorflow 6,100 samples/s on cnn-digits = 0.29x the measured candidates' "
+            "geometric mean") in text
+    assert "Training performance -1.77" in text
     assert "48,000 ± 750 (n=5)" in text  # measured numbers with their spread
     assert "TensorFlow did not see the machine's GPU" in text
-    # weight-stability intervals and an answer flip
-    assert "still wins for" in text and "if training_hardware = tpu" in text
+    # an answer flip (weight-stability intervals are shown for a clear winner; this one is a tie)
+    assert "if training_hardware = " in text
 
 
 def test_self_contained_and_charts_embedded(report):
@@ -184,3 +188,25 @@ def test_chromium_screenshot_and_dom(tmp_path, probe, width):
         keep = Path(os.environ["ADVISOR_KEEP_SCREENSHOTS"])
         keep.mkdir(parents=True, exist_ok=True)
         (keep / f"report-{probe}-{width}.png").write_bytes(shot.read_bytes())
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it")
+def test_no_table_scrolls_sideways_at_1280px(tmp_path):
+    """Every table fits the page at 1280 px: measured by the browser on a test copy of the report
+    (its policy relaxed so that a measuring script may run; the report itself runs none)."""
+    from advisor.render import html
+
+    doc = html.render(assessment("nvidia-tf-blind"))
+    doc = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", doc)
+    probe = ("<script>addEventListener('load', () => { const wide = [...document.querySelectorAll("
+             "'.scroll')].filter(d => d.scrollWidth > d.clientWidth + 1).map(d => "
+             "(d.querySelector('table') || d).id || d.querySelector('th, caption')?.textContent); "
+             "document.body.setAttribute('data-overflow', JSON.stringify(wide)); });</script>")
+    page = tmp_path / "report.html"
+    page.write_text(doc.replace("</body>", probe + "</body>"), encoding="utf-8")
+    dom = chromium(["--dump-dom", "--window-size=1280,2200", "--virtual-time-budget=3000"],
+                   page.as_uri()).stdout
+    found = re.search(r'data-overflow="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    assert found.group(1).replace("&quot;", '"') == "[]", found.group(1)

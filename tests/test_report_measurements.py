@@ -22,10 +22,15 @@ def test_tensorflow_blind_to_the_nvidia_gpu_and_several_times_slower():
     fired = {r.id for r in a.fired_rules}
     assert "probe.tensorflow-no-gpu" in fired and "probe.pytorch-no-gpu" not in fired
     [part] = _perf_parts(a, "tensorflow")
-    assert part.source == "measured:cnn-digits" and part.rating < -2.5
+    assert part.source == "measured:cnn-digits" and part.rating < -1.5
     [m] = [m for m in a.measurements if m.candidate == "tensorflow"]
-    assert abs(m.points - part.points) < 1e-12 and m.value < 0.2
-    assert "0.13x the fastest" in m.detail
+    assert abs(m.points - part.points) < 1e-12 and m.value < 0.3
+    assert "0.29x the measured candidates' geometric mean" in m.detail
+    # centred on the measured candidates: being measured is not a one-sided penalty
+    changes = [p.rating for c in ("pytorch", "keras", "tensorflow") for p in _perf_parts(a, c)]
+    assert abs(sum(changes)) < 1e-2 and max(changes) > 0
+    # PyTorch (48k) and Keras on torch (30.5k) overlap within one process' spread: one group
+    assert _perf_parts(a, "pytorch")[0].rating == _perf_parts(a, "keras")[0].rating
     # scores still decompose exactly
     for r in a.ranking:
         assert abs(sum(p.points for p in r.parts) - r.score) < 1e-9
@@ -55,8 +60,9 @@ def test_a_much_slower_framework_loses_the_recommendation(tmp_path):
     a = assessment(_write(tmp_path, _slow_pytorch(spread=100.0)), TF_STACK)
     assert a.winner != "pytorch"
     [part] = _perf_parts(a, "pytorch")
-    assert part.rating < -2  # 5x slower
-    assert any("0.20x the fastest" in m.detail for m in a.measurements)
+    assert part.rating < -1.5  # 5x slower than the other three
+    assert any(m.candidate == "pytorch" and "480 samples/s on cnn-digits = 0.30x" in m.detail
+               for m in a.measurements)
 
 
 def test_a_difference_inside_the_spread_moves_nothing(tmp_path):
@@ -68,7 +74,7 @@ def test_a_difference_inside_the_spread_moves_nothing(tmp_path):
     assert any("too close" in n and "PyTorch" in n for n in a.measurement_notes)
     noisy = assessment("cpu-noisy")
     assert all(not _perf_parts(noisy, c) for c in ("pytorch", "keras", "tensorflow", "jax"))
-    assert len(noisy.measurement_notes) == 3
+    assert noisy.measurement_notes[0].startswith("The measured candidates are too close")
 
 
 def test_too_few_timed_epochs_move_nothing(tmp_path):
@@ -116,4 +122,7 @@ def test_a_real_probe_of_an_h200_reads_as_a_gpu_machine():
     a = assessment(str(path))
     assert a.resolved["training_hardware"] == {"value": "nvidia_gpu", "source": "probe file"}
     assert a.result("tensorflow").installed is False
-    assert {m.row for m in a.measurements} >= {"pytorch", "jax"}
+    # its digits-sized numbers measure launch overhead on the GPU: no score moves, and it says so
+    assert a.measurements == [] and not any(p.kind == "measurement" for r in a.ranking
+                                            for p in r.parts)
+    assert "kernel-launch overhead" in a.measurement_notes[0]

@@ -11,6 +11,10 @@ from advisor.decision import robustness as robust
 from advisor.service import recommend as core
 
 MACHINE = {"machine.os": "linux", "machine.hardware": "cpu_only"}
+#: Answer sets (over the defaults) among which the bundled knowledge base has at least one tie.
+TIE_PROBES = [[], ["priority=deployment"], ["priority=ease_of_use"], ["modality=text"],
+              ["modality=audio"], ["purpose=production"], ["purpose=learning"],
+              ["team_experience=tensorflow"], ["team_experience=keras", "priority=deployment"]]
 
 
 def assess(kb, *sets, defaults=False):
@@ -73,10 +77,7 @@ def test_win_probability_is_deterministic_and_sums_to_one(kb):
 
 
 def test_tie_band_names_both_and_what_would_separate_them(kb):
-    tried = [[], ["priority=deployment"], ["priority=ease_of_use"], ["modality=text"],
-             ["modality=audio"], ["purpose=production"], ["purpose=learning"],
-             ["team_experience=tensorflow"], ["team_experience=keras", "priority=deployment"]]
-    ties = [a for a in (assess(kb, *sets, defaults=True) for sets in tried)
+    ties = [a for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
             if a.robustness.label == "tie"]
     assert ties, "no tie among the probe answer sets: pick sets that tie under the current rules"
     for a in ties:
@@ -144,9 +145,7 @@ def test_a_tie_reads_as_no_clear_winner_everywhere(kb):
     from advisor.render import html, markdown
     from advisor.render.robust_text import robustness_text
 
-    ties = [a for a in (assess(kb, *sets, defaults=True)
-                        for sets in ([], ["priority=deployment"], ["modality=text"], ["purpose=production"],
-                                     ["team_experience=tensorflow"]))
+    ties = [a for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
             if a.robustness.label == "tie"]
     assert ties
     a = ties[0]

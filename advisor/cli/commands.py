@@ -216,6 +216,7 @@ def rules_check(
     env = _env()
     target = path or str(rules_dir())
     problems = lint.check(target)
+    problems += _check_next_steps(target)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     failing = errors + (warnings if strict else [])
@@ -234,6 +235,24 @@ def rules_check(
         raise typer.Exit(code)
     env.write(f"ok: {target} - {len(errors)} errors, {len(warnings)} warnings\n")
     raise typer.Exit(code)
+
+
+def _check_next_steps(target: str) -> list:
+    """The next-steps data beside a knowledge base (rules/next_steps/), when it has one."""
+    from pathlib import Path
+
+    from advisor.decision import next_steps
+    from advisor.infra.errors import AdvisorError
+    from advisor.kb.loader import Problem
+
+    file = Path(target) / next_steps.NEXT_STEPS_FILE
+    if not file.is_file():
+        return []
+    try:
+        next_steps.load.__wrapped__(str(file))
+    except AdvisorError as exc:
+        return [Problem(exc.path or str(file), exc.line, exc.message)]
+    return []
 
 
 @rules_app.command("schema")

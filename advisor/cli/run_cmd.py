@@ -44,7 +44,10 @@ def run_command(
     err = env.err_console()
     kb = core.load_kb(rules)
     preset = core.gather(kb, answers, set_ or [])
-    kept = str(Path(out) / "answers.yaml")
+    # Answers are kept beside the report folder, never in it: the folder is written as one unit
+    # at the end, and an interrupted run must not leave a new answers file among old reports.
+    folder = Path(out)
+    kept = str(folder.parent / f"{folder.name or 'advisor-report'}.answers.yaml")
     resume = " ".join(["advisor run --answers", kept, "--out", out]
                       + (["--probe", probe] if probe else []) + (["--quick"] if quick else [])
                       + (["--no-probe"] if no_probe else []) + (["--rules", rules] if rules else []))
@@ -70,6 +73,8 @@ def run_command(
     else:
         result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
                              force=force)
+    if answers != kept:  # the folder's answers.yaml holds them now
+        Path(kept).unlink(missing_ok=True)
     env.show(lambda con: _summary(con, result))
 
 

@@ -2,7 +2,13 @@
 
 Immutable (frozen dataclasses: built by advisor from validated inputs, so no second validation
 and no pydantic on the fast path), JSON-serialisable, and complete: the terminal, Markdown, HTML
-and JSON reports all show parts of the same object.
+and JSON reports all show parts of the same object. It is the typed recommendation document:
+``to_dict``/``to_json`` own the recommendation JSON (docs/architecture.md, "File formats"), whose
+``probe`` section is ``ProbeDocument.summary``.
+
+Format history (``schema_version``; new keys keep the version):
+  1  advisor 0.1: winner, ranking (candidate, score, vetoed, contributions), robustness,
+     measurements, measurement_notes, fired rules with sources, probe.
 """
 
 from __future__ import annotations
@@ -176,7 +182,7 @@ class Measurement:
     criterion: str
     row: str
     workload: str
-    value: float  # relative speed (1.0 = fastest measured)
+    value: float  # relative speed (1.0 = the measured candidates' geometric mean)
     rating: float
     points: float
     detail: str
@@ -210,6 +216,15 @@ class Assessment:
     questions: dict[str, str] = field(default_factory=dict)  # id -> text, for reports
     criteria: dict[str, str] = field(default_factory=dict)  # id -> name
     probe_file: str | None = None  # where the probe came from (a path, or "measured now")
+
+    @property
+    def speed_caveat(self) -> str | None:
+        """What every report leads with when measured speed moved no score although a probe was
+        given (a probe of other hardware, a busy machine, no workload that represents the
+        project...): the first measurement note, which says why (advisor.probe.facts)."""
+        if not self.measurement_notes or any(m.rating for m in self.measurements):
+            return None
+        return self.measurement_notes[0]
 
     def name_of(self, candidate: str | None) -> str:
         """Display name of a candidate id ('none' for no candidate)."""

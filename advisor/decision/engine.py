@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from advisor import __version__
 from advisor.decision import facts as facts_mod
@@ -28,6 +29,7 @@ from advisor.decision.assessment import (
     WhyNot,
 )
 from advisor.infra.errors import BadInput
+from advisor.infra.privacy import shown_path
 from advisor.kb import expr
 from advisor.kb.model import Effect, KnowledgeBase, Rule
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 DEFAULT_RATING = 5.0
 WHY_LIMIT = 6  # reasons shown for the winner
 RATING_MIN, RATING_MAX = 0.0, 10.0
+# how a cap shows where a rule id would: what happened, not a rule name ("scale 0-10" read as one)
+CAP_SOURCE = "capped: ratings stay within 0-10"
 
 
 @dataclass(frozen=True)
@@ -152,20 +156,23 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
     if inputs.measurer is not None:
         deltas, measurements, measurement_notes = inputs.measurer(kb, fs.values, weights)
 
-    if not detail:
-        return _score_quick(kb, fs, fired, weights, raw, deltas, measurements, measurement_notes)
     targets = _answered_targets(kb, fs.values)
     ratings: dict[str, dict[str, float]] = {}
     parts: dict[str, list[Part]] = {}
-    vetoes: dict[str, list[Veto]] = {}
+    vetoes: dict[str, list[Veto]] = {c.id: [] for c in kb.candidates}
     scores: dict[str, float] = {}
     caps: list[tuple[str, str]] = []
+    by_criterion: EffectIndex = {}  # (criterion, target) -> fired effects, in rule order
+    for rule in fired:
+        for effect in rule.effects:
+            if effect.veto is not None:
+                vetoes.setdefault(effect.veto, []).append(
+                    Veto(rule=rule.id, reason=effect.reason or ""))
+            crit_id = effect.level or effect.rate
+            if crit_id is not None:
+                by_criterion.setdefault((crit_id, effect.target), []).append((rule, effect))
     for cand in kb.candidates:
         cid = cand.id
-        vetoes[cid] = [
-            Veto(rule=rule.id, reason=effect.reason or "")
-            for rule in fired for effect in rule.effects if effect.veto == cid
-        ]
         cparts: list[Part] = []
         crat: dict[str, float] = {}
         total_points = 0.0
@@ -174,9 +181,12 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             if detail:
                 cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
                                    points=weights[crit.id] * base))
-            pieces = _criterion_pieces(cid, crit.id, base, fired, targets.get(crit.id, []))
-            pieces += [(d.rating, "measurement", d.source, d.detail)
-                       for d in deltas if d.candidate == cid and d.criterion == crit.id]
+            crit_targets = targets.get(crit.id, [])
+            pieces = (_criterion_pieces(cid, crit.id, base, by_criterion, crit_targets)
+                      if crit_targets or (crit.id, None) in by_criterion else [])
+            if deltas:
+                pieces += [(d.rating, "measurement", d.source, d.detail)
+                           for d in deltas if d.candidate == cid and d.criterion == crit.id]
             value = base
             for rating, kind, source, piece_detail in pieces:
                 value += rating
@@ -189,7 +199,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
             if capped != value:
                 caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(Part(criterion=crit.id, kind="cap", source="scale 0-10",
+                    cparts.append(Part(criterion=crit.id, kind="cap", source=CAP_SOURCE,
                                        rating=capped - value,
                                        points=weights[crit.id] * (capped - value)))
             crat[crit.id] = capped
@@ -213,81 +223,6 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                   measurements, measurement_notes, caps)
 
 
-def _score_quick(
-    kb: KnowledgeBase,
-    fs: facts_mod.FactSet,
-    fired: list[Rule],
-    weights: dict[str, float],
-    raw: dict[str, float],
-    deltas: list[MeasuredDelta],
-    measurements: list[Any],
-    measurement_notes: list[str],
-) -> Scored:
-    """The same scores as :func:`score` without traced parts: each effect applied once.
-
-    Levels (highest wins) and per-target ratings (weakest target plus a share of the mean) follow
-    :func:`_criterion_pieces`; a test keeps both paths equal.
-    """
-    ids = kb.candidate_ids
-    targets = _answered_targets(kb, fs.values)
-    vetoes: dict[str, list[Veto]] = {cid: [] for cid in ids}
-    level: dict[tuple[str, str, str | None], float] = {}  # (candidate, criterion, target)
-    rate: dict[tuple[str, str, str | None], float] = {}
-    for rule in fired:
-        for effect in rule.effects:
-            if effect.veto is not None and effect.veto in vetoes:
-                vetoes[effect.veto].append(Veto(rule=rule.id, reason=effect.reason or ""))
-            elif effect.candidates and (effect.rate or effect.level):
-                crit = effect.rate or effect.level or ""
-                for cid, v in effect.candidates.items():
-                    key = (cid, crit, effect.target)
-                    if effect.level is not None:
-                        level[key] = max(level.get(key, float(v)), float(v))
-                    else:
-                        rate[key] = rate.get(key, 0.0) + float(v)
-    caps: list[tuple[str, str]] = []
-    ratings: dict[str, dict[str, float]] = {}
-    for cand in kb.candidates:
-        cid = cand.id
-        crat: dict[str, float] = {}
-        for crit in kb.criterion_ids:
-            base = float(cand.base.get(crit, DEFAULT_RATING))
-            value = level.get((cid, crit, None), base) + rate.get((cid, crit, None), 0.0)
-            answered = targets.get(crit)
-            if answered:
-                per = []
-                for target in answered:
-                    r = level.get((cid, crit, target), base) + rate.get((cid, crit, target), 0.0)
-                    capped = min(RATING_MAX, max(RATING_MIN, r))
-                    if capped != r:
-                        caps.append((cid, crit))
-                    per.append(capped)
-                low, mean = min(per), sum(per) / len(per)
-                value += low + TARGET_MEAN_SHARE * (mean - low) - base
-            crat[crit] = value
-        ratings[cid] = crat
-    for d in deltas:
-        ratings[d.candidate][d.criterion] += d.rating
-    scores: dict[str, float] = {}
-    for cid in ids:
-        crat = ratings[cid]
-        total = 0.0
-        for crit, value in crat.items():
-            if value > RATING_MAX or value < RATING_MIN:
-                value = RATING_MAX if value > RATING_MAX else RATING_MIN
-                crat[crit] = value
-                caps.append((cid, crit))
-            total += weights[crit] * value
-        scores[cid] = total
-    alive = [c for c in ids if not vetoes[c]]
-    dead = [c for c in ids if vetoes[c]]
-    key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
-    order = sorted(alive, key=key) + sorted(dead, key=key)
-    return Scored(weights, raw, ratings, {c: [] for c in ids}, vetoes, scores, order,
-                  order[0] if alive else None, fired, [], fs, measurements, measurement_notes,
-                  caps)
-
-
 def _answer_text(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
@@ -307,7 +242,10 @@ def _answered_targets(kb: KnowledgeBase, values: Mapping[str, Any]) -> dict[str,
 
     A value no rule targets (``none``: nowhere) carries no knowledge and is left out.
     """
-    known = {e.target for r in kb.rules for e in r.effects if e.target}
+    known = kb.__dict__.get("_known_targets")
+    if known is None:
+        known = {e.target for r in kb.rules for e in r.effects if e.target}
+        object.__setattr__(kb, "_known_targets", known)  # a cache, not a field
     out: dict[str, list[str]] = {}
     for crit in kb.criteria:
         answered = values.get(crit.per) if crit.per else None
@@ -319,6 +257,7 @@ def _answered_targets(kb: KnowledgeBase, values: Mapping[str, Any]) -> dict[str,
 
 
 Piece = tuple[float, str, str, str]  # rating change, kind, source, detail
+EffectIndex = dict[tuple[str, "str | None"], list[tuple[Rule, Effect]]]
 
 
 def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Effect]],
@@ -335,7 +274,7 @@ def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Ef
     return best[0], [(best[0] - start, "rule", best[1], detail or "level")]
 
 
-def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
+def _criterion_pieces(cid: str, crit: str, base: float, by_criterion: EffectIndex,
                       targets: list[str]) -> list[Piece]:
     """Rule pieces of one candidate's rating on one criterion, in the order they apply.
 
@@ -345,7 +284,7 @@ def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
     share of the mean (:data:`TARGET_MEAN_SHARE`); every piece is scaled by its target's share,
     so the pieces still sum to the rating.
     """
-    plain = [(r, e) for r in fired for e in r.effects if e.target is None]
+    plain = by_criterion.get((crit, None), [])  # the fired level/rate effects on this criterion
     value, pieces = _level_piece(cid, crit, base, plain)
     pieces += [(float(e.candidates[cid]), "rule", r.id, "") for r, e in plain
                if e.rate == crit and e.candidates and cid in e.candidates]
@@ -353,7 +292,7 @@ def _criterion_pieces(cid: str, crit: str, base: float, fired: list[Rule],
         return pieces
     per_target: dict[str, tuple[float, list[Piece]]] = {}
     for target in targets:
-        mine = [(r, e) for r in fired for e in r.effects if e.target == target]
+        mine = by_criterion.get((crit, target), [])
         t_value, t_pieces = _level_piece(cid, crit, base, mine, target)
         for r, e in mine:
             if e.rate == crit and e.candidates and cid in e.candidates:
@@ -442,7 +381,7 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
             sources=[SourceRef(url=src.url, title=src.title, date=src.date) for src in r.sources],
             effects=[_effect_text(kb, e) for e in r.effects],
             reads=trace_by_id[r.id].reads,
-            file=r.origin[0],
+            file=shown_path(r.origin[0]),  # no absolute home path in reports
             line=r.origin[1],
             review_by=r.review_by.isoformat() if r.review_by else None,
             applies_to=dict(r.applies_to),
@@ -562,8 +501,3 @@ def _part_text(kb: KnowledgeBase, part: Part) -> str:
     if part.kind == "measurement":
         return f"{crit} {part.rating:+.1f} (measured: {part.detail}) = {part.points:+.2f} points"
     return f"{crit} {part.rating:+g} ({part.source}) = {part.points:+.2f} points"
-
-
-def ranks(kb: KnowledgeBase, inputs: Inputs) -> tuple[str | None, Mapping[str, float]]:
-    s = score(kb, inputs)
-    return s.winner, s.scores

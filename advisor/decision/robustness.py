@@ -147,6 +147,9 @@ def effective_changes(s: Scored, candidate: str) -> dict[tuple[str, str], tuple[
         pushing = [p for p in changes if (p.rating > 0 if cap < 0 else p.rating < 0)]
         pushed = sum(p.rating for p in pushing)
         keep = (pushed + cap) / pushed if cap and pushed else 1.0
+        if cap and not pushed:  # nothing to take the cap from: it stays a piece of its own
+            kind, before = out.get((crit, "scale 0-10"), ("rule", 0.0))
+            out[(crit, "scale 0-10")] = (kind, before + cap)
         for p in parts:
             if p.kind == "base":
                 out[(crit, "base")] = ("base", p.rating)

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from advisor.infra import safeyaml
 from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
-from advisor.kb import expr
+from advisor.kb import expr, typecheck
 from advisor.kb.model import (
     ANSWER_METADATA_KEYS,
     SECTIONS,
@@ -226,14 +226,14 @@ def _merge(
         if question.when is not None:
             try:
                 node = expr.parse(question.when)
-                expr.check(node, env)
+                typecheck.check(node, env)
                 question_conditions[question.id] = node
             except ExpressionError as exc:
                 problems.append(_at(question, f"question {question.id!r}: when: {exc.message}"))
     for rule in merged["rules"]:
         try:
             node = expr.parse(rule.when)
-            expr.check(node, env)
+            typecheck.check(node, env)
             conditions[rule.id] = node
         except ExpressionError as exc:
             problems.append(_at(rule, f"rule {rule.id!r}: when: {exc.message}"))
@@ -255,13 +255,26 @@ def _merge(
                 problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
     answers_env = _type_env(merged["questions"], [])
+    evidence_conditions: dict[str, Any] = {}
+    known_workloads = _known_workloads()
+    for item in merged["speed_evidence"]:
+        try:
+            node = expr.parse(item.when)
+            typecheck.check(node, env)
+            evidence_conditions[item.id] = node
+        except ExpressionError as exc:
+            problems.append(_at(item, f"speed_evidence {item.id!r}: when: {exc.message}"))
+        for workload in item.workloads:
+            if workload not in known_workloads:
+                problems.append(_at(item, f"speed_evidence {item.id!r}: unknown workload "
+                                          f"{workload!r}; known: {', '.join(known_workloads)}"))
     constraint_conditions: dict[str, tuple[Any, Any]] = {}
     for constraint in merged["constraints"]:
         nodes = []
         for part in ("when", "require"):
             try:
                 node = expr.parse(getattr(constraint, part))
-                expr.check(node, answers_env)  # over answers only: a constraint binds what users say
+                typecheck.check(node, answers_env)  # over answers only: a constraint binds what users say
                 nodes.append(node)
             except ExpressionError as exc:
                 problems.append(_at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}"))
@@ -282,9 +295,17 @@ def _merge(
         question_conditions=question_conditions,
         constraints=merged["constraints"],
         constraint_conditions=constraint_conditions,
+        speed_evidence=merged["speed_evidence"],
+        evidence_conditions=evidence_conditions,
         files=files,
     )
     return kb, problems
+
+
+def _known_workloads() -> tuple[str, ...]:
+    from advisor.probe.workloads import known
+
+    return known()
 
 
 def _at(item: Any, message: str, severity: str = "error") -> Problem:
@@ -302,17 +323,13 @@ def _effect_candidates(effect: Any) -> list[str]:
     return []
 
 
-def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, expr.VarType]:
-    env: dict[str, expr.VarType] = {}
+def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, typecheck.VarType]:
+    env: dict[str, typecheck.VarType] = {}
     for q in questions:
-        env[q.id] = expr.VarType(q.type, tuple(q.values))
+        env[q.id] = typecheck.VarType(q.type, tuple(q.values))
     for f in facts:
-        env[f.id] = expr.VarType(f.type, tuple(f.choices))
+        env[f.id] = typecheck.VarType(f.type, tuple(f.choices))
     return env
-
-
-def type_env(kb: KnowledgeBase) -> dict[str, expr.VarType]:
-    return _type_env(kb.questions, kb.facts)
 
 
 # ------------------------------------------------------------------ cache of validated knowledge
@@ -498,6 +515,7 @@ def _cache_read(key: str) -> KnowledgeBase | None:
             conditions=conditions,
             question_conditions=question_conditions,
             constraint_conditions=constraint_conditions,
+            evidence_conditions={e.id: expr.parse(e.when) for e in sections["speed_evidence"]},
             files=list(payload["files"]),
             **sections,
         )

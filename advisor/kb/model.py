@@ -382,6 +382,37 @@ class Constraint(_Located):
 
 
 @dataclass(frozen=True)
+class SpeedEvidence(_Located):
+    """Which probe workloads speak for the projects ``when`` describes (issue 12).
+
+    A project that matches no item, or an item with no workloads, gets no speed effect and a note
+    that says so; an item with no workloads wins over the others (nothing on the digits
+    represents, e.g., fine-tuning a pretrained transformer). Workload ids are checked against the
+    probe's workload table by the loader.
+    """
+
+    id: RULE_ID
+    when: str = field(
+        metadata=_doc("The projects it is about, in the advisor expression language."))
+    workloads: tuple[Annotated[str, Check(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)], ...] = (
+        field(metadata=_doc("Probe workloads that represent these projects; empty: none does.")))
+    rationale: TEXT
+    measure: Literal["samples_per_s", "time_to_accuracy"] = field(
+        default="samples_per_s",
+        metadata=_doc("samples_per_s: one workload, the same model in every framework; "
+                      "time_to_accuracy: seconds to the target test accuracy, comparable across "
+                      "model families (each candidate on the first of the workloads, in this "
+                      "order, that its probe rows run)."))
+
+    def __post_init__(self) -> None:
+        if self.measure == "samples_per_s" and len(self.workloads) > 1:
+            raise ValueError("samples_per_s compares one workload; use time_to_accuracy to "
+                             "compare several (different models)")
+        if len(set(self.workloads)) != len(self.workloads):
+            raise ValueError("workloads repeat a name")
+
+
+@dataclass(frozen=True)
 class Meta:
     __pydantic_config__: ClassVar[dict[str, Any]] = _CONFIG
     kb_version: str
@@ -402,6 +433,7 @@ class KBFile:
     facts: tuple[Fact, ...] = ()
     rules: tuple[Rule, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    speed_evidence: tuple[SpeedEvidence, ...] = ()
 
 
 SECTIONS = tuple(f.name for f in dataclasses.fields(KBFile) if f.name != "meta")
@@ -429,6 +461,8 @@ class KnowledgeBase:
         default_factory=dict
     )  # (when, require)
     files: list[str] = field(default_factory=list)
+    speed_evidence: list[SpeedEvidence] = field(default_factory=list)
+    evidence_conditions: dict[str, Any] = field(default_factory=dict)  # evidence id -> AST
 
     def question(self, qid: str) -> Question | None:
         return next((q for q in self.questions if q.id == qid), None)

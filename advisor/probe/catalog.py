@@ -4,7 +4,7 @@ A row is one framework (or one Keras backend) measured in its own fresh process.
 which script measures it, which top-level modules must be installed, how to install them, the
 environment its child gets on top of every child's (``protocol.CHILD_ENV``), the workloads it
 runs and whether (and on which engine) the scaling probe measures it. Everything else derives
-from this table: the row names of the probe JSON (``ROW_NAMES``, DESIGN.md order), the run order,
+from this table: the row names of the probe JSON (``ROW_NAMES``, docs/architecture.md order), the run order,
 the Keras rows, the scaling rows, ``advisor probe --frameworks`` validation, and ``advisor rules
 check``'s check of the knowledge base's ``probe_rows``.
 
@@ -15,9 +15,10 @@ Adding a row: one ``Row(...)`` below plus its script in ``probes/``. Deployment 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from advisor.infra.errors import BadInput
 from advisor.probe import protocol
@@ -41,7 +42,7 @@ class Row:
     script: str
     modules: tuple[str, ...]  # top-level modules that must be installed
     install_hint: str
-    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits")
+    workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits", "attn-digits")
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scaling: ScalingSupport | None = None
 
@@ -84,7 +85,7 @@ _ROWS = (
         scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
                                multi_node=True)),
     Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-        workloads=("mlp-digits",)),
+        workloads=("mlp-digits", "gbdt-digits")),
 )
 
 ROWS: Mapping[str, Row] = MappingProxyType({row.name: row for row in _ROWS})
@@ -120,8 +121,9 @@ def probe_rows_problems(candidates: Iterable[Any]) -> list[tuple[Any, str]]:
         for name in getattr(cand, "probe_rows", ()) or ():
             if name not in ROWS:
                 hint = _closest(name)
-                out.append((cand, f"candidate {cand.id!r}: probe_rows names {name!r}, which is "
-                                  f"no probe row{hint}; rows: {', '.join(ROW_NAMES)}"))
+                message = (f"candidate {cand.id!r}: probe_rows names {name!r}, which is no probe "
+                           f"row{hint}; rows: {', '.join(ROW_NAMES)}")
+                out.append((cand, message))
     return out
 
 
@@ -149,4 +151,8 @@ def child_env(row: Row, threads: int, base: Mapping[str, str] | None = None,
             env[key] = value
     env[protocol.ENV_PROTOCOL] = protocol.__file__
     env.update(row.env)
+    if row.is_keras:  # the Keras configuration measured, not the user's keras.json (kerasconf)
+        from advisor.probe import kerasconf
+
+        env["KERAS_HOME"] = kerasconf.child_home(env.get("KERAS_BACKEND", "tensorflow"))
     return env

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from advisor import __version__
-from advisor.probe import catalog, hardware, policy, protocol
+from advisor.probe import catalog, hardware, kerasconf, policy, protocol
 from advisor.probe.catalog import ROW_NAMES, ROWS
 from advisor.probe.model import SCHEMA_VERSION, FrameworkRow, ProbeDocument, parse
 from advisor.probe.plan import (
@@ -55,7 +55,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     options.validate()
     notify = progress or (lambda event: None)
     started_wall = time.perf_counter()
-    started = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    started = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     load_before = hardware.get_load_average()
     host = hardware.get_host(include_hostname=options.include_hostname)
     gpus = [g.to_dict() for g in hardware.get_gpus()]
@@ -156,6 +156,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "noise_limit": policy.NOISE_LIMIT,
             "cpu_matmul_peak_gflops": cpu_peak,
             "accuracy_gate": dict(policy.ACCURACY_GATE),
+            "keras_config": kerasconf.record(),
             "wall_s": round(time.perf_counter() - started_wall, 2),
             "child_env": {k: hardware.redact(v)
                           for k, v in catalog.child_env(ROWS["jax"], threads).items()

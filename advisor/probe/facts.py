@@ -2,44 +2,49 @@
 
 Facts are named ``probe.<candidate>.<fact>`` and ``machine.*``; the knowledge base declares them,
 so rules read them like answers. Relative speed enters the `performance` criterion through
-:func:`measurer`, and only where the difference is larger than the measured spread.
+:func:`measurer`, under the speed scoring policy below (issue 12), in this order:
+
+1. Relevance: the knowledge base's ``speed_evidence`` names the workload that speaks for the
+   project (images -> cnn-digits, sequences -> attn-digits, tabular -> gbdt-digits vs
+   mlp-digits by time to accuracy); no matching item, or an item without workloads (fine-tuning
+   a pretrained transformer), means no speed effect, with a note that says so.
+2. Match: a probe of other hardware than the project trains on (no GPU for a GPU project, one GPU
+   for a multi-GPU project, another GPU vendor, a GPU for a CPU-only project) moves no score, and
+   its note comes first.
+3. Validity: a busy probe, or a contended row, moves no score.
+4. Fairness: speed is relative to the measured candidates' geometric mean, so being measured is
+   not a one-sided penalty, and candidates are grouped where their spreads overlap: a difference
+   within the spread (between processes when the probe repeated rows; a wide default for one
+   process per row, whose speed alone can vary 2x) moves nothing. Unmeasured candidates keep
+   their knowledge-base ratings and are named as unmeasured.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from advisor.decision.assessment import Measurement
 from advisor.decision.engine import MeasuredDelta
-from advisor.kb.model import KnowledgeBase
+from advisor.kb import expr
+from advisor.kb.model import KnowledgeBase, SpeedEvidence
 from advisor.probe.machine import facts_from_host
+from advisor.probe.workloads import gate
 
-#: The workload that resembles each kind of data: per-step overhead (small MLP batches) or
-#: compute (convolutions).
-WORKLOAD_FOR_MODALITY = {
-    "images": "cnn-digits",
-    "audio": "cnn-digits",
-    "multimodal": "cnn-digits",
-    "graph": "mlp-digits",
-    "text": "mlp-digits",
-    "tabular": "mlp-digits",
-    "time_series": "mlp-digits",
-    "other": "mlp-digits",
-}
-
-
-def project_workloads(answers: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The workloads whose speed can move this project's scores (what `advisor run` probes);
-    None when the answers do not say (then every workload)."""
-    modality = answers.get("modality")
-    workload = WORKLOAD_FOR_MODALITY.get(modality) if isinstance(modality, str) else None
-    return (workload,) if workload else None
-
-
-MAX_PENALTY = 4.0  # rating points on the 0-10 scale for a framework 16x slower than the fastest
-ACCURACY_GATE = {"mlp-digits": 0.8, "cnn-digits": 0.8}
+POINTS_PER_DOUBLING = 1.0  # rating points (0-10 scale) per 2x faster or slower than the centre
+MAX_POINTS = 3.0  # at most this many points either way (8x from the centre)
 MIN_TIMED_BLOCKS = 3  # fewer timed blocks than this: the IQR means nothing, speed moves no score
+# Relative spread (IQR / median) assumed at least. One process per row: issue 12 measured the same
+# PyTorch loop at about 27k and 52k samples/s from one fresh process to the next on an idle
+# machine, so one process cannot separate less than that; with repeats, the spread between the
+# processes is measured, and small differences still are noise.
+ONE_PROCESS_SPREAD = 1.0
+MIN_SPREAD = 0.10
+GPU_SIZE_SUFFIX = "@large"  # probe workload key of a workload's GPU size (harness.gpu_variants)
+GPU_HARDWARE = {"nvidia_gpu": "nvidia", "amd_gpu": "amd", "apple_silicon": "apple", "tpu": "tpu"}
+HARDWARE_LABEL = {"nvidia_gpu": "an NVIDIA GPU", "amd_gpu": "an AMD GPU",
+                  "apple_silicon": "Apple silicon", "tpu": "a TPU", "cpu_only": "the CPU"}
 
 
 def _rows(probe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -54,7 +59,7 @@ def _row_ok(row: Mapping[str, Any]) -> bool:
 def _learned(row: Mapping[str, Any]) -> bool:
     for name, wl in (row.get("workloads") or {}).items():
         acc = wl.get("accuracy") if isinstance(wl, Mapping) else None
-        if isinstance(acc, (int, float)) and acc < ACCURACY_GATE.get(name, 0.5):
+        if isinstance(acc, (int, float)) and acc < gate(name):
             return False
     return True
 
@@ -89,93 +94,358 @@ def facts(kb: KnowledgeBase, probe: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _throughput(row: Mapping[str, Any], workload: str) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class Speed:
+    """One candidate's measured speed for the project: higher ``value`` is faster."""
+
+    candidate: str
+    row: str
+    workload: str
+    value: float  # samples/s, or 1 / seconds to the target accuracy
+    spread: float  # relative spread (IQR / median) used to separate candidates
+    between_processes: bool  # the spread is the one between fresh processes
+    text: str  # e.g. "pytorch 12,000 samples/s on cnn-digits"
+
+    @property
+    def log2(self) -> float:
+        return math.log2(self.value)
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the value's band, in doublings."""
+        return math.log2(1.0 + self.spread / 2.0)
+
+
+@dataclass
+class ProjectSpeed:
+    """What the probe can say about the project's speed, and what keeps it from saying more."""
+
+    item: SpeedEvidence | None
+    speeds: dict[str, Speed]
+    blockers: list[str]  # why speed moves no score (these notes lead)
+    notes: list[str]
+
+    @property
+    def usable(self) -> bool:
+        return not self.blockers and len(self.speeds) >= 2
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def matching_evidence(kb: KnowledgeBase, values: Mapping[str, Any]) -> list[SpeedEvidence]:
+    """The knowledge base's speed_evidence items whose condition holds for these answers."""
+    out = []
+    for item in kb.speed_evidence:
+        node = kb.evidence_conditions.get(item.id) or expr.parse(item.when)
+        if expr.evaluate(node, values) is True:
+            out.append(item)
+    return out
+
+
+def needed_workloads(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The workloads a probe must run to speak for this project (empty: none represents it)."""
+    items = matching_evidence(kb, values)
+    if not items or any(not i.workloads for i in items):
+        return ()
+    return tuple(dict.fromkeys(w for i in items for w in i.workloads))
+
+
+def project_workloads(answers: Mapping[str, Any],
+                      kb: KnowledgeBase | None = None) -> tuple[str, ...] | None:
+    """The workloads `advisor run` probes for this project: those its speed evidence names;
+    mlp-digits alone (the cheapest: installed, learned, sees the GPU) when no workload represents
+    it; None (every workload) when the answers do not say which project it is."""
+    if kb is None:
+        from advisor.kb.loader import load_bundled
+
+        kb = load_bundled()
+    if not matching_evidence(kb, answers):
+        return None
+    return needed_workloads(kb, answers) or ("mlp-digits",)
+
+
+def _choose(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[SpeedEvidence | None, str]:
+    """The one item that speaks for the project, or None and the reason (a note)."""
+    items = matching_evidence(kb, values)
+    if not items:
+        modality = values.get("modality")
+        what = f"modality {modality}" if isinstance(modality, str) else "no modality answered"
+        return None, (f"No probe workload represents this project ({what}), so measured speed "
+                      "moves no score.")
+    empty = [i for i in items if not i.workloads]
+    if empty:
+        return None, (f"No probe workload represents this project ({empty[0].id}): "
+                      f"{empty[0].rationale} Measured speed moves no score.")
+    kinds = {(i.workloads, i.measure) for i in items}
+    if len(kinds) > 1:
+        return None, ("The knowledge base names more than one workload for this project ("
+                      + ", ".join(i.id for i in items) + "), so measured speed moves no score.")
+    return items[0], ""
+
+
+def machine_mismatch(probe: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
+    """Why the probed machine does not stand for the project's training hardware, if it does not."""
+    gpus = [g for g in (probe.get("gpus") or []) if isinstance(g, Mapping)]
+    vendors = {str(g.get("vendor", "")).lower() for g in gpus}
+    names = ", ".join(sorted({str(g.get("name") or g.get("vendor") or "?") for g in gpus}))
+    hardware = values.get("training_hardware")
+    label = HARDWARE_LABEL.get(hardware, str(hardware)) if isinstance(hardware, str) else ""
+    if isinstance(hardware, str) and hardware in GPU_HARDWARE:
+        if not gpus:
+            return (f"The probe ran on a machine without a GPU, but the project trains on {label}: "
+                    "its numbers do not measure that hardware, so measured speed moves no score. "
+                    "Run `advisor probe` on the training machine.")
+        if GPU_HARDWARE[hardware] not in vendors:
+            return (f"The probe measured {names}, but the project trains on {label}: its "
+                    "numbers do not measure that hardware, so measured speed moves no score.")
+    if hardware == "cpu_only" and gpus and _ran_on_gpu(probe):
+        return (f"The probe trained on a GPU ({names}), but the project trains on the CPU: "
+                "measured speed moves no score. Probe with the GPU hidden "
+                "(CUDA_VISIBLE_DEVICES=) or on the training machine.")
+    scale = values.get("scale")
+    if scale in ("multi_gpu", "multi_node") and len(gpus) < 2:
+        probed = "one GPU" if len(gpus) == 1 else "no GPU"
+        what = "multi-GPU" if scale == "multi_gpu" else "multi-node"
+        return (f"The probe measured {probed} on one machine, but the project trains {what}: "
+                "single-device speed does not measure that, so measured speed moves no score.")
+    return None
+
+
+def _ran_on_gpu(probe: Mapping[str, Any]) -> bool:
+    return any(r.get("ran_on") == "gpu" for r in _rows(probe) if _row_ok(r))
+
+
+def _contended(row: Mapping[str, Any]) -> bool:
+    if row.get("contended") is True:
+        return True
+    return any(str(f).startswith("contended") for f in (row.get("flags") or []))
+
+
+def _spread(wl: Mapping[str, Any], median: float, within_iqr: float | None,
+            repeats: int) -> tuple[float, bool]:
+    """The relative spread that separates candidates, and whether it is between processes."""
+    between = wl.get("processes")  # the spread between fresh processes (--repeat; run engineer)
+    if isinstance(between, Mapping):
+        spread, n = _num(between.get("spread")), _num(between.get("n"))
+        if spread is not None and n is not None and n >= 2:
+            return max(spread, MIN_SPREAD), True
+    within = (within_iqr or 0.0) / median if median else 0.0
+    return max(within, ONE_PROCESS_SPREAD if repeats < 2 else MIN_SPREAD), False
+
+
+def _throughput(row: Mapping[str, Any], workload: str) -> Speed | str | None:
+    """The row's samples/s on the workload, a reason it does not count, or None (not run)."""
     wl = (row.get("workloads") or {}).get(workload)
     if not isinstance(wl, Mapping):
         return None
     sps = wl.get("samples_per_s")
-    if not isinstance(sps, Mapping):
+    sps = sps if isinstance(sps, Mapping) else {}
+    median = _num(sps.get("median"))
+    if median is None or median <= 0:
         return None
-    median, iqr = sps.get("median"), sps.get("iqr", 0.0)
-    if not isinstance(median, (int, float)) or median <= 0 or not math.isfinite(median):
-        return None
-    acc = wl.get("accuracy")
-    if isinstance(acc, (int, float)) and acc < ACCURACY_GATE.get(workload, 0.5):
-        return None  # did not learn: its speed means nothing
-    iqr = float(iqr) if isinstance(iqr, (int, float)) and math.isfinite(iqr) else 0.0
-    return float(median), max(iqr, 0.0)
+    acc = _num(wl.get("accuracy"))
+    name = str(row.get("name"))
+    if acc is not None and acc < gate(workload):
+        return f"{name} did not learn {workload} (accuracy {acc:.2f})"
+    n = sps.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < MIN_TIMED_BLOCKS:
+        return (f"{name} has fewer than {MIN_TIMED_BLOCKS} timed blocks on {workload}, so its "
+                "spread is unknown")
+    repeats = row.get("repeats") if isinstance(row.get("repeats"), int) else 1
+    spread, between = _spread(wl, median, _num(sps.get("iqr")), repeats)
+    return Speed("", name, workload, median, spread, between,
+                 f"{name} {median:,.0f} samples/s on {workload}")
 
 
-def best_rows(
-    kb: KnowledgeBase, probe: Mapping[str, Any], workload: str
-) -> dict[str, tuple[str, float, float]]:
-    """candidate -> (row name, median samples/s, IQR) of its fastest ok row on the workload."""
+def _time_to_accuracy(row: Mapping[str, Any], workload: str) -> Speed | str | None:
+    wl = (row.get("workloads") or {}).get(workload)
+    if not isinstance(wl, Mapping):
+        return None
+    name = str(row.get("name"))
+    tta = wl.get("time_to_accuracy")
+    if not isinstance(tta, Mapping):
+        return f"{name} has no time-to-accuracy number on {workload} (probe from an older advisor)"
+    target = _num(tta.get("target")) or 0.0
+    seconds = _num(tta.get("s"))
+    if not tta.get("reached") or seconds is None or seconds <= 0:
+        best = _num(tta.get("best_accuracy"))
+        got = f" (best {best:.3f})" if best is not None else ""
+        return f"{name} did not reach {target:.2f} test accuracy on {workload}{got}"
+    runs = tta.get("runs") if isinstance(tta.get("runs"), int) else 1
+    iqr = _num(tta.get("iqr_s"))
+    if runs >= 2 and iqr is not None:
+        spread, between = max(iqr / seconds, MIN_SPREAD), True
+    else:
+        spread, between = ONE_PROCESS_SPREAD, False
+    return Speed("", name, workload, 1.0 / seconds, spread, between,
+                 f"{name} reaches {target:.2f} test accuracy on {workload} in {seconds:.2f} s")
+
+
+def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
+             values: Mapping[str, Any]) -> ProjectSpeed:
+    """What the probe says about the project's speed (see the module docstring)."""
+    item, why_not = _choose(kb, values)
+    if item is None:
+        return ProjectSpeed(None, {}, [why_not], [])
+    blockers: list[str] = []
+    mismatch = machine_mismatch(probe, values)
+    if mismatch:
+        blockers.append(mismatch)
+    run = probe.get("run") if isinstance(probe.get("run"), Mapping) else {}
+    if run.get("busy") is True:
+        load = run.get("load_avg_before")
+        load_text = (f" (load {load[0]:.1f} before the run)" if isinstance(load, list) and load
+                     and _num(load[0]) is not None else "")
+        blockers.append(f"The probe's machine was busy{load_text}: its speed numbers are not "
+                        "valid, so measured speed moves no score. Probe again on a quiet machine.")
+    elif run.get("quiet") is False and not any(_contended(r) for r in _rows(probe)):
+        blockers.append("The probe was not measured quiet (other work competed for its cores): "
+                        "its speed numbers are not valid, so measured speed moves no score.")
+    measure = _time_to_accuracy if item.measure == "time_to_accuracy" else _throughput
+    on_gpu = _ran_on_gpu(probe)
+    if on_gpu and item.measure == "samples_per_s":
+        large = [gpu_variant(w) for w in item.workloads]
+        if not any(large[0] in (r.get("workloads") or {}) for r in _rows(probe) if _row_ok(r)):
+            blockers.append(
+                f"On a GPU, {item.workloads[0]} measures kernel-launch overhead, not training "
+                f"speed, and this probe has no GPU-sized numbers ({large[0]}: `advisor probe` "
+                "runs them on a GPU; this file is older), so measured speed moves no score.")
+        item = _with_workloads(item, tuple(large))
     rows = {str(r.get("name")): r for r in _rows(probe) if _row_ok(r)}
-    out: dict[str, tuple[str, float, float]] = {}
+    speeds: dict[str, Speed] = {}
+    notes: list[str] = []
+    unmeasured: list[str] = []
+    contended: list[str] = []
     for cand in kb.candidates:
-        best: tuple[str, float, float] | None = None
+        best: Speed | None = None
+        reasons: list[str] = []
+        mine = speaks_for(cand.probe_rows, item.workloads)
         for name in cand.probe_rows:
             if name not in rows:
                 continue
-            got = _throughput(rows[name], workload)
-            if got and (best is None or got[0] > best[1]):
-                best = (name, got[0], got[1])
+            for workload in mine:
+                got = measure(rows[name], workload)
+                if isinstance(got, str):
+                    reasons.append(got)
+                elif got is not None:
+                    if _contended(rows[name]):
+                        contended.append(name)
+                    if best is None or got.value > best.value:
+                        best = got
         if best is not None:
-            out[cand.id] = best
-    return out
-
-
-def speed_facts(kb: KnowledgeBase, probe: Mapping[str, Any], modality: str | None) -> dict[str, Any]:
-    workload = WORKLOAD_FOR_MODALITY.get(modality or "", "cnn-digits")
-    best = best_rows(kb, probe, workload)
-    if not best:
-        return {}
-    top = max(best.values(), key=lambda b: b[1])[1]
-    out: dict[str, Any] = {f"probe.{c}.relative_speed": v[1] / top for c, v in best.items()}
-    out["probe.fastest"] = max(best, key=lambda c: best[c][1])
-    return out
-
-
-def _timed_blocks(probe: Mapping[str, Any], row_name: str, workload: str) -> int:
-    """How many timed blocks (of whole epochs) a row's median rests on (0: the file does not say)."""
-    for row in _rows(probe):
-        if row.get("name") == row_name:
-            wl = (row.get("workloads") or {}).get(workload)
-            sps = wl.get("samples_per_s") if isinstance(wl, Mapping) else None
-            n = sps.get("n") if isinstance(sps, Mapping) else None
-            return n if isinstance(n, int) and not isinstance(n, bool) else 0
-    return 0
-
-
-def not_quiet(probe: Mapping[str, Any], rows: list[str]) -> str | None:
-    """Why these rows' speeds were not measured quiet (a busy machine, a contended row), or None.
-
-    A busy or contended measurement moves no score (DESIGN.md "Probes").
-    """
-    run = probe.get("run") if isinstance(probe.get("run"), Mapping) else {}
-    assert isinstance(run, Mapping)
-    if run.get("busy") is True:
-        load = run.get("load_avg_before")
-        at = f" (load {load[0]:.1f})" if isinstance(load, list) and load else ""
-        return f"the machine was busy before the probe{at}"
-    by_name = {str(r.get("name")): r for r in _rows(probe)}
-    contended = [n for n in rows if by_name.get(n, {}).get("contended") is True]
+            speeds[cand.id] = Speed(cand.id, best.row, best.workload, best.value, best.spread,
+                                    best.between_processes, best.text)
+        else:
+            unmeasured.append(f"{cand.name} ({reasons[0] if reasons else _absent(probe, cand, mine)})")
     if contended:
-        return (f"{', '.join(contended)} shared {'its' if len(contended) == 1 else 'their'} "
-                "cores with other processes while training (contended)")
-    return None
+        blockers.append("Other work competed for the CPU while " + ", ".join(sorted(contended))
+                        + " trained (contended): speed numbers are not valid, so measured speed "
+                        "moves no score.")
+    what = _what(probe, item)
+    if unmeasured:
+        notes.append(f"Not measured on {what}: " + "; ".join(unmeasured)
+                     + ". Their performance ratings stay as the knowledge base has them.")
+    if len(speeds) == 1:
+        only = next(iter(speeds))
+        blockers.append(f"Only {kb.candidate(only).name} was measured on {what}; relative speed "
+                        "needs two, so measured speed moves no score.")
+    elif not speeds and not blockers:
+        blockers.append(f"This probe did not measure {what} for any candidate (a --quick probe "
+                        "runs mlp-digits only), so measured speed moves no score; `advisor "
+                        "probe` without --quick measures it.")
+    return ProjectSpeed(item, speeds, blockers, notes)
 
 
-def _between(probe: Mapping[str, Any], row_name: str, workload: str) -> float:
-    """The relative spread between a row's fresh processes on a workload (0: unknown)."""
-    for row in _rows(probe):
-        if row.get("name") == row_name:
-            wl = (row.get("workloads") or {}).get(workload)
-            procs = wl.get("processes") if isinstance(wl, Mapping) else None
-            spread = procs.get("spread") if isinstance(procs, Mapping) else None
-            if isinstance(spread, (int, float)) and math.isfinite(spread) and spread > 0:
-                return float(spread)
-    return 0.0
+def speaks_for(probe_rows: tuple[str, ...], workloads: tuple[str, ...]) -> tuple[str, ...]:
+    """The workload that speaks for a candidate: the first of ``workloads`` (in the knowledge
+    base's order of preference) that one of its rows runs (the probe catalogue says which).
+
+    For tabular data that is gbdt-digits for scikit-learn (the family the knowledge base
+    recommends) and mlp-digits for the deep-learning frameworks: scikit-learn is never judged on
+    its MLP while its gradient-boosted trees are the measure, even when a probe lacks them.
+    """
+    from advisor.probe.catalog import ROWS
+
+    for workload in workloads:
+        base = workload.split("@")[0]
+        if any(base in ROWS[r].workloads for r in probe_rows if r in ROWS):
+            return (workload,)
+    return ()
+
+
+def gpu_variant(workload: str) -> str:
+    """The compute-bound size of a workload that a probe runs on a GPU (float32)."""
+    return f"{workload}{GPU_SIZE_SUFFIX}"
+
+
+def _with_workloads(item: SpeedEvidence, workloads: tuple[str, ...]) -> SpeedEvidence:
+    import dataclasses
+
+    return dataclasses.replace(item, workloads=workloads)
+
+
+def _target(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
+    described = probe.get("workloads") if isinstance(probe.get("workloads"), Mapping) else {}
+    for workload in item.workloads:
+        desc = described.get(workload)
+        target = _num(desc.get("target_accuracy")) if isinstance(desc, Mapping) else None
+        if target is not None:
+            return f"{target:.2f}"
+    return "the target"
+
+
+def _absent(probe: Mapping[str, Any], cand: Any, workloads: tuple[str, ...]) -> str:
+    """Why a candidate has no number on the project's workload."""
+    statuses = {str(r.get("name")): r.get("status") for r in _rows(probe)}
+    mine = [statuses[r] for r in cand.probe_rows if r in statuses]
+    if not mine:
+        return "not in this probe"
+    if all(s == "missing" for s in mine):
+        return "not installed - performance not measured"
+    if not any(s == "ok" for s in mine):
+        return "its probe failed"
+    return "not run in this probe" if workloads else "no such workload"
+
+
+def clusters(speeds: Mapping[str, Speed]) -> list[list[Speed]]:
+    """Candidates grouped, fastest first, where their bands overlap (a chain of overlaps)."""
+    ordered = sorted(speeds.values(), key=lambda s: -s.log2)
+    groups: list[list[Speed]] = []
+    for speed in ordered:
+        last = groups[-1][-1] if groups else None
+        if last is not None and last.log2 - last.half_width <= speed.log2 + speed.half_width:
+            groups[-1].append(speed)
+        else:
+            groups.append([speed])
+    return groups
+
+
+def ratings(speeds: Mapping[str, Speed]) -> dict[str, float]:
+    """Rating change per measured candidate: its group's log2 speed against the centre (the mean
+    over measured candidates), POINTS_PER_DOUBLING per doubling, within +/- MAX_POINTS."""
+    groups = clusters(speeds)
+    level = {s.candidate: sum(m.log2 for m in g) / len(g) for g in groups for s in g}
+    centre = sum(level.values()) / len(level)
+    return {c: round(max(-MAX_POINTS, min(MAX_POINTS, POINTS_PER_DOUBLING * (v - centre))), 3)
+            for c, v in level.items()}
+
+
+def speed_facts(kb: KnowledgeBase, probe: Mapping[str, Any],
+                values: Mapping[str, Any]) -> dict[str, Any]:
+    """probe.<candidate>.relative_speed (1.0 = fastest) and probe.fastest, only when the probe
+    can speak for the project's speed at all (same policy as :func:`measurer`)."""
+    ev = evidence(kb, probe, values)
+    if not ev.usable:
+        return {}
+    top = max(ev.speeds.values(), key=lambda s: s.value)
+    out: dict[str, Any] = {f"probe.{c}.relative_speed": s.value / top.value
+                           for c, s in ev.speeds.items()}
+    out["probe.fastest"] = top.candidate
+    return out
 
 
 def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[str]:
@@ -198,92 +468,62 @@ def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[s
 
 
 def measurer(probe: Mapping[str, Any]):
-    """A callable for engine.Inputs: measured speed -> performance rating changes, noise-aware."""
+    """A callable for engine.Inputs: measured speed -> performance rating changes (see the
+    module docstring for the policy)."""
 
     def measure(kb: KnowledgeBase, fact_values: Mapping[str, Any], weights: Mapping[str, float]):
-        modality = fact_values.get("modality")
-        workload = WORKLOAD_FOR_MODALITY.get(modality if isinstance(modality, str) else "", "cnn-digits")
-        best = best_rows(kb, probe, workload)
+        ev = evidence(kb, probe, fact_values)
         deltas: list[MeasuredDelta] = []
         measurements: list[Measurement] = []
-        notes: list[str] = partly_measured_notes(kb, probe)
-        why = not_quiet(probe, [row for row, _, _ in best.values()])
-        if why:
-            top = max((b[1] for b in best.values()), default=0.0)
-            for cand, (row, med, _iqr) in best.items():
-                measurements.append(Measurement(
-                    candidate=cand, criterion="performance", row=row, workload=workload,
-                    value=med / top if top else 0.0, rating=0.0, points=0.0,
-                    detail=f"{row} {med:,.0f} samples/s on {workload} (not measured quiet)"))
-            notes.insert(0, f"Measured speed moves no score: {why}, so the numbers may show "
-                            "the other work rather than the frameworks. Probe again on a quiet "
-                            "machine.")
+        notes = list(ev.blockers) + partly_measured_notes(kb, probe) + ev.notes
+        if not ev.usable:
             return deltas, measurements, notes
-        if len(best) < 2:
-            if best:
-                notes.append(f"Only one framework was measured on {workload}; speed moves no score.")
-            else:
-                others = [w for w in sorted(set(WORKLOAD_FOR_MODALITY.values()))
-                          if w != workload and len(best_rows(kb, probe, w)) >= 2]
-                if others:
-                    notes.append(
-                        f"The project's data matches {workload}, which this probe did not measure "
-                        f"(it has {', '.join(others)} only, as a --quick probe does), so speed "
-                        f"moves no score; run `advisor probe` without --quick to include it.")
-            return deltas, measurements, notes
-        fastest = max(best, key=lambda c: best[c][1])
-        f_row, f_med, f_iqr = best[fastest]
-        f_n = _timed_blocks(probe, f_row, workload)
-        for cand, (row, med, iqr) in best.items():
-            rel = med / f_med
-            # apart only beyond both the blocks' spread and the spread between fresh processes
-            between = max(_between(probe, row, workload), _between(probe, f_row, workload))
-            overlap = med + iqr / 2 >= f_med - f_iqr / 2 or 1 - rel <= between
-            n = _timed_blocks(probe, row, workload)
-            if cand != fastest and not overlap and min(n, f_n) < MIN_TIMED_BLOCKS:
-                # Without enough timed blocks the spread itself is unknown: say so, move nothing.
+        assert ev.item is not None
+        change = ratings(ev.speeds)
+        centre = 2 ** (sum(s.log2 for s in ev.speeds.values()) / len(ev.speeds))
+        groups = clusters(ev.speeds)
+        if len(groups) == 1:
+            notes.insert(0, f"The measured candidates are too close on {_what(probe, ev.item)} "
+                         "to separate (" + "; ".join(_band(kb, s) for s in groups[0])
+                         + "), so measured speed moves no score.")
+        kind = ("between processes" if all(s.between_processes for s in ev.speeds.values())
+                else "one process per row: a fresh process alone can vary 2x")
+        for group in groups:
+            for speed in group:
+                rating = change[speed.candidate]
+                rel = speed.value / centre
+                ties = [kb.candidate(o.candidate).name for o in group if o is not speed]
+                detail = (f"{speed.text} = {rel:.2f}x the measured candidates' geometric mean"
+                          + (f"; within the spread of {', '.join(ties)}" if ties else ""))
+                points = weights.get("performance", 0.0) * rating
                 measurements.append(Measurement(
-                    candidate=cand, criterion="performance", row=row, workload=workload, value=rel,
-                    rating=0.0, points=0.0,
-                    detail=(f"{row} {med:,.0f} samples/s on {workload} = {rel:.2f}x the fastest, "
-                            f"but only {min(n, f_n)} timed blocks: spread unknown")))
-                notes.append(
-                    f"{kb.candidate(cand).name} and {kb.candidate(fastest).name} cannot be separated "
-                    f"on {workload}: fewer than {MIN_TIMED_BLOCKS} timed blocks, so the spread is "
-                    "unknown; speed moves no score."
-                )
-                continue
-            if cand == fastest or overlap:
-                rating = 0.0
-                detail = (f"{row} {med:,.0f} samples/s on {workload}"
-                          + ("" if cand == fastest else f", within the measured spread of {f_row}"))
-                if cand != fastest:
-                    notes.append(
-                        f"{kb.candidate(cand).name} and {kb.candidate(fastest).name} are too close "
-                        f"on {workload} to separate ({med:,.0f} +/- {iqr:,.0f} vs "
-                        f"{f_med:,.0f} +/- {f_iqr:,.0f} samples/s"
-                        + (f"; fresh processes differed by {between:.0%}" if between else "")
-                        + ")."
-                    )
-            else:
-                rating = max(-MAX_PENALTY, MAX_PENALTY / 4 * math.log2(rel))
-                rating = round(rating, 3)
-                detail = (f"{row} {med:,.0f} samples/s on {workload} = {rel:.2f}x the fastest "
-                          f"({f_row} {f_med:,.0f})")
-            points = weights.get("performance", 0.0) * rating
-            measurements.append(Measurement(candidate=cand, criterion="performance", row=row,
-                                            workload=workload, value=rel, rating=rating,
-                                            points=points, detail=detail))
-            if rating != 0.0:
-                deltas.append(MeasuredDelta(cand, "performance", rating,
-                                            f"measured:{workload}", detail))
+                    candidate=speed.candidate, criterion="performance", row=speed.row,
+                    workload=speed.workload, value=rel, rating=rating, points=points,
+                    detail=detail))
+                if rating != 0.0:
+                    deltas.append(MeasuredDelta(speed.candidate, "performance", rating,
+                                                f"measured:{speed.workload}", detail))
+        if deltas:
+            notes.append(f"Speed on {ev.item.id.removeprefix('speed.')} "
+                         f"({', '.join(ev.item.workloads)}) moved performance ratings, relative "
+                         f"to the measured candidates' mean; spread: {kind}.")
         return deltas, measurements, notes
 
     return measure
 
 
+def _band(kb: KnowledgeBase, speed: Speed) -> str:
+    return f"{kb.candidate(speed.candidate).name}: {speed.text} +/- {speed.spread / 2:.0%}"
+
+
+def _what(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
+    """What the project is measured on: a workload, or time to accuracy on some."""
+    if item.measure == "time_to_accuracy":
+        return f"time to {_target(probe, item)} test accuracy on {' / '.join(item.workloads)}"
+    return item.workloads[0]
+
+
 # ------------------------------------------------------------------------------- scaling
-SCALING_ACCURACY_GATE = 0.8
 
 
 def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:

@@ -54,26 +54,7 @@ def _read(path: Path) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- redaction
-_UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F-]{8,}\b|\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}"
-                   r"[0-9a-fA-F]{12}\b")
-
-
-def redact(text: str, home: str | None = None, user: str | None = None) -> str:
-    """Remove GPU UUIDs, the home folder and the user name from free text."""
-    home = home if home is not None else os.path.expanduser("~")
-    if user is None:
-        try:
-            import getpass
-
-            user = getpass.getuser()
-        except Exception:  # noqa: BLE001 - no user name is fine
-            user = None
-    text = _UUID.sub("<uuid>", text)
-    if home and home not in ("/", "~") and len(home) > 1:
-        text = text.replace(home, "~")
-    if user and len(user) >= 3 and user not in ("root",):
-        text = re.sub(rf"(?<![\w]){re.escape(user)}(?![\w])", "<user>", text)
-    return text
+from advisor.infra.privacy import redact  # noqa: E402,F401  (the one redaction; runner imports it here)
 
 
 # ------------------------------------------------------------------------------------------- CPU
@@ -332,19 +313,23 @@ ENV_NAMES = (
     "JAX_PLATFORMS", "JAX_ENABLE_X64", "KERAS_BACKEND", "PYTORCH_CUDA_ALLOC_CONF",
     "CUBLAS_WORKSPACE_CONFIG",
 )
-ENV_PREFIXES = ("TF_",)
-# TF_ also names Terraform's variables (TF_VAR_*, TF_CLI_*, TF_LOG...): not TensorFlow, and they
-# can hold paths and secrets.
-ENV_NOT_TENSORFLOW = ("TF_VAR_", "TF_CLI_", "TF_LOG", "TF_INPUT", "TF_IN_AUTOMATION",
-                      "TF_WORKSPACE", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "TF_REGISTRY_",
-                      "TF_TOKEN_", "TF_IGNORE", "TF_APPEND_USER_AGENT", "TF_STATE_")
+# TensorFlow's own variables that change what the probe measures, by name: an allow-list, never
+# a prefix. TF_ also names TensorFlow's TF_CONFIG (cluster host names), its file-system
+# credentials (TF_HTTP_*, TF_ENCRYPTION_*, passphrases) and Terraform's TF_VAR_*/TF_TOKEN_*
+# secrets; none of those is recorded (issue 15, item 10).
+ENV_TENSORFLOW = (
+    "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_FORCE_GPU_ALLOW_GROWTH",
+    "TF_GPU_ALLOCATOR", "TF_XLA_FLAGS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS",
+    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_GPU_THREAD_MODE",
+    "TF_GPU_THREAD_COUNT", "TF_USE_LEGACY_KERAS", "TF_ENABLE_AUTO_MIXED_PRECISION",
+    "TF_USE_CUDNN_AUTOTUNE", "TF_CUDNN_USE_AUTOTUNE", "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS",
+)
 
 
 def get_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Variables that change results, as the user set them (values redacted)."""
+    """Variables that change results, by allow-list, as the user set them (values redacted)."""
     env = os.environ if environ is None else environ
-    found = {k: v for k, v in env.items()
-             if k in ENV_NAMES or (k.startswith(ENV_PREFIXES) and not k.startswith(ENV_NOT_TENSORFLOW))}
+    found = {k: v for k, v in env.items() if k in ENV_NAMES or k in ENV_TENSORFLOW}
     return {k: redact(v)[:300] for k, v in sorted(found.items())}
 
 

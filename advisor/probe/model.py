@@ -4,11 +4,12 @@ Every reader (the facts for the engine, the reports, `compare`, the live view) g
 :class:`ProbeDocument` from :func:`load_probe`, and nothing else reads probe JSON. The classes
 own their format (like pyperf's ``Run``/``Benchmark``): :func:`load_probe` / :meth:`ProbeDocument.
 from_dict` validate at the boundary, :meth:`ProbeDocument.to_dict` / ``to_json`` write it back.
-Stdlib only (dataclasses and one validating converter), so reading a probe costs no pydantic.
+Stdlib only (dataclasses, and the one converter of advisor.infra.typedjson), so reading a probe
+costs no pydantic.
 
-Validation at the boundary: the file's size, its nesting depth, strict numbers (no NaN or
-infinity, no number that overflows a double, no integer beyond 64 bits), strings that are valid
-Unicode (no lone surrogates), and every known field's type. Each problem is one
+Validation at the boundary: the file's size and its bounds (rows, workloads, lists: here), then
+typedjson's strict JSON (no NaN or infinity, numbers 0 or of magnitude 1e-30..1e15, no lone
+surrogate, bounded nesting) and every known field's type. Each problem is one
 :class:`~advisor.infra.errors.BadInput` line naming the file and the field. Keys this advisor
 does not know are kept (``extra``) and written back, so an older advisor reads a newer file of
 the same major version; a newer major version is refused by name.
@@ -33,26 +34,19 @@ See docs/architecture.md for the whole data flow.
 
 from __future__ import annotations
 
-import collections.abc
-import json
-import math
-import types
-import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar
 
-from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
+from advisor.infra import typedjson
+from advisor.infra.errors import FileProblem, SchemaError, VersionError
 from advisor.probe import policy
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 MAX_PROBE_BYTES = 8 * 1024 * 1024
-MAX_DEPTH = 32  # nesting of objects and arrays; a probe file needs 6
-MAX_INT = 2**63  # integers at or beyond this are refused (no count or byte size is that big)
-# Every number in a probe file is 0 or has a magnitude in this range (1 PB of memory, 1e15
-# samples/s; timings of a femtosecond): derived ratios, logs and chart positions stay finite
-# (5e-324 against 1e308 reached log2(0); medians near 1.7e308 overflowed the charts).
-NUMBER_MAGNITUDE = (1e-30, 1e15)
 # What a probe file may hold, bounded so that rendering and comparing stay fast (issue 15.6).
 MAX_ROWS = 64
 MAX_WORKLOADS = 32  # distinct workload names in one file
@@ -517,10 +511,10 @@ class ProbeDocument:
         if version < 1:
             raise VersionError(f"unknown probe schema version {version}", path=where)
         check_bounds(data, where)
-        return _build(cls, data, "", _Context(where))
+        return typedjson.build(cls, data, where)
 
     def to_dict(self) -> dict[str, Any]:
-        return _dump(self)
+        return typedjson.dump(self)
 
     def to_json(self) -> str:
         from advisor.infra import jsonio  # strict JSON: a NaN measured is written as null
@@ -528,7 +522,6 @@ class ProbeDocument:
         return jsonio.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
-ProbeReport = ProbeDocument  # the name the probe runner and older tests use
 
 
 def load_probe(path: str | Path) -> ProbeDocument:
@@ -559,208 +552,12 @@ def load_probe(path: str | Path) -> ProbeDocument:
 
 def loads(text: str, where: str = "<probe>") -> ProbeDocument:
     """Parse probe JSON text strictly and validate it."""
-    try:
-        data = json.loads(text, parse_constant=_Bad, parse_float=_float, parse_int=_int)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
-                         line=exc.lineno) from exc
-    except RecursionError:
-        raise ParseError(f"nested too deeply (limit {MAX_DEPTH} levels)", path=where) from None
-    return ProbeDocument.from_dict(data, where)
-
-
-T = typing.TypeVar("T")
+    return ProbeDocument.from_dict(typedjson.loads(text, where), where)
 
 
 def parse(cls: type[T], data: Any, where: str = "<probe>") -> T:
     """One part of the document (a ``FrameworkRow`` while the probe pools, say), validated."""
-    return _build(cls, data, "", _Context(where))  # type: ignore[no-any-return]
-
-
-# ------------------------------------------------------------------- strict JSON numbers
-class _Bad:
-    """A number JSON allows but a probe file must not hold (NaN, infinity, overflow)."""
-
-    def __init__(self, text: str):
-        self.text = text if len(text) <= 30 else text[:27] + "..."
-
-
-def _in_range(value: float) -> bool:
-    low, high = NUMBER_MAGNITUDE
-    return value == 0 or low <= abs(value) <= high
-
-
-def _float(text: str) -> float | _Bad:
-    value = float(text)
-    return value if math.isfinite(value) and _in_range(value) else _Bad(text)
-
-
-def _int(text: str) -> int | _Bad:
-    if len(text.lstrip("-")) > 19:
-        return _Bad(text)
-    value = int(text)
-    return value if -MAX_INT < value < MAX_INT and _in_range(value) else _Bad(text)
-
-
-# ---------------------------------------------------------------- the one converter
-class _Context:
-    def __init__(self, where: str):
-        self.where = where
-
-    def fail(self, loc: str, message: str) -> SchemaError:
-        return SchemaError(f"{loc or '(top)'}: {message}", path=self.where)
-
-
-def _join(loc: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{loc}[{key}]"
-    return f"{loc}.{key}" if loc else key
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, _Bad):
-        return f"the number {value.text} (not finite, or out of range)"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _text(value: str, loc: str, ctx: _Context) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ctx.fail(loc, "not valid Unicode text (a lone surrogate)") from None
-    return value
-
-
-def _plain(value: Any, loc: str, ctx: _Context, depth: int) -> Any:
-    """Any JSON value (an unknown key, an open mapping), checked the same way."""
-    if depth > MAX_DEPTH:
-        raise ctx.fail(loc, f"nested too deeply (limit {MAX_DEPTH} levels)")
-    if isinstance(value, _Bad):
-        raise ctx.fail(loc, f"{_kind(value)} is not allowed")
-    if isinstance(value, str):
-        return _text(value, loc, ctx)
-    if isinstance(value, list):
-        return [_plain(v, _join(loc, i), ctx, depth + 1) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
-                for k, v in value.items()}
-    return value
-
-
-def _convert(tp: Any, value: Any, loc: str, ctx: _Context, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise ctx.fail(loc, f"nested too deeply (limit {MAX_DEPTH} levels)")
-    if tp is Any:
-        return _plain(value, loc, ctx, depth)
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, loc, ctx, depth)
-    if isinstance(value, _Bad):
-        raise ctx.fail(loc, f"{_kind(value)} is not allowed")
-    if origin is Literal:
-        if value not in get_args(tp) or not isinstance(value, str):
-            allowed = ", ".join(str(a) for a in get_args(tp))
-            raise ctx.fail(loc, f"{_kind(value)} {_short(value)}is not one of: {allowed}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ctx.fail(loc, f"expected an array, got {_kind(value)}")
-        (inner, _) = get_args(tp)
-        return tuple(_convert(inner, v, _join(loc, i), ctx, depth + 1)
-                     for i, v in enumerate(value))
-    if origin in (Mapping, dict, collections.abc.Mapping):
-        if not isinstance(value, dict):
-            raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
-        _, inner = get_args(tp) or (str, Any)
-        out = {}
-        for k, v in value.items():
-            key = _text(k, loc, ctx)
-            item = (_build(inner, v, _join(loc, k), ctx, depth + 1, key=key)
-                    if is_dataclass(inner) else _convert(inner, v, _join(loc, k), ctx, depth + 1))
-            out[key] = item
-        return out
-    if is_dataclass(tp):
-        return _build(tp, value, loc, ctx, depth)  # type: ignore[arg-type]
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ctx.fail(loc, f"expected true or false, got {_kind(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ctx.fail(loc, f"expected an integer, got {_kind(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ctx.fail(loc, f"expected a number, got {_kind(value)}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ctx.fail(loc, f"expected a string, got {_kind(value)}")
-        return _text(value, loc, ctx)
-    raise TypeError(f"probe model: no converter for {tp!r} at {loc}")  # a bug in this module
-
-
-def _short(value: Any) -> str:
-    return f"{json.dumps(value)[:40]} " if isinstance(value, (str, int, float)) else ""
-
-
-def _build(cls: Any, value: Any, loc: str, ctx: _Context, depth: int = 0,
-           key: str | None = None) -> Any:
-    if not isinstance(value, dict):
-        raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
-    hints = _hints(cls)
-    known = {f.name: f for f in fields(cls) if f.name != "extra"}
-    key_field = getattr(cls, "KEY", None)
-    derived = getattr(cls, "DERIVED", ())
-    kwargs: dict[str, Any] = {}
-    for name, f in known.items():
-        if name == key_field:
-            kwargs[name] = key or ""
-        elif name in value:
-            kwargs[name] = _convert(hints[name], value[name], _join(loc, name), ctx, depth + 1)
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise ctx.fail(_join(loc, name), "field required")
-    kwargs["extra"] = {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
-                       for k, v in value.items() if k not in known and k not in derived}
-    return cls(**kwargs)
-
-
-def _dump(obj: Any) -> Any:
-    if is_dataclass(obj) and not isinstance(obj, type):
-        out: dict[str, Any] = dict(getattr(obj, "extra", {}))
-        key_field = getattr(obj, "KEY", None)
-        omit = getattr(obj, "OMIT_NONE", ())
-        for f in fields(obj):
-            if f.name in ("extra", key_field):
-                continue
-            value = getattr(obj, f.name)
-            if value is None and f.name in omit:
-                continue
-            out[f.name] = _dump(value)
-        for name in getattr(obj, "DERIVED", ()):
-            out[name] = getattr(obj, name)
-        return out
-    if isinstance(obj, (tuple, list)):
-        return [_dump(v) for v in obj]
-    if isinstance(obj, Mapping):
-        return {k: _dump(v) for k, v in obj.items()}
-    return obj
+    return typedjson.build(cls, data, where)
 
 
 def check_bounds(data: dict[str, Any], where: str) -> None:

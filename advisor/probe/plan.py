@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from advisor.probe.catalog import KERAS_ROWS, ROW_NAMES, ROWS, RUN_ORDER
 DEFAULT_EPOCHS = 3  # timed blocks per process
 DEFAULT_PROCESSES = 2  # fresh processes per row (see the module docstring)
 WORKLOADS = catalog.WORKLOADS
-# --quick drops cnn-digits (its tracing/compilation is most of a row's work beyond the import)
+# --quick drops cnn-digits, attn-digits and gbdt-digits (tracing/compilation is most of a row's
+# work beyond the import)
 # and runs one process per row; mlp-digits keeps its timed blocks.
 QUICK_WORKLOADS = ("mlp-digits",)
 QUICK_EPOCHS = 5
@@ -54,7 +56,7 @@ class ProbeOptions:
     quick: bool = False
     include_hostname: bool = False
     threads: int | None = None  # default: the usable cores
-    workloads: tuple[str, ...] | None = None  # default: both, or QUICK_WORKLOADS with quick
+    workloads: tuple[str, ...] | None = None  # default: all, or QUICK_WORKLOADS with quick
     epochs: int | None = None  # timed blocks per process; default DEFAULT_EPOCHS (quick: 5)
     python: str = sys.executable  # the interpreter that runs the children (--python)
     scripts: Path | None = None  # default: the bundled probes/
@@ -71,8 +73,8 @@ class ProbeOptions:
             raise BadInput(f"startup must be one of {', '.join(STARTUPS)}, not {self.startup!r}")
         if self.repeat is not None and self.repeat < 1:
             raise BadInput("--repeat must be at least 1")
-        if self.timeout_s <= 0:
-            raise BadInput("--timeout must be positive")
+        if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:  # nan would disable it
+            raise BadInput(f"--timeout must be a positive number of seconds, not {self.timeout_s}")
         if (self.epochs is not None and self.epochs < 1) or any(
                 w not in WORKLOADS for w in self.workloads or ()):
             raise BadInput(f"epochs must be >= 1 and workloads among {', '.join(WORKLOADS)}")
@@ -82,6 +84,10 @@ class ProbeOptions:
             self.scaling.validate()
         if not (os.path.isfile(self.python) and os.access(self.python, os.X_OK)):
             raise BadInput(f"--python {self.python}: not an executable file")
+        from advisor.probe.runner import default_memory_limit
+
+        default_memory_limit()  # a bad ADVISOR_PROBE_MEMORY_LIMIT_MB: one line now, not per row
+        scripts_dir()  # and a bad ADVISOR_PROBES_DIR
 
     def processes(self) -> int:
         """Fresh processes per row."""
@@ -107,11 +113,9 @@ def keras_backend_setting() -> tuple[str, str]:
     env = os.environ.get("KERAS_BACKEND", "").strip()
     if env:
         return env, "KERAS_BACKEND"
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    try:
-        backend = json.loads(Path(home, "keras.json").read_text(encoding="utf-8")).get("backend")
-    except (OSError, ValueError, AttributeError):
-        backend = None
+    from advisor.probe import kerasconf
+
+    backend = (kerasconf.read_user_config() or {}).get("backend")  # a FIFO there never blocks
     if isinstance(backend, str) and backend.strip():
         return backend.strip(), "keras.json"
     return "tensorflow", "Keras' default"
@@ -179,6 +183,9 @@ def choose_startup(requested: str, rows: int, cores: int) -> tuple[str, str]:
 def scripts_dir() -> Path:
     """The probe scripts: ``ADVISOR_PROBES_DIR`` when set (custom or test probes), else bundled."""
     override = os.environ.get("ADVISOR_PROBES_DIR")
+    if override and not Path(override, "harness.py").is_file():
+        raise BadInput(f"ADVISOR_PROBES_DIR={override[:200]} is not a folder of probe scripts "
+                       "(it has no harness.py); unset it to use the bundled probes")
     return Path(override) if override else probes_dir()
 
 

@@ -31,16 +31,18 @@ is_busy = policy.is_busy
 
 
 def workload_descriptions(frameworks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each workload is (protocol.SPECS), recorded in the probe file."""
     common = {"dataset": "sklearn digits (bundled)", "split": "80/20 stratified, random_state=0",
-              "scaling": "StandardScaler fit on train", "optimizer": "Adam lr 1e-3",
-              "loss": "cross-entropy", "dtype": "float32"}
-    return {
-        "mlp-digits": {**common, "model": "64-128-64-10 MLP, ReLU", "batch_size": 32,
-                       "train_flops_per_sample": _flops(frameworks, "mlp-digits")},
-        "cnn-digits": {**common, "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> "
-                       "dense 128 -> dense 10, ReLU", "batch_size": 128,
-                       "train_flops_per_sample": _flops(frameworks, "cnn-digits")},
-    }
+              "scaling": "StandardScaler fit on train", "dtype": "float32",
+              "target_accuracy": protocol.TARGET_ACCURACY}
+    neural = {"optimizer": "Adam lr 1e-3", "loss": "cross-entropy"}
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in protocol.SPECS.items():
+        out[name] = {**common, **({} if spec["family"] == "gbdt" else neural),
+                     "family": spec["family"], "model": spec["model"],
+                     "batch_size": spec["batch_size"], "accuracy_gate": spec["gate"],
+                     "train_flops_per_sample": _flops(frameworks, name)}
+    return out
 
 
 def _flops(frameworks: list[dict[str, Any]], workload: str) -> int | None:
@@ -74,7 +76,7 @@ def pool_row(spec: Row, results: list[ChildResult],
         "workloads": {},
         "flags": [],
     }
-    for key in ("backend", "backend_version", "float32_matmul_precision"):
+    for key in ("backend", "backend_version", "float32_matmul_precision", "keras_config"):
         if key in first:
             row[key] = first[key]
     if failed:
@@ -86,10 +88,18 @@ def pool_row(spec: Row, results: list[ChildResult],
         if failed.stderr_tail and failed.status in ("broken", "timeout"):
             row["stderr_tail"] = failed.stderr_tail[-2000:]
         return row
-    for workload in (w for w in spec.workloads if w in selected):
-        parts = [p["workloads"][workload] for p in payloads if workload in p.get("workloads", {})]
-        if parts:
-            row["workloads"][workload] = pool_workload(workload, parts)
+    for base in (w for w in spec.workloads if w in selected):
+        # the workload, then its GPU sizes (``cnn-digits@large``...), which only a GPU row runs
+        keys = [base] + sorted({k for p in payloads for k in p.get("workloads", {})
+                                if k.startswith(base + "@")})
+        for workload in keys:
+            parts = [p["workloads"][workload] for p in payloads
+                     if isinstance(p.get("workloads", {}).get(workload), dict)]
+            good = [p for p in parts if "samples_per_s" in p]
+            if good:
+                row["workloads"][workload] = pool_workload(workload, good)
+            elif parts:  # a GPU size that failed in the child (its error, not the row's)
+                row.setdefault("size_errors", {})[workload] = parts[0].get("error")
     if host_has_gpu and not row["sees_gpu"] and spec.name != "sklearn":
         row["flags"].append("gpu-not-visible")  # the host has a GPU this framework cannot use
     for workload, result in row["workloads"].items():
@@ -117,13 +127,17 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         "peak_gpu_mb": max((p.get("peak_gpu_mb") or 0 for p in parts), default=0) or None,
         "epochs": parts[0].get("epochs"),
         "batch_size": parts[0].get("batch_size"),
+        "precision": parts[0].get("precision", "float32"),
         "wall_s": _median([p.get("wall_s") for p in parts]),
         "train_flops_per_sample": parts[0].get("train_flops_per_sample"),
         "contention": [p["contention"] for p in parts if isinstance(p.get("contention"), dict)],
         "noisy": policy.is_noisy(median, iqr),
         "learned": policy.learned(name, accuracy),
     }
-    if name == "cnn-digits":
+    tta = pool_time_to_accuracy([p.get("time_to_accuracy") for p in parts])
+    if tta is not None:
+        out["time_to_accuracy"] = tta
+    if any("peak_source" in p for p in parts):  # judged against a matmul peak (harness)
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None
         flops = parts[0].get("train_flops_per_sample")
         achieved = median * flops / 1e9 if median and flops else None
@@ -134,6 +148,28 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
             "fraction_of_peak": round(achieved / peak, 4) if achieved and peak else None,
         })
     return out
+
+
+def pool_time_to_accuracy(parts: list[Any]) -> dict[str, Any] | None:
+    """Time to accuracy over N fresh-process runs: reached only when every run reached it; the
+    median and IQR of the runs' seconds (the spread between processes)."""
+    runs = [p for p in parts if isinstance(p, dict)]
+    if not runs:
+        return None
+    reached = [float(p["s"]) for p in runs
+               if p.get("reached") and isinstance(p.get("s"), (int, float))]
+    stats = policy.summary(reached) if len(reached) == len(runs) else None
+    return {
+        "target": runs[0].get("target"),
+        "reached": stats is not None,
+        "runs": len(runs),
+        "reached_runs": len(reached),
+        "s": _round(stats["median"], 4) if stats else None,
+        "iqr_s": _round(stats["iqr"], 4) if stats else None,
+        "values_s": [round(v, 4) for v in reached],
+        "epochs": _median([p.get("epochs") for p in runs if p.get("reached")]),
+        "best_accuracy": max((p.get("best_accuracy") or 0.0 for p in runs), default=None),
+    }
 
 
 def between_processes(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -206,10 +242,11 @@ CPU_PEAK_SOURCE = "numpy-float32-matmul-cpu"
 def apply_cpu_peak(frameworks: list[dict[str, Any]]) -> float | None:
     """One CPU reference per run: the best numpy matmul rate any row measured.
 
-    Every cnn-digits row on the CPU is then judged against the same number.
+    Every cnn-digits and attn-digits row on the CPU is then judged against the same number.
     """
-    cnn = [r["workloads"]["cnn-digits"] for r in frameworks if "cnn-digits" in r["workloads"]]
-    cpu = [w for w in cnn if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
+    judged = [wl for r in frameworks for wl in r["workloads"].values()
+              if isinstance(wl, dict) and "peak_source" in wl]
+    cpu = [w for w in judged if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
     if not cpu:
         return None
     peak = max(w["peak_gflops"] for w in cpu)

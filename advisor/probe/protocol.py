@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any
 
 PROTOCOL_VERSION = 2  # 2: calibration kernel (``calibration``), cpu_s per workload
 READY_LINE = "advisor-probe: ready"  # a --staged child, once it can train
@@ -33,10 +33,40 @@ GO = b"G"  # the parent's go byte for a --staged child
 STATUSES = ("ok", "missing", "broken", "timeout")
 ENV_PROTOCOL = "ADVISOR_PROBE_PROTOCOL"  # path of this file, for children without advisor
 
-# Every workload a probe child knows by name (its --workloads) and its batch; DESIGN.md
-# "Workloads".
-WORKLOADS = ("mlp-digits", "cnn-digits")
-BATCH = {"mlp-digits": 32, "cnn-digits": 128}
+# Every workload a probe child knows by name (its --workloads), defined once (DESIGN.md
+# "Workloads"). ``family``: the model family (families are compared by time to accuracy);
+# ``gate``: the test accuracy below which a row "did not learn" (its speed then means nothing);
+# ``chase_s``: see harness.TARGET_EXTRA_S. The parent records these in the probe file.
+SPECS: Dict[str, Dict[str, Any]] = {
+    "mlp-digits": {"family": "mlp", "batch_size": 32, "gate": 0.80,
+                   "model": "64-128-64-10 MLP, ReLU"},
+    "cnn-digits": {"family": "cnn", "batch_size": 128, "gate": 0.80,
+                   "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> dense 128 -> "
+                            "dense 10, ReLU"},
+    # Each digit read as a sequence of its 8 pixel rows (tokens of 8 features): the smallest
+    # model that exercises what text, audio and time-series models spend their time in.
+    "attn-digits": {"family": "transformer", "batch_size": 64, "gate": 0.70, "chase_s": 0.0,
+                    "model": "8 row tokens x 8 -> dense 64 + learned positions -> 2 post-norm "
+                             "transformer encoder layers (d_model 64, 4 heads, feed-forward 128, "
+                             "GELU, LayerNorm eps 1e-5, no dropout) -> mean over tokens -> "
+                             "dense 10"},
+    # scikit-learn's HistGradientBoostingClassifier: the family the knowledge base recommends
+    # for tabular data. One "epoch" is 5 more boosting rounds (warm start).
+    "gbdt-digits": {"family": "gbdt", "batch_size": None, "gate": 0.80,
+                    "model": "HistGradientBoostingClassifier (learning_rate 0.1, 31 leaves, "
+                             "no early stopping), 5 boosting rounds per epoch"},
+}
+WORKLOADS = tuple(SPECS)
+# A workload's GPU sizes (``<workload>@large``, harness.gpu_variants) train a few wide steps: their
+# accuracy must only beat chance (0.10) clearly, to catch a broken bf16 path.
+VARIANT_GATE = 0.20
+BATCH = {name: spec["batch_size"] for name, spec in SPECS.items()}
+# Time to accuracy: training seconds (the first epoch's tracing/compilation included, evaluation
+# excluded) until the test accuracy first reaches this. 0.95 on digits is reached within a few
+# epochs by the MLP, the CNN and gradient-boosted trees (and by scikit-learn's MLP in under a
+# second), well above what a broken or mis-tuned model reaches, and below the 0.96-0.98 plateau
+# where the 360-sample test split's granularity (one sample = 0.28 %) would decide.
+TARGET_ACCURACY = 0.95
 MIN_BLOCK_S = 0.05  # a timed block of whole epochs lasts at least this long (harness.time_epochs)
 
 # The environment of every child, whatever its row: frameworks allocate GPU memory as they need
@@ -52,7 +82,7 @@ CHILD_ENV = {
 CHILD_ENV_DEFAULTS = ("TF_CPP_MIN_LOG_LEVEL",)
 
 
-def thread_env(threads: int, xla_flags: Optional[str] = None) -> Dict[str, str]:
+def thread_env(threads: int, xla_flags: str | None = None) -> dict[str, str]:
     """Environment variables that pin the thread pools of BLAS, OpenMP, TF and XLA."""
     n = str(threads)
     xla = os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags
@@ -68,12 +98,12 @@ def thread_env(threads: int, xla_flags: Optional[str] = None) -> Dict[str, str]:
     }
 
 
-def result_line(result: Dict[str, Any]) -> str:
+def result_line(result: dict[str, Any]) -> str:
     """The child's one result: strict JSON on one line."""
     return json.dumps(result, sort_keys=True, allow_nan=False) + "\n"
 
 
-def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
+def parse_result(stdout: str) -> dict[str, Any] | None:
     """The child's one JSON object: the last non-empty line, an object with a known status."""
     lines = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
     line = lines[-1] if lines else ""
@@ -88,7 +118,7 @@ def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
     return data
 
 
-def quartiles(values: Any) -> Optional[tuple]:
+def quartiles(values: Any) -> tuple | None:
     """(Q1, median, Q3) with linear interpolation between order statistics (numpy's default,
     ``statistics.quantiles(method="inclusive")``); None for no values. The one definition: the
     parent's measurement policy (advisor.probe.policy) uses it too."""
@@ -106,7 +136,7 @@ def quartiles(values: Any) -> Optional[tuple]:
     return q(0.25), q(0.5), q(0.75)
 
 
-def quantiles(values: Any) -> Dict[str, Any]:
+def quantiles(values: Any) -> dict[str, Any]:
     """median, IQR and n of ``values`` (see :func:`quartiles`), as the probe file stores a rate."""
     qs = quartiles(values)
     if qs is None:
@@ -146,14 +176,14 @@ def calibrate(clock: Any = None, runs: int = CALIBRATION_RUNS) -> float:
 # ---------------------------------------------------------------------- contention evidence
 # What else ran on this child's cores while it trained, measured by the child around each
 # workload (Linux: /proc; elsewhere only the calibration readings and CPU time are known).
-def _allowed_cpus() -> Optional[set]:
+def _allowed_cpus() -> set | None:
     try:
-        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+        return set(os.sched_getaffinity(0))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return None
 
 
-def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
+def _busy_ticks(cpus: set | None) -> float | None:
     """Busy clock ticks (everything but idle and iowait) summed over ``cpus``, from /proc/stat."""
     try:
         with open("/proc/stat") as f:
@@ -168,7 +198,7 @@ def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
             continue
         try:
             index = int(parts[0][3:])
-            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
         except ValueError:
             continue
         if cpus is not None and index not in cpus:
@@ -178,7 +208,7 @@ def _busy_ticks(cpus: Optional[set]) -> Optional[float]:
     return total if seen else None
 
 
-def _run_delay_s() -> Optional[float]:
+def _run_delay_s() -> float | None:
     """Seconds this process's threads spent runnable but waiting for a core (Linux schedstat)."""
     try:
         tasks = os.listdir("/proc/self/task")
@@ -216,12 +246,12 @@ class ContentionWindow:
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
 
-    def close(self) -> Dict[str, Any]:
+    def close(self) -> dict[str, Any]:
         wall = self._time.perf_counter() - self.wall0
         cpu = self._time.process_time() - self.cpu0
         busy1, delay1 = _busy_ticks(self.cpus), _run_delay_s()
         after = calibrate()
-        out: Dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+        out: dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
                                "calibration_s": [round(self.before, 6), round(after, 6)],
                                "cores": len(self.cpus) if self.cpus else None,
                                "others_cpu_share": None, "run_delay_s": None}

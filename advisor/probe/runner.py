@@ -195,8 +195,15 @@ atexit.register(kill_all_children)
 def default_memory_limit() -> int:
     """Bytes a probe's process group may hold: ADVISOR_PROBE_MEMORY_LIMIT_MB, else half the RAM."""
     explicit = os.environ.get("ADVISOR_PROBE_MEMORY_LIMIT_MB")
-    if explicit and explicit.isdigit() and int(explicit) > 0:
-        return int(explicit) * 1024 * 1024
+    if explicit:
+        text = explicit.strip()
+        # ASCII digits only: "²".isdigit() is True, but int("²") raises
+        if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**40):
+            from advisor.infra.errors import BadInput
+
+            raise BadInput(f"ADVISOR_PROBE_MEMORY_LIMIT_MB must be a whole number of MiB "
+                           f"above 0, not {explicit[:20]!r}")
+        return int(text) * 1024 * 1024
     import psutil
 
     return max(1 << 30, psutil.virtual_memory().total // 2)
@@ -289,9 +296,26 @@ class Child:
             _live_tokens[self.pgid] = self.token
         assert self.proc.stdout is not None and self.proc.stderr is not None
         marker = (READY_LINE + "\n").encode() if self.staged else None
-        self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
-        self.err = _TailBuffer(self.proc.stderr)
-        self.watch = _MemoryWatch(self.proc.pid, self.pgid, self.limit)
+        try:
+            self.out = _TailBuffer(self.proc.stdout, marker=marker, on_marker=self.ready.set)
+            self.err = _TailBuffer(self.proc.stderr)
+            self.watch = _MemoryWatch(self.proc.pid, self.pgid, self.limit)
+        except (RuntimeError, MemoryError) as exc:
+            # no thread to watch it (``ulimit -v`` too low: "can't start new thread"): the
+            # child is killed and the row says why, instead of an AttributeError later
+            kill_tree(self.pgid)
+            kill_marked(self.token)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+                pass
+            with _live_lock:
+                _live_groups.discard(self.pgid)
+                _live_tokens.pop(self.pgid, None)
+            self.result = ChildResult(
+                "broken", None, f"cannot watch the probe: {exc} (too little memory for a "
+                "thread? a low `ulimit -v` does this)", None, time.perf_counter() - self.started)
+            return self
         self.tree = _Descendants(self.proc.pid)
         return self
 

@@ -32,6 +32,7 @@ Q3_N / (N Q1_1)). Knows nothing of the terminal; the parent never imports a fram
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import shutil
 import socket
@@ -79,6 +80,14 @@ class ScalingOptions:
                            "workers listen on --master-port + node rank)")
         if not self.master_addr or any(c.isspace() for c in self.master_addr):
             raise BadInput("--master-addr must be a host name or an IP address")
+        if self.nnodes == 1 and not (is_loopback(self.master_addr)
+                                     or self.master_addr == "localhost"):
+            # on one node nothing listens beyond loopback; an address of the LAN would make
+            # gloo listen on that interface
+            raise BadInput(f"--master-addr {self.master_addr} is for --nnodes > 1; on one node "
+                           "the workers meet on 127.0.0.1 only")
+        if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:
+            raise BadInput(f"--timeout must be a positive number of seconds, not {self.timeout_s}")
 
 
 @dataclass
@@ -354,11 +363,9 @@ def pool_scaling(row: dict[str, Any], results: list[tuple[str, ChildResult]],
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float] | None:
-    """Q1, median, Q3 with linear interpolation (the harness's convention)."""
-    xs = sorted(float(v) for v in values if isinstance(v, (int, float)) and v > 0)
-    if not xs:
-        return None
-    return policy.quantiles(xs)
+    """Q1, median, Q3 of the positive throughputs (protocol.quartiles)."""
+    return protocol.quartiles([float(v) for v in values
+                               if isinstance(v, (int, float)) and v > 0])
 
 
 def efficiency(one: list[float], many: list[float], world: int) -> dict[str, Any] | None:

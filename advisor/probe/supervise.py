@@ -16,8 +16,8 @@ Knows nothing of the terminal: progress goes to a callback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from advisor.probe.model import FrameworkRow, ScalingRow
 from advisor.probe.runner import ChildResult, StagedJob, run_child, run_staged

@@ -173,16 +173,13 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
 
         for wl in cmp.workloads[:charts_mod.MAX_WORKLOAD_CHARTS]:
             names = [n for n in cmp.frameworks
-                     if any((m.row(n) and wl in m.row(n).cells and m.row(n).cells[wl].median is not None)
+                     if any((c := m.cell(n, wl)) is not None and c.median is not None
                             for m in cmp.machines)]
             if not names:
                 continue
-            med, iqr = [], []
-            for n in names:
-                cells = [(m.row(n).cells.get(wl) if m.row(n) else None) for m in cmp.machines]
-                med.append([c.median if c and m.row(n).status == "ok" else None
-                            for c, m in zip(cells, cmp.machines)])
-                iqr.append([c.iqr if c else None for c in cells])
+            med = [[m.ok_median(n, wl) for m in cmp.machines] for n in names]
+            iqr = [[c.iqr if (c := m.cell(n, wl)) is not None else None for m in cmp.machines]
+                   for n in names]
             svg = charts_mod.throughput(names, [m.label for m in cmp.machines], med, iqr,
                                         title=f"Throughput on {wl}, per machine")
             chart_list.append({"uri": charts_mod.data_uri(svg),
@@ -210,12 +207,8 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
                                "caption": "Scaling efficiency = throughput with N workers / (N × "
                                           "1-worker throughput), 1.0 ideal; one colour per probe "
                                           "file; whiskers show the interval from the quartiles."})
-    cells = {}
-    for wl in cmp.workloads:
-        for name in cmp.frameworks:
-            for i, m in enumerate(cmp.machines):
-                r = m.row(name)
-                cells[(wl, name, i)] = r.cells.get(wl) if r else None
+    cells = {(wl, name, i): m.cell(name, wl) for wl in cmp.workloads
+             for name in cmp.frameworks for i, m in enumerate(cmp.machines)}
     return environment().get_template("compare.html.j2").render(
         cmp=cmp, cells=cells, status=_status, fastest_text=_fastest_text, charts=chart_list,
         scaling_cell=scaling_cell, scaling_heading=scaling_heading,

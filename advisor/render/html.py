@@ -11,10 +11,8 @@ import re
 from typing import Any
 
 from advisor.decision.assessment import Assessment
-from advisor.render import measured
-from advisor.render.context import answer_rows
-from advisor.render.robust_text import robustness_text
-from advisor.render.text import answer_text, clean
+from advisor.render import measured, view
+from advisor.render.text import clean
 
 _URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
 
@@ -97,72 +95,21 @@ def scaling_chart(sc: measured.Scaling | None) -> dict[str, str] | None:
 
 
 def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
-    rob = a.robustness
-    winner = a.name_of(a.winner)
-    intervals = {iv.criterion: iv for iv in rob.weight_intervals}
-    answers = [vars(row) for row in answer_rows(a)]
-    drivers = []
-    for w in a.weights:
-        iv = intervals.get(w.criterion)
-        drivers.append({
-            "name": w.name, "default": w.default, "weight": w.weight,
-            "low": iv.low if iv else None, "high": iv.high if iv else None,
-            "below": a.name_of(iv.limited_by_low) if iv and iv.limited_by_low else None,
-            "above": a.name_of(iv.limited_by_high) if iv and iv.limited_by_high else None,
-            "rules": w.rules,
-        })
-    crit_names = {w.criterion: w.name for w in a.weights}
-    table = measured.rows(a.probe)
-    wls = measured.workloads(table)
-    fastest = {}
-    for wl in wls:
-        best, ties = measured.fastest(table, wl)
-        if best is not None:
-            fastest[wl] = {"row": best.name, "ties": [t.name for t in ties]}
-    scaling = measured.scaling(a.probe)
+    """The report view-model (advisor.render.view) plus the charts only HTML shows."""
+    v = view.build(a)
     charts: dict[str, Any] = {"contributions": None, "probe": [], "scaling": None}
     if charts_on:
         from advisor.render import charts as charts_mod
 
-        crits = [w.criterion for w in a.weights]
+        crits = [cid for cid, _ in v.criteria]
         svg = charts_mod.contributions(
-            [r.name for r in a.ranking], [crit_names[c] for c in crits],
+            [r.name for r in a.ranking], [v.crit_names[c] for c in crits],
             [[r.contributions[c] for c in crits] for r in a.ranking], [r.vetoed for r in a.ranking],
         )
         charts["contributions"] = charts_mod.data_uri(svg)
-        charts["probe"] = probe_charts(table)
-        charts["scaling"] = scaling_chart(scaling)
-    sources: dict[str, dict[str, Any]] = {}
-    for rule in a.fired_rules:
-        for src in rule.sources:
-            entry = sources.setdefault(src.url, {"title": src.title, "url": src.url,
-                                                 "date": src.date, "rules": []})
-            entry["rules"].append(rule.id)
-    return {
-        "a": a,
-        "rob": rob,
-        "winner": winner,
-        "runner_up": a.name_of(rob.runner_up) if rob.runner_up else None,
-        "answers": answers,
-        "machine": [(k.removeprefix("machine."), answer_text(v)) for k, v in a.machine.items()],
-        "host": measured.host_facts(a.probe),
-        "probe_method": measured.method(a.probe),
-        "quiet_warning": measured.quiet_warning(a.probe),
-        "not_run": measured.not_run(a.probe),
-        "probe_file": a.probe_file if a.probe else None,
-        "drivers": drivers,
-        "criteria": [(w.criterion, w.name) for w in a.weights],
-        "names": {r.candidate: r.name for r in a.ranking},
-        "flips": robustness_text(a).answer_flips,
-        "words": robustness_text(a),
-        "rows": table,
-        "workloads": wls,
-        "fastest": fastest,
-        "charts": charts,
-        "scaling": scaling,
-        "sources": sorted(sources.values(), key=lambda s: s["title"].lower()),
-        "crit_names": crit_names,
-    }
+        charts["probe"] = probe_charts(v.rows)
+        charts["scaling"] = scaling_chart(v.scaling)
+    return {**v.fields(), "charts": charts}
 
 
 def render(a: Assessment, *, charts: bool = True) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.probe import policy
-from advisor.probe.model import ProbeDocument, Stats, WorkloadResult
+from advisor.probe.model import ProbeDocument, Processes, Stats, WorkloadResult
 from advisor.probe.model import ScalingRun as _ScalingRun
 
 num = policy.finite  # a finite number as float, or None
@@ -36,6 +36,8 @@ class Cell:
     peak_rss_mb: float | None
     gflops: float | None = None
     fraction_of_peak: float | None = None
+    between: float | None = None  # spread between fresh processes ((max - min) / median)
+    processes: int | None = None
 
     @property
     def noisy(self) -> bool:
@@ -49,8 +51,11 @@ class Cell:
         if self.median is None:
             return "-"
         iqr = f" ± {self.iqr / 2:,.0f}" if self.iqr is not None else ""
-        n = f" (n={self.n})" if self.n is not None else ""
-        return f"{self.median:,.0f}{iqr}{n}"
+        n = f"n={self.n}" if self.n is not None else ""
+        procs = (f"{self.processes} processes ±{self.between / 2:.0%}"
+                 if self.processes and self.processes > 1 and self.between is not None else "")
+        detail = ", ".join(p for p in (n, procs) if p)
+        return f"{self.median:,.0f}{iqr}" + (f" ({detail})" if detail else "")
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,21 @@ class Row:
 
 
 def _cell(stats: Stats, result: WorkloadResult | _ScalingRun) -> Cell:
+    procs = _processes(result)
     return Cell(
         median=stats.median, iqr=stats.iqr, n=stats.n,
         first_epoch_s=result.first_epoch_s, accuracy=result.accuracy,
         peak_rss_mb=getattr(result, "peak_rss_mb", None),
         gflops=getattr(result, "gflops", None),
         fraction_of_peak=getattr(result, "fraction_of_peak", None),
+        between=procs.spread if procs is not None else None,
+        processes=procs.n if procs is not None else None,
     )
+
+
+def _processes(result: WorkloadResult | _ScalingRun) -> Processes | None:
+    procs = getattr(result, "processes", None)
+    return procs if isinstance(procs, Processes) else None
 
 
 def rows(probe: ProbeDocument | None) -> list[Row]:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from advisor.infra.clean import clean
 from advisor.probe.model import FrameworkRow, ProbeDocument, ScalingRow, Stats
 
 if TYPE_CHECKING:
@@ -74,14 +75,14 @@ class ProbeView:
         line = headline(row) if row is not None else ""
         self.done.append((event.name, status, line))
         if not self.console.is_terminal:  # logs and CI: one line per finished row
-            self.console.print(f"{event.name}: {status} {line}"[:300], markup=False,
+            self.console.print(clean(f"{event.name}: {status} {line}")[:300], markup=False,
                                soft_wrap=True)
 
     def _render(self) -> Table:
         table = Table.grid(padding=(0, 1))
         for name, status, text in self.done:
             table.add_row(Text("✓" if status == "ok" else "✗", STYLE.get(status, "")),
-                          name, Text(status, STYLE.get(status, "")), Text(text, overflow="fold"))
+                          name, Text(status, STYLE.get(status, "")), Text(clean(text), overflow="fold"))
         now = time.monotonic()
         for c, since in sorted(self.active.values(), key=lambda item: item[0].index):
             rep = f" run {c.attempt}/{c.repeat}" if c.repeat > 1 else ""
@@ -115,10 +116,6 @@ def _rate(stats: Stats | None) -> str:
 
 
 def render_summary(console: Console, report: ProbeDocument) -> None:
-    from rich.markup import escape
-
-    from advisor.infra.clean import clean
-
     def e(value: object) -> str:  # a hypervisor sets the CPU name: "[/]" or "[link=...]" is text
         return escape(clean(str(value)))
 
@@ -140,7 +137,7 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
         frac = cnn.fraction_of_peak if cnn else None
         acc = "/".join(f"{w.accuracy:.2f}" if w and w.accuracy is not None else "-"
                        for w in (mlp, cnn))
-        table.add_row(Text(row.name), Text(row.status, STYLE.get(row.status, "")),
+        table.add_row(Text(clean(row.name)), Text(row.status, STYLE.get(row.status, "")),
                       f"{row.import_s:.1f}s" if row.import_s is not None else "-",
                       _rate(mlp.samples_per_s if mlp else None),
                       _rate(cnn.samples_per_s if cnn else None), f"{frac:.0%}" if frac else "-", acc)
@@ -152,7 +149,7 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
     if report.frameworks:
         console.print(table)
     for note in notes:
-        console.print(note, markup=False, overflow="fold")
+        console.print(clean(note), markup=False, overflow="fold")
     if report.scaling is not None:
         render_scaling(console, report)
     run = report.run
@@ -160,7 +157,7 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
     for skipped in report.not_run:
         by_reason.setdefault(str(skipped.reason), []).append(skipped.name)
     for reason, names in by_reason.items():
-        console.print(f"not run: {', '.join(names)} ({reason})", markup=False, overflow="fold")
+        console.print(clean(f"not run: {', '.join(names)} ({reason})"), markup=False, overflow="fold")
     if run is not None:
         how = (f"imports {run.startup.window} side by side, training one row at a time"
                if run.startup is not None and run.startup.mode == "staged"
@@ -178,8 +175,9 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
                           "work competed for the cores, so these numbers understate the "
                           "frameworks and move no score.")
         for name in run.contended_rows:
-            row = report.row(name)
-            why = "; ".join(row.contention.why) if row is not None and row.contention else ""
+            contended = report.row(name)
+            why = ("; ".join(contended.contention.why)
+                   if contended is not None and contended.contention else "")
             console.print(f"[yellow]contended:[/] {escape(name)}: {escape(why)} - its "
                           "numbers move no score.")
         per_row = run.processes.per_row if run.processes is not None else None
@@ -205,7 +203,7 @@ def render_scaling(console: Console, report: ProbeDocument) -> None:
     for row in sc.rows:
         eff = row.efficiency
         table.add_row(
-            Text(row.name), Text(row.status, STYLE.get(row.status, "")),
+            Text(clean(row.name)), Text(row.status, STYLE.get(row.status, "")),
             _rate(row.baseline.samples_per_s if row.baseline else None),
             _rate(row.parallel.samples_per_s if row.parallel else None),
             f"{eff.median:.2f} [{eff.low:.2f}-{eff.high:.2f}]" if eff else "-",
@@ -216,6 +214,6 @@ def render_scaling(console: Console, report: ProbeDocument) -> None:
             notes.append(f"{row.name}: {', '.join(row.flags)}")
     console.print(table)
     for note in notes:
-        console.print(note, markup=False, overflow="fold")
+        console.print(clean(note), markup=False, overflow="fold")
     if sc.wall_s is not None:
         console.print(f"scaling probe: {sc.wall_s} s")

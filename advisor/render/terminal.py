@@ -34,8 +34,9 @@ def _status(r) -> str:
     status = (
         "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
     )
-    if r.installed is False:
-        status += " [yellow](not installed)[/]"
+    if r.installed is False:  # never "ok": it was not measured
+        status = ((status + "; ") if r.vetoed else "") + \
+            "[yellow]not installed - performance not measured[/]"
     return status
 
 
@@ -128,6 +129,9 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
             console.print("[bold]What would separate them[/]")
             for line in words.separators:
                 _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
+    if a.speed_caveat:
+        console.print(Panel(Text(clean(a.speed_caveat)), title="Measured speed moved no score",
+                            border_style="yellow", expand=False))
     console.print(ranking_table(a, console.width))
     console.print(breakdown_table(a, console.width))
     if a.why:
@@ -183,6 +187,31 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print("[bold]Labels[/]")
         for label, text in words.definitions:
             console.print(f"  [dim]{_e(label)}: {_e(text)}[/]")
+    render_next_steps(a, console, verbose=verbose)
+
+
+def render_next_steps(a: Assessment, console: Console, *, verbose: bool = False) -> None:
+    """What to do next with the winner on this project (knowledge-base data with sources)."""
+    from advisor.decision import next_steps
+
+    steps = next_steps.for_winner(a)
+    if steps is None:
+        return
+    console.print(f"[bold]Next steps with {_e(a.name_of(steps.candidate))}[/]")
+    hw = "" if steps.install.hardware == "default" else f" (for {_e(steps.install.hardware)})"
+    _item(console, "-", f"install{hw}: {_e(steps.install.command)}"
+          + (f" - {_e(steps.install.note)}" if steps.install.note else ""))
+    for d in steps.deploy:
+        _item(console, "-", f"{_e(d.target)}: export with {_e(d.export)}; run it with {_e(d.serve)}")
+    for t in steps.missing_targets:
+        _item(console, "-", f"{_e(t)}: no known route for {_e(a.name_of(steps.candidate))}")
+    if verbose:
+        seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+        for src in seen.values():
+            console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
+    console.print("  starter:")
+    for line in clean(steps.starter).splitlines():
+        console.print(Text("    " + line, style="cyan", overflow="fold", no_wrap=False))
 
 
 def _effects_on(effects: list[str], candidate: str) -> list[str]:

@@ -6,14 +6,14 @@ object; renderers (advisor.render.compare_report) only read it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
+from advisor.infra.privacy import shown_path
 from advisor.infra.errors import BadInput, VersionError
 from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
-
 
 MAX_FILES = 32  # machines side by side; with the probe file's own bounds, compare stays fast
 
@@ -29,6 +29,17 @@ class Machine:
 
     def row(self, name: str) -> measured.Row | None:
         return next((r for r in self.rows if r.name == name), None)
+
+    def cell(self, name: str, workload: str) -> measured.Cell | None:
+        """A row's numbers on a workload, whatever its status (None: not measured here)."""
+        row = self.row(name)
+        return row.cells.get(workload) if row is not None else None
+
+    def ok_median(self, name: str, workload: str) -> float | None:
+        """A row's median samples/s on a workload, when the row ran ok here."""
+        row = self.row(name)
+        cell = row.cells.get(workload) if row is not None and row.status == "ok" else None
+        return cell.median if cell is not None else None
 
     def scaling_row(self, name: str) -> measured.ScalingRow | None:
         if self.scaling is None:
@@ -109,7 +120,8 @@ def compare(paths: Sequence[str]) -> Comparison:
         rows += [measured.Row(name=name, status="not run", version="", devices="", import_s=None,
                               error=reason)
                  for name, reason in measured.not_run(probe) if all(r.name != name for r in rows)]
-        machines.append(Machine(label=label, path=path, facts=_facts(probe), rows=rows,
+        machines.append(Machine(label=shown_path(label) or label, path=shown_path(path) or path,
+                                facts=_facts(probe), rows=rows,
                                 advisor_version=measured.text(probe.advisor_version, 40),
                                 scaling=measured.scaling(probe)))
     facts: list[str] = []

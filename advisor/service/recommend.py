@@ -5,15 +5,17 @@ No terminal, no typer: functions take paths and values and return result objects
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from advisor.questionnaire import answers as answers_mod
+from advisor.infra.privacy import shown_path
 from advisor.decision import engine
-from advisor.probe import machine
 from advisor.decision.assessment import Assessment
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
+from advisor.probe import machine
+from advisor.questionnaire import answers as answers_mod
 
 if TYPE_CHECKING:
     from advisor.probe.model import ProbeDocument
@@ -49,14 +51,14 @@ def build_inputs(
     doc: ProbeDocument | None = None,
     probe_path: str | None = None,
 ) -> engine.Inputs:
-    from advisor.probe import facts as probe_facts
-
     if doc is not None:
+        from advisor.probe import facts as probe_facts
+
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
         machine_facts = {k: v for k, v in facts.items() if k.startswith("machine.")}
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
-        other.update(probe_facts.speed_facts(kb, probe, answer_set.values.get("modality")))
+        other.update(probe_facts.speed_facts(kb, probe, {**facts, **answer_set.values}))
         other.update(probe_facts.scaling_facts(kb, probe))
         return engine.Inputs(
             answers=dict(answer_set.values),
@@ -65,7 +67,7 @@ def build_inputs(
             machine_source="probe file",
             probe_facts=other,
             probe=doc,
-            probe_file=probe_path,
+            probe_file=shown_path(probe_path),  # no absolute home path in reports
             measurer=probe_facts.measurer(probe),
         )
     return engine.Inputs(

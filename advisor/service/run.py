@@ -6,17 +6,18 @@ probe is reached through :func:`probe_machine` only, the one seam to `advisor.pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from advisor.questionnaire import answers as answers_mod
-from advisor.infra import atomic
-from advisor.service import recommend as core
 from advisor.decision import engine
 from advisor.decision.assessment import Assessment
+from advisor.infra import atomic
 from advisor.infra.errors import BadInput, FileProblem
 from advisor.kb.model import KnowledgeBase
+from advisor.questionnaire import answers as answers_mod
+from advisor.service import recommend as core
 
 if TYPE_CHECKING:
     from advisor.probe.model import ProbeDocument
