@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import re
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
@@ -503,13 +504,13 @@ def from_plain(cls: Any, data: Any) -> Any:
 
     Only for data this module produced from a validated item (the knowledge-base cache): the
     field types say how to rebuild, so there is no second, hand-written converter to keep in step.
+    Each type's rebuilder is worked out once (`recommend` reads the cache on every run).
     """
-    hints = _hints(cls)
-    kwargs = {name: _rebuild(hints[name], value) for name, value in data.items()}
-    return cls(**kwargs)
+    return _builder(cls)(data)
 
 
 _HINTS: dict[Any, dict[str, Any]] = {}
+_BUILDERS: dict[Any, Any] = {}
 
 
 def _hints(cls: Any) -> dict[str, Any]:
@@ -519,20 +520,49 @@ def _hints(cls: Any) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def _rebuild(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _same(value: Any) -> Any:
+    return value
+
+
+def _builder(hint: Any) -> Any:
+    """A function that rebuilds a value of type ``hint`` from plain data (None stays None)."""
+    try:
+        return _BUILDERS[hint]
+    except (KeyError, TypeError):
+        pass
+    build = _make_builder(hint)
+    try:
+        _BUILDERS[hint] = build
+    except TypeError:  # an unhashable hint: rebuild it each time
+        pass
+    return build
+
+
+def _make_builder(hint: Any) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is typing.Union or origin is types.UnionType:
         inner = [a for a in args if a is not type(None)]
-        return _rebuild(inner[0], value) if len(inner) == 1 else value
+        one = _builder(inner[0]) if len(inner) == 1 else _same
+        return lambda value: None if value is None else one(value)
     if dataclasses.is_dataclass(hint):
-        return from_plain(hint, value)
+        cls = hint
+        fields: dict[str, Any] = {}
+
+        def build_item(value: Any) -> Any:
+            if value is None:
+                return None
+            if not fields:  # worked out on first use: the hints may name classes defined later
+                fields.update({name: _builder(h) for name, h in _hints(cls).items()})
+            return cls(**{name: fields[name](v) for name, v in value.items()})
+
+        return build_item
     if hint is dt.date:
-        return dt.date.fromisoformat(value)
+        return lambda value: None if value is None else dt.date.fromisoformat(value)
     if origin is tuple:
-        return tuple(_rebuild(args[0], v) for v in value)
+        item = _builder(args[0])
+        return lambda value: None if value is None else tuple(item(v) for v in value)
     if origin is dict:
-        return {k: _rebuild(args[1], v) for k, v in value.items()}
-    return value
+        item = _builder(args[1])
+        return lambda value: None if value is None else {k: item(v) for k, v in value.items()}
+    return _same
