@@ -31,6 +31,9 @@ def test_cached_kb_equals_fresh_validation(tmp_path, monkeypatch):
     assert [r.origin for r in cached.rules] == [r.origin for r in fresh.rules]
     assert {k: repr(v) for k, v in cached.conditions.items()} == {
         k: repr(v) for k, v in fresh.conditions.items()}
+    # mappings compare equal in any order; what reports show follows their order too
+    assert [[list(e.candidates or {}) for e in r.effects] for r in cached.rules] == [
+        [list(e.candidates or {}) for e in r.effects] for r in fresh.rules]
 
 
 def test_a_changed_rules_file_is_validated_again(tmp_path, monkeypatch):
