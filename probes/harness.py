@@ -160,6 +160,7 @@ class Config:
     device: str = "auto"  # auto | cpu
     staged: bool = False  # wait for the parent's go signal between start-up and training
     min_block_s: float = MIN_BLOCK_S  # see epochs_per_block
+    save_model: str | None = None  # --save-model DIR: keep each trained model for the deploy probe
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -172,6 +173,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--device", choices=("auto", "cpu"), default="auto")
     parser.add_argument("--staged", action="store_true")
     parser.add_argument("--min-block-s", type=float, default=MIN_BLOCK_S)
+    parser.add_argument("--save-model", default=None)
     ns = parser.parse_args(argv)
     names = tuple(w for w in ns.workloads.split(",") if w)
     unknown = [w for w in names if w not in WORKLOADS]
@@ -179,7 +181,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error(f"bad arguments: workloads {unknown or 'ok'}, threads {ns.threads}, "
                      f"epochs {ns.epochs}")
     return Config(ns.threads, ns.epochs, names, ns.seed, ns.data_cache, ns.device, ns.staged,
-                  max(0.0, ns.min_block_s))
+                  max(0.0, ns.min_block_s), ns.save_model)
 
 
 thread_env = protocol.thread_env
@@ -298,6 +300,49 @@ def epoch_order(seed: int, epoch: int, n: int) -> Any:
     return np.random.default_rng(seed + epoch).permutation(n)
 
 
+# ------------------------------------------------------------------------------- saved models
+CALIBRATION_SAMPLES = 200  # train inputs kept for int8 post-training quantisation
+
+
+def model_dir(root: str, row: str, workload: str) -> str:
+    """Where ``--save-model ROOT`` keeps a row's trained workload (read by probes/deploy_*.py)."""
+    return os.path.join(root, row.replace("/", "_"), workload)
+
+
+def save_trained(config: Config, row: str, workload: str, data: Data, inputs_test: Any,
+                 outputs: Any, write: Callable[[str], Any], output_kind: str = "logits") -> None:
+    """--save-model: the trained model (``write(folder)`` saves it in its framework's own form)
+    plus what the deploy probe compares against: the test inputs exactly as the model takes them,
+    the framework's own outputs on them, the labels and a slice of train inputs for calibration.
+
+    Never fails the training probe: a model that cannot be saved is reported by the exporter
+    (no saved model) and the error goes to stderr.
+    """
+    if not config.save_model:
+        return
+    import numpy as np
+
+    try:
+        folder = model_dir(config.save_model, row, workload)
+        os.makedirs(folder, exist_ok=True)
+        inputs_test = np.ascontiguousarray(inputs_test, dtype=np.float32)
+        layout = inputs_test.shape[1:]
+        calib = data.x_train[:CALIBRATION_SAMPLES].reshape((-1, *layout))
+        np.save(os.path.join(folder, "inputs.npy"), inputs_test)
+        np.save(os.path.join(folder, "outputs.npy"), np.asarray(outputs, dtype=np.float32))
+        np.save(os.path.join(folder, "labels.npy"), np.asarray(data.y_test, dtype=np.int64))
+        np.save(os.path.join(folder, "calibration.npy"), np.ascontiguousarray(calib, np.float32))
+        write(folder)
+        meta = {"row": row, "workload": workload, "input_shape": list(layout),
+                "output_kind": output_kind}
+        tmp = os.path.join(folder, "meta.json.tmp")  # written last, whole: the model is complete
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(protocol.result_line(meta))
+        os.replace(tmp, os.path.join(folder, "meta.json"))
+    except Exception:  # noqa: BLE001 - the deploy probe reports the missing model
+        traceback.print_exc(file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------ FLOPs
 def cnn_forward_macs(width: int = 1) -> int:
     """Multiply-accumulates of one cnn-digits forward pass (one sample; ``width`` x channels)."""
@@ -360,7 +405,7 @@ GPU_SUFFIX = "@large"
 
 @dataclass(frozen=True)
 class Variant:
-    """A size and precision of a workload (the default: the workload as DESIGN.md defines it)."""
+    """A size and precision of a workload (the default: the workload as docs/architecture.md lists it)."""
 
     key: str  # the result key: "cnn-digits", "cnn-digits@large", "cnn-digits@large-bf16"
     width: int = 1  # multiplier of every hidden width (channels, units, d_model)
@@ -673,6 +718,7 @@ def run_probe(probe: Probe, argv: list[str] | None = None) -> int:
                 return 0
             raise
         out["import_s"] = round(time.perf_counter() - t0, 4)
+        info.setdefault("_row", probe.name)  # the row a saved model belongs to (save_trained)
         out.update({k: v for k, v in info.items() if not k.startswith("_")})
         data = load_data(config.data_cache)
         if config.staged:

@@ -133,6 +133,26 @@ def _attention_forward(params: dict[str, Any], x: Any) -> Any:
     return h.mean(axis=1) @ params["head"]["w"] + params["head"]["b"]
 
 
+def save_params(params: dict[str, Any], folder: str) -> None:
+    """The trained parameters as ``layer.w`` / ``layer.b`` arrays (probes/deploy_export.py);
+    the nested attention parameters are not saved (its export is not wired)."""
+    import numpy as np
+
+    flat = {f"{layer}.{k}": np.asarray(v) for layer, p in params.items() for k, v in p.items()}
+    np.savez(os.path.join(folder, "params.npz"), **flat)
+
+
+def load_params(folder: str) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    with np.load(os.path.join(folder, "params.npz")) as saved:
+        for key in saved.files:
+            layer, k = key.split(".")
+            out.setdefault(layer, {})[k] = saved[key]
+    return out
+
+
 def forward(name: str, params: dict[str, Any], x: Any) -> Any:
     import jax
     from jax import lax
@@ -269,6 +289,10 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
                                 evaluate=evaluate,
                                 extra_s=0.0 if variant else harness.chase_s(name))
     accuracy = evaluate()
+    if variant is None:  # --save-model: the deploy probe exports what was trained here
+        harness.save_trained(config, info["_row"], name, data, x_te,
+                             np.asarray(forward(name, box["params"], x_test)),
+                             lambda folder: save_params(box["params"], folder))
     gpu_mb = None
     device = jax.devices()[0]
     if device.platform != "cpu":

@@ -280,6 +280,10 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
     times = harness.blocks_from_epochs(timer.durations[0], timer.durations[1:], config.epochs,
                                        per_block, timer.accuracy, target)
     accuracy = evaluate()
+    if variant is None:  # --save-model: the deploy probe exports what was trained here
+        harness.save_trained(config, info["_row"], name, data, x_te,
+                             model.predict(x_te, batch_size=512, verbose=0),
+                             lambda folder: model.save(os.path.join(folder, "model.keras")))
     return times, accuracy, _peak_gpu_mb()
 
 

@@ -168,6 +168,13 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
                                 extra_s=0.0 if variant else harness.chase_s(name))
     accuracy = evaluate()
     gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
+    if variant is None:  # --save-model: the deploy probe exports what was trained here
+        model.eval()
+        with torch.no_grad():
+            logits = model(x_test).float().cpu().numpy()
+        harness.save_trained(config, info["_row"], name, data, shaped(name, data.x_test), logits,
+                             lambda folder: torch.save(model.cpu().state_dict(),
+                                                       os.path.join(folder, "model.pt")))
     return times, accuracy, gpu_mb
 
 

@@ -38,12 +38,24 @@ def load(config: harness.Config) -> dict[str, Any]:
 
 
 def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, Any]):
-    if name == "gbdt-digits":
-        return run_gbdt(config, data)
-    return run_mlp(name, config, data)
+    model: dict[str, Any] = {}
+    result = run_gbdt(config, data, model) if name == "gbdt-digits" else \
+        run_mlp(name, config, data, model)
+    trained = model["model"]  # --save-model: the deploy probe exports what was trained here
+    harness.save_trained(config, info["_row"], name, data, data.x_test,
+                         trained.predict_proba(data.x_test),
+                         lambda folder: _pickle(trained, folder), output_kind="probabilities")
+    return result
 
 
-def run_gbdt(config: harness.Config, data: harness.Data):
+def _pickle(model: Any, folder: str) -> None:
+    import pickle
+
+    with open(os.path.join(folder, "model.pkl"), "wb") as f:
+        pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_gbdt(config: harness.Config, data: harness.Data, keep: dict[str, Any]):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     model = HistGradientBoostingClassifier(
@@ -61,10 +73,11 @@ def run_gbdt(config: harness.Config, data: harness.Data):
     times = harness.time_epochs(run_epoch, config.epochs, lambda: None,
                                 min_block_s=config.min_block_s, evaluate=evaluate,
                                 extra_s=harness.chase_s("gbdt-digits"))
+    keep["model"] = model
     return times, evaluate(), None
 
 
-def run_mlp(name: str, config: harness.Config, data: harness.Data):
+def run_mlp(name: str, config: harness.Config, data: harness.Data, keep: dict[str, Any]):
     import numpy as np
     from sklearn.neural_network import MLPClassifier
 
@@ -86,6 +99,7 @@ def run_mlp(name: str, config: harness.Config, data: harness.Data):
     times = harness.time_epochs(run_epoch, config.epochs, lambda: None,
                                 min_block_s=config.min_block_s, evaluate=evaluate,
                                 extra_s=harness.chase_s(name))
+    keep["model"] = model
     return times, evaluate(), None
 
 

@@ -134,6 +134,13 @@ def build(name: str, tf: Any, width: int = 1) -> tuple[list[Any], Any]:
     return params, forward
 
 
+def save_params(params: list[Any], folder: str) -> None:
+    """The trained variables in build() order (probes/deploy_export.py rebuilds the model)."""
+    import numpy as np
+
+    np.savez(os.path.join(folder, "params.npz"), *[p.numpy() for p in params])
+
+
 class Adam:
     """Adam (Kingma & Ba) with TensorFlow ops, applied inside the traced train step."""
 
@@ -221,6 +228,9 @@ def run(name: str, config: harness.Config, data: harness.Data, info: dict[str, A
                                 extra_s=0.0 if variant else harness.chase_s(name))
     accuracy = evaluate()
     gpu_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpu else None
+    if variant is None:  # --save-model: the deploy probe exports what was trained here
+        harness.save_trained(config, info["_row"], name, data, x_te, forward(x_test).numpy(),
+                             lambda folder: save_params(params, folder))
     return times, accuracy, gpu_mb
 
 

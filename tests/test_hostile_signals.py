@@ -158,3 +158,26 @@ def test_a_failure_while_writing_keeps_the_earlier_run_whole(tmp_path, monkeypat
             folder.commit({"report.md": "run 2", "recommendation.json": "{}"})
     assert (out / "report.md").read_text() == "run 1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_a_full_disk_while_writing_the_folder_is_one_line_and_keeps_the_earlier_run(
+        tmp_path, monkeypatch):
+    import errno
+
+    from advisor.infra.errors import FileProblem
+    from advisor.service.run import ReportFolder
+
+    out = tmp_path / "rep"
+    with ReportFolder(str(out)) as folder:
+        folder.commit({"report.md": "run 1"})
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(FileProblem) as info:
+        with ReportFolder(str(out)) as folder:
+            folder.commit({"report.md": "run 2"})
+    assert str(info.value).startswith(f"{out}: cannot write: no space left")
+    assert (out / "report.md").read_text() == "run 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]

@@ -33,10 +33,11 @@ def test_every_candidate_has_install_and_starter_with_sources(kb):
 
 
 def test_install_follows_the_training_hardware_and_deploy_the_targets():
-    gpu = next_steps.for_winner(_assess(answers="examples/image-classifier.yaml",
-                                        probe="examples/probe-h200.json"))
-    assert gpu is not None and gpu.candidate == "pytorch"
-    assert gpu.install.hardware == "nvidia_gpu" and "download.pytorch.org/whl/cpu" not in gpu.install.command
+    a = _assess(answers="examples/image-classifier.yaml", probe="examples/probe-h200.json")
+    gpu = next_steps.for_winner(a)
+    assert gpu is not None and gpu.candidate == a.winner
+    assert gpu.install.hardware == "nvidia_gpu" and "whl/cpu" not in gpu.install.command
+    assert "cpu" not in gpu.install.command
     cpu = next_steps.for_winner(_assess("os=linux", "training_hardware=cpu_only",
                                         "deploy_targets=server,browser,mobile_ios"))
     assert cpu.install.hardware == "cpu_only" and "whl/cpu" in cpu.install.command

@@ -64,6 +64,13 @@ def probe(
     master_port: Annotated[int | None, typer.Option(
         "--master-port", min=1, max=65535, help="Scaling: rendezvous port, the same on every node (TF: "
         "worker i at port + i; default on one node: a free loopback port).")] = None,
+    deploy: Annotated[bool, typer.Option(
+        "--deploy", help="Also export each row's trained models to the formats of --targets, "
+        "run them in their runtimes and record size, batch-1 latency and parity "
+        "(tools: pip install 'advisor[deploy]').")] = False,
+    targets: Annotated[str | None, typer.Option(
+        "--targets", help="With --deploy: comma-separated targets: server, desktop, edge_linux, "
+        "mobile_android, mobile_ios, browser, microcontroller (default: server).")] = None,
 ) -> None:
     """Detect hardware and run the same short training in every installed framework.
 
@@ -88,10 +95,18 @@ def probe(
         scaling_options.validate()
         if not scaling:
             raise BadUsage("--scaling-only, --workers and --nnodes need --scaling")
+    deploy_options = None
+    if deploy or targets is not None:
+        from advisor.probe.deploy import DeployOptions, parse_targets
+
+        if not deploy:
+            raise BadUsage("--targets needs --deploy")
+        deploy_options = DeployOptions(parse_targets(targets), timeout_s=timeout)
     options = ProbeOptions(frameworks=parse_frameworks(frameworks) if frameworks else None,
                            timeout_s=timeout, repeat=repeat, quick=quick,
                            include_hostname=include_hostname, scaling=scaling_options,
                            scaling_only=scaling_only, startup="serial" if serial else "staged",
+                           deploy=deploy_options,
                            **({"python": resolve_python(python)} if python else {}))
     options.validate()
     if out.is_file() and not force:  # a FIFO, /dev/stdout or a device is written through

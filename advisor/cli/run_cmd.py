@@ -17,6 +17,7 @@ def run_command(
     probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
+    deploy: Annotated[bool, typer.Option("--deploy", help="Also measure the deployment paths (export, runtime, latency, parity) to the targets the project answered, as `advisor probe --deploy` does.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
     no_input: NoInputOpt = False,
@@ -40,6 +41,9 @@ def run_command(
 
     if sum(bool(x) for x in (probe, quick, no_probe)) > 1:
         raise BadInput("choose one of --probe FILE, --quick and --no-probe")
+    if deploy and (probe or no_probe):
+        raise BadInput("--deploy measures this machine: it cannot go with --probe FILE or "
+                       "--no-probe")
     env = current()
     err = env.err_console()
     kb = core.load_kb(rules)
@@ -50,7 +54,8 @@ def run_command(
     kept = str(folder.parent / f"{folder.name or 'advisor-report'}.answers.yaml")
     resume = " ".join(["advisor run --answers", kept, "--out", out]
                       + (["--probe", probe] if probe else []) + (["--quick"] if quick else [])
-                      + (["--no-probe"] if no_probe else []) + (["--rules", rules] if rules else []))
+                      + (["--no-probe"] if no_probe else []) + (["--deploy"] if deploy else [])
+                      + (["--rules", rules] if rules else []))
     answer_set = collect(kb, preset, env, no_input=no_input, defaults=defaults,
                          keep=kept if answers_mod.missing(kb, preset.values) else None,
                          resume=resume)
@@ -65,7 +70,7 @@ def run_command(
         view = ProbeView(err)
         try:
             with view:
-                result = run_mod.run(kb, answer_set, out_dir=out, quick=quick,
+                result = run_mod.run(kb, answer_set, out_dir=out, quick=quick, deploy=deploy,
                                      progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()

@@ -45,6 +45,10 @@ class Row:
     workloads: tuple[str, ...] = ("mlp-digits", "cnn-digits", "attn-digits")
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scaling: ScalingSupport | None = None
+    # advisor probe --deploy: deployment target -> formats this row's models are exported to
+    # (advisor/probe/deploy.py FORMATS), and whose exporters probes/deploy_export.py runs
+    deploy: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    deploy_exporter: str | None = None
 
     @property
     def is_keras(self) -> bool:
@@ -54,21 +58,62 @@ class Row:
 _KERAS_ONLY_JAX = ("keras.distribution (DataParallel, ModelParallel) is implemented for the JAX "
                    "backend only")
 
+# Deployment paths per target (DESIGN.md "Deployment probe"). ONNX reaches servers and desktops
+# (onnxruntime), phones (ONNX Runtime Mobile), edge boxes and browsers (onnxruntime-web).
+_TORCH_DEPLOY = MappingProxyType({
+    "server": ("onnx", "torch_export"), "desktop": ("onnx",),
+    "edge_linux": ("executorch", "onnx"), "mobile_android": ("executorch", "onnx", "tflite"),
+    "mobile_ios": ("coreml", "executorch", "onnx"), "browser": ("onnx",),
+    "microcontroller": ("tflite_int8",),
+})
+_TF_DEPLOY = MappingProxyType({
+    "server": ("savedmodel", "onnx"), "desktop": ("onnx",),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("coreml", "tflite"), "browser": ("tfjs", "onnx"),
+    "microcontroller": ("tflite_int8",),
+})
+# Keras 3's own Model.export formats (tf_saved_model, onnx, litert) on each backend; Core ML's
+# converter reads tf.keras models, not Keras 3 ones, so iOS goes through LiteRT or ONNX.
+_KERAS_DEPLOY = MappingProxyType({
+    "server": ("savedmodel", "onnx"), "desktop": ("onnx",),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("tflite", "onnx"), "browser": ("tfjs", "onnx"),
+    "microcontroller": ("tflite_int8",),
+})
+_KERAS_TORCH_DEPLOY = MappingProxyType({  # no SavedModel from the torch backend
+    **{k: tuple(f for f in v if f != "savedmodel") for k, v in _KERAS_DEPLOY.items()},
+})
+# JAX: its own serialized jax.export programs on servers; jax2tf into TensorFlow's formats elsewhere.
+_JAX_DEPLOY = MappingProxyType({
+    "server": ("jax_export", "savedmodel", "onnx"), "desktop": ("jax_export", "onnx"),
+    "edge_linux": ("tflite", "onnx"), "mobile_android": ("tflite", "onnx"),
+    "mobile_ios": ("tflite", "onnx"), "browser": ("onnx",),
+    "microcontroller": ("tflite_int8",),
+})
+_SKLEARN_DEPLOY = MappingProxyType({
+    "server": ("onnx",), "desktop": ("onnx",), "edge_linux": ("onnx",),
+    "mobile_android": ("onnx",), "mobile_ios": ("coreml", "onnx"), "browser": ("onnx",),
+})
+
 _ROWS = (
     Row("pytorch", "probe_pytorch.py", ("torch",), "pip install torch",
+        deploy=_TORCH_DEPLOY, deploy_exporter="pytorch",
         scaling=ScalingSupport("scale_pytorch.py", "torch.distributed DDP", launcher="torchrun",
                                multi_node=True)),
     Row("tensorflow", "probe_tensorflow.py", ("tensorflow",), "pip install tensorflow",
+        deploy=_TF_DEPLOY, deploy_exporter="tensorflow",
         scaling=ScalingSupport("scale_tensorflow.py", "tf.distribute.MirroredStrategy",
                                multi_node=True)),
     Row("keras/tensorflow", "probe_keras.py", ("keras", "tensorflow"),
         "pip install keras tensorflow", env=MappingProxyType({"KERAS_BACKEND": "tensorflow"}),
+        deploy=_KERAS_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution",
             unavailable=f"{_KERAS_ONLY_JAX}; on TensorFlow, Keras trains under a tf.distribute "
                         "strategy, which the tensorflow row measures")),
     Row("keras/torch", "probe_keras.py", ("keras", "torch"), "pip install keras torch",
         env=MappingProxyType({"KERAS_BACKEND": "torch"}),
+        deploy=_KERAS_TORCH_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution",
             unavailable="keras.distribution is implemented for the JAX backend only; on torch, "
@@ -76,16 +121,19 @@ _ROWS = (
                         "measures")),
     Row("keras/jax", "probe_keras.py", ("keras", "jax"), "pip install keras jax",
         env=MappingProxyType({"KERAS_BACKEND": "jax"}),
+        deploy=_KERAS_DEPLOY, deploy_exporter="keras",
         scaling=ScalingSupport(
             "scale_keras.py", "keras.distribution.DataParallel",
             multi_node_unavailable="multi-node keras.distribution (keras.distribution.initialize "
             "over jax.distributed, each process feeding its own part of every global batch to "
             "model.fit) is not wired in the probe; the jax row measures jax.distributed")),
     Row("jax", "probe_jax.py", ("jax",), "pip install jax",
+        deploy=_JAX_DEPLOY, deploy_exporter="jax",
         scaling=ScalingSupport("scale_jax.py", "jax.jit + NamedSharding (data mesh)",
                                multi_node=True)),
     Row("sklearn", "probe_sklearn.py", ("sklearn",), "pip install scikit-learn",
-        workloads=("mlp-digits", "gbdt-digits")),
+        workloads=("mlp-digits", "gbdt-digits"), deploy=_SKLEARN_DEPLOY,
+        deploy_exporter="sklearn"),
 )
 
 ROWS: Mapping[str, Row] = MappingProxyType({row.name: row for row in _ROWS})

@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from advisor import __version__
@@ -87,9 +88,10 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
                                              host["usable_cores"] or 1)
     window = max(1, min(host["usable_cores"] or 1, len(runnable)))
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
+    models = os.path.join(cache, "models") if options.deploy is not None else None  # --deploy
 
     def job_for(name: str) -> Job:
-        return Job(worker_args(options, ROWS[name], folder, threads, cache, selected),
+        return Job(worker_args(options, ROWS[name], folder, threads, cache, selected, models),
                    catalog.child_env(ROWS[name], threads))
 
     def finish_row(name: str, results: list[ChildResult]) -> None:
@@ -101,6 +103,17 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         supervise(runnable, job_for, processes=processes, startup=startup, window=window,
                   timeout_s=options.timeout_s, order=order, notify=notify,
                   finish_row=finish_row)
+        deploy_report = None
+        if options.deploy is not None and models is not None:
+            from advisor.probe import deploy
+
+            deploy_report = deploy.run_deploy(
+                options.deploy, rows=rows, models=Path(models), folder=folder,
+                python=options.python, threads=threads, usable_cores=host["usable_cores"] or 1,
+                installed=is_installed, notify=lambda kind, what, summary: notify(ProgressEvent(
+                    "deploy" if kind == "start" else "done", f"deploy {what}", 0, 0,
+                    row=None if kind == "start" else FrameworkRow(name=what, status="ok",
+                                                                  error=summary))))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     scaling_report = None
@@ -168,4 +181,6 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     }
     if scaling_report is not None:
         report["scaling"] = scaling_report
+    if deploy_report is not None:
+        report["deploy"] = deploy_report
     return ProbeDocument.from_dict(report, "the probe's result")

@@ -63,6 +63,7 @@ class ProbeOptions:
     scaling: Any = None  # a scaling.ScalingOptions: also run the scaling probe (--scaling)
     scaling_only: bool = False  # skip the single-process rows (--scaling-only)
     startup: str = "staged"  # staged | serial (see the module docstring)
+    deploy: Any = None  # a deploy.DeployOptions: also export and run the trained models (--deploy)
 
     def validate(self) -> None:
         if self.frameworks is not None:
@@ -82,6 +83,8 @@ class ProbeOptions:
             raise BadInput("--scaling-only needs --scaling")
         if self.scaling is not None:
             self.scaling.validate()
+        if self.deploy is not None:
+            self.deploy.validate()
         if not (os.path.isfile(self.python) and os.access(self.python, os.X_OK)):
             raise BadInput(f"--python {self.python}: not an executable file")
         from advisor.probe.runner import default_memory_limit
@@ -259,9 +262,13 @@ def installed_checker(python: str, timeout_s: float = 30.0) -> Any:
 
 
 def worker_args(options: ProbeOptions, row: catalog.Row, folder: Path, threads: int,
-                cache: str, selected: tuple[str, ...]) -> list[str]:
-    """The argument list of one child measuring ``row`` (the only place it is built)."""
+                cache: str, selected: tuple[str, ...], save_model: str | None = None) -> list[str]:
+    """The argument list of one child measuring ``row`` (the only place it is built).
+
+    ``save_model``: where the child keeps its trained models for the deploy probe (--deploy).
+    """
     workloads = [w for w in row.workloads if w in selected]
     return [options.python, str(folder / row.script), "--threads", str(threads),
             "--epochs", str(options.blocks()), "--seed", str(SEED), "--data-cache", cache,
-            "--workloads", ",".join(workloads)]
+            "--workloads", ",".join(workloads)] + \
+        (["--save-model", save_model] if save_model else [])

@@ -33,11 +33,11 @@ GO = b"G"  # the parent's go byte for a --staged child
 STATUSES = ("ok", "missing", "broken", "timeout")
 ENV_PROTOCOL = "ADVISOR_PROBE_PROTOCOL"  # path of this file, for children without advisor
 
-# Every workload a probe child knows by name (its --workloads), defined once (DESIGN.md
-# "Workloads"). ``family``: the model family (families are compared by time to accuracy);
+# Every workload a probe child knows by name (its --workloads), defined once (docs/architecture.md
+# "Add a workload"). ``family``: the model family (families are compared by time to accuracy);
 # ``gate``: the test accuracy below which a row "did not learn" (its speed then means nothing);
 # ``chase_s``: see harness.TARGET_EXTRA_S. The parent records these in the probe file.
-SPECS: Dict[str, Dict[str, Any]] = {
+SPECS: dict[str, dict[str, Any]] = {
     "mlp-digits": {"family": "mlp", "batch_size": 32, "gate": 0.80,
                    "model": "64-128-64-10 MLP, ReLU"},
     "cnn-digits": {"family": "cnn", "batch_size": 128, "gate": 0.80,

@@ -42,6 +42,21 @@ def scaling_cell(m: Any, name: str) -> str:
     return f"{r.efficiency_text()} (1: {one}/s, {world or 'N'}: {many}/s)"
 
 
+def deploy_cell(m: Any, key: tuple[str, str, str]) -> str:
+    """The best path of (row, workload, target) on one machine: ``ok onnx: 0.04 ms p50 · ...``."""
+    if m.deploy is None:
+        return "no deploy probe"
+    best = m.deploy.best(*key)
+    if best is None:
+        return "-"
+    if best.status == "ok":
+        return f"ok {best.format}: {best.numbers()}"
+    return f"{best.status} ({best.format})"
+
+
+DEPLOY_TITLE = "Deployment paths (best path per target: format, batch-1 latency, size, parity)"
+
+
 def scaling_heading(m: Any) -> str:
     return m.scaling.title() if m.scaling is not None else "no scaling probe"
 
@@ -91,6 +106,15 @@ def render_table(cmp: Comparison, console: Any) -> None:
             t.add_column(f"{e(m.label)}\n{e(scaling_heading(m))}")
         for name in cmp.scaling_rows:
             t.add_row(e(name), *[e(scaling_cell(m, name)) for m in cmp.machines])
+        console.print(t)
+    if cmp.deploy_keys:
+        t = Table(title=DEPLOY_TITLE, title_justify="left")
+        t.add_column("row · workload → target")
+        for h in heads:
+            t.add_column(h, overflow="fold")
+        for key in cmp.deploy_keys:
+            t.add_row(e(" · ".join(key[:2]) + " → " + key[2]),
+                      *[e(deploy_cell(m, key)) for m in cmp.machines])
         console.print(t)
     if not cmp.workloads:  # scaling-only probe files: no single-process rows to rank
         return
@@ -157,6 +181,15 @@ def render_markdown(cmp: Comparison) -> str:
         for name in cmp.scaling_rows:
             w(f"| {md_code(name)} | " + " | ".join(md(scaling_cell(m, name)) for m in cmp.machines)
               + " |")
+    if cmp.deploy_keys:
+        w("")
+        w(f"## {md(DEPLOY_TITLE)}")
+        w("")
+        w(f"| row | workload | target | {heads} |")
+        w("|---|---|---|" + "---|" * len(cmp.machines))
+        for key in cmp.deploy_keys:
+            w(f"| {md_code(key[0])} | {md(key[1])} | {md(key[2])} | "
+              + " | ".join(md(deploy_cell(m, key)) for m in cmp.machines) + " |")
     w("")
     w(f"*advisor {md(__version__)}; a tie means the runner-up's spread overlaps the fastest's.*")
     return "\n".join(out) + "\n"
@@ -212,6 +245,7 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
     return environment().get_template("compare.html.j2").render(
         cmp=cmp, cells=cells, status=_status, fastest_text=_fastest_text, charts=chart_list,
         scaling_cell=scaling_cell, scaling_heading=scaling_heading,
+        deploy_cell=deploy_cell, deploy_title=DEPLOY_TITLE,
         version=__version__,
         generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
     )
@@ -250,6 +284,7 @@ def render_json(cmp: Comparison) -> str:
             "facts": m.facts, "frameworks": rows,
             "fastest": {wl: dataclasses.asdict(f) for wl, f in cmp.fastest[i].items()},
             "scaling": dataclasses.asdict(m.scaling) if m.scaling is not None else None,
+            "deploy": dataclasses.asdict(m.deploy) if m.deploy is not None else None,
         })
     doc = {"schema_version": COMPARE_JSON_VERSION, "workloads": cmp.workloads,
            "frameworks": cmp.frameworks, "machines": machines}

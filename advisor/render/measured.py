@@ -7,6 +7,7 @@ shortened for tables; every renderer escapes them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,3 +271,111 @@ def scaling(probe: ProbeDocument | None) -> Scaling | None:
     ]
     return Scaling(workers=sc.workers, nnodes=sc.nnodes, node_rank=sc.node_rank,
                    world_size=sc.world_size, wall_s=sc.wall_s, rows=out)
+
+
+# ------------------------------------------------------------------------------ deployment
+@dataclass(frozen=True)
+class DeployPath:
+    """One measured deployment path (advisor probe --deploy): a row's workload in one format."""
+
+    row: str
+    workload: str
+    target: str
+    format: str
+    status: str
+    reason: str
+    runtime: str
+    export_s: float | None
+    size_bytes: float | None
+    load_s: float | None
+    p50: float | None
+    p99: float | None
+    n: int | None
+    top1: float | None
+    max_abs_diff: float | None
+    quantized: bool
+    accuracy_drop: float | None
+
+    def numbers(self) -> str:
+        """``0.041 ms p50 · 69 KiB · parity 1.000`` (what an ok path measured)."""
+        bits = []
+        if self.p50 is not None:
+            bits.append(f"{self.p50:.3g} ms p50")
+        if self.size_bytes is not None:
+            bits.append(f"{self.size_bytes / 1024:,.0f} KiB")
+        if self.top1 is not None:
+            bits.append(f"parity {self.top1:.3f}")
+        if self.quantized and self.accuracy_drop is not None:
+            bits.append(f"int8 drop {self.accuracy_drop:+.3f}")
+        return " · ".join(bits)
+
+    def summary(self) -> str:
+        if self.status == "ok":
+            return f"{self.format}: {self.numbers()}"
+        return f"{self.format}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class DeployMatrix:
+    targets: list[str]
+    paths: list[DeployPath]
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(row, workload) pairs in probe order: the matrix's rows."""
+        seen: list[tuple[str, str]] = []
+        for p in self.paths:
+            if (p.row, p.workload) not in seen:
+                seen.append((p.row, p.workload))
+        return seen
+
+    def cell(self, row: str, workload: str, target: str) -> list[DeployPath]:
+        return [p for p in self.paths
+                if p.row == row and p.workload == workload and p.target == target]
+
+    def best(self, row: str, workload: str, target: str) -> DeployPath | None:
+        """The fastest ok path, else the first failed or timed-out one, else the first."""
+        paths = self.cell(row, workload, target)
+        ok = [p for p in paths if p.status == "ok"]
+        if ok:
+            return min(ok, key=lambda p: p.p50 if p.p50 is not None else math.inf)
+        bad = [p for p in paths if p.status in ("failed", "timeout")]
+        rest = bad or paths
+        return rest[0] if rest else None
+
+    def measurements(self) -> list[tuple[DeployPath, list[str]]]:
+        """Each (row, workload, format) measured once, with the targets it serves."""
+        out: dict[tuple[str, str, str], tuple[DeployPath, list[str]]] = {}
+        for p in self.paths:
+            key = (p.row, p.workload, p.format)
+            if key in out:
+                out[key][1].append(p.target)
+            else:
+                out[key] = (p, [p.target])
+        return list(out.values())
+
+
+def deploy(probe: ProbeDocument | None) -> DeployMatrix | None:
+    """The probe's deployment paths as table rows (None when it has no ``deploy`` part)."""
+    dp = probe.deploy if probe is not None else None
+    if dp is None:
+        return None
+    paths = []
+    for r in dp.rows:
+        lat, par = r.latency_ms, r.parity
+        paths.append(DeployPath(
+            row=text(r.row, 60) or "?", workload=text(r.workload, 40) or "-",
+            target=text(r.target, 40) or "?", format=text(r.format, 40) or "-",
+            status=r.status, reason=text(r.reason, 300), runtime=text(r.runtime, 80),
+            export_s=r.export_s, size_bytes=r.size_bytes, load_s=r.load_s,
+            p50=lat.p50 if lat else None, p99=lat.p99 if lat else None,
+            n=lat.n if lat else None, top1=par.top1_agreement if par else None,
+            max_abs_diff=par.max_abs_diff if par else None, quantized=r.quantized,
+            accuracy_drop=r.accuracy_drop,
+        ))
+    raw_targets = dp.extra.get("targets")
+    targets = [text(t, 40) for t in raw_targets or [] if isinstance(t, str)] \
+        if isinstance(raw_targets, list) else []
+    for p in paths:
+        if p.target not in targets:
+            targets.append(p.target)
+    return DeployMatrix(targets=targets, paths=paths)

@@ -29,6 +29,8 @@ def headline(row: FrameworkRow | ScalingRow) -> str:
     """The one number shown for a finished row."""
     if row.status != "ok":
         return row.error or row.status
+    if isinstance(row, FrameworkRow) and not row.workloads and row.error:
+        return row.error  # a deploy child (advisor probe --deploy): its paths' statuses
     if isinstance(row, ScalingRow):
         return scaling_headline(row)
     parts = []
@@ -40,7 +42,7 @@ def headline(row: FrameworkRow | ScalingRow) -> str:
 
 
 PHASE_TEXT = {"start": "starting (import, data)", "ready": "ready, waits its turn",
-              "measure": "training"}
+              "measure": "training", "deploy": "exporting or running"}
 
 
 class ProbeView:
@@ -87,7 +89,7 @@ class ProbeView:
         for c, since in sorted(self.active.values(), key=lambda item: item[0].index):
             rep = f" run {c.attempt}/{c.repeat}" if c.repeat > 1 else ""
             table.add_row("▶" if c.kind == "measure" else "…", c.name,
-                          f"row {c.index}/{c.total}{rep}",
+                          f"row {c.index}/{c.total}{rep}" if c.total else "deploy",
                           f"{PHASE_TEXT.get(c.kind, c.kind)} {now - since:5.1f} s "
                           f"(total {now - self.started:.0f} s)")
         return table

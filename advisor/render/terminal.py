@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from advisor.decision.assessment import Assessment
+from advisor.render import measured
 from advisor.render.robust_text import robustness_text
 from advisor.render.text import clean
 
@@ -112,6 +113,29 @@ def _item(console: Console, bullet: str, markup: str, indent: int = 2) -> None:
     console.print(grid)
 
 
+def deploy_table(dm: measured.DeployMatrix) -> Table:
+    """Target x framework: the best measured path per (row, workload) and target."""
+    table = Table(title="Deployment paths measured on the probed machine", title_justify="left",
+                  box=None, padding=(0, 1))
+    table.add_column("row")
+    table.add_column("workload")
+    for target in dm.targets:
+        table.add_column(target, overflow="fold")
+    for row, workload in dm.lines():
+        cells = []
+        for target in dm.targets:
+            best = dm.best(row, workload, target)
+            if best is None:
+                cells.append("-")
+            elif best.status == "ok":
+                cells.append(f"[green]ok[/] {_e(best.format)}: {_e(best.numbers())}")
+            else:
+                style = "red" if best.status in ("failed", "timeout") else "dim"
+                cells.append(f"[{style}]{_e(best.status)}[/] {_e(best.format)}")
+        table.add_row(_e(row), _e(workload), *cells)
+    return table
+
+
 def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
     rob = a.robustness
     words = robustness_text(a)
@@ -164,9 +188,12 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
         console.print("[bold]Measured on the probed machine[/]")
         for m in a.measurements:
             console.print(f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
-                          + (f" -> performance {m.rating:+.2f}" if m.rating else ""))
+                          + (f" -> {_e(m.criterion)} {m.rating:+.2f}" if m.rating else ""))
     for measurement_note in a.measurement_notes:
         console.print(f"  [dim]{_e(measurement_note)}[/]")
+    dm = measured.deploy(a.probe)
+    if dm is not None:
+        console.print(deploy_table(dm))
     if a.notes:
         console.print("[bold]Notes[/]")
         for note in a.notes:

@@ -70,6 +70,7 @@ class ReportView:
     workloads: list[str]
     fastest: dict[str, Fastest]
     scaling: measured.Scaling | None
+    deploy: measured.DeployMatrix | None  # advisor probe --deploy: the paths measured
     sources: list[Source]
     next_steps: dict[str, Any] | None  # {"steps": NextSteps, "sources": [SourceRef]} for the winner
 
@@ -125,6 +126,7 @@ def build(a: Assessment) -> ReportView:
         workloads=wls,
         fastest=fastest,
         scaling=measured.scaling(a.probe),
+        deploy=measured.deploy(a.probe),
         sources=sorted(sources.values(), key=lambda s: s.title.lower()),
         next_steps=_next_steps(a),
     )
@@ -137,7 +139,8 @@ def _next_steps(a: Assessment) -> dict[str, Any] | None:
     steps = next_steps.for_winner(a)
     if steps is None:
         return None
-    seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+    parts: list[Any] = [steps.install, *steps.deploy]
+    seen = {s.url: s for part in parts for s in part.sources}
     from advisor.render.text import clean
 
     return {"steps": steps, "sources": list(seen.values()), "starter": clean(steps.starter)}

@@ -26,6 +26,7 @@ class Machine:
     rows: list[measured.Row]
     advisor_version: str
     scaling: measured.Scaling | None = None  # the probe's --scaling section, when it has one
+    deploy: measured.DeployMatrix | None = None  # the probe's --deploy section, when it has one
 
     def row(self, name: str) -> measured.Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -62,6 +63,8 @@ class Comparison:
     workloads: list[str]
     fastest: list[dict[str, Fastest]]  # per machine: workload -> fastest row
     scaling_rows: list[str] = field(default_factory=list)  # scaling row names, first-seen order
+    # deployment paths: (row, workload, target) seen in any file, first-seen order
+    deploy_keys: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def read(path: str) -> ProbeDocument:
@@ -123,7 +126,7 @@ def compare(paths: Sequence[str]) -> Comparison:
         machines.append(Machine(label=shown_path(label) or label, path=shown_path(path) or path,
                                 facts=_facts(probe), rows=rows,
                                 advisor_version=measured.text(probe.advisor_version, 40),
-                                scaling=measured.scaling(probe)))
+                                scaling=measured.scaling(probe), deploy=measured.deploy(probe)))
     facts: list[str] = []
     frameworks: list[str] = []
     for m in machines:
@@ -144,4 +147,9 @@ def compare(paths: Sequence[str]) -> Comparison:
     for m in machines:
         if m.scaling is not None:
             scaling_rows.extend(r.name for r in m.scaling.rows if r.name not in scaling_rows)
-    return Comparison(machines, facts, frameworks, workloads, fastest, scaling_rows)
+    deploy_keys: list[tuple[str, str, str]] = []
+    for m in machines:
+        if m.deploy is not None:
+            deploy_keys.extend((p.row, p.workload, p.target) for p in m.deploy.paths
+                               if (p.row, p.workload, p.target) not in deploy_keys)
+    return Comparison(machines, facts, frameworks, workloads, fastest, scaling_rows, deploy_keys)

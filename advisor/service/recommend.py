@@ -53,6 +53,7 @@ def build_inputs(
 ) -> engine.Inputs:
     if doc is not None:
         from advisor.probe import facts as probe_facts
+        from advisor.probe import deploy  # the deployment paths measured (advisor probe --deploy)
 
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
@@ -60,6 +61,7 @@ def build_inputs(
         other = {k: v for k, v in facts.items() if not k.startswith("machine.")}
         other.update(probe_facts.speed_facts(kb, probe, {**facts, **answer_set.values}))
         other.update(probe_facts.scaling_facts(kb, probe))
+        other.update(deploy.deploy_facts(kb, probe))
         return engine.Inputs(
             answers=dict(answer_set.values),
             answer_origin=dict(answer_set.origin),
@@ -68,7 +70,7 @@ def build_inputs(
             probe_facts=other,
             probe=doc,
             probe_file=shown_path(probe_path),  # no absolute home path in reports
-            measurer=probe_facts.measurer(probe),
+            measurer=deploy.measurer(probe_facts.measurer(probe), probe),
         )
     return engine.Inputs(
         answers=dict(answer_set.values),

@@ -26,10 +26,12 @@ REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml
 
 
 def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
-                  workloads: tuple[str, ...] | None = None) -> ProbeDocument:
+                  workloads: tuple[str, ...] | None = None,
+                  deploy_targets: tuple[str, ...] = ()) -> ProbeDocument:
     """Probe this machine with `advisor.probe` and return the probe document.
 
     ``workloads``: only those (`advisor run` measures what can move its project's scores).
+    ``deploy_targets``: also measure the deployment paths to those targets.
 
     ``progress`` receives the probe's progress events (the CLI shows them live). Raises
     ProbeFailed when no framework row could run at all.
@@ -44,7 +46,12 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
         ) from exc
     from advisor.infra.errors import ProbeFailed
 
-    report = run_probe(ProbeOptions(quick=quick, workloads=workloads), progress)
+    deploy = None
+    if deploy_targets:
+        from advisor.probe.deploy import DeployOptions
+
+        deploy = DeployOptions(deploy_targets)
+    report = run_probe(ProbeOptions(quick=quick, workloads=workloads, deploy=deploy), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
@@ -194,6 +201,8 @@ class ReportFolder:
             if isinstance(exc, OSError):
                 raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) \
                     from None
+            if isinstance(exc, FileProblem):  # name the folder, not the one being built
+                raise FileProblem(exc.message, path=self.where) from None
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
@@ -230,9 +239,11 @@ def run(
     probe_file: str | None = None,
     quick: bool = False,
     skip_probe: bool = False,
+    deploy: bool = False,
     progress: Callable[[str], None] | None = None,
     force: bool = False,
 ) -> RunResult:
+    """``deploy``: also measure the deployment paths, to the targets the project answered only."""
     # The folder is checked and locked before anything is measured: a refused --out costs
     # nothing, and a second run into the same folder is refused while this one works.
     with ReportFolder(out_dir, force=force) as folder:
@@ -244,8 +255,14 @@ def run(
         else:
             from advisor.probe.facts import project_workloads
 
+            targets: tuple[str, ...] = ()
+            if deploy:  # only the targets the project answered
+                from advisor.probe.deploy import targets_from_answers
+
+                targets = targets_from_answers(answer_set.values.get("deploy_targets"))
             probe = probe_machine(quick=quick, progress=progress,
-                                  workloads=project_workloads(answer_set.values))
+                                  workloads=project_workloads(answer_set.values),
+                                  deploy_targets=targets)
             label = str(Path(out_dir) / "probe.json")
         a = recommend_with(kb, answer_set, probe, label)
         files = folder.commit(render_all(kb, a, dict(answer_set.values), probe))
