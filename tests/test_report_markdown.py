@@ -17,7 +17,7 @@ def test_markdown_is_a_complete_decision_record():
                     "## Sources"):
         assert heading in doc, heading
     assert "- CPU: AMD Ryzen 9 5950X 16-Core Processor" in doc
-    assert "| TensorFlow | `tensorflow` | cnn-digits | 0.29x | Training performance -1.77 | -0.34 |" in doc
+    assert "| TensorFlow | `tensorflow` | cnn-digits | 0.29x | Training performance -1.77 | -0.33 |" in doc
     assert "48,000 ± 750 (n=5)" in doc  # median with spread and n
     assert "| `keras/jax` | missing" in doc
     assert "- Fastest on cnn-digits: `pytorch`" in doc
