@@ -87,3 +87,18 @@ def test_recommend_fast_path_imports_no_pydantic():
     subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)  # warm the cache
     out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert out.strip() == "False"
+
+
+def test_next_steps_are_cached_like_the_knowledge_base(tmp_path, monkeypatch):
+    from advisor.decision import next_steps
+
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    source = rules_dir() / next_steps.NEXT_STEPS_FILE
+    copy = tmp_path / "next_steps.yaml"
+    copy.write_bytes(source.read_bytes())
+    fresh = next_steps.load.__wrapped__(str(copy))  # validates, writes the cache
+    assert len(list((tmp_path / "cache").glob("next-steps-*.json"))) == 1
+    assert next_steps.load.__wrapped__(str(copy)) == fresh  # read back from the cache
+    copy.write_text(source.read_text() + "\n# changed\n")  # new content: validated again
+    assert next_steps.load.__wrapped__(str(copy)) == fresh
+    assert len(list((tmp_path / "cache").glob("next-steps-*.json"))) == 2

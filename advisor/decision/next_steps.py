@@ -65,8 +65,16 @@ def _need(cond: bool, path: str, doc: Any, loc: tuple[Any, ...], message: str) -
 def load(path: str | None = None) -> dict[str, Any]:
     """The next-steps data, checked: every entry a command or route with known sources."""
     from advisor.infra import safeyaml
+    from advisor.kb import loader
 
     file = str(Path(path) if path else rules_dir() / NEXT_STEPS_FILE)
+    try:  # checked once per content, like the knowledge base: `recommend` reads it every run
+        cache_key: str | None = loader.sealed_key(b"next-steps", file.encode(), Path(file).read_bytes())
+    except OSError:
+        cache_key = None  # safeyaml reports the unreadable file
+    cached = loader.read_sealed("next-steps", cache_key) if cache_key else None
+    if cached is not None and isinstance(cached.get("data"), dict):
+        return cached["data"]
     doc = safeyaml.load_file(file)
     data = doc.data
     _need(isinstance(data, dict) and data.get("schema_version") == 1, file, doc, (),
@@ -97,6 +105,8 @@ def load(path: str | None = None) -> dict[str, Any]:
                       file, doc, loc, f"{cid}.{part}.{key}: sources must name ids under sources:")
         _need(isinstance(entry.get("starter"), str), file, doc, ("candidates", cid),
               f"{cid}: needs a starter snippet")
+    if cache_key:
+        loader.write_sealed("next-steps", cache_key, {"key": cache_key, "data": data})
     return data
 
 

@@ -410,20 +410,10 @@ def _cache_folder(create: bool) -> Path | None:
 
 
 def _cache_key(files: list[Path]) -> str | None:
-    from advisor import __version__
-
-    digest = hashlib.sha256(f"{CACHE_FORMAT}:{__version__}".encode())
     try:
-        for file in files:
-            digest.update(str(file.resolve()).encode() + b"\0")
-            digest.update(file.read_bytes() + b"\0")
+        return sealed_key(*(str(f.resolve()).encode() + b"\0" + f.read_bytes() for f in files))
     except OSError:
         return None  # collect() will report the unreadable file
-    return digest.hexdigest()
-
-
-def _cache_name(key: str) -> str:
-    return f"kb-{key[:32]}.json"
 
 
 def _seal(key: str, body: str) -> str:
@@ -431,12 +421,7 @@ def _seal(key: str, body: str) -> str:
 
 
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
-    from advisor.infra import atomic, jsonio
-
-    folder = _cache_folder(create=True)
-    if folder is None:
-        return
-    payload = {
+    write_sealed("kb", key, {
         "key": key,
         "meta": to_plain(kb.meta),
         "files": kb.files,
@@ -445,18 +430,65 @@ def _cache_write(key: str, kb: KnowledgeBase) -> None:
                       for item in getattr(kb, section)]
             for section in SECTIONS
         },
-    }
-    # keys keep their order: effects list candidates as the rules file does, cached or not
+    })
+
+
+def sealed_key(*parts: bytes) -> str:
+    """A cache key that binds advisor's version, the cache format and the given bytes."""
+    from advisor import __version__
+
+    digest = hashlib.sha256(f"{CACHE_FORMAT}:{__version__}".encode())
+    for part in parts:
+        digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+def write_sealed(prefix: str, key: str, payload: dict[str, Any]) -> None:
+    """Cache ``payload`` (which holds ``key``) as ``PREFIX-KEY.json``: a seal line, then JSON.
+
+    Keys keep their order (effects list candidates as the rules file does, cached or not).
+    Best effort: an unwritable cache folder is not an error.
+    """
+    from advisor.infra import atomic, jsonio
+
+    folder = _cache_folder(create=True)
+    if folder is None:
+        return
     body = jsonio.dumps(payload, indent=None, sort_keys=False)
-    # line 1: the seal over the key and the exact bytes of line 2
-    text = f"{_seal(key, body)}\n{body}\n"
+    text = f"{_seal(key, body)}\n{body}\n"  # line 1 seals the key and the exact bytes of line 2
     try:
-        path = folder / _cache_name(key)
+        path = folder / f"{prefix}-{key[:32]}.json"
         if path.is_symlink() or (path.exists() and not path.is_file()):
             return  # never write through what someone planted there
         atomic.write_text(path, text)
     except (OSError, AdvisorError):
-        pass  # a cache is an optimisation; an unwritable cache folder is not an error
+        pass
+
+
+def read_sealed(prefix: str, key: str) -> dict[str, Any] | None:
+    """What :func:`write_sealed` cached under ``key``, or None (absent, damaged, not ours).
+
+    The seal must match, and the entry must be a private regular file in a private folder
+    (:func:`_read_entry`): then it is what advisor wrote, and the C parser reads it as is (the
+    strict reader's checks would cost more than the cache saves on every `recommend`).
+    """
+    folder = _cache_folder(create=False)
+    if folder is None:
+        return None
+    text = _read_entry(folder / f"{prefix}-{key[:32]}.json")
+    if text is None:
+        return None
+    seal, _, body = text.partition("\n")
+    body = body.rstrip("\n")
+    if not hmac.compare_digest(seal, _seal(key, body)):
+        return None
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    return payload
 
 
 def _read_entry(path: Path) -> str | None:
@@ -486,24 +518,10 @@ def _read_entry(path: Path) -> str | None:
 
 
 def _cache_read(key: str) -> KnowledgeBase | None:
-
-    folder = _cache_folder(create=False)
-    if folder is None:
+    payload = read_sealed("kb", key)
+    if payload is None:
         return None
-    text = _read_entry(folder / _cache_name(key))
-    if text is None:
-        return None
-    seal, _, body = text.partition("\n")
-    body = body.rstrip("\n")
-    if not hmac.compare_digest(seal, _seal(key, body)):
-        return None  # damaged, or not this knowledge base's: validate the files again
     try:
-        # The seal matched, and the entry is a private regular file in a private folder
-        # (_read_entry): this is what advisor wrote, so the C parser reads it as is (the strict
-        # reader's checks cost more than the whole cache saves on every `recommend`).
-        payload = json.loads(body)
-        if payload.get("key") != key:
-            return None
         sections = {
             section: [from_plain(section_class(section), entry["data"]).located(tuple(entry["origin"]))
                       for entry in payload["sections"][section]]
