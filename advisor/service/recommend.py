@@ -53,7 +53,7 @@ def build_inputs(
 ) -> engine.Inputs:
     if doc is not None:
         from advisor.probe import facts as probe_facts
-        from advisor.probe import deploy  # the deployment paths measured (advisor probe --deploy)
+        from advisor.probe import deploy_facts as deploy  # paths measured by advisor probe --deploy
 
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)
