@@ -17,11 +17,15 @@ def test_run_non_interactive_with_probe_file(tmp_path, cli):
               "tests/fixtures/probe-nvidia-tf-blind.json", "--out", str(out), "--no-input")
     assert res.code == 0, res.err
     assert {p.name for p in out.iterdir()} == FILES  # no temporary files left behind
-    assert "PyTorch" in res.out and "performance -2.98" in res.out
+    rec = json.loads((out / "recommendation.json").read_text())
+    # the summary shows each measurement that moved a score, as the JSON has it
+    moved = [m for m in rec["measurements"] if m["rating"]]
+    assert moved and all(f"{m['criterion']} {m['rating']:+.2f}" in res.out for m in moved)
     for name in FILES:
         assert str(out / name) in res.out.replace("\n", "")
-    rec = json.loads((out / "recommendation.json").read_text())
-    assert rec["winner"] == "pytorch" and rec["schema_version"] == 1
+    # PyTorch and Keras 3 share one speed group on this probe (0.03 points apart): a tie band
+    assert rec["winner"] in ("pytorch", "keras") and rec["schema_version"] == 1
+    assert rec["robustness"]["label"] == "tie"
     saved, given = json.loads((out / "probe.json").read_text()), probe_data("nvidia-tf-blind")
     assert saved["host"] == given["host"] and saved["gpus"] == given["gpus"]
     assert [(r["name"], r["status"]) for r in saved["frameworks"]] == [

@@ -107,8 +107,8 @@ def _summary(con, result) -> None:
         con.print("[red]no recommendation: every candidate was vetoed[/]")
     for m in a.measurements:
         if m.rating:
-            con.print(f"  measured: {e(names.get(m.candidate, m.candidate))} {m.value:.2f}x the fastest "
-                      f"on {e(m.workload)} -> performance {m.rating:+.2f} ({m.points:+.2f} points)")
+            con.print(f"  measured: {e(names.get(m.candidate, m.candidate))} {e(m.criterion)} "
+                      f"{m.rating:+.2f} ({m.points:+.2f} points): {e(m.detail)}")
     for note in a.measurement_notes:
         con.print(f"  [dim]{e(note)}[/]")
     if rob.flips:
