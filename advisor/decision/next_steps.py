@@ -64,7 +64,6 @@ def _need(cond: bool, path: str, doc: Any, loc: tuple[Any, ...], message: str) -
 @lru_cache(maxsize=4)
 def load(path: str | None = None) -> dict[str, Any]:
     """The next-steps data, checked: every entry a command or route with known sources."""
-    from advisor.infra import safeyaml
     from advisor.kb import loader
 
     file = str(Path(path) if path else rules_dir() / NEXT_STEPS_FILE)
@@ -75,6 +74,8 @@ def load(path: str | None = None) -> dict[str, Any]:
     cached = loader.read_sealed("next-steps", cache_key) if cache_key else None
     if cached is not None and isinstance(cached.get("data"), dict):
         return cached["data"]
+    from advisor.infra import safeyaml  # PyYAML only when the file is validated again
+
     doc = safeyaml.load_file(file)
     data = doc.data
     _need(isinstance(data, dict) and data.get("schema_version") == 1, file, doc, (),

@@ -15,9 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from advisor.infra import safeyaml
 from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
 from advisor.kb import expr, typecheck
 from advisor.kb.model import (
@@ -29,6 +28,9 @@ from advisor.kb.model import (
     section_class,
     to_plain,
 )
+
+if TYPE_CHECKING:  # safeyaml imports PyYAML (about 28 ms): only when a file is read
+    from advisor.infra import safeyaml
 
 MAX_RULES_FILE_BYTES = 4 * 1024 * 1024
 _VALIDATOR_SEGMENT = re.compile(r"^[a-z][a-z-]*\[.*\]$")
@@ -101,6 +103,8 @@ def _parse_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
     from advisor.kb import schema
 
     try:
+        from advisor.infra import safeyaml
+
         doc = safeyaml.load_file(path, max_bytes=MAX_RULES_FILE_BYTES)
     except AdvisorError as exc:
         return None, [Problem(str(path), exc.line, exc.message)]

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable
-
-import yaml
+from typing import TYPE_CHECKING, Any, Iterable
 
 from advisor import __version__
 from advisor.infra import atomic
-from advisor.infra import safeyaml
 from advisor.infra.errors import AnswerError, ParseError, VersionError
 from advisor.infra.suggest import allowed, closest, normalise, unknown
-from advisor.questionnaire import consistency
 from advisor.kb.model import ANSWER_METADATA_KEYS, KnowledgeBase, Question
+from advisor.questionnaire import consistency
+
+if TYPE_CHECKING:  # safeyaml imports PyYAML (about 28 ms): only when a file is read
+    from advisor.infra import safeyaml
 
 ANSWERS_SCHEMA_VERSION = 1
 MAX_ANSWERS_BYTES = 256 * 1024
@@ -116,6 +116,8 @@ def _show(value: Any) -> str:
 
 def load_file(kb: KnowledgeBase, path: str) -> dict[str, Any]:
     """Read and validate an answers file; returns {question_id: value}."""
+    from advisor.infra import safeyaml
+
     doc = safeyaml.load_file(path, max_bytes=MAX_ANSWERS_BYTES)
     return from_document(kb, doc)
 
@@ -237,6 +239,8 @@ def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = No
     for question in kb.questions:
         if question.id in answers:
             body[question.id] = answers[question.id]
+    import yaml  # only when answers are written
+
     text = yaml.safe_dump({**meta, **body}, sort_keys=False, allow_unicode=True,
                           default_flow_style=False)
     return "\n".join(header) + "\n" + text
