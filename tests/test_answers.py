@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from advisor.infra.errors import AnswerError
 from advisor.questionnaire import answers
 from advisor.service import recommend as core
-from advisor.infra.errors import AnswerError
 
 
 def test_set_overrides_file_and_file_overrides_defaults(kb, tmp_path):

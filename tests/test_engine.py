@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from advisor.service import recommend as core
 from advisor.decision import engine
 from advisor.decision.robustness import weight_interval
+from advisor.service import recommend as core
 
 
 def assess(kb, *sets, defaults=True):

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.questionnaire import answers
-from advisor.infra import safeyaml
 from advisor.cli.app import main
+from advisor.infra import safeyaml
 from advisor.infra.errors import AdvisorError, ExitCode
-from advisor.kb import loader
 from advisor.infra.resources import rules_dir
+from advisor.kb import loader
+from advisor.questionnaire import answers
 
 VALID_ANSWERS = """\
 purpose: research

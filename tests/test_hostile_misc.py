@@ -8,17 +8,17 @@ import io
 import json
 import os
 import subprocess
-import time
 import sys
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from probe_fixtures import fake_probes_dir
 
 from advisor.infra.clean import clean
 from advisor.infra.privacy import redact, shown_path
 from advisor.probe import hardware as hw
-from probe_fixtures import fake_probes_dir
 from tests.conftest import ROOT, cli_env
 
 PROBE = ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json"

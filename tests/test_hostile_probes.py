@@ -12,10 +12,10 @@ import time
 
 import psutil
 import pytest
+from probe_fixtures import PROBES, fake_probes_dir, write_script
 
 from advisor.probe.catalog import ROW_NAMES
 from advisor.probe.runner import run_child
-from probe_fixtures import PROBES, fake_probes_dir, write_script
 from tests.conftest import ROOT, cli_env
 
 EAT_MEMORY = """

@@ -7,10 +7,10 @@ import io
 
 from rich.console import Console
 
-from advisor.service import recommend as core
 from advisor.decision import engine
-from advisor.render import markdown, terminal
 from advisor.infra.resources import rules_dir
+from advisor.render import markdown, terminal
+from advisor.service import recommend as core
 
 ESCAPES = ["\x1b]0;pwned\x07", "\x1b[2J", "\x1b[5;38;5;201m", "\x9b31m", "\u202eevil"]
 MARKUP = "[blink][link=file:///etc/passwd]click[/link][/blink]"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 import time
 
-from advisor.kb import lint
 from advisor.infra.resources import rules_dir
+from advisor.kb import lint
 
 QUESTIONS = {
     "purpose": ["research", "production", "learning", "prototype"],

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from probe_fixtures import fake_probes_dir
+
 from tests.conftest import ROOT, cli_env
 
 # A row that starts a grandchild in a session of its own (as torchrun's workers or a daemon

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from advisor.kb import loader, model, schema
 from advisor.infra.resources import rules_dir
+from advisor.kb import loader, model, schema
 from tests.conftest import ROOT, cli_env
 
 

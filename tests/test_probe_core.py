@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
 from advisor.infra.errors import BadInput
 from advisor.probe import catalog, core, plan, pool
 from advisor.probe.model import load_probe
-from probe_fixtures import ROOT, fake_probes_dir, gone, ok_payload, printing_script, read_pids
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import sys
 import textwrap
 
 import pytest
-
 from probe_fixtures import PROBES
 
 sys.path.insert(0, str(PROBES))
-import harness  # noqa: E402
+import harness
 
 
 def test_quantiles_median_iqr_n():

@@ -13,6 +13,7 @@ import pytest
 from advisor.probe import core, plan
 from advisor.probe.catalog import ROW_NAMES, ROWS
 from advisor.probe.model import load_probe
+
 pytestmark = pytest.mark.probe
 
 

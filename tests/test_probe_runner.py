@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from probe_fixtures import PY, gone, printing_script, read_pids, write_script
 
 from advisor.probe.runner import CAPTURE_BYTES, classify, parse_result, run_child
-from probe_fixtures import PY, gone, printing_script, read_pids, write_script
 
 
 def run_script(tmp_path, body, timeout=20.0):

@@ -9,15 +9,13 @@ import subprocess
 import sys
 
 import pytest
-
 from probe_fixtures import PROBES
 
 sys.path.insert(0, str(PROBES))
-import harness  # noqa: E402
+import harness
 
-from advisor.probe import catalog, pool, protocol  # noqa: E402
-from advisor.probe.runner import ChildResult  # noqa: E402
-
+from advisor.probe import catalog, pool, protocol
+from advisor.probe.runner import ChildResult
 
 FAKE = """
 import json, sys

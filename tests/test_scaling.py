@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from advisor.probe import scaling
-from advisor.probe import catalog
-from advisor.probe.model import ProbeDocument
-from advisor.probe.runner import ChildResult
 from conftest import run_cli
 from probe_fixtures import PROBES, fake_probes_dir, gone, read_pids
+
+from advisor.probe import catalog, scaling
+from advisor.probe.model import ProbeDocument
+from advisor.probe.runner import ChildResult
 
 HOST = {"cpu_model": "test", "logical_cores": 2, "usable_cores": 2, "memory_bytes": 1,
         "os": "linux", "python": "3.11"}
@@ -353,9 +352,9 @@ def test_scaling_facts_skip_failed_unlearned_and_keras_takes_its_best_backend(kb
 
 
 def recommend(kb, probe: dict, scale: str):
+    from advisor.decision import engine
     from advisor.questionnaire import answers as answers_mod
     from advisor.service import recommend as core
-    from advisor.decision import engine
 
     aset = answers_mod.AnswerSet(values={"scale": scale, "modality": "images"},
                                  origin={"scale": "test", "modality": "test"})

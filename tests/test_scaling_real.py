@@ -17,11 +17,11 @@ import time
 
 import psutil
 import pytest
+from conftest import ROOT, cli_env, run_cli
+from probe_fixtures import gone
 
 from advisor.probe import plan
 from advisor.probe.scaling import free_port
-from conftest import ROOT, cli_env, run_cli
-from probe_fixtures import gone
 
 pytestmark = pytest.mark.probe
 

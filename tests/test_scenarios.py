@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from advisor.decision import engine
 from advisor.questionnaire import consistency
 from advisor.service import recommend as core
-from advisor.decision import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "scenarios"

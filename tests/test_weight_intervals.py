@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from advisor.service import recommend as core
 from advisor.decision import engine
 from advisor.questionnaire.answers import AnswerSet
+from advisor.service import recommend as core
 
 ROOT = Path(__file__).resolve().parents[1]
 KB = core.load_kb(str(ROOT / "rules"))

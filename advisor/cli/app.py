@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 # tens of milliseconds at start-up.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-import typer  # noqa: E402
+import typer
 
-from advisor.infra.errors import AdvisorError, ExitCode, Terminated  # noqa: E402
+from advisor.infra.errors import AdvisorError, ExitCode, Terminated
 
 if TYPE_CHECKING:
     from advisor.cli.env import Environment
@@ -79,7 +79,7 @@ def _click_exceptions():
     try:
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions  # type: ignore[no-redef]
+        from click import exceptions
     return exceptions
 
 
@@ -127,12 +127,12 @@ def _interrupted(exc: BaseException | None, err) -> int:
     return ExitCode.INTERRUPTED
 
 
-def main(argv: list[str] | None = None, env: "Environment | None" = None) -> None:
+def main(argv: list[str] | None = None, env: Environment | None = None) -> None:
     """The console script: run one command and exit with its code."""
     sys.exit(run(argv, env))
 
 
-def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
+def run(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run one command in ``env`` (the process's own streams by default); return the exit code.
 
     Errors become one line on stderr here and only here; a closed pipe (``| head``) is not one.
@@ -152,7 +152,7 @@ def run(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
-def _run(argv: list[str] | None, env: "Environment") -> int:
+def _run(argv: list[str] | None, env: Environment) -> int:
     cx = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = _wants_traceback(args) or os.environ.get("ADVISOR_TRACEBACK") == "1"
@@ -199,7 +199,7 @@ def _run(argv: list[str] | None, env: "Environment") -> int:
     return code
 
 
-def _closed_pipe(env: "Environment") -> int:
+def _closed_pipe(env: Environment) -> int:
     """The reader went away (``advisor ... | head -3``): what it wanted it got; exit quietly.
 
     Python would report the pipe again when it flushes stdout at exit, so stdout is pointed at

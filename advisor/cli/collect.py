@@ -8,7 +8,7 @@ nothing, and the error says the command that resumes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from advisor.cli.env import Environment
 
@@ -20,15 +20,15 @@ if TYPE_CHECKING:
 
 
 def collect(
-    kb: "KnowledgeBase",
-    preset: "AnswerSet",
+    kb: KnowledgeBase,
+    preset: AnswerSet,
     env: Environment,
     *,
     no_input: bool,
     defaults: bool,
     keep: str | None,
     resume: str | None,
-) -> "AnswerSet":
+) -> AnswerSet:
     """Complete ``preset``. ``keep``: a file that holds the answers so far; ``resume``: the command
     that picks up from it (shown on Ctrl-C)."""
     from advisor.infra.errors import Interrupted, MissingAnswers, NoTerminal
@@ -55,7 +55,7 @@ def collect(
     err = env.err_console()
     saved: dict[str, object] = dict(result.values)
 
-    def on_answer(current: "AnswerSet") -> None:
+    def on_answer(current: AnswerSet) -> None:
         saved.clear()
         saved.update(current.values)
         if keep:
@@ -78,7 +78,7 @@ def collect(
                           "(use --out FILE to keep them)") from None
 
 
-def say(console: "Console", text: str) -> None:
+def say(console: Console, text: str) -> None:
     """Print questionnaire text; a line that wraps keeps its indent on every wrapped line (a long
     help line stays under its question, a choice's second line under its text)."""
     import re
@@ -97,7 +97,7 @@ def say(console: "Console", text: str) -> None:
             grid.add_column(width=head.end(), no_wrap=True)
             grid.add_column()
             grid.add_row(Text(body[:head.end()]), Text(body[head.end():]))
-            renderable: object = grid
+            renderable: Any = grid
         else:
             renderable = Text(body)
         console.print(Padding(renderable, (0, 0, 0, indent), expand=False))

@@ -7,7 +7,7 @@ modules are imported inside the commands, so `advisor --help` stays fast.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,14 +17,14 @@ rules_app = typer.Typer(help="Lint, audit or export the JSON Schema of the knowl
 app.add_typer(rules_app, name="rules")
 
 RulesOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--rules", metavar="PATH", help="Knowledge base file or folder (default: the bundled one)."),
 ]
 AnswersOpt = Annotated[
-    Optional[str], typer.Option("--answers", "-a", metavar="FILE", help="Answers file (YAML) to start from.")
+    str | None, typer.Option("--answers", "-a", metavar="FILE", help="Answers file (YAML) to start from.")
 ]
 SetOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", "-s", metavar="ID=VALUE", help="Set one answer; repeatable; overrides the answers file. Lists are comma-separated."),
 ]
 
@@ -60,7 +60,7 @@ def ask(
     rules: RulesOpt = None,
     answers: AnswersOpt = None,
     set_: SetOpt = None,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the answers here (atomically); also keeps partial answers on Ctrl-C.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the answers here (atomically); also keeps partial answers on Ctrl-C.")] = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
 ) -> None:
@@ -87,13 +87,13 @@ def ask(
 @app.command()
 def recommend(
     answers: AnswersOpt = None,
-    probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Probe file from `advisor probe` on the machine that will train.")] = None,
+    probe: Annotated[str | None, typer.Option("--probe", "-p", metavar="FILE", help="Probe file from `advisor probe` on the machine that will train.")] = None,
     rules: RulesOpt = None,
     set_: SetOpt = None,
     defaults: Annotated[bool, typer.Option("--defaults", help="Fill unanswered questions with their defaults (otherwise they are unknown).")] = False,
     format_: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of standard output.")] = None,
-    explain: Annotated[Optional[str], typer.Option("--explain", metavar="CANDIDATE", help="Print the full trace for one candidate: every rule, whether it held, what it added.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of standard output.")] = None,
+    explain: Annotated[str | None, typer.Option("--explain", metavar="CANDIDATE", help="Print the full trace for one candidate: every rule, whether it held, what it added.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table format: show sources and every answer flip.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="Show what the --set answers change against the answers without them: winner, ranking, margin, rules that fire differently (table or json).")] = False,
 ) -> None:
@@ -124,7 +124,7 @@ def recommend(
     _emit(a, format_, out, verbose)
 
 
-def _diff(answers, probe, rules, sets, defaults, format_: "Format", out: Optional[str]) -> None:
+def _diff(answers, probe, rules, sets, defaults, format_: Format, out: str | None) -> None:
     import json
 
     from advisor.infra import atomic
@@ -156,7 +156,7 @@ def _diff(answers, probe, rules, sets, defaults, format_: "Format", out: Optiona
         env.write(text)
 
 
-def _emit(a, format_: "Format", out: Optional[str], verbose: bool = False) -> None:
+def _emit(a, format_: Format, out: str | None, verbose: bool = False) -> None:
     from advisor.infra import atomic
 
     env = _env()
@@ -179,7 +179,7 @@ def _emit(a, format_: "Format", out: Optional[str], verbose: bool = False) -> No
         env.write(text)
 
 
-def render_text(a, format_: "Format") -> str:
+def render_text(a, format_: Format) -> str:
     if format_ is Format.json:
         from advisor.render import json_report
 
@@ -197,7 +197,7 @@ def render_text(a, format_: "Format") -> str:
 
 @rules_app.command("check")
 def rules_check(
-    path: Annotated[Optional[str], typer.Argument(metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base).")] = None,
+    path: Annotated[str | None, typer.Argument(metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings (review dates, contract ids) as problems.")] = False,
     format_: Annotated[CheckFormat, typer.Option("--format", "-f", help="text: one line per problem on stderr; json: every problem on stdout.")] = CheckFormat.text,
 ) -> None:
@@ -257,7 +257,7 @@ def _check_next_steps(target: str) -> list:
 
 @rules_app.command("schema")
 def rules_schema(
-    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
     """Print the JSON Schema of a rules file (for editors)."""
     from advisor.infra import atomic, jsonio

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ class CompareFormat(str, Enum):
 def compare_command(
     probes: Annotated[list[str], typer.Argument(metavar="PROBE.json...", help="Probe files written by `advisor probe`, one per machine.")],
     format_: Annotated[CompareFormat, typer.Option("--format", "-f", help="Output format.")] = CompareFormat.table,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write the comparison to FILE (atomically).")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the comparison to FILE (atomically).")] = None,
 ) -> None:
     """Compare probe files (machines) side by side.
 

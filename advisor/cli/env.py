@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,14 +65,14 @@ class Environment:
         self.stdout.write(text)
         self.stdout.flush()
 
-    def err_console(self) -> "Console":
+    def err_console(self) -> Console:
         """Messages, questions and progress: standard error, styled only on a terminal."""
         from rich.console import Console
 
         return Console(file=self.stderr, highlight=False, width=self.columns,
                        force_terminal=self.stderr_isatty, soft_wrap=not self.stderr_isatty)
 
-    def show(self, render: Callable[["Console"], None]) -> None:
+    def show(self, render: Callable[[Console], None]) -> None:
         """A rich view of a result on standard output: the terminal's width on a terminal,
         whole lines anywhere else."""
         if self.stdout_isatty:
@@ -84,7 +85,7 @@ class Environment:
         self.write(render_text(render, encoding=getattr(self.stdout, "encoding", None)))
 
     # -- reading ---------------------------------------------------------------------------
-    def prompt(self, console: "Console", text: str) -> str:
+    def prompt(self, console: Console, text: str) -> str:
         """Ask on standard error, read one line from standard input (EOFError at its end)."""
         if self.stdin is sys.stdin and self.stdin_isatty:
             return console.input(text)  # the real terminal: line editing from `input`
@@ -108,7 +109,7 @@ class _Buffer(io.StringIO):
         return self._encoding
 
 
-def render_text(render: Callable[["Console"], None], *, width: int = WHOLE_LINES_WIDTH,
+def render_text(render: Callable[[Console], None], *, width: int = WHOLE_LINES_WIDTH,
                 encoding: str | None = None) -> str:
     """Render a rich view to plain text with whole lines (for pipes and ``--out`` files)."""
     from rich.console import Console

@@ -6,6 +6,7 @@ when the command runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -79,11 +80,12 @@ def probe(
     """
     from advisor.cli.env import current
     from advisor.infra.atomic import check_writable, write_text
-    from advisor.render.probe_view import ProbeView, render_summary
-    from advisor.infra.errors import BadInput as BadUsage, ProbeFailed
+    from advisor.infra.errors import BadInput as BadUsage
+    from advisor.infra.errors import ProbeFailed
     from advisor.probe.core import run_probe
     from advisor.probe.plan import ProbeOptions, parse_frameworks, resolve_python
     from advisor.probe.runner import kill_all_children
+    from advisor.render.probe_view import ProbeView, render_summary
 
     scaling_options = None
     if scaling or scaling_only or workers is not None or nnodes > 1:
@@ -107,7 +109,7 @@ def probe(
                            include_hostname=include_hostname, scaling=scaling_options,
                            scaling_only=scaling_only, startup="serial" if serial else "staged",
                            deploy=deploy_options,
-                           **({"python": resolve_python(python)} if python else {}))
+                           python=resolve_python(python) if python else sys.executable)
     options.validate()
     if out.is_file() and not force:  # a FIFO, /dev/stdout or a device is written through
         # Checked before measuring: a probe takes a while, and its result must not replace

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ from advisor.cli.commands import AnswersOpt, DefaultsOpt, NoInputOpt, RulesOpt, 
 def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
-    probe: Annotated[Optional[str], typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
+    probe: Annotated[str | None, typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     deploy: Annotated[bool, typer.Option("--deploy", help="Also measure the deployment paths (export, runtime, latency, parity) to the targets the project answered, as `advisor probe --deploy` does.")] = False,
@@ -60,8 +60,8 @@ def run_command(
                          keep=kept if answers_mod.missing(kb, preset.values) else None,
                          resume=resume)
     if not probe and not no_probe:
-        from advisor.render.probe_view import ProbeView
         from advisor.probe.runner import kill_all_children
+        from advisor.render.probe_view import ProbeView
 
         # The answers are kept before a probe that may be interrupted: nothing typed is lost.
         answers_mod.write(kb, kept, answer_set.values)

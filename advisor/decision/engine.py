@@ -67,7 +67,7 @@ class Inputs:
     measurer: Any = None  # callable(kb, facts) -> (list[MeasuredDelta], measurements, notes)
     probe_file: str | None = None
 
-    def with_answer(self, qid: str, value: Any) -> "Inputs":
+    def with_answer(self, qid: str, value: Any) -> Inputs:
         answers = dict(self.answers)
         if value is None:
             answers.pop(qid, None)
@@ -193,7 +193,8 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
                 if kind == "cap":  # a target's own rating hit the 0-10 scale
                     caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(Part(criterion=crit.id, kind=kind, source=source, rating=rating,
+                    cparts.append(Part(criterion=crit.id, kind=kind,  # type: ignore[arg-type]
+                                       source=source, rating=rating,
                                        points=weights[crit.id] * rating, detail=piece_detail))
             capped = min(RATING_MAX, max(RATING_MIN, value))  # ratings live on 0-10
             if capped != value:
@@ -381,7 +382,7 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
             sources=[SourceRef(url=src.url, title=src.title, date=src.date) for src in r.sources],
             effects=[_effect_text(kb, e) for e in r.effects],
             reads=trace_by_id[r.id].reads,
-            file=shown_path(r.origin[0]),  # no absolute home path in reports
+            file=shown_path(r.origin[0]) or "",  # no absolute home path in reports
             line=r.origin[1],
             review_by=r.review_by.isoformat() if r.review_by else None,
             applies_to=dict(r.applies_to),
@@ -415,7 +416,7 @@ def assess(kb: KnowledgeBase, inputs: Inputs, *, robustness: bool = True) -> Ass
         advisor_version=__version__,
         kb_version=kb.meta.kb_version,
         kb_title=kb.meta.title,
-        generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        generated=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         answers=dict(counted),
         answer_origin={k: v for k, v in inputs.answer_origin.items() if k in counted},
         resolved=resolved,

@@ -7,8 +7,9 @@ is unknown to the condition language.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from advisor.kb.model import KnowledgeBase
 from advisor.questionnaire import consistency

@@ -134,7 +134,7 @@ def for_winner(a: Assessment, path: str | None = None) -> NextSteps | None:
         return None
     hardware = hardware_of(a)
     installs = entry["install"]
-    key = hardware if hardware in installs else "default"
+    key = hardware if hardware and hardware in installs else "default"
     item = installs[key]
     install = Install(key, item["command"], item.get("note", ""), _refs(data, item["sources"]))
     targets = [t for t in (a.answers.get("deploy_targets") or []) if t != "none"]

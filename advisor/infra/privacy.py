@@ -21,7 +21,7 @@ def _user() -> str | None:
         import getpass
 
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is fine
+    except Exception:  # no user name is fine
         return None
 
 

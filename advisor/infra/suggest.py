@@ -8,7 +8,7 @@ of what is allowed is shown (all of it when short, a sample with the count when 
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 SHOW_ALL = 12  # lists up to this long are shown whole
 SAMPLE = 6

@@ -22,16 +22,17 @@ Type checking against the questions and facts (``VarType``, ``check``) is adviso
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Union
 
 from advisor.infra.errors import ExpressionError
 
 
 class _Unknown:
-    _instance: "_Unknown | None" = None
+    _instance: _Unknown | None = None
 
-    def __new__(cls) -> "_Unknown":
+    def __new__(cls) -> _Unknown:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -72,21 +73,21 @@ class ListLit:
 @dataclass(frozen=True)
 class Compare:
     op: str
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
     pos: int = 0
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
     pos: int = 0
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" | "or"
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
     pos: int = 0
 
 

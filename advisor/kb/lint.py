@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from advisor.kb import expr
 from advisor.kb.loader import Problem, collect
@@ -259,9 +260,9 @@ def _duplicates(kb: KnowledgeBase) -> list[Problem]:
                 a, text = clash
                 out.append(_at(b, f"rule {b.id!r} contradicts rule {a.id!r} ({a.where()}) on the same condition: {text}"))
             signed = _signed(b)
-            for key, value in signed.items():
+            for signed_key, value in signed.items():
                 if value:
-                    by_sign.setdefault((key, value > 0), b)
+                    by_sign.setdefault((signed_key, value > 0), b)
             for cand in {e.veto for e in b.effects if e.veto}:
                 vetoes.setdefault(cand, b)
             for (cand, _), value in signed.items():

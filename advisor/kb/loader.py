@@ -13,9 +13,10 @@ import hmac
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from advisor.infra.errors import AdvisorError, ExpressionError, FileProblem, SchemaError
 from advisor.kb import expr, typecheck

@@ -546,7 +546,7 @@ def _make_builder(hint: Any) -> Any:
         one = _builder(inner[0]) if len(inner) == 1 else _same
         return lambda value: None if value is None else one(value)
     if dataclasses.is_dataclass(hint):
-        cls = hint
+        cls: Any = hint
         fields: dict[str, Any] = {}
 
         def build_item(value: Any) -> Any:

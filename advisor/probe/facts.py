@@ -22,8 +22,9 @@ so rules read them like answers. Relative speed enters the `performance` criteri
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from advisor.decision.assessment import Measurement
 from advisor.decision.engine import MeasuredDelta
@@ -255,7 +256,7 @@ def _throughput(row: Mapping[str, Any], workload: str) -> Speed | str | None:
     if not isinstance(n, int) or isinstance(n, bool) or n < MIN_TIMED_BLOCKS:
         return (f"{name} has fewer than {MIN_TIMED_BLOCKS} timed blocks on {workload}, so its "
                 "spread is unknown")
-    repeats = row.get("repeats") if isinstance(row.get("repeats"), int) else 1
+    repeats: int = row["repeats"] if isinstance(row.get("repeats"), int) else 1
     spread, between = _spread(wl, median, _num(sps.get("iqr")), repeats)
     return Speed("", name, workload, median, spread, between,
                  f"{name} {median:,.0f} samples/s on {workload}")
@@ -275,7 +276,7 @@ def _time_to_accuracy(row: Mapping[str, Any], workload: str) -> Speed | str | No
         best = _num(tta.get("best_accuracy"))
         got = f" (best {best:.3f})" if best is not None else ""
         return f"{name} did not reach {target:.2f} test accuracy on {workload}{got}"
-    runs = tta.get("runs") if isinstance(tta.get("runs"), int) else 1
+    runs: int = tta["runs"] if isinstance(tta.get("runs"), int) else 1
     iqr = _num(tta.get("iqr_s"))
     if runs >= 2 and iqr is not None:
         spread, between = max(iqr / seconds, MIN_SPREAD), True
@@ -295,7 +296,7 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
     mismatch = machine_mismatch(probe, values)
     if mismatch:
         blockers.append(mismatch)
-    run = probe.get("run") if isinstance(probe.get("run"), Mapping) else {}
+    run: Mapping[str, Any] = probe["run"] if isinstance(probe.get("run"), Mapping) else {}
     if run.get("busy") is True:
         load = run.get("load_avg_before")
         load_text = (f" (load {load[0]:.1f} before the run)" if isinstance(load, list) and load
@@ -389,7 +390,8 @@ def _with_workloads(item: SpeedEvidence, workloads: tuple[str, ...]) -> SpeedEvi
 
 
 def _target(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
-    described = probe.get("workloads") if isinstance(probe.get("workloads"), Mapping) else {}
+    described: Mapping[str, Any] = (probe["workloads"] if isinstance(probe.get("workloads"), Mapping)
+                                    else {})
     for workload in item.workloads:
         desc = described.get(workload)
         target = _num(desc.get("target_accuracy")) if isinstance(desc, Mapping) else None
@@ -538,7 +540,7 @@ def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                and v >= 0 for v in vals):
         return None
-    med, low, high = (float(v) for v in vals)
+    med, low, high = (float(v) for v in vals if v is not None)
     return med, min(low, med), max(high, med)
 
 

@@ -15,9 +15,10 @@ import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 COMMAND_TIMEOUT_S = 5.0
 
@@ -54,7 +55,7 @@ def _read(path: Path) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- redaction
-from advisor.infra.privacy import redact  # noqa: E402,F401  (the one redaction; runner imports it here)
+from advisor.infra.privacy import redact  # noqa: E402  (the one redaction; runner imports it here)
 
 
 # ------------------------------------------------------------------------------------------- CPU
@@ -144,7 +145,7 @@ def get_memory_bytes() -> int | None:
         import psutil
 
         return int(psutil.virtual_memory().total)
-    except Exception:  # noqa: BLE001
+    except Exception:  # no driver, no library: not an error
         return None
 
 
@@ -198,13 +199,16 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def get_nvidia_gpus_nvml(nvml: Any | None = None) -> list[Gpu] | None:
+def get_nvidia_gpus_nvml(library: Any | None = None) -> list[Gpu] | None:
     """NVIDIA GPUs through nvidia-ml-py (pynvml); None when NVML is not usable."""
+    nvml: Any = library
     try:
         if nvml is None:
-            import pynvml as nvml  # from nvidia-ml-py
+            import pynvml  # from nvidia-ml-py
+
+            nvml = pynvml
         nvml.nvmlInit()
-    except Exception:  # noqa: BLE001 - no driver, no library: not an error
+    except Exception:
         return None
     try:
         driver = _text(nvml.nvmlSystemGetDriverVersion())
@@ -212,7 +216,7 @@ def get_nvidia_gpus_nvml(nvml: Any | None = None) -> list[Gpu] | None:
         try:
             v = int(nvml.nvmlSystemGetCudaDriverVersion())
             cuda = f"{v // 1000}.{(v % 1000) // 10}"
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         gpus = []
         for i in range(int(nvml.nvmlDeviceGetCount())):
@@ -221,12 +225,12 @@ def get_nvidia_gpus_nvml(nvml: Any | None = None) -> list[Gpu] | None:
             memory = int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
             gpus.append(Gpu("nvidia", name, memory, driver, cuda))
         return gpus
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     finally:
         try:
             nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 
@@ -276,8 +280,8 @@ def get_amd_gpus(runner: Runner = run_command) -> list[Gpu] | None:
             continue
         name = (card.get("Card series") or card.get("Card model") or card.get("Device Name")
                 or "AMD GPU")
-        memory = card.get("VRAM Total Memory (B)")
-        gpus.append(Gpu("amd", str(name), int(memory) if str(memory).isdigit() else None,
+        memory = str(card.get("VRAM Total Memory (B)"))
+        gpus.append(Gpu("amd", str(name), int(memory) if memory.isdigit() else None,
                         driver or card.get("Driver version")))
     return gpus or None
 

@@ -50,7 +50,7 @@ def read_user_config(home: str | None = None) -> dict[str, Any] | None:
         from advisor.infra import jsonio
 
         value = jsonio.loads(data.decode("utf-8"))
-    except Exception:  # noqa: BLE001 - an unreadable keras.json is one Keras would ignore too
+    except Exception:  # an unreadable keras.json is one Keras would ignore too
         return None
     return value if isinstance(value, dict) else None
 

@@ -175,7 +175,7 @@ def choose_startup(requested: str, rows: int, cores: int) -> tuple[str, str]:
         import psutil
 
         available = psutil.virtual_memory().available
-    except Exception:  # noqa: BLE001 - unknown memory: stay safe
+    except Exception:  # unknown memory: stay safe
         return "serial", "available memory unknown"
     if available < rows * STAGED_MEMORY_PER_ROW:
         return "serial", (f"{available / 2**30:.1f} GiB available is under "

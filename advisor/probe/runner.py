@@ -23,9 +23,10 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from advisor.probe.hardware import redact
 from advisor.probe.protocol import STATUSES, parse_result  # noqa: F401 (the one definition)
@@ -100,7 +101,7 @@ def kill_tree(pid: int) -> None:
         import psutil
 
         descendants = psutil.Process(pid).children(recursive=True)
-    except Exception:  # noqa: BLE001 - gone already, or psutil unavailable: the group kill stays
+    except Exception:  # gone already, or psutil unavailable: the group kill stays
         descendants = []
     kill_group(pid)
     own = os.getpgrp()
@@ -126,12 +127,12 @@ class _Descendants:
             import psutil
 
             kids = psutil.Process(self.pid).children(recursive=True)
-        except Exception:  # noqa: BLE001 - gone, or no psutil
+        except Exception:  # gone, or no psutil
             return
         for kid in kids:
             try:
                 self.known.setdefault(kid.pid, kid.create_time())
-            except Exception:  # noqa: BLE001 - exited meanwhile
+            except Exception:  # exited meanwhile
                 pass
 
     def kill(self) -> None:
@@ -148,7 +149,7 @@ class _Descendants:
                 if os.getpgid(pid) == pid and pid != own:
                     kill_group(pid)
                 proc.kill()
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:  # already gone
                 pass
 
 
@@ -173,7 +174,7 @@ def kill_marked(token: str | set[str]) -> None:
                 continue
             if proc.environ().get(MARK) in tokens:
                 proc.kill()
-        except Exception:  # noqa: BLE001 - gone, or not ours to read
+        except Exception:  # gone, or not ours to read
             pass
 
 

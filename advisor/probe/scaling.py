@@ -38,9 +38,10 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from advisor.infra.errors import BadInput
 from advisor.probe import catalog, policy, protocol
@@ -127,7 +128,7 @@ def loopback_interface() -> str | None:
         for name, addrs in psutil.net_if_addrs().items():
             if any(getattr(a, "address", None) == "127.0.0.1" for a in addrs):
                 return name
-    except Exception:  # noqa: BLE001 - no psutil data: let gloo choose
+    except Exception:  # no psutil data: let gloo choose
         return None
     return None
 
@@ -345,8 +346,8 @@ def pool_scaling(row: dict[str, Any], results: list[tuple[str, ChildResult]],
                                           "-worker run")
     if parallel:
         row["start_s"] = parallel.get("start_s")
-    if row["status"] != "ok":
-        return row
+    if row["status"] != "ok" or baseline is None or parallel is None:
+        return row  # (an ok row has both runs: checked above)
     eff = efficiency(baseline["samples_per_s"].get("values", []),
                      parallel["samples_per_s"].get("values", []), world)
     row["efficiency"] = eff

@@ -7,8 +7,9 @@ copier: ``--set`` > answers file > prompt > default.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from advisor import __version__
 from advisor.infra import atomic
@@ -38,7 +39,7 @@ class AnswerSet:
         self.values[qid] = value
         self.origin[qid] = origin
 
-    def copy(self) -> "AnswerSet":
+    def copy(self) -> AnswerSet:
         return AnswerSet(dict(self.values), dict(self.origin))
 
 
@@ -233,7 +234,7 @@ def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = No
         "schema_version": ANSWERS_SCHEMA_VERSION,
         "kb_version": kb.meta.kb_version,
         "advisor_version": __version__,
-        "written": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "written": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     }
     body: dict[str, Any] = {}
     for question in kb.questions:

@@ -6,14 +6,15 @@ real terminal test drives the real prompt.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from advisor.questionnaire import answers as answers_mod
-from advisor.questionnaire import consistency
 from advisor.infra.errors import AnswerError
 from advisor.infra.suggest import normalise
 from advisor.kb import expr
 from advisor.kb.model import KnowledgeBase, Question
+from advisor.questionnaire import answers as answers_mod
+from advisor.questionnaire import consistency
 
 
 def is_asked(kb: KnowledgeBase, question: Question, answered: Mapping[str, Any]) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
            "#8C8C8C", "#CCB974", "#64B5CD"]

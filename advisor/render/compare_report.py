@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from advisor import __version__
-from advisor.service.compare import Comparison
 from advisor.render import measured
 from advisor.render.text import clean, md, md_code
+from advisor.service.compare import Comparison
 
 
 def _cell(c: measured.Cell | None) -> str:
@@ -247,7 +247,7 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
         scaling_cell=scaling_cell, scaling_heading=scaling_heading,
         deploy_cell=deploy_cell, deploy_title=DEPLOY_TITLE,
         version=__version__,
-        generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        generated=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     )
 
 

@@ -4,6 +4,8 @@ terminal or inject escape sequences."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -137,7 +139,6 @@ def deploy_table(dm: measured.DeployMatrix) -> Table:
 
 
 def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
-    rob = a.robustness
     words = robustness_text(a)
     if a.winner is None:
         console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
@@ -233,7 +234,8 @@ def render_next_steps(a: Assessment, console: Console, *, verbose: bool = False)
     for t in steps.missing_targets:
         _item(console, "-", f"{_e(t)}: no known route for {_e(a.name_of(steps.candidate))}")
     if verbose:
-        seen = {s.url: s for part in (steps.install, *steps.deploy) for s in part.sources}
+        parts: list[Any] = [steps.install, *steps.deploy]
+        seen = {s.url: s for part in parts for s in part.sources}
         for src in seen.values():
             console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
     console.print("  starter:")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from advisor.infra.clean import clean  # noqa: F401  (the one cleaner; renderers import it here)
-
+from advisor.infra.clean import clean
 
 # Characters that can start markup anywhere in a line; with [ and ] escaped no link can form, so
 # ( ) ! need no escape. List markers are markup only at the start of a line (- + 1.) and are

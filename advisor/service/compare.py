@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from advisor.infra.privacy import shown_path
 from advisor.infra.errors import BadInput, VersionError
+from advisor.infra.privacy import shown_path
 from advisor.probe.model import ProbeDocument, load_probe
 from advisor.render import measured
 

@@ -7,8 +7,9 @@ and its label, and the rules that fired in one and not the other. No terminal he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from advisor.decision.assessment import Assessment
 from advisor.service import recommend as core

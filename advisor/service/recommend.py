@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from advisor.infra.privacy import shown_path
 from advisor.decision import engine
 from advisor.decision.assessment import Assessment
+from advisor.infra.privacy import shown_path
 from advisor.kb import loader
 from advisor.kb.model import KnowledgeBase
 from advisor.probe import machine
@@ -52,8 +52,8 @@ def build_inputs(
     probe_path: str | None = None,
 ) -> engine.Inputs:
     if doc is not None:
-        from advisor.probe import facts as probe_facts
         from advisor.probe import deploy_facts as deploy  # paths measured by advisor probe --deploy
+        from advisor.probe import facts as probe_facts
 
         probe = doc.to_dict()
         facts = probe_facts.facts(kb, probe)

@@ -240,7 +240,7 @@ def run(
     quick: bool = False,
     skip_probe: bool = False,
     deploy: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[Any], None] | None = None,
     force: bool = False,
 ) -> RunResult:
     """``deploy``: also measure the deployment paths, to the targets the project answered only."""

@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from _common import EPOCHS, Clock, digits, report
 
 x_tr, y_tr, x_te, y_te = digits()

@@ -3,7 +3,6 @@
 import time
 
 import keras
-
 from _common import EPOCHS, digits, report
 
 x_tr, y_tr, x_te, y_te = digits()

@@ -1,9 +1,8 @@
 """Hand-written scikit-learn: MLPClassifier, one partial_fit per epoch (mlp-digits only)."""
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier
-
 from _common import EPOCHS, Clock, digits, report
+from sklearn.neural_network import MLPClassifier
 
 x_tr, y_tr, x_te, y_te = digits()
 model = MLPClassifier(hidden_layer_sizes=(128, 64), batch_size=32, learning_rate_init=1e-3,

@@ -6,7 +6,6 @@ Uses the Keras layers and optimizer that ship with TensorFlow, as most TF 2 code
 import sys
 
 import tensorflow as tf
-
 from _common import EPOCHS, Clock, digits, report
 
 n_threads = int(sys.argv[1])

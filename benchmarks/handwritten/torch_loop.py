@@ -3,9 +3,8 @@
 import sys
 
 import torch
-from torch import nn
-
 from _common import EPOCHS, Clock, digits, report
+from torch import nn
 
 torch.set_num_threads(int(sys.argv[1]))
 x_tr, y_tr, x_te, y_te = digits()
