@@ -553,7 +553,7 @@ def time_epochs(run_epoch: Callable[[int], Any], blocks: int, sync: Callable[[],
         elapsed = 0.0
         sync()
         t0: float | None = clock()
-        for i in range(n):
+        for _ in range(n):
             if t0 is None:  # the clock was stopped for an evaluation
                 sync()
                 t0 = clock()

@@ -195,7 +195,7 @@ def test_multi_node_tensorflow_and_jax_start_their_own_groups_and_keras_stays_un
         script = next(a for a in args if a.endswith(".py"))
         calls.setdefault(Path(script).name, []).append((args, env))
     assert set(calls) == {"scale_tensorflow.py", "scale_jax.py"}  # keras/jax starts nothing
-    for name, ((base, base_env), (group, env)) in calls.items():
+    for (base, base_env), (group, _env) in calls.values():
         # the baseline: one device, this node only, no group options, no TF_CONFIG
         assert base[base.index("--workers") + 1] == "1" and "--no-baseline" not in base
         assert "--master-port" not in base and "TF_CONFIG" not in base_env

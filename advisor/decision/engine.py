@@ -115,7 +115,7 @@ def _compiled_conditions(kb: KnowledgeBase) -> dict[str, Any]:
     return cached
 
 
-def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:
+def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored:  # noqa: C901
     """Score every candidate. ``detail=False`` skips the rule trace and the traced parts (for
     re-scoring in flips, the win probability and the audit); scores and ratings are the same.
     """

@@ -165,7 +165,7 @@ def load_bundled() -> KnowledgeBase:
     return load(rules_dir())
 
 
-def _merge(
+def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
     parts: list[dict[str, Any]], files: list[str]
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     problems: list[Problem] = []

@@ -83,7 +83,7 @@ def render_table(cmp: Comparison, console: Any) -> None:
     for name in cmp.frameworks:
         t.add_row(e(name), *[e(_status(m.row(name))) for m in cmp.machines])
     console.print(t)
-    for i_wl, wl in enumerate(cmp.workloads):
+    for wl in cmp.workloads:
         t = Table(title=f"{e(wl)}: training samples/s, median ± IQR/2 (n)", title_justify="left")
         t.add_column("row")
         for h in heads:

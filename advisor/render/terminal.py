@@ -138,7 +138,7 @@ def deploy_table(dm: measured.DeployMatrix) -> Table:
     return table
 
 
-def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:
+def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:  # noqa: C901
     words = robustness_text(a)
     if a.winner is None:
         console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
