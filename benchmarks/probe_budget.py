@@ -43,22 +43,14 @@ RUN_ARGS = ["--set", "modality=images", "--defaults", "--no-input"]
 
 def time_probe(extra: list[str], out: Path) -> tuple[float, int]:
     if extra == ["run"]:  # `advisor run`: its probe.json lands in the --out folder
-        args = [
-            sys.executable,
-            "-m",
-            "advisor",
-            "run",
-            *RUN_ARGS,
-            "--out",
-            str(out.parent / out.stem),
-        ]
+        args = [sys.executable, "-m", "advisor", "run", *RUN_ARGS, "--out", str(out.parent /
+                                                                                out.stem)]
     else:
         args = [sys.executable, "-m", "advisor", "probe", "--out", str(out), *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
-    done = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     return time.perf_counter() - t0, done.returncode
 
 
@@ -95,13 +87,11 @@ def ratio_table(staged: list[dict[str, dict]], serial: list[dict[str, dict]]) ->
     """Per row: median import and throughput over the runs, staged / serial."""
     lines = []
     names = sorted({n for run in staged for n in run} & {n for run in serial for n in run})
-
     def median_of(name: str, runs: list[dict[str, dict]], get) -> float | None:
         vals = [v for run in runs if name in run for v in [get(run[name])] if v]
         return statistics.median(vals) if vals else None
 
     for name in names:
-
         def med(runs: list[dict[str, dict]], get, name: str = name) -> float | None:
             return median_of(name, runs, get)
 
@@ -110,17 +100,8 @@ def ratio_table(staged: list[dict[str, dict]], serial: list[dict[str, dict]]) ->
         if all(imp):
             parts.append(f"import {imp[0]:.2f}/{imp[1]:.2f} s = {imp[0] / imp[1]:.2f}")
         for wl in ("mlp-digits", "cnn-digits"):
-            rate = [
-                med(
-                    runs,
-                    lambda r, wl=wl: (
-                        ((r.get("workloads") or {}).get(wl) or {})
-                        .get("samples_per_s", {})
-                        .get("median")
-                    ),
-                )
-                for runs in (staged, serial)
-            ]
+            rate = [med(runs, lambda r, wl=wl: ((r.get("workloads") or {}).get(wl) or {})
+                        .get("samples_per_s", {}).get("median")) for runs in (staged, serial)]
             if all(rate):
                 parts.append(f"{wl} {rate[0] / rate[1]:.2f}")
         lines.append(f"  {name:17} " + ", ".join(parts))
@@ -141,12 +122,9 @@ def main() -> int:
                 wall, rc = time_probe(extra, out)
                 walls[variant].append(wall)
                 rows[variant].append(load_rows(probe_file(out, variant)))
-                print(
-                    f"{variant:17} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before "
-                    f"{load:.2f}, {quiet(probe_file(out, variant))})  "
-                    f"{breakdown(rows[variant][-1])}",
-                    flush=True,
-                )
+                print(f"{variant:17} run {i + 1}: {wall:6.1f} s  (exit {rc}, load before "
+                      f"{load:.2f}, {quiet(probe_file(out, variant))})  "
+                      f"{breakdown(rows[variant][-1])}", flush=True)
     ok = True
     print()
     for variant, times in walls.items():
@@ -154,17 +132,13 @@ def main() -> int:
         budget = BUDGET_S.get(variant)
         verdict = ""
         if budget is not None:
-            verdict = ", budget {:.0f} s: {}".format(
-                budget,
-                "within" if worst <= budget else ("best run within" if best <= budget else "OVER"),
-            )
+            verdict = ", budget {:.0f} s: {}".format(budget, "within" if worst <= budget else (
+                "best run within" if best <= budget else "OVER"))
             ok &= best <= budget
         print(f"{variant:17} best {best:.1f} s, worst {worst:.1f} s{verdict}")
     for mode in ("default", "quick"):
-        print(
-            f"\n{mode}: staged / serial, medians over {ns.runs} runs (import: slower when > 1; "
-            "throughput: ~1 means the same measurement)"
-        )
+        print(f"\n{mode}: staged / serial, medians over {ns.runs} runs (import: slower when > 1; "
+              "throughput: ~1 means the same measurement)")
         for line in ratio_table(rows[mode], rows[f"{mode} --serial"]):
             print(line)
     return 0 if ok else 1

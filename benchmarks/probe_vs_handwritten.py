@@ -43,19 +43,10 @@ def last_json(stdout: str) -> dict:
 
 def run_probe_row(row: str, threads: int, cache: str) -> dict[str, float]:
     spec = ROWS[row]
-    args = [
-        sys.executable,
-        str(ROOT / "probes" / spec.script),
-        "--threads",
-        str(threads),
-        "--data-cache",
-        cache,
-        "--workloads",
-        ",".join(spec.workloads),
-    ]
-    done = subprocess.run(
-        args, capture_output=True, text=True, timeout=300, env=child_env(spec, threads), check=False
-    )
+    args = [sys.executable, str(ROOT / "probes" / spec.script), "--threads", str(threads),
+            "--data-cache", cache, "--workloads", ",".join(spec.workloads)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                          env=child_env(spec, threads), check=False)
     data = last_json(done.stdout)
     return {w: r["samples_per_s"]["median"] for w, r in data.get("workloads", {}).items()}
 
@@ -65,9 +56,8 @@ def run_handwritten(row: str, threads: int) -> dict[str, float]:
     env = child_env(ROWS[row], threads)
     env.update(extra)
     args = [sys.executable, script] + ([str(threads)] if takes_threads else [])
-    done = subprocess.run(
-        args, capture_output=True, text=True, timeout=300, env=env, cwd=HAND, check=False
-    )
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env,
+                          cwd=HAND, check=False)
     return {w: r["samples_per_s"] for w, r in last_json(done.stdout).items()}
 
 
@@ -93,9 +83,8 @@ def main() -> int:
                 ratio = p / h if h else float("nan")
                 worst = ratio if worst is None or ratio < worst else worst
                 mark = "" if ratio >= 0.9 else "  < 0.9"
-                print(
-                    f"{row:18} {workload:11} {p:10,.0f} {h:10,.0f} {ratio:6.2f}{mark}", flush=True
-                )
+                print(f"{row:18} {workload:11} {p:10,.0f} {h:10,.0f} {ratio:6.2f}{mark}",
+                      flush=True)
     print(f"lowest ratio {worst:.2f} (target >= 0.9); load {os.getloadavg()}")
     return 0
 

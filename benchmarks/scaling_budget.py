@@ -24,21 +24,12 @@ BUDGET_S = 60.0
 
 
 def time_scaling(out: Path, workers: int | None) -> tuple[float, int, str]:
-    args = [
-        sys.executable,
-        "-m",
-        "advisor",
-        "probe",
-        "--scaling",
-        "--scaling-only",
-        "--out",
-        str(out),
-    ] + (["--workers", str(workers)] if workers else [])
+    args = [sys.executable, "-m", "advisor", "probe", "--scaling", "--scaling-only",
+            "--out", str(out)] + (["--workers", str(workers)] if workers else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
-    done = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     return time.perf_counter() - t0, done.returncode, done.stderr
 
 
@@ -49,10 +40,8 @@ def describe(path: Path) -> list[str]:
     lines = []
     for r in sc["rows"]:
         if r["status"] != "ok":
-            lines.append(
-                f"  {r['name']:17} {r['status']:11} {r['wall_s']:5.1f} s  "
-                f"{(r.get('error') or '')[:60]}"
-            )
+            lines.append(f"  {r['name']:17} {r['status']:11} {r['wall_s']:5.1f} s  "
+                         f"{(r.get('error') or '')[:60]}")
             continue
         one = r["baseline"]["samples_per_s"]
         many = r["parallel"]["samples_per_s"]
@@ -61,8 +50,7 @@ def describe(path: Path) -> list[str]:
             f"  {r['name']:17} ok          {r['wall_s']:5.1f} s  1: {one['median']:7,.0f} "
             f"±{one['iqr'] / 2:5,.0f}/s  {r['world_size']}: {many['median']:7,.0f} "
             f"±{many['iqr'] / 2:5,.0f}/s  eff {eff['median']:.2f} [{eff['low']:.2f}-"
-            f"{eff['high']:.2f}]  start {r['start_s']:.1f} s"
-        )
+            f"{eff['high']:.2f}]  start {r['start_s']:.1f} s")
     lines.append(f"  scaling section wall_s {sc['wall_s']} s")
     return lines
 
@@ -86,9 +74,8 @@ def main() -> int:
                 print(err[-2000:], file=sys.stderr)
     best, worst = min(walls), max(walls)
     verdict = "within" if worst <= BUDGET_S else ("best run within" if best <= BUDGET_S else "OVER")
-    print(
-        f"scaling probe: best {best:.1f} s, worst {worst:.1f} s, budget {BUDGET_S:.0f} s: {verdict}"
-    )
+    print(f"scaling probe: best {best:.1f} s, worst {worst:.1f} s, budget {BUDGET_S:.0f} s: "
+          f"{verdict}")
     return 0 if best <= BUDGET_S else 1
 
 

@@ -30,17 +30,8 @@ def main() -> int:
     cases = {
         "import typer, rich": [sys.executable, "-c", "import typer, rich"],
         "advisor --help": [*advisor, "--help"],
-        "advisor recommend": [
-            *advisor,
-            "recommend",
-            "--defaults",
-            "--set",
-            "os=linux",
-            "--set",
-            "training_hardware=cpu_only",
-            "--format",
-            "json",
-        ],
+        "advisor recommend": [*advisor, "recommend", "--defaults", "--set", "os=linux",
+                              "--set", "training_hardware=cpu_only", "--format", "json"],
     }
     env = dict(os.environ, COLUMNS="100")
     # An installed advisor has compiled bytecode (pip compiles at install). A source checkout
@@ -69,11 +60,7 @@ def main() -> int:
         q = statistics.quantiles(values, n=4)
         ratio = med / base
         target = targets.get(name)
-        verdict = (
-            ""
-            if target is None
-            else (f"<= {target:.0f}x " + ("ok" if ratio <= target else "MISSED"))
-        )
+        verdict = "" if target is None else (f"<= {target:.0f}x " + ("ok" if ratio <= target else "MISSED"))
         ok &= target is None or ratio <= target
         print(f"{name:<22}{med:>10.3f}{q[2] - q[0]:>9.3f}{ratio:>7.2f}x  {verdict}")
     print(f"({args.runs} interleaved runs each, {os.cpu_count()} CPUs)")

@@ -30,13 +30,8 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    *args: str,
-    input: str | None = None,
-    cwd: Path | None = None,
-    timeout: float = 120,
-    env: dict[str, str] | None = None,
-) -> Result:
+def run_cli(*args: str, input: str | None = None, cwd: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> Result:
     """Run `python -m advisor ARGS` for real, as a user would."""
     proc = subprocess.run(
         [sys.executable, "-m", "advisor", *args],

@@ -25,44 +25,22 @@ def write_script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def ok_payload(
-    name: str, *, rates=(1000.0, 1010.0, 990.0, 1005.0, 995.0), accuracy=0.95, cnn: bool = True
-) -> dict:
+def ok_payload(name: str, *, rates=(1000.0, 1010.0, 990.0, 1005.0, 995.0), accuracy=0.95,
+               cnn: bool = True) -> dict:
     def workload(extra: dict) -> dict:
-        return {
-            "first_epoch_s": 0.5,
-            "accuracy": accuracy,
-            "peak_rss_mb": 100.0,
-            "rss_scope": "workload",
-            "peak_gpu_mb": None,
-            "epochs": {"warmup": 1, "timed": 5},
-            "batch_size": 32,
-            "wall_s": 1.0,
-            "samples_per_s": {
-                "median": sorted(rates)[len(rates) // 2],
-                "iqr": 1.0,
-                "n": len(rates),
-                "values": list(rates),
-            },
-            **extra,
-        }
+        return {"first_epoch_s": 0.5, "accuracy": accuracy, "peak_rss_mb": 100.0,
+                "rss_scope": "workload", "peak_gpu_mb": None, "epochs": {"warmup": 1, "timed": 5},
+                "batch_size": 32, "wall_s": 1.0,
+                "samples_per_s": {"median": sorted(rates)[len(rates) // 2], "iqr": 1.0,
+                                  "n": len(rates), "values": list(rates)}, **extra}
 
     workloads = {"mlp-digits": workload({"train_flops_per_sample": 102_144})}
     if cnn:
-        workloads["cnn-digits"] = workload(
-            {"peak_gflops": 100.0, "peak_source": "fake", "train_flops_per_sample": 7_982_592}
-        )
-    return {
-        "name": name,
-        "status": "ok",
-        "version": "1.0",
-        "import_s": 0.1,
-        "devices": [{"kind": "cpu", "name": "cpu"}],
-        "ran_on": "cpu",
-        "threads": 1,
-        "seed": 0,
-        "workloads": workloads,
-    }
+        workloads["cnn-digits"] = workload({"peak_gflops": 100.0, "peak_source": "fake",
+                                            "train_flops_per_sample": 7_982_592})
+    return {"name": name, "status": "ok", "version": "1.0", "import_s": 0.1,
+            "devices": [{"kind": "cpu", "name": "cpu"}], "ran_on": "cpu", "threads": 1,
+            "seed": 0, "workloads": workloads}
 
 
 def fake_probes_dir(folder: Path, bodies: dict[str, str]) -> Path:

@@ -27,36 +27,18 @@ def probe_data(name: str) -> dict:
 def assessment(probe: str | None = "nvidia-tf-blind", sets: tuple[str, ...] = (), answers=EXAMPLE):
     from advisor.service import recommend as core
 
-    return core.recommend(
-        rules=None,
-        answers_file=str(answers) if answers else None,
-        sets=sets,
-        probe_file=probe if probe is None or "/" in probe else probe_path(probe),
-    ).assessment
+    return core.recommend(rules=None, answers_file=str(answers) if answers else None, sets=sets,
+                          probe_file=probe if probe is None or "/" in probe else probe_path(probe)).assessment
 
 
 def chromium(args: list[str], url: str, timeout: float = 90) -> subprocess.CompletedProcess:
     profile = tempfile.mkdtemp(prefix="advisor-chromium-")
     try:
         return subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
-                f"--user-data-dir={profile}",
-                *args,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}", *args, url],
+            capture_output=True, text=True, timeout=timeout,
         )
     finally:
         shutil.rmtree(profile, ignore_errors=True)

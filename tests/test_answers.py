@@ -25,9 +25,8 @@ def test_many_valued_set_is_comma_separated(kb):
 
 
 def test_written_file_reads_back_identically(kb, tmp_path):
-    values = core.gather(
-        kb, None, ["modality=audio", "deploy_targets=mobile_ios,server"], use_defaults=True
-    ).values
+    values = core.gather(kb, None, ["modality=audio", "deploy_targets=mobile_ios,server"],
+                         use_defaults=True).values
     out = tmp_path / "answers.yaml"
     answers.write(kb, str(out), values)
     data = yaml.safe_load(out.read_text())
@@ -39,10 +38,7 @@ def test_written_file_reads_back_identically(kb, tmp_path):
 def test_bare_mapping_is_accepted(kb, tmp_path):
     f = tmp_path / "a.yaml"
     f.write_text("deploy_targets: browser\ncustom_research: false\n")
-    assert answers.load_file(kb, str(f)) == {
-        "deploy_targets": ["browser"],
-        "custom_research": False,
-    }
+    assert answers.load_file(kb, str(f)) == {"deploy_targets": ["browser"], "custom_research": False}
 
 
 def test_null_answer_means_unanswered(kb, tmp_path):

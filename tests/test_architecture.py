@@ -42,10 +42,8 @@ def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(
-                        package.split(".")[: len(package.split(".")) - node.level + 1]
-                        + ([node.module] if node.module else [])
-                    )
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                    + ([node.module] if node.module else []))
                 for alias in node.names:
                     full = f"{base}.{alias.name}"
                     if full in modules:
@@ -116,9 +114,7 @@ def test_the_cycle_finder_finds_one():
 
 
 def test_no_module_over_600_lines():
-    long = {
-        str(p.relative_to(ROOT)): n
-        for p in PACKAGE.rglob("*.py")
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
-    }
+    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}
+

@@ -15,15 +15,8 @@ pytestmark = pytest.mark.terminal
 
 def spawn(*args: str) -> pexpect.spawn:
     env = cli_env(COLUMNS="100", LINES="40")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "advisor", *args],
-        cwd=str(ROOT),
-        env=env,
-        encoding="utf-8",
-        timeout=30,
-        dimensions=(40, 100),
-    )
+    child = pexpect.spawn(sys.executable, ["-m", "advisor", *args], cwd=str(ROOT), env=env,
+                          encoding="utf-8", timeout=30, dimensions=(40, 100))
     return child
 
 
@@ -138,20 +131,8 @@ def test_no_input_lists_every_missing_answer(tmp_path):
 def test_run_asks_in_a_real_terminal_then_writes_every_report(tmp_path, kb):
     """`advisor run` without --answers asks the questionnaire, then writes the reports."""
     out = tmp_path / "reports"
-    child = spawn(
-        "run",
-        "--no-probe",
-        "--out",
-        str(out),
-        "--set",
-        "modality=tabular",
-        "--set",
-        "dataset_size=small",
-        "--set",
-        "os=linux",
-        "--set",
-        "training_hardware=cpu_only",
-    )
+    child = spawn("run", "--no-probe", "--out", str(out), "--set", "modality=tabular",
+                  "--set", "dataset_size=small", "--set", "os=linux", "--set", "training_hardware=cpu_only")
     for _ in range(len(kb.questions) + 2):
         if child.expect(["answer> ", pexpect.EOF], timeout=60) == 1:
             break

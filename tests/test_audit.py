@@ -39,9 +39,7 @@ def test_a_question_that_decides_shows_influence(kb):
 def test_random_answers_respect_constraints_and_skips(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
     rules = tmp_path / "rules"
-    shutil.copytree(
-        rules_dir(), rules, ignore=shutil.ignore_patterns("*.py", "*.json", "__pycache__")
-    )
+    shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("*.py", "*.json", "__pycache__"))
     (rules / "zz_constraints.yaml").write_text(CONSTRAINTS)
     kb = loader.load(rules)
     rng = random.Random(0)
@@ -57,19 +55,11 @@ def test_random_answers_respect_constraints_and_skips(tmp_path, monkeypatch):
 
 
 def test_cli_table_and_json(tmp_path):
-    res = run_cli(
-        "rules", "audit", "--samples", "40", "--format", "json", "--out", str(tmp_path / "a.json")
-    )
+    res = run_cli("rules", "audit", "--samples", "40", "--format", "json", "--out", str(tmp_path / "a.json"))
     assert res.code == 0, res.err
     data = json.loads((tmp_path / "a.json").read_text())
     assert data["samples"] == 40 and data["winner_shares"] and data["loyalty"]
     res = run_cli("rules", "audit", "-n", "40")
     assert res.code == 0, res.err
-    for heading in (
-        "Winner shares",
-        "With no answers",
-        "Influence",
-        "Cap saturation",
-        "Stack loyalty",
-    ):
+    for heading in ("Winner shares", "With no answers", "Influence", "Cap saturation", "Stack loyalty"):
         assert heading in res.out

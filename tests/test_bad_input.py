@@ -21,19 +21,11 @@ g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
 CASES = {
     # name: (file bytes, expected fragment, expected line or None)
     "malformed": (b"purpose: research\nmodality: [images\n", "malformed YAML", None),
-    "python-tag": (
-        b"purpose: !!python/object/apply:os.system ['touch /tmp/pwned']\n",
-        "is not allowed",
-        1,
-    ),
+    "python-tag": (b"purpose: !!python/object/apply:os.system ['touch /tmp/pwned']\n", "is not allowed", 1),
     "custom-tag": (b"modality: images\npurpose: !research x\n", "is not allowed", 2),
     "list": (b"- purpose\n- research\n", "expected a mapping", 1),
     "scalar": (b"just text\n", "expected a mapping", 1),
-    "unknown-id": (
-        b"purpose: research\nframework: pytorch\n",
-        "unknown question id 'framework'; allowed: purpose, modality",
-        2,
-    ),
+    "unknown-id": (b"purpose: research\nframework: pytorch\n", "unknown question id 'framework'; allowed: purpose, modality", 2),
     "unknown-value": (b"purpose: research\nmodality: video\n", "allowed: images, text, tabular", 2),
     "many-bad-item": (b"deploy_targets: [server, toaster]\n", "'toaster' is not allowed", 1),
     "none-combined": (b"deploy_targets: [server, none]\n", "'none' cannot be combined", 1),
@@ -44,11 +36,7 @@ CASES = {
     "duplicate-key": (b"purpose: research\npurpose: learning\n", "duplicate key 'purpose'", 2),
     "merge-key": (b"base: &b {purpose: research}\n<<: *b\n", "merge keys", None),
     "deep": (("a: " + "[" * 200 + "]" * 200 + "\n").encode(), "", None),
-    "newer-version": (
-        b"schema_version: 99\npurpose: research\n",
-        "schema_version 99 is not supported",
-        1,
-    ),
+    "newer-version": (b"schema_version: 99\npurpose: research\n", "schema_version 99 is not supported", 1),
 }
 
 
@@ -81,9 +69,7 @@ def test_missing_file(tmp_path):
 
 
 def test_directory_instead_of_file(tmp_path):
-    check_one_line_error(
-        run_cli("recommend", "--answers", str(tmp_path)), tmp_path, "is a directory", None
-    )
+    check_one_line_error(run_cli("recommend", "--answers", str(tmp_path)), tmp_path, "is a directory", None)
 
 
 def test_unreadable_file():
@@ -131,38 +117,22 @@ def test_traceback_flag_shows_it(tmp_path):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        (
-            "rules: [{id: x, when: \"purpose == 'nope'\", effects: [{note: hi}], rationale: r}]\n",
-            "'nope' is not a value of 'purpose'",
-        ),
-        (
-            "rules: [{id: x, when: \"colour == 'red'\", effects: [{note: hi}], rationale: r}]\n",
-            "unknown name 'colour'",
-        ),
-        (
-            'rules: [{id: x, when: "purpose ==", effects: [{note: hi}], rationale: r}]\n',
-            "expected a name",
-        ),
-        (
-            "rules: [{id: x, when: \"purpose == 'research'\", effects: [{rate: speed, candidates: {pytorch: 1}}], rationale: r}]\n",
-            "unknown criterion 'speed'",
-        ),
-        (
-            "rules: [{id: x, when: \"purpose == 'research'\", effects: [{veto: caffe, reason: old}], rationale: r}]\n",
-            "unknown candidate 'caffe'",
-        ),
-        (
-            "rules: [{id: x, when: \"purpose == 'research'\", effects: [{veto: jax}], rationale: r}]\n",
-            "a veto needs a reason",
-        ),
-        (
-            "rules: [{id: x, when: \"purpose == 'research'\", effects: [], rationale: r}]\n",
-            "at least 1 item",
-        ),
-        (
-            "rules: [{id: x, when: \"purpose == 'research'\", effects: [{note: hi}], rationale: r, colour: red}]\n",
-            "unknown key 'colour'",
-        ),
+        ("rules: [{id: x, when: \"purpose == 'nope'\", effects: [{note: hi}], rationale: r}]\n",
+         "'nope' is not a value of 'purpose'"),
+        ("rules: [{id: x, when: \"colour == 'red'\", effects: [{note: hi}], rationale: r}]\n",
+         "unknown name 'colour'"),
+        ("rules: [{id: x, when: \"purpose ==\", effects: [{note: hi}], rationale: r}]\n",
+         "expected a name"),
+        ("rules: [{id: x, when: \"purpose == 'research'\", effects: [{rate: speed, candidates: {pytorch: 1}}], rationale: r}]\n",
+         "unknown criterion 'speed'"),
+        ("rules: [{id: x, when: \"purpose == 'research'\", effects: [{veto: caffe, reason: old}], rationale: r}]\n",
+         "unknown candidate 'caffe'"),
+        ("rules: [{id: x, when: \"purpose == 'research'\", effects: [{veto: jax}], rationale: r}]\n",
+         "a veto needs a reason"),
+        ("rules: [{id: x, when: \"purpose == 'research'\", effects: [], rationale: r}]\n",
+         "at least 1 item"),
+        ("rules: [{id: x, when: \"purpose == 'research'\", effects: [{note: hi}], rationale: r, colour: red}]\n",
+         "unknown key 'colour'"),
         ("rules: {a: 1}\n", "rules"),
     ],
 )

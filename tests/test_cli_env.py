@@ -21,30 +21,14 @@ from advisor.cli.env import Environment
 from tests.conftest import ROOT, cli_env, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-TABULAR = [
-    "--defaults",
-    "--set",
-    "modality=tabular",
-    "--set",
-    "dataset_size=small",
-    "--set",
-    "os=linux",
-    "--set",
-    "training_hardware=cpu_only",
-]
+TABULAR = ["--defaults", "--set", "modality=tabular", "--set", "dataset_size=small",
+           "--set", "os=linux", "--set", "training_hardware=cpu_only"]
 
 
 def invoke(*args: str, stdin: str = "", tty: bool = False, columns: int | None = None):
     """Run the real CLI in this process with fake streams; returns (code, stdout, stderr)."""
-    env = Environment(
-        stdin=io.StringIO(stdin),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        stdin_isatty=tty,
-        stdout_isatty=tty,
-        stderr_isatty=False,
-        columns=columns,
-    )
+    env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
+                      stdin_isatty=tty, stdout_isatty=tty, stderr_isatty=False, columns=columns)
     code = run(list(args), env)
     return code, env.stdout.getvalue(), env.stderr.getvalue()
 
@@ -52,10 +36,8 @@ def invoke(*args: str, stdin: str = "", tty: bool = False, columns: int | None =
 def test_version_names_advisor_knowledge_base_and_python(kb):
     code, out, _ = invoke("--version")
     assert code == 0
-    assert out.strip() == (
-        f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
-        f"Python {platform.python_version()})"
-    )
+    assert out.strip() == (f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
+                           f"Python {platform.python_version()})")
 
 
 def test_short_help_option_everywhere():
@@ -69,30 +51,19 @@ def test_closed_pipe_is_not_a_failure():
     """`advisor recommend ... | head -3`: exit 0 and nothing on stderr."""
     proc = subprocess.run(
         f"{sys.executable} -m advisor recommend --defaults --verbose | head -3; "
-        'echo "rc=${PIPESTATUS[0]}" >&2',
-        shell=True,
-        executable="/bin/bash",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=cli_env(),
-        timeout=120,
-    )
+        "echo \"rc=${PIPESTATUS[0]}\" >&2",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, cwd=ROOT,
+        env=cli_env(), timeout=120)
     assert len(proc.stdout.splitlines()) == 3
     assert proc.stderr.strip() == "rc=0", proc.stderr
 
 
 def test_ascii_only_stdout_gets_no_traceback():
-    for args in (
-        ["recommend", *TABULAR],
-        ["recommend", *TABULAR, "--explain", "jax"],
-        ["recommend", *TABULAR, "--format", "markdown"],
-    ):
+    for args in (["recommend", *TABULAR], ["recommend", *TABULAR, "--explain", "jax"],
+                 ["recommend", *TABULAR, "--format", "markdown"]):
         result = run_cli(*args, env=cli_env(PYTHONIOENCODING="ascii"))
         assert result.code == 0, result.err
-        assert "Traceback" not in result.err and (
-            "scikit-learn" in result.out or "JAX" in result.out
-        )
+        assert "Traceback" not in result.err and ("scikit-learn" in result.out or "JAX" in result.out)
         result.out.encode("ascii")  # every character written is ASCII
 
 
@@ -131,11 +102,8 @@ def test_at_60_columns_names_stay_whole_and_the_bar_yields():
 def test_vetoed_candidate_shows_no_score_above_live_ones():
     code, out, _ = invoke("recommend", "--defaults", "--set", "os=linux", tty=True, columns=120)
     assert code == 0
-    row = next(
-        line
-        for line in ANSI.sub("", out).splitlines()
-        if "scikit-learn" in line and "vetoed by" in line
-    )
+    row = next(line for line in ANSI.sub("", out).splitlines() if "scikit-learn" in line
+               and "vetoed by" in line)
     assert "#" not in row and not re.search(r"\d\.\d\d", row), row
 
 
@@ -145,19 +113,15 @@ def test_explain_effect_column_is_about_that_candidate_only():
     trace = result.out.split("Every rule considered")[1]
     row = next(line for line in trace.splitlines() if "deploy.server.serving" in line)
     effect = row.split("│")[-2]
-    assert "jax" in effect and not any(
-        c in effect for c in ("pytorch", "tensorflow", "keras", "sklearn")
-    ), row
+    assert "jax" in effect and not any(c in effect for c in ("pytorch", "tensorflow", "keras",
+                                                               "sklearn")), row
 
 
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        (["--set", "modalty=images"], "unknown question id 'modalty'; did you mean 'modality'?"),
-        (["--set", "modality=imags"], "'imags' is not allowed; did you mean 'images'?"),
-        (["--explain", "pytorh"], "unknown candidate 'pytorh'; did you mean 'pytorch'?"),
-    ],
-)
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "modalty=images"], "unknown question id 'modalty'; did you mean 'modality'?"),
+    (["--set", "modality=imags"], "'imags' is not allowed; did you mean 'images'?"),
+    (["--explain", "pytorh"], "unknown candidate 'pytorh'; did you mean 'pytorch'?"),
+])
 def test_a_typo_gets_one_short_suggestion(args, expected):
     code, _, err = invoke("recommend", "--defaults", *args)
     assert code == 2
@@ -165,30 +129,13 @@ def test_a_typo_gets_one_short_suggestion(args, expected):
 
 
 def test_hyphen_case_and_labels_name_their_values():
-    code, out, err = invoke(
-        "ask",
-        "--no-input",
-        "--defaults",
-        "--set",
-        "scale=multi-gpu",
-        "--set",
-        "modality=Images",
-        "--set",
-        "priority=ease of use",
-        "--set",
-        "training_hardware=NVIDIA GPU",
-        "--set",
-        "Existing-Stack=none",
-    )
+    code, out, err = invoke("ask", "--no-input", "--defaults", "--set", "scale=multi-gpu",
+                            "--set", "modality=Images", "--set", "priority=ease of use",
+                            "--set", "training_hardware=NVIDIA GPU", "--set", "Existing-Stack=none")
     assert code == 0, err
     data = yaml.safe_load(out)
-    assert (
-        data["scale"],
-        data["modality"],
-        data["priority"],
-        data["training_hardware"],
-        data["existing_stack"],
-    ) == ("multi_gpu", "images", "ease_of_use", "nvidia_gpu", "none")
+    assert (data["scale"], data["modality"], data["priority"], data["training_hardware"],
+            data["existing_stack"]) == ("multi_gpu", "images", "ease_of_use", "nvidia_gpu", "none")
 
 
 def test_ask_and_run_share_one_flow_in_a_simulated_terminal(tmp_path, kb):
@@ -200,16 +147,8 @@ def test_ask_and_run_share_one_flow_in_a_simulated_terminal(tmp_path, kb):
     assert "advisor questionnaire" in err and "[1/" in err
     assert yaml.safe_load(out)["modality"] == "tabular"
     folder = tmp_path / "r"
-    code, out, err2 = invoke(
-        "run",
-        "--no-probe",
-        "--out",
-        str(folder),
-        "--set",
-        "modality=tabular",
-        stdin=replies,
-        tty=True,
-    )
+    code, out, err2 = invoke("run", "--no-probe", "--out", str(folder), "--set", "modality=tabular",
+                             stdin=replies, tty=True)
     assert code == 0, err2
     assert err2.split("answer> ")[0] == err.split("answer> ")[0]  # the same first question
     assert (folder / "report.html").is_file()
@@ -246,13 +185,8 @@ def test_rules_check_json_and_exit_codes(tmp_path):
 
 
 def test_compare_json_is_strict_and_complete():
-    code, out, err = invoke(
-        "compare",
-        "examples/probe-h200.json",
-        "tests/fixtures/probe-cpu-noisy.json",
-        "--format",
-        "json",
-    )
+    code, out, err = invoke("compare", "examples/probe-h200.json",
+                            "tests/fixtures/probe-cpu-noisy.json", "--format", "json")
     assert code == 0, err
     doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
     assert doc["schema_version"] == 1 and len(doc["machines"]) == 2
@@ -265,29 +199,19 @@ def test_html_report_needs_no_plotting_library(tmp_path):
     """The charts are SVG written by advisor: rendering the report imports no matplotlib, and
     the same input gives the same bytes."""
     out = tmp_path / "r.html"
-    code = (
-        "import sys; from advisor.cli.app import run\n"
-        f"rc = run(['recommend', '--answers', 'examples/image-classifier.yaml', '--probe', "
-        f"'examples/probe-h200.json', '--format', 'html', '--out', {str(out)!r}])\n"
-        "print(rc, 'matplotlib' in sys.modules)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-        timeout=120,
-    )
+    code = ("import sys; from advisor.cli.app import run\n"
+            f"rc = run(['recommend', '--answers', 'examples/image-classifier.yaml', '--probe', "
+            f"'examples/probe-h200.json', '--format', 'html', '--out', {str(out)!r}])\n"
+            "print(rc, 'matplotlib' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=cli_env(), cwd=ROOT, timeout=120)
     assert proc.stdout.split() == ["0", "False"], proc.stderr
     from advisor.render import charts
 
-    first = charts.throughput(
-        ["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]], [[100.0], [None]], title="t"
-    )
-    again = charts.throughput(
-        ["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]], [[100.0], [None]], title="t"
-    )
+    first = charts.throughput(["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]],
+                              [[100.0], [None]], title="t")
+    again = charts.throughput(["pytorch", "jax"], ["mlp-digits"], [[1000.0], [2000.0]],
+                              [[100.0], [None]], title="t")
     assert first == again and "<svg" in first and first.rstrip().endswith("</svg>")
     assert first.count("<rect") >= 3  # background and two bars
 
@@ -304,19 +228,9 @@ def test_every_advisor_environment_variable_is_documented():
 
 
 def test_diff_shows_what_one_changed_answer_changes():
-    code, out, err = invoke(
-        "recommend",
-        "--defaults",
-        "--set",
-        "os=linux",
-        "--diff",
-        "--set",
-        "modality=tabular",
-        "--set",
-        "dataset_size=small",
-        "--format",
-        "json",
-    )
+    code, out, err = invoke("recommend", "--defaults", "--set", "os=linux", "--diff",
+                            "--set", "modality=tabular", "--set", "dataset_size=small",
+                            "--format", "json")
     assert code == 0, err
     d = json.loads(out)
     assert d["changes"]["modality"] == {"before": "images", "after": "tabular"}
@@ -325,14 +239,8 @@ def test_diff_shows_what_one_changed_answer_changes():
     sk = next(m for m in d["ranking"] if m["candidate"] == "sklearn")
     assert sk["vetoed_before"] is True and sk["vetoed_after"] is False and sk["rank_after"] == 1
     assert "eco.sklearn-not-deep-learning" in d["rules_no_longer_firing"]
-    code, out, err = invoke(
-        "recommend",
-        "--answers",
-        "examples/image-classifier.yaml",
-        "--diff",
-        "--set",
-        "deploy_targets=mobile_ios",
-    )
+    code, out, err = invoke("recommend", "--answers", "examples/image-classifier.yaml", "--diff",
+                            "--set", "deploy_targets=mobile_ios")
     assert code == 0, err
     assert "deploy_targets: server -> mobile_ios" in out and "(unchanged)" in out
     assert "deploy.ios.coreml" in out.split("Rules that now fire")[1]

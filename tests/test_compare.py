@@ -46,11 +46,7 @@ def test_compare_refuses_another_schema_naming_the_version(cli):
     res = cli("compare", CPU, probe_path("future"))
     assert res.code == 2
     assert res.err.count("\n") == 1 and "Traceback" not in res.err
-    assert (
-        "schema_version 2" in res.err
-        and "advisor 9.1.0" in res.err
-        and "probe-future.json" in res.err
-    )
+    assert "schema_version 2" in res.err and "advisor 9.1.0" in res.err and "probe-future.json" in res.err
 
 
 def test_compare_reads_a_compatible_file_from_another_advisor_version(tmp_path, cli):
@@ -73,9 +69,8 @@ def test_rows_a_quick_probe_left_out_read_as_not_run(tmp_path):
 
     data = probe_data("cpu-noisy")
     data["frameworks"] = [r for r in data["frameworks"] if r["name"] != "keras/torch"]
-    data["run"] = {
-        "not_run": [{"name": "keras/torch", "reason": "--quick measures Keras on one backend"}]
-    }
+    data["run"] = {"not_run": [{"name": "keras/torch", "reason": "--quick measures Keras on one "
+                                "backend"}]}
     quick = tmp_path / "quick.json"
     quick.write_text(json.dumps(data))
     cmp = compare([str(quick), GPU, "examples/probe-h200.json"])

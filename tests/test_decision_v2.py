@@ -37,8 +37,7 @@ def test_stacked_targets_are_bounded_by_the_weakest_and_never_saturate(kb, stack
         assert not [p for p in parts(stacked, cid, "deployment") if p.kind == "cap"]
         # the parts still sum to the rating (each scaled by its target's share)
         assert sum(p.rating for p in parts(stacked, cid, "deployment")) == pytest.approx(
-            deployment(stacked, cid)
-        )
+            deployment(stacked, cid))
     ratings = sorted(deployment(stacked, c) for c in kb.candidate_ids)
     assert ratings[-1] < 10 and len(set(ratings)) >= 3, "stacking targets separates the candidates"
 
@@ -78,51 +77,25 @@ def test_leaving_a_stack_costs_a_second_serving_stack(kb):
 
 @pytest.mark.parametrize("stack", ["jax", "tensorflow"])
 def test_hugging_face_checkpoints_outweigh_a_stack(kb, stack):
-    s = score(
-        kb,
-        {
-            "team_experience": [stack],
-            "existing_stack": stack,
-            "modality": "text",
-            "pretrained": "hf_transformers",
-            "training_hardware": "nvidia_gpu",
-            "os": "linux",
-            "deploy_targets": ["server"],
-            "priority": "ecosystem",
-        },
-    )
+    s = score(kb, {"team_experience": [stack], "existing_stack": stack, "modality": "text",
+                   "pretrained": "hf_transformers", "training_hardware": "nvidia_gpu",
+                   "os": "linux", "deploy_targets": ["server"], "priority": "ecosystem"})
     assert s.winner == "pytorch"
     assert s.ratings["pytorch"]["team_fit"] == 6  # the model code comes with the checkpoint
 
 
 def test_a_target_only_another_framework_reaches_outweighs_a_jax_stack(kb):
-    s = score(
-        kb,
-        {
-            "team_experience": ["jax"],
-            "existing_stack": "jax",
-            "modality": "audio",
-            "deploy_targets": ["microcontroller"],
-            "priority": "deployment",
-            "training_hardware": "cpu_only",
-            "os": "linux",
-            "dataset_size": "small",
-        },
-    )
+    s = score(kb, {"team_experience": ["jax"], "existing_stack": "jax", "modality": "audio",
+                   "deploy_targets": ["microcontroller"], "priority": "deployment",
+                   "training_hardware": "cpu_only", "os": "linux", "dataset_size": "small"})
     assert s.winner in ("keras", "tensorflow")  # Keras 3 exports LiteRT (and runs on JAX)
 
 
 @pytest.mark.parametrize("hardware", ["nvidia_gpu", "cpu_only", "apple_silicon", "amd_gpu"])
 def test_small_tabular_is_classical_on_any_hardware(kb, hardware):
     os_ = "macos" if hardware == "apple_silicon" else "linux"
-    answers = {
-        "modality": "tabular",
-        "dataset_size": "small",
-        "training_hardware": hardware,
-        "os": os_,
-        "team_experience": ["none"],
-        "priority": "performance",
-    }
+    answers = {"modality": "tabular", "dataset_size": "small", "training_hardware": hardware,
+               "os": os_, "team_experience": ["none"], "priority": "performance"}
     s = score(kb, answers)
     assert s.winner == "sklearn"
     images = score(kb, {**answers, "modality": "images"})
@@ -130,9 +103,8 @@ def test_small_tabular_is_classical_on_any_hardware(kb, hardware):
     assert s.weights["hardware_fit"] < 0.4 * images.weights["hardware_fit"]
 
 
-@pytest.mark.parametrize(
-    "task", ["reinforcement_learning", "genai_finetune", "genai_pretrain", "recommender"]
-)
+@pytest.mark.parametrize("task", ["reinforcement_learning", "genai_finetune", "genai_pretrain",
+                                  "recommender"])
 def test_sklearn_is_vetoed_for_work_outside_its_scope(kb, task):
     s = score(kb, {"task": task})
     assert [v.rule for v in s.vetoes["sklearn"]] == ["task.sklearn-out-of-scope"]
@@ -142,19 +114,9 @@ def test_text_with_linear_models_is_a_penalty_not_a_veto(kb):
     for size in ("small", "medium", "large"):
         s = score(kb, {"modality": "text", "dataset_size": size, "pretrained": "none"})
         assert not s.vetoes["sklearn"], size
-    s = score(
-        kb,
-        {
-            "modality": "text",
-            "dataset_size": "medium",
-            "pretrained": "none",
-            "task": "classical_ml",
-            "team_experience": ["sklearn"],
-            "existing_stack": "sklearn",
-            "training_hardware": "cpu_only",
-            "os": "linux",
-        },
-    )
+    s = score(kb, {"modality": "text", "dataset_size": "medium", "pretrained": "none",
+                   "task": "classical_ml", "team_experience": ["sklearn"],
+                   "existing_stack": "sklearn", "training_hardware": "cpu_only", "os": "linux"})
     assert s.winner == "sklearn"
     assert score(kb, {"modality": "images", "dataset_size": "medium"}).vetoes["sklearn"]
 
@@ -178,18 +140,9 @@ def test_every_base_rating_carries_rationale_confidence_sources_and_review(kb):
 
 
 def test_every_point_names_its_rule_base_or_measurement(kb):
-    s = score(
-        kb,
-        {
-            "deploy_targets": ["mobile_ios", "browser"],
-            "team_experience": ["keras"],
-            "existing_stack": "keras",
-            "modality": "images",
-            "training_hardware": "tpu",
-            "os": "linux",
-            "purpose": "production",
-        },
-    )
+    s = score(kb, {"deploy_targets": ["mobile_ios", "browser"], "team_experience": ["keras"],
+                   "existing_stack": "keras", "modality": "images", "training_hardware": "tpu",
+                   "os": "linux", "purpose": "production"})
     rule_ids = {r.id for r in kb.rules}
     for cid in kb.candidate_ids:
         assert sum(p.points for p in s.parts[cid]) == pytest.approx(s.scores[cid])
@@ -197,9 +150,8 @@ def test_every_point_names_its_rule_base_or_measurement(kb):
             assert p.source in rule_ids or p.kind in ("base", "cap", "measurement"), p
 
 
-@pytest.mark.parametrize(
-    "framework, floor", [("pytorch", 0.9), ("jax", 0.8), ("tensorflow", 0.8), ("sklearn", 0.9)]
-)
+@pytest.mark.parametrize("framework, floor", [("pytorch", 0.9), ("jax", 0.8), ("tensorflow", 0.8),
+                                              ("sklearn", 0.9)])
 def test_stack_loyalty_where_nothing_forces_a_switch(kb, framework, floor):
     """A team on its own stack keeps it (Keras 3 on that engine counts) in random consistent
     projects that have no hard reason to leave: no Hugging Face checkpoints, no generative, RL or
@@ -208,22 +160,14 @@ def test_stack_loyalty_where_nothing_forces_a_switch(kb, framework, floor):
     rng = random.Random(16)
     kept = seen = 0
     while seen < 40:
-        fixed = {
-            "team_experience": [framework],
-            "existing_stack": framework,
-            "pretrained": rng.choice(["none", "vision_models"]),
-            "task": rng.choice(["deep_supervised", "classical_ml", "forecasting"]),
-            "training_hardware": rng.choice(["nvidia_gpu", "cpu_only"]),
-            "os": "linux",
-            "scientific_computing": False,
-        }
+        fixed = {"team_experience": [framework], "existing_stack": framework,
+                 "pretrained": rng.choice(["none", "vision_models"]),
+                 "task": rng.choice(["deep_supervised", "classical_ml", "forecasting"]),
+                 "training_hardware": rng.choice(["nvidia_gpu", "cpu_only"]), "os": "linux",
+                 "scientific_computing": False}
         if framework == "sklearn":
-            fixed.update(
-                modality="tabular",
-                dataset_size=rng.choice(["small", "medium"]),
-                scale="single_device",
-                task="classical_ml",
-            )
+            fixed.update(modality="tabular", dataset_size=rng.choice(["small", "medium"]),
+                         scale="single_device", task="classical_ml")
             del fixed["pretrained"]
         answers = audit.random_answers(kb, rng, fixed)
         if answers is None:
@@ -241,12 +185,9 @@ def test_quick_scoring_equals_traced_scoring(kb):
     rng = random.Random(7)
     for i in range(60):
         answers = audit.random_answers(kb, rng)
-        probe = {
-            f"probe.deploy.{c}.{t}": rng.choice(["ok", "failed"])
-            for c in kb.candidate_ids
-            for t in ("server", "mobile_android", "browser")
-            if i % 2 and rng.random() < 0.3
-        }
+        probe = {f"probe.deploy.{c}.{t}": rng.choice(["ok", "failed"])
+                 for c in kb.candidate_ids for t in ("server", "mobile_android", "browser")
+                 if i % 2 and rng.random() < 0.3}
         traced = engine.score(kb, engine.Inputs(answers, probe_facts=probe), detail=True)
         quick = engine.score(kb, engine.Inputs(answers, probe_facts=probe), detail=False)
         assert quick.order == traced.order and sorted(quick.caps) == sorted(traced.caps)

@@ -62,17 +62,14 @@ BROKEN_EXPORT = "import sys\nsys.stderr.write('boom\\n')\nraise SystemExit(3)\n"
 GARBAGE = "print('this is not json')\n"
 HANG = "import time\ntime.sleep(60)\n"
 
-ROWS = {
-    "pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}},
-    "sklearn": {"status": "ok", "workloads": {"mlp-digits": {}}},
-    "jax": {"status": "ok", "workloads": {"mlp-digits": {}}},
-    "tensorflow": {"status": "broken", "workloads": {}},
-}
+ROWS = {"pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}},
+        "sklearn": {"status": "ok", "workloads": {"mlp-digits": {}}},
+        "jax": {"status": "ok", "workloads": {"mlp-digits": {}}},
+        "tensorflow": {"status": "broken", "workloads": {}}}
 
 
-def scripts(
-    tmp_path: Path, export: str = OK_EXPORT, run: str = OK_RUN.replace("{AGREE}", "1.0")
-) -> Path:
+def scripts(tmp_path: Path, export: str = OK_EXPORT, run: str = OK_RUN.replace("{AGREE}", "1.0")
+            ) -> Path:
     folder = tmp_path / "probes"
     folder.mkdir()
     write_script(folder, deploy.EXPORT_SCRIPT, export)
@@ -80,45 +77,19 @@ def scripts(
     return folder
 
 
-def run(
-    tmp_path: Path,
-    folder: Path,
-    targets=("server", "mobile_android"),
-    timeout=30.0,
-    installed=lambda m: m != "litert_torch",
-) -> dict:
-    return deploy.run_deploy(
-        deploy.DeployOptions(targets, timeout_s=timeout),
-        rows=ROWS,
-        models=tmp_path / "models",
-        folder=folder,
-        python=sys.executable,
-        threads=1,
-        usable_cores=2,
-        installed=installed,
-    )
+def run(tmp_path: Path, folder: Path, targets=("server", "mobile_android"), timeout=30.0,
+        installed=lambda m: m != "litert_torch") -> dict:
+    return deploy.run_deploy(deploy.DeployOptions(targets, timeout_s=timeout), rows=ROWS,
+                             models=tmp_path / "models", folder=folder, python=sys.executable,
+                             threads=1, usable_cores=2, installed=installed)
 
 
 def by(rows: list[dict], **match) -> list[dict]:
     return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
-CONTRACT = {
-    "row",
-    "workload",
-    "target",
-    "format",
-    "runtime",
-    "status",
-    "reason",
-    "export_s",
-    "size_bytes",
-    "load_s",
-    "latency_ms",
-    "parity",
-    "quantized",
-    "accuracy_drop",
-}
+CONTRACT = {"row", "workload", "target", "format", "runtime", "status", "reason", "export_s",
+            "size_bytes", "load_s", "latency_ms", "parity", "quantized", "accuracy_drop"}
 
 
 def test_every_path_gets_a_row_with_the_contract_keys_and_a_status(tmp_path):
@@ -129,18 +100,14 @@ def test_every_path_gets_a_row_with_the_contract_keys_and_a_status(tmp_path):
     assert not by(rows, row="tensorflow")  # a row that did not train has nothing to export
     ok = by(rows, status="ok")
     assert {(r["row"], r["target"], r["format"]) for r in ok} >= {
-        ("pytorch", "server", "onnx"),
-        ("pytorch", "server", "torch_export"),
-        ("pytorch", "mobile_android", "executorch"),
-        ("sklearn", "mobile_android", "onnx"),
-    }
+        ("pytorch", "server", "onnx"), ("pytorch", "server", "torch_export"),
+        ("pytorch", "mobile_android", "executorch"), ("sklearn", "mobile_android", "onnx")}
     for r in ok:
         assert r["latency_ms"]["p50"] and r["size_bytes"] == 1000
         assert r["parity"]["top1_agreement"] >= deploy.PARITY_MIN
     # one measurement of the ONNX artifact serves every target that uses it
-    server, android = (
-        by(rows, row="pytorch", format="onnx", target=t)[0] for t in ("server", "mobile_android")
-    )
+    server, android = (by(rows, row="pytorch", format="onnx", target=t)[0]
+                       for t in ("server", "mobile_android"))
     assert server["latency_ms"] == android["latency_ms"]
     # a tool that cannot share the environment: unavailable, with the install and the reason
     tfl = by(rows, row="pytorch", format="tflite")[0]
@@ -157,12 +124,8 @@ def test_every_path_gets_a_row_with_the_contract_keys_and_a_status(tmp_path):
 def test_a_target_without_a_path_is_unavailable_with_a_reason(tmp_path):
     rows = run(tmp_path, scripts(tmp_path), targets=("microcontroller",))["rows"]
     sk = by(rows, row="sklearn")
-    assert sk and all(
-        r["status"] == "unavailable"
-        and r["format"] == deploy.NO_FORMAT
-        and "no export path" in r["reason"]
-        for r in sk
-    )
+    assert sk and all(r["status"] == "unavailable" and r["format"] == deploy.NO_FORMAT
+                      and "no export path" in r["reason"] for r in sk)
     assert by(rows, row="pytorch", format="tflite_int8")[0]["status"] == "unavailable"
 
 
@@ -207,9 +170,8 @@ def test_hanging_runtime_is_a_timeout_and_killed(tmp_path):
 
 
 def test_parity_below_the_limit_fails_the_path(tmp_path):
-    rows = run(
-        tmp_path, scripts(tmp_path, run=OK_RUN.replace("{AGREE}", "0.9")), targets=("server",)
-    )["rows"]
+    rows = run(tmp_path, scripts(tmp_path, run=OK_RUN.replace("{AGREE}", "0.9")),
+               targets=("server",))["rows"]
     onnx = by(rows, row="sklearn", format="onnx")[0]
     assert onnx["status"] == "failed" and "top-1 agreement 0.9" in onnx["reason"]
 
@@ -234,17 +196,9 @@ def probe_with(rows: list[dict]) -> dict:
 
 
 def path(row, target, fmt, status, reason=None):
-    return {
-        "row": row,
-        "workload": "mlp-digits",
-        "target": target,
-        "format": fmt,
-        "status": status,
-        "reason": reason,
-        "latency_ms": {"p50": 0.05, "p99": 0.1, "n": 360},
-        "size_bytes": 70_000,
-        "parity": {"top1_agreement": 1.0, "max_abs_diff": 1e-6},
-    }
+    return {"row": row, "workload": "mlp-digits", "target": target, "format": fmt,
+            "status": status, "reason": reason, "latency_ms": {"p50": 0.05, "p99": 0.1, "n": 360},
+            "size_bytes": 70_000, "parity": {"top1_agreement": 1.0, "max_abs_diff": 1e-6}}
 
 
 @pytest.fixture(scope="module")
@@ -255,15 +209,13 @@ def kb():
 
 
 def test_facts_ok_failed_and_unknown(kb):
-    probe = probe_with(
-        [
-            path("pytorch", "mobile_android", "executorch", "ok"),
-            path("pytorch", "mobile_android", "tflite", "unavailable", "not installed"),
-            path("tensorflow", "mobile_android", "tflite", "failed", "export failed: X"),
-            path("sklearn", "mobile_android", "onnx", "unavailable", "not installed"),
-            path("keras/tensorflow", "server", "onnx", "timeout"),
-        ]
-    )
+    probe = probe_with([
+        path("pytorch", "mobile_android", "executorch", "ok"),
+        path("pytorch", "mobile_android", "tflite", "unavailable", "not installed"),
+        path("tensorflow", "mobile_android", "tflite", "failed", "export failed: X"),
+        path("sklearn", "mobile_android", "onnx", "unavailable", "not installed"),
+        path("keras/tensorflow", "server", "onnx", "timeout"),
+    ])
     facts = deploy_facts.deploy_facts(kb, probe)
     assert facts["probe.deploy.pytorch.mobile_android"] == "ok"
     assert facts["probe.deploy.tensorflow.mobile_android"] == "failed"
@@ -276,13 +228,9 @@ def test_facts_ok_failed_and_unknown(kb):
 def test_measured_paths_move_deployment_only_for_answered_targets(kb):
     from advisor.decision import engine
 
-    probe = probe_with(
-        [
-            path("pytorch", "mobile_android", "executorch", "ok"),
-            path("tensorflow", "mobile_android", "tflite", "failed", "boom"),
-            path("sklearn", "server", "onnx", "ok"),
-        ]
-    )
+    probe = probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                        path("tensorflow", "mobile_android", "tflite", "failed", "boom"),
+                        path("sklearn", "server", "onnx", "ok")])
     measure = deploy_facts.measurer(None, probe)
     weights = {"deployment": 0.5}
     deltas, ms, notes = measure(kb, {"deploy_targets": ["mobile_android", "browser"]}, weights)
@@ -303,30 +251,20 @@ def test_android_recommendation_lists_deployment_among_measurements(tmp_path):
     from advisor.service import recommend
 
     probe = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
-    probe["deploy"] = probe_with(
-        [
-            path("pytorch", "mobile_android", "executorch", "ok"),
-            path("tensorflow", "mobile_android", "tflite", "ok"),
-            path("sklearn", "mobile_android", "onnx", "failed", "boom"),
-        ]
-    )["deploy"]
+    probe["deploy"] = probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                                  path("tensorflow", "mobile_android", "tflite", "ok"),
+                                  path("sklearn", "mobile_android", "onnx", "failed", "boom")]
+                                 )["deploy"]
     probe_file = tmp_path / "probe.json"
     probe_file.write_text(json.dumps(probe))
-    a = recommend.recommend(
-        rules=None,
-        answers_file=None,
-        probe_file=str(probe_file),
-        sets=["deploy_targets=mobile_android", "modality=images"],
-    ).assessment
+    a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
+                            sets=["deploy_targets=mobile_android", "modality=images"]).assessment
     deployment = {m.candidate: m for m in a.measurements if m.criterion == "deployment"}
     assert set(deployment) == {"pytorch", "tensorflow", "sklearn"}
     assert deployment["sklearn"].points == 0 < deployment["pytorch"].points
     ranked_parts = {r.candidate: r.parts for r in a.ranking}
-    failed = [
-        p
-        for p in ranked_parts["sklearn"]
-        if p.source == "deploy.measured.sklearn.mobile_android.failed"
-    ]
+    failed = [p for p in ranked_parts["sklearn"]
+              if p.source == "deploy.measured.sklearn.mobile_android.failed"]
     assert failed and all(p.points < 0 for p in failed)  # the failure is scored once, by rule
     assert any("measured on the probed machine" in n for n in a.measurement_notes)
     doc = json.loads(a.to_json())
@@ -343,15 +281,10 @@ def assessment_with_deploy():
     from advisor.render import measured
 
     probe = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
-    probe.update(
-        probe_with(
-            [
-                path("pytorch", "mobile_android", "executorch", "ok"),
-                path("tensorflow", "mobile_android", "tflite", "failed", "<b>boom</b>"),
-                path("sklearn", "server", "onnx", "ok"),
-            ]
-        )
-    )
+    probe.update(probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                             path("tensorflow", "mobile_android", "tflite", "failed",
+                                  "<b>boom</b>"),
+                             path("sklearn", "server", "onnx", "ok")]))
     return measured.deploy(ProbeDocument.from_dict(probe, "test"))
 
 
@@ -369,23 +302,14 @@ def test_reports_show_the_matrix_escaped_with_numbers(tmp_path):
     from advisor.service import recommend
 
     probe = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
-    probe.update(
-        probe_with(
-            [
-                path("pytorch", "mobile_android", "executorch", "ok"),
-                path("tensorflow", "mobile_android", "tflite", "failed", "<b>boom</b>"),
-                path("sklearn", "server", "onnx", "ok"),
-            ]
-        )
-    )
+    probe.update(probe_with([path("pytorch", "mobile_android", "executorch", "ok"),
+                             path("tensorflow", "mobile_android", "tflite", "failed",
+                                  "<b>boom</b>"),
+                             path("sklearn", "server", "onnx", "ok")]))
     probe_file = tmp_path / "probe.json"
     probe_file.write_text(json.dumps(probe))
-    a = recommend.recommend(
-        rules=None,
-        answers_file=None,
-        probe_file=str(probe_file),
-        sets=["deploy_targets=mobile_android"],
-    ).assessment
+    a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
+                            sets=["deploy_targets=mobile_android"]).assessment
     text = markdown.render(a)
     assert "### Deployment paths measured on the probed machine" in text
     assert "ok executorch: 0.05 ms p50" in text and "failed (tflite)" in text
@@ -406,9 +330,8 @@ def test_compare_shows_deploy_side_by_side(tmp_path):
     base = json.loads((ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json").read_text())
     a, b = dict(base), dict(base)
     a["deploy"] = probe_with([path("pytorch", "mobile_android", "executorch", "ok")])["deploy"]
-    b["deploy"] = probe_with(
-        [path("pytorch", "mobile_android", "executorch", "failed", "no XNNPACK")]
-    )["deploy"]
+    b["deploy"] = probe_with([path("pytorch", "mobile_android", "executorch", "failed",
+                                   "no XNNPACK")])["deploy"]
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
     cmp = compare.compare([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
@@ -429,10 +352,8 @@ def _have(*modules: str) -> bool:
 
 
 @pytest.mark.probe
-@pytest.mark.skipif(
-    not _have("sklearn", "skl2onnx", "onnxruntime"),
-    reason="needs scikit-learn, skl2onnx and onnxruntime (advisor[deploy])",
-)
+@pytest.mark.skipif(not _have("sklearn", "skl2onnx", "onnxruntime"),
+                    reason="needs scikit-learn, skl2onnx and onnxruntime (advisor[deploy])")
 def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
     from advisor.probe import catalog
 
@@ -440,33 +361,13 @@ def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
     models = tmp_path / "models"
     import subprocess
 
-    subprocess.run(
-        [
-            sys.executable,
-            str(PROBES / "probe_sklearn.py"),
-            "--threads",
-            "1",
-            "--epochs",
-            "1",
-            "--data-cache",
-            str(tmp_path),
-            "--save-model",
-            str(models),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    rows = deploy.run_deploy(
-        deploy.DeployOptions(("server", "microcontroller"), timeout_s=120),
-        rows={"sklearn": {"status": "ok", "workloads": {"mlp-digits": {}}}},
-        models=models,
-        folder=PROBES,
-        python=sys.executable,
-        threads=1,
-        usable_cores=1,
-    )["rows"]
+    subprocess.run([sys.executable, str(PROBES / "probe_sklearn.py"), "--threads", "1",
+                    "--epochs", "1", "--data-cache", str(tmp_path), "--save-model", str(models)],
+                   env=env, check=True, capture_output=True, timeout=120)
+    rows = deploy.run_deploy(deploy.DeployOptions(("server", "microcontroller"), timeout_s=120),
+                             rows={"sklearn": {"status": "ok", "workloads": {"mlp-digits": {}}}},
+                             models=models, folder=PROBES, python=sys.executable, threads=1,
+                             usable_cores=1)["rows"]
     onnx = by(rows, format="onnx", target="server")[0]
     assert onnx["status"] == "ok", onnx["reason"]
     assert onnx["parity"]["top1_agreement"] >= 0.99 and onnx["latency_ms"]["n"] >= 50
@@ -476,19 +377,9 @@ def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
 
 
 @pytest.mark.probe
-@pytest.mark.skipif(
-    not _have(
-        "torch",
-        "tensorflow",
-        "sklearn",
-        "onnxruntime",
-        "onnxscript",
-        "skl2onnx",
-        "tf2onnx",
-        "ai_edge_litert",
-    ),
-    reason="needs the cpu and deploy extras (pip install 'advisor[cpu,deploy]')",
-)
+@pytest.mark.skipif(not _have("torch", "tensorflow", "sklearn", "onnxruntime", "onnxscript",
+                              "skl2onnx", "tf2onnx", "ai_edge_litert"),
+                    reason="needs the cpu and deploy extras (pip install 'advisor[cpu,deploy]')")
 def test_real_quick_deploy_probe_meets_the_issue_check(tmp_path):
     """The issue's check: `advisor probe --quick --deploy --targets server,mobile_android
     --frameworks pytorch,tensorflow,sklearn` gives rows for all three, at least four paths ok
@@ -497,31 +388,22 @@ def test_real_quick_deploy_probe_meets_the_issue_check(tmp_path):
     from advisor.probe.core import ProbeOptions, run_probe
     from advisor.service import recommend
 
-    doc = run_probe(
-        ProbeOptions(
-            frameworks=("pytorch", "tensorflow", "sklearn"),
-            quick=True,
-            deploy=deploy.DeployOptions(("server", "mobile_android"), timeout_s=300),
-        )
-    )
+    doc = run_probe(ProbeOptions(frameworks=("pytorch", "tensorflow", "sklearn"), quick=True,
+                                 deploy=deploy.DeployOptions(("server", "mobile_android"),
+                                                             timeout_s=300)))
     rows = doc.to_dict()["deploy"]["rows"]
     assert {r["row"] for r in rows} == {"pytorch", "tensorflow", "sklearn"}
     ok = [r for r in rows if r["status"] == "ok"]
     assert len({(r["row"], r["format"]) for r in ok}) >= 4, [
-        (r["row"], r["format"], r["status"], r["reason"]) for r in rows
-    ]
+        (r["row"], r["format"], r["status"], r["reason"]) for r in rows]
     for r in ok:
         assert r["parity"]["top1_agreement"] >= 0.99
         assert r["latency_ms"]["p50"] > 0 and r["latency_ms"]["n"] >= 50 and r["size_bytes"] > 0
     assert all(r["reason"] for r in rows if r["status"] != "ok")
     probe_file = tmp_path / "probe.json"
     probe_file.write_text(doc.to_json())
-    a = recommend.recommend(
-        rules=None,
-        answers_file=None,
-        probe_file=str(probe_file),
-        sets=["deploy_targets=mobile_android"],
-    ).assessment
+    a = recommend.recommend(rules=None, answers_file=None, probe_file=str(probe_file),
+                            sets=["deploy_targets=mobile_android"]).assessment
     assert any(m.criterion == "deployment" for m in a.measurements)
 
 
@@ -530,41 +412,21 @@ def _cli(folder: Path, *args: str, timeout: float = 120):
     import subprocess
 
     env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PYTHONPATH=str(ROOT), COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "advisor", "probe", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=folder,
-        check=False,
-    )
+    return subprocess.run([sys.executable, "-m", "advisor", "probe", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=folder,
+                          check=False)
 
 
 def test_cli_probe_deploy_writes_deploy_rows(tmp_path):
     from advisor.probe.model import load_probe
     from tests.probe_fixtures import fake_probes_dir, ok_payload, printing_script
 
-    folder = fake_probes_dir(
-        tmp_path / "probes",
-        {
-            "probe_sklearn.py": printing_script(ok_payload("sklearn", cnn=False)),
-            deploy.EXPORT_SCRIPT: OK_EXPORT,
-            deploy.RUN_SCRIPT: OK_RUN.replace("{AGREE}", "1.0"),
-        },
-    )
+    folder = fake_probes_dir(tmp_path / "probes", {
+        "probe_sklearn.py": printing_script(ok_payload("sklearn", cnn=False)),
+        deploy.EXPORT_SCRIPT: OK_EXPORT, deploy.RUN_SCRIPT: OK_RUN.replace("{AGREE}", "1.0")})
     out = tmp_path / "probe.json"
-    done = _cli(
-        folder,
-        "--frameworks",
-        "sklearn",
-        "--quick",
-        "--deploy",
-        "--targets",
-        "server,microcontroller",
-        "--out",
-        str(out),
-    )
+    done = _cli(folder, "--frameworks", "sklearn", "--quick", "--deploy", "--targets",
+                "server,microcontroller", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "deploy export sklearn" in done.stderr
     doc = load_probe(out)

@@ -11,11 +11,8 @@ from advisor.service import recommend as core
 
 def assess(kb, *sets, defaults=True):
     answer_set = core.gather(kb, None, list(sets), use_defaults=defaults)
-    inputs = engine.Inputs(
-        answer_set.values,
-        answer_set.origin,
-        {"machine.os": "linux", "machine.hardware": "cpu_only"},
-    )
+    inputs = engine.Inputs(answer_set.values, answer_set.origin, {"machine.os": "linux",
+                           "machine.hardware": "cpu_only"})
     return engine.assess(kb, inputs)
 
 
@@ -40,13 +37,8 @@ def test_vetoed_candidates_rank_last_and_keep_their_rule(kb):
 
 
 def test_unanswered_question_does_not_fire_rules(kb):
-    a = assess(
-        kb,
-        "purpose=research",
-        "scientific_computing=false",
-        "training_hardware=nvidia_gpu",
-        defaults=False,
-    )
+    a = assess(kb, "purpose=research", "scientific_computing=false", "training_hardware=nvidia_gpu",
+               defaults=False)
     fired = {r.id for r in a.fired_rules}
     assert "eco.research-code-pytorch" in fired
     # modality unanswered -> tabular rules are unknown, not false-then-negated
@@ -73,37 +65,19 @@ def test_every_point_is_traced(kb):
 
 def test_weight_interval_bounds_are_tight(kb):
     """Just inside each bound the winner holds; just outside a rival takes over."""
-    inputs_set = core.gather(
-        kb, None, ["modality=images", "priority=deployment"], use_defaults=True
-    )
-    inputs = engine.Inputs(
-        inputs_set.values,
-        inputs_set.origin,
-        {"machine.os": "linux", "machine.hardware": "nvidia_gpu"},
-    )
+    inputs_set = core.gather(kb, None, ["modality=images", "priority=deployment"], use_defaults=True)
+    inputs = engine.Inputs(inputs_set.values, inputs_set.origin, {"machine.os": "linux",
+                           "machine.hardware": "nvidia_gpu"})
     s = engine.score(kb, inputs)
     for crit in kb.criterion_ids:
         low, high, _, _ = weight_interval(s, crit, kb.criterion_ids)
-        for t, expect_same in (
-            (low + 1e-6, True),
-            (high - 1e-6, True),
-            (low - 1e-4, False),
-            (high + 1e-4, False),
-        ):
-            if not 0 <= t <= 1 or (
-                not expect_same and (low <= 1e-9 and t < low or high >= 1 - 1e-9 and t > high)
-            ):
+        for t, expect_same in ((low + 1e-6, True), (high - 1e-6, True), (low - 1e-4, False), (high + 1e-4, False)):
+            if not 0 <= t <= 1 or (not expect_same and (low <= 1e-9 and t < low or high >= 1 - 1e-9 and t > high)):
                 continue
             w = s.weights[crit]
             scale = (1 - t) / (1 - w)
-            new = {
-                c: sum(
-                    (t if k == crit else s.weights[k] * scale) * s.ratings[c][k]
-                    for k in kb.criterion_ids
-                )
-                for c in s.order
-                if not s.vetoes[c]
-            }
+            new = {c: sum((t if k == crit else s.weights[k] * scale) * s.ratings[c][k] for k in kb.criterion_ids)
+                   for c in s.order if not s.vetoes[c]}
             best = max(new, key=new.get)
             assert (best == s.winner) is expect_same, (crit, t, low, high, best)
 
@@ -112,9 +86,5 @@ def test_flips_are_real(kb):
     a = assess(kb, "modality=images")
     assert a.robustness.flips, "a default image project must have some answer that flips it"
     for flip in a.robustness.flips:
-        b = assess(
-            kb,
-            "modality=images",
-            f"{flip.question}={','.join(flip.value) if isinstance(flip.value, list) else str(flip.value).lower()}",
-        )
+        b = assess(kb, "modality=images", f"{flip.question}={','.join(flip.value) if isinstance(flip.value, list) else str(flip.value).lower()}")
         assert b.winner == flip.new_winner, flip

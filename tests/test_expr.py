@@ -40,22 +40,10 @@ def test_comparisons_and_membership():
 
 def test_precedence_and_parentheses():
     # and binds tighter than or
-    assert (
-        ev(
-            "purpose == 'research' or purpose == 'learning' and custom",
-            purpose="research",
-            custom=False,
-        )
-        is True
-    )
-    assert (
-        ev(
-            "(purpose == 'research' or purpose == 'learning') and custom",
-            purpose="research",
-            custom=False,
-        )
-        is False
-    )
+    assert ev("purpose == 'research' or purpose == 'learning' and custom",
+              purpose="research", custom=False) is True
+    assert ev("(purpose == 'research' or purpose == 'learning') and custom",
+              purpose="research", custom=False) is False
 
 
 def test_unanswered_is_unknown_not_false():
@@ -112,31 +100,19 @@ values = {"purpose": ENV["purpose"].choices, "deploy": ENV["deploy"].choices}
 def comparisons(draw):
     kind = draw(st.sampled_from(["one", "many", "bool", "number", "in"]))
     if kind == "one":
-        return expr.Compare(
-            draw(st.sampled_from(["==", "!="])),
-            expr.Name("purpose"),
-            expr.Literal(draw(st.sampled_from(values["purpose"]))),
-        )
+        return expr.Compare(draw(st.sampled_from(["==", "!="])), expr.Name("purpose"),
+                            expr.Literal(draw(st.sampled_from(values["purpose"]))))
     if kind == "in":
         items = draw(st.lists(st.sampled_from(values["purpose"]), min_size=1, max_size=3))
-        return expr.Compare(
-            draw(st.sampled_from(["in", "not in"])),
-            expr.Name("purpose"),
-            expr.ListLit(tuple(expr.Literal(i) for i in items)),
-        )
+        return expr.Compare(draw(st.sampled_from(["in", "not in"])), expr.Name("purpose"),
+                            expr.ListLit(tuple(expr.Literal(i) for i in items)))
     if kind == "many":
-        return expr.Compare(
-            draw(st.sampled_from(["in", "not in"])),
-            expr.Literal(draw(st.sampled_from(values["deploy"]))),
-            expr.Name("deploy"),
-        )
+        return expr.Compare(draw(st.sampled_from(["in", "not in"])),
+                            expr.Literal(draw(st.sampled_from(values["deploy"]))), expr.Name("deploy"))
     if kind == "bool":
         return expr.Name("custom")
-    return expr.Compare(
-        draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="])),
-        expr.Name("speed"),
-        expr.Literal(draw(st.sampled_from([0, 1, 0.5, 2.25]))),
-    )
+    return expr.Compare(draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="])), expr.Name("speed"),
+                        expr.Literal(draw(st.sampled_from([0, 1, 0.5, 2.25]))))
 
 
 trees = st.recursive(
@@ -184,16 +160,9 @@ def reference(node, facts):
         return None
     import operator
 
-    ops = {
-        "==": operator.eq,
-        "!=": operator.ne,
-        "<": operator.lt,
-        "<=": operator.le,
-        ">": operator.gt,
-        ">=": operator.ge,
-        "in": lambda a, b: a in b,
-        "not in": lambda a, b: a not in b,
-    }
+    ops = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+           ">": operator.gt, ">=": operator.ge, "in": lambda a, b: a in b,
+           "not in": lambda a, b: a not in b}
     return ops[node.op](left, right)
 
 
@@ -231,7 +200,7 @@ def test_mutated_conditions_fail_cleanly(node, data):
     text = expr.unparse(node)
     pos = data.draw(st.integers(0, len(text)))
     junk = data.draw(st.text(alphabet="()[],'\"=<>!andortin x_.0123456789", max_size=4))
-    mutated = text[:pos] + junk + text[pos + data.draw(st.integers(0, 3)) :]
+    mutated = text[:pos] + junk + text[pos + data.draw(st.integers(0, 3)):]
     try:
         parsed = expr.parse(mutated)
         typecheck.check(parsed, ENV)

@@ -18,16 +18,8 @@ from advisor.kb import loader
 from tests.conftest import ROOT, cli_env
 from tests.test_kb_cache import copy_rules
 
-VETO = {
-    "candidate": None,
-    "candidates": None,
-    "factor": None,
-    "note": None,
-    "rate": None,
-    "reason": "forged",
-    "veto": "pytorch",
-    "weight": None,
-}
+VETO = {"candidate": None, "candidates": None, "factor": None, "note": None, "rate": None,
+        "reason": "forged", "veto": "pytorch", "weight": None}
 
 
 def forge(body: str) -> str:
@@ -59,17 +51,14 @@ def test_tampered_cache_with_a_fake_veto_is_rebuilt(cached):
     assert "forged" not in entry.read_text()  # rebuilt with the verified knowledge
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(cut=st.integers(0, 10_000), junk=st.binary(max_size=40))
 def test_damaged_cache_never_crashes(cached, cut, junk):
     rules, fresh, entry = cached
     data = entry.read_bytes()
     pos = min(cut, len(data))
-    entry.write_bytes(data[:pos] + junk + data[pos + len(junk) :])
+    entry.write_bytes(data[:pos] + junk + data[pos + len(junk):])
     assert loader.load(rules).rules == fresh.rules
 
 
@@ -116,26 +105,16 @@ def test_no_cache_folder_is_invented(tmp_path):
     env.pop("ADVISOR_CACHE_DIR", None)
     work = tmp_path / "work"
     work.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "recommend", "--defaults", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "recommend", "--defaults", "-f",
+                           "json"], capture_output=True, text=True, env=env, cwd=work,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "no-such-home").exists()
     assert list(work.iterdir()) == []
     env = cli_env(ADVISOR_CACHE_DIR="rel-cache")
-    proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "recommend", "--defaults", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "recommend", "--defaults", "-f",
+                           "json"], capture_output=True, text=True, env=env, cwd=work,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert list(work.iterdir()) == []
 
@@ -144,12 +123,7 @@ def test_rules_check_reads_the_files_not_the_cache(cached):
     rules, fresh, entry = cached
     seal, body = entry.read_text().split("\n", 1)
     entry.write_text(seal + "\n" + forge(body))
-    proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "rules", "check", str(rules)],
-        capture_output=True,
-        text=True,
-        env=cli_env(ADVISOR_CACHE_DIR=str(entry.parent)),
-        cwd=ROOT,
-        timeout=300,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "rules", "check", str(rules)],
+                          capture_output=True, text=True, env=cli_env(
+                              ADVISOR_CACHE_DIR=str(entry.parent)), cwd=ROOT, timeout=300)
     assert "Traceback" not in proc.stderr and "forged" not in proc.stdout + proc.stderr

@@ -32,56 +32,16 @@ priority: performance
 custom_research: true
 """
 
-YAML_JUNK = st.sampled_from(
-    [
-        "!!python/object/apply:os.system ['id']",
-        "!!python/name:os.system",
-        "&a [*a]",
-        "*a",
-        "<<: *b",
-        "!!binary aGVsbG8=",
-        "{",
-        "}",
-        "[",
-        "]",
-        ": ",
-        "- ",
-        "---",
-        "...",
-        "%YAML 1.1",
-        "? ",
-        "|",
-        ">",
-        "\t",
-        "\x00",
-        "'",
-        '"',
-        "#",
-        "!",
-        "&",
-        "*",
-        "\n  - x",
-        "\nkey: [1, 2",
-        "~",
-        "1e999",
-        "0x1F",
-        "2026-11-27",
-        ".inf",
-        ".nan",
-        "yes",
-        "no",
-        "null",
-        "\ufeff",
-        "\u202e",
-    ]
-)
+YAML_JUNK = st.sampled_from([
+    "!!python/object/apply:os.system ['id']", "!!python/name:os.system", "&a [*a]", "*a", "<<: *b",
+    "!!binary aGVsbG8=", "{", "}", "[", "]", ": ", "- ", "---", "...", "%YAML 1.1", "? ", "|", ">",
+    "\t", "\x00", "'", '"', "#", "!", "&", "*", "\n  - x", "\nkey: [1, 2", "~", "1e999", "0x1F",
+    "2026-11-27", ".inf", ".nan", "yes", "no", "null", "\ufeff", "\u202e",
+])
 
 KB = loader.load_bundled()
-SETTINGS = settings(
-    max_examples=300,
-    deadline=1000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = settings(max_examples=300, deadline=1000,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @st.composite
@@ -90,7 +50,7 @@ def mutated(draw, base: str):
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(text)))
         cut = draw(st.integers(0, 6))
-        text = text[:pos] + draw(st.one_of(YAML_JUNK, st.text(max_size=6))) + text[pos + cut :]
+        text = text[:pos] + draw(st.one_of(YAML_JUNK, st.text(max_size=6))) + text[pos + cut:]
     return text
 
 
@@ -134,11 +94,8 @@ def test_random_bytes_as_answers_file(tmp_path_factory, data):
 RULES_TEXT = (rules_dir() / "hardware.yaml").read_text()
 
 
-@settings(
-    max_examples=60,
-    deadline=3000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
 @given(text=mutated(RULES_TEXT))
 def test_mutated_rules_file_gives_kb_or_located_problems(tmp_path, text):
     kb_dir = tmp_path / "kb"
@@ -157,9 +114,7 @@ def test_mutated_rules_file_gives_kb_or_located_problems(tmp_path, text):
             assert "\n" not in p.message
 
 
-@settings(
-    max_examples=40, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=mutated(VALID_ANSWERS))
 def test_cli_never_prints_a_traceback(tmp_path, capsys, text):
     path = tmp_path / "answers.yaml"

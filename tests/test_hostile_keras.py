@@ -18,22 +18,18 @@ from tests.conftest import ROOT, cli_env
 
 def test_keras_children_get_a_private_float32_config(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    (tmp_path / "keras.json").write_text(
-        json.dumps({"floatx": "float16", "backend": "torch", "image_data_format": "channels_first"})
-    )
+    (tmp_path / "keras.json").write_text(json.dumps({"floatx": "float16", "backend": "torch",
+                                                      "image_data_format": "channels_first"}))
     env = catalog.child_env(catalog.ROWS["keras/jax"], 1)
     assert env["KERAS_HOME"] != str(tmp_path)
     config = json.loads(open(os.path.join(env["KERAS_HOME"], "keras.json")).read())
     assert config == {**kerasconf.MEASURED, "backend": "jax"}
-    assert "KERAS_HOME" not in catalog.child_env(catalog.ROWS["pytorch"], 1) or catalog.child_env(
-        catalog.ROWS["pytorch"], 1
-    )["KERAS_HOME"] == str(tmp_path)
+    assert "KERAS_HOME" not in catalog.child_env(catalog.ROWS["pytorch"], 1) or \
+        catalog.child_env(catalog.ROWS["pytorch"], 1)["KERAS_HOME"] == str(tmp_path)
     record = kerasconf.record()
     assert record["measured"]["floatx"] == "float32"
-    assert record["user_settings_not_used"] == {
-        "floatx": "float16",
-        "image_data_format": "channels_first",
-    }
+    assert record["user_settings_not_used"] == {"floatx": "float16",
+                                                "image_data_format": "channels_first"}
 
 
 def test_a_fifo_keras_json_never_blocks(tmp_path, monkeypatch):
@@ -54,24 +50,9 @@ def test_float16_keras_json_does_not_change_what_is_measured(tmp_path):
     home.mkdir()
     (home / "keras.json").write_text(json.dumps({"floatx": "float16", "backend": "jax"}))
     out = tmp_path / "probe.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--quick",
-            "--frameworks",
-            "keras/jax",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=cli_env(KERAS_HOME=str(home)),
-        cwd=ROOT,
-        timeout=600,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick", "--frameworks",
+                           "keras/jax", "--out", str(out)], capture_output=True, text=True,
+                          env=cli_env(KERAS_HOME=str(home)), cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     row = data["frameworks"][0]
@@ -86,22 +67,7 @@ def test_fifo_keras_json_does_not_hang_probe_quick(tmp_path):
     home = tmp_path / "keras"
     home.mkdir()
     os.mkfifo(home / "keras.json")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--quick",
-            "--frameworks",
-            "keras/jax",
-            "--out",
-            str(tmp_path / "p.json"),
-        ],
-        capture_output=True,
-        text=True,
-        env=cli_env(KERAS_HOME=str(home)),
-        cwd=ROOT,
-        timeout=600,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick", "--frameworks",
+                           "keras/jax", "--out", str(tmp_path / "p.json")], capture_output=True,
+                          text=True, env=cli_env(KERAS_HOME=str(home)), cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr

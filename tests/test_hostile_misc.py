@@ -25,50 +25,36 @@ PROBE = ROOT / "tests" / "fixtures" / "probe-cpu-noisy.json"
 
 
 def cli(*args: str, env=None, cwd=ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "advisor", *args],
-        capture_output=True,
-        text=True,
-        env=env or cli_env(),
-        cwd=cwd,
-        timeout=timeout,
-    )
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True,
+                          text=True, env=env or cli_env(), cwd=cwd, timeout=timeout)
 
 
 def one_clean_line(proc: subprocess.CompletedProcess) -> None:
-    assert proc.stderr.startswith("advisor: error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("advisor: error: ") and proc.stderr.count("\n") == 1, \
+        proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 # ----------------------------------------------------------------------------- item 10
 SECRETS = {
-    "TF_HTTP_PASSWORD": "hunter2",
-    "TF_ENCRYPTION_PASSPHRASE": "s3cret",
+    "TF_HTTP_PASSWORD": "hunter2", "TF_ENCRYPTION_PASSPHRASE": "s3cret",
     "TF_CONFIG": '{"cluster": {"worker": ["db.internal.example:2222"]}}',
-    "TF_VAR_db_password": "pw",
-    "TF_TOKEN_app_terraform_io": "tok",
-    "AWS_SECRET_ACCESS_KEY": "k",
+    "TF_VAR_db_password": "pw", "TF_TOKEN_app_terraform_io": "tok", "AWS_SECRET_ACCESS_KEY": "k",
     "TF_HTTP_HEADER": "Authorization: Bearer abc",
 }
 
 
 def test_environment_is_recorded_by_allow_list():
-    env = dict(
-        SECRETS,
-        TF_ENABLE_ONEDNN_OPTS="0",
-        OMP_NUM_THREADS="2",
-        XLA_FLAGS="--xla_dump_to=/home/alice/dump",
-    )
+    env = dict(SECRETS, TF_ENABLE_ONEDNN_OPTS="0", OMP_NUM_THREADS="2",
+               XLA_FLAGS="--xla_dump_to=/home/alice/dump")
     got = hw.get_environment(env)
     assert set(got) == {"TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "XLA_FLAGS"}
     for value in SECRETS.values():
         assert value not in json.dumps(got)
 
 
-@given(
-    user=st.from_regex(r"[a-z][a-z0-9]{3,10}", fullmatch=True),
-    sep=st.sampled_from(["_", "-", ".", "/", " ", "@", ":"]),
-)
+@given(user=st.from_regex(r"[a-z][a-z0-9]{3,10}", fullmatch=True),
+       sep=st.sampled_from(["_", "-", ".", "/", " ", "@", ":"]))
 @settings(max_examples=100, deadline=None)
 def test_user_name_is_redacted_next_to_any_separator(user, sep):
     if user in ("root", "user", "runner", "ubuntu", "admin", "nobody"):
@@ -86,19 +72,10 @@ def test_paths_in_reports_are_relative_or_under_home(tmp_path):
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     outputs = [
-        cli(
-            "recommend", "--defaults", "--probe", str(probe), "-f", "json", env=env, cwd=elsewhere
-        ).stdout,
-        cli(
-            "recommend",
-            "--defaults",
-            "--probe",
-            str(probe),
-            "-f",
-            "markdown",
-            env=env,
-            cwd=elsewhere,
-        ).stdout,
+        cli("recommend", "--defaults", "--probe", str(probe), "-f", "json", env=env,
+            cwd=elsewhere).stdout,
+        cli("recommend", "--defaults", "--probe", str(probe), "-f", "markdown", env=env,
+            cwd=elsewhere).stdout,
         cli("compare", str(probe), "-f", "markdown", env=env, cwd=elsewhere).stdout,
     ]
     for text in outputs:
@@ -112,16 +89,12 @@ def test_paths_in_reports_are_relative_or_under_home(tmp_path):
 
 
 # ----------------------------------------------------------------------------- item 8
-@pytest.mark.parametrize(
-    "args,says",
-    [
-        (["--timeout", "nan"], "--timeout"),
-        (["--timeout", "inf"], "--timeout"),
-        (["--timeout", "-1"], "--timeout"),
-        (["--scaling", "--master-addr", "192.168.1.5"], "--nnodes > 1"),
-        (["--scaling", "--master-addr", "0.0.0.0"], "--nnodes > 1"),
-    ],
-)
+@pytest.mark.parametrize("args,says", [
+    (["--timeout", "nan"], "--timeout"), (["--timeout", "inf"], "--timeout"),
+    (["--timeout", "-1"], "--timeout"),
+    (["--scaling", "--master-addr", "192.168.1.5"], "--nnodes > 1"),
+    (["--scaling", "--master-addr", "0.0.0.0"], "--nnodes > 1"),
+])
 def test_probe_options_that_would_disable_safety_are_refused(tmp_path, args, says):
     out = tmp_path / "p.json"
     proc = cli("probe", "--quick", *args, "--out", str(out), timeout=60)
@@ -130,14 +103,8 @@ def test_probe_options_that_would_disable_safety_are_refused(tmp_path, args, say
 
 
 # ----------------------------------------------------------------------------- item 11
-HOSTILE_NAMES = [
-    "[/]",
-    "[link=https://evil.example]x[/link]",
-    "[bold",
-    "\x1b]8;;http://e\x07x",
-    "\\[/]",
-    "[/link]]]",
-]
+HOSTILE_NAMES = ["[/]", "[link=https://evil.example]x[/link]", "[bold", "\x1b]8;;http://e\x07x",
+                 "\\[/]", "[/link]]]"]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -165,15 +132,8 @@ def test_hostile_cpu_and_gpu_names_are_shown_as_text(name):
 def test_probe_where_nothing_ran_still_writes_its_file(tmp_path):
     folder = fake_probes_dir(tmp_path / "probes", {"probe_sklearn.py": "raise SystemExit(3)\n"})
     out = tmp_path / "probe.json"
-    proc = cli(
-        "probe",
-        "--quick",
-        "--frameworks",
-        "sklearn",
-        "--out",
-        str(out),
-        env=cli_env(ADVISOR_PROBES_DIR=str(folder)),
-    )
+    proc = cli("probe", "--quick", "--frameworks", "sklearn", "--out", str(out),
+               env=cli_env(ADVISOR_PROBES_DIR=str(folder)))
     assert proc.returncode == 1, proc.stderr
     data = json.loads(out.read_text())
     assert data["host"]["logical_cores"] and data["frameworks"][0]["status"] == "broken"
@@ -195,12 +155,10 @@ def test_messages_quoting_input_are_cleaned(tmp_path):
     future.update(schema_version=99, advisor_version="\x1b]0;pwned\x07\u202e9.9")
     probe = tmp_path / "future.json"
     probe.write_text(json.dumps(future))
-    for proc in (
-        cli("recommend", "--defaults", "--rules", str(rules)),
-        cli("recommend", "--defaults", "--probe", str(probe)),
-        cli("compare", str(probe)),
-        cli("recommend", "--defaults", "--set", "purpose=\x1b[2J\u202e"),
-    ):
+    for proc in (cli("recommend", "--defaults", "--rules", str(rules)),
+                 cli("recommend", "--defaults", "--probe", str(probe)),
+                 cli("compare", str(probe)),
+                 cli("recommend", "--defaults", "--set", "purpose=\x1b[2J\u202e")):
         assert proc.returncode == 2
         one_clean_line(proc)
         for bad in ("\x1b", "\x07", "\u202e", "\u200b"):
@@ -221,26 +179,13 @@ def test_traceback_after_the_subcommand_is_not_the_debug_switch():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"ADVISOR_PROBE_MEMORY_LIMIT_MB": "²"},
-        {"ADVISOR_PROBE_MEMORY_LIMIT_MB": "-5"},
-        {"ADVISOR_PROBE_MEMORY_LIMIT_MB": "nan"},
-        {"ADVISOR_PROBES_DIR": "/nonexistent/probes"},
-    ],
-)
+@pytest.mark.parametrize("env", [{"ADVISOR_PROBE_MEMORY_LIMIT_MB": "²"},
+                                 {"ADVISOR_PROBE_MEMORY_LIMIT_MB": "-5"},
+                                 {"ADVISOR_PROBE_MEMORY_LIMIT_MB": "nan"},
+                                 {"ADVISOR_PROBES_DIR": "/nonexistent/probes"}])
 def test_bad_environment_variables_are_one_clean_line(tmp_path, env):
-    proc = cli(
-        "probe",
-        "--quick",
-        "--frameworks",
-        "sklearn",
-        "--out",
-        str(tmp_path / "p.json"),
-        env=cli_env(**env),
-        timeout=120,
-    )
+    proc = cli("probe", "--quick", "--frameworks", "sklearn", "--out", str(tmp_path / "p.json"),
+               env=cli_env(**env), timeout=120)
     assert proc.returncode == 2, proc.stderr
     one_clean_line(proc)
     assert next(iter(env)) in proc.stderr
@@ -265,29 +210,16 @@ def test_no_thread_for_a_child_is_a_row_status_not_an_attribute_error(tmp_path, 
     import psutil
 
     time.sleep(0.3)
-    left = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if str(script) in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE
-    ]
+    left = [p for p in psutil.process_iter(["cmdline"])
+            if str(script) in " ".join(p.info["cmdline"] or [])
+            and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    url=st.sampled_from(
-        [
-            "https://evil.example/x?a=1",
-            "http://e.x",
-            "www.evil.example/path",
-            "bob@evil.example",
-            "ftp://files.example",
-            "HTTPS://EVIL.EXAMPLE",
-        ]
-    ),
-    before=st.text(alphabet=" (*_~:", max_size=4),
-    after=st.text(alphabet="ab .,)", max_size=4),
-)
+@given(url=st.sampled_from(["https://evil.example/x?a=1", "http://e.x", "www.evil.example/path",
+                            "bob@evil.example", "ftp://files.example", "HTTPS://EVIL.EXAMPLE"]),
+       before=st.text(alphabet=" (*_~:", max_size=4), after=st.text(alphabet="ab .,)", max_size=4))
 def test_bare_urls_are_not_auto_linked_in_markdown(url, before, after):
     """GFM viewers auto-link bare URLs after a space or one of ( * _ ~ :; in advisor's Markdown
     they are code spans (never links)."""

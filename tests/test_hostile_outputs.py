@@ -30,14 +30,8 @@ OUT_COMMANDS = {
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "advisor", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-        timeout=timeout,
-    )
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True,
+                          text=True, env=cli_env(), cwd=ROOT, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", list(OUT_COMMANDS))
@@ -112,10 +106,8 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
 def test_dev_full_is_a_clean_error():
     proc = cli("recommend", "--defaults", "-f", "json", "--out", "/dev/full")
     assert proc.returncode == 2
-    assert (
-        proc.stderr == "advisor: error: /dev/full: cannot write: no space left on the device "
-        "(nothing was replaced)\n"
-    )
+    assert proc.stderr == "advisor: error: /dev/full: cannot write: no space left on the device " \
+                          "(nothing was replaced)\n"
 
 
 def test_check_writable_finds_problems_before_work(tmp_path):

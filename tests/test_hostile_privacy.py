@@ -26,25 +26,9 @@ def audited_probe(tmp_path: Path, *extra: str) -> tuple[dict, str, list[str]]:
     env = cli_env(ADVISOR_AUDIT_LOG=str(log))
     env["PYTHONPATH"] = os.pathsep.join([str(AUDIT), str(ROOT), env.get("PYTHONPATH", "")])
     out = tmp_path / "probe.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--quick",
-            "--frameworks",
-            "sklearn,pytorch",
-            "--out",
-            str(out),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick", "--frameworks",
+                           "sklearn,pytorch", "--out", str(out), *extra],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     events = log.read_text().splitlines() if log.exists() else []

@@ -42,28 +42,11 @@ def _every_number(doc, value):
 
 
 def _scaling(doc, eff):
-    doc["scaling"] = {
-        "workers": 2,
-        "world_size": 2,
-        "rows": [
-            {
-                "name": "pytorch",
-                "status": "ok",
-                "workers": 2,
-                "world_size": 2,
-                "efficiency": {"median": eff, "low": eff, "high": eff, "n": 3},
-                "speedup": eff,
-                "baseline": {
-                    "world_size": 1,
-                    "samples_per_s": {"median": 1000.0, "iqr": 1.0, "n": 3},
-                },
-                "parallel": {
-                    "world_size": 2,
-                    "samples_per_s": {"median": 1e15, "iqr": 1.0, "n": 3},
-                },
-            }
-        ],
-    }
+    doc["scaling"] = {"workers": 2, "world_size": 2, "rows": [{
+        "name": "pytorch", "status": "ok", "workers": 2, "world_size": 2,
+        "efficiency": {"median": eff, "low": eff, "high": eff, "n": 3}, "speedup": eff,
+        "baseline": {"world_size": 1, "samples_per_s": {"median": 1000.0, "iqr": 1.0, "n": 3}},
+        "parallel": {"world_size": 2, "samples_per_s": {"median": 1e15, "iqr": 1.0, "n": 3}}}]}
 
 
 def _many_workloads(doc, n):
@@ -98,10 +81,8 @@ CASES = {
     "Infinity median": lambda d: RAW.replace('"median": 9000', '"median": Infinity', 1),
     "-Infinity iqr": lambda d: RAW.replace('"iqr": 2600', '"iqr": -Infinity', 1),
     "1e999 literal": lambda d: RAW.replace('"median": 9000', '"median": 1e999', 1),
-    "infinite scaling efficiency": lambda d: (
-        (_scaling(d, 1e15),)
-        and json.dumps(d).replace('"speedup": 1000000000000000.0', '"speedup": Infinity')
-    ),
+    "infinite scaling efficiency": lambda d: (_scaling(d, 1e15),) and json.dumps(d).replace(
+        '"speedup": 1000000000000000.0', '"speedup": Infinity'),
     "huge scaling efficiency": lambda d: _scaling(d, 1e15),
     "negative medians": lambda d: _every_number(d, -5),
     "zero medians": lambda d: _every_number(d, 0),
@@ -114,13 +95,10 @@ CASES = {
     "1,000 workload names": lambda d: _many_workloads(d, 1000),
     "30 workload names": lambda d: _many_workloads(d, 30),
     "2,000 rows": lambda d: _many_rows(d, 2000),
-    "markup in names": lambda d: (
-        d["host"].update(cpu_model="[/] [link=https://e.x]x[/link]"),
-        d["frameworks"][0].update(version="[/]\x1b[2J"),
-    ),
-    "escapes in advisor_version": lambda d: d.update(
-        schema_version=9, advisor_version="\x1b]0;pwn\x07 9.0"
-    ),
+    "markup in names": lambda d: (d["host"].update(cpu_model="[/] [link=https://e.x]x[/link]"),
+                                  d["frameworks"][0].update(version="[/]\x1b[2J")),
+    "escapes in advisor_version": lambda d: d.update(schema_version=9,
+                                                     advisor_version="\x1b]0;pwn\x07 9.0"),
     "frameworks not a list": lambda d: d.update(frameworks={"pytorch": {}}),
     "a workload not an object": lambda d: d["frameworks"][0]["workloads"].update(x=[1]),
     "empty object": lambda d: "{}",
@@ -132,11 +110,7 @@ COMMANDS = {
     "recommend-html": lambda p, tmp: ["recommend", "--defaults", "--probe", p, "-f", "html"],
     "recommend-md": lambda p, tmp: ["recommend", "--defaults", "--probe", p, "-f", "markdown"],
     "recommend-table": lambda p, tmp: ["recommend", "--defaults", "--probe", p, "-v"],
-    "compare-table": lambda p, tmp: [
-        "compare",
-        p,
-        str(ROOT / "tests/fixtures/probe-cpu-noisy.json"),
-    ],
+    "compare-table": lambda p, tmp: ["compare", p, str(ROOT / "tests/fixtures/probe-cpu-noisy.json")],
     "compare-html": lambda p, tmp: ["compare", p, p, "-f", "html"],
     "compare-md": lambda p, tmp: ["compare", p, "-f", "markdown"],
     "run": lambda p, tmp: ["run", "--defaults", "--no-input", "--probe", p, "-o", str(tmp / "rep")],
@@ -198,16 +172,12 @@ def test_largest_accepted_file_renders_in_bounded_time(tmp_path, capsys):
     separately (render.charts.MAX_WORKLOAD_CHARTS; the "30 workload names" case)."""
     doc = copy.deepcopy(BASE)
     cell = doc["frameworks"][0]["workloads"]["mlp-digits"]
-    doc["frameworks"] = [
-        dict(doc["frameworks"][0], name=f"row{i}", workloads={f"w{j}": cell for j in range(32)})
-        for i in range(64)
-    ]
+    doc["frameworks"] = [dict(doc["frameworks"][0], name=f"row{i}",
+                              workloads={f"w{j}": cell for j in range(32)}) for i in range(64)]
     path = tmp_path / "big.json"
     path.write_text(json.dumps(doc))
-    for args in (
-        ["compare", *[str(path)] * 32, "-f", "markdown"],
-        ["recommend", "--defaults", "--probe", str(path), "-f", "markdown"],
-    ):
+    for args in (["compare", *[str(path)] * 32, "-f", "markdown"],
+                 ["recommend", "--defaults", "--probe", str(path), "-f", "markdown"]):
         start = time.perf_counter()
         code, _, err = run_main(args, capsys)
         assert code == 0, err
@@ -221,12 +191,8 @@ NUMBERS = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
     st.sampled_from([0, -0.0, 5e-324, 1e-30, 1e15, 1.7e308, 2**63, -1, 1, True, None]),
 )
-VALUES = st.one_of(
-    NUMBERS,
-    st.text(max_size=12),
-    st.lists(NUMBERS, max_size=3),
-    st.dictionaries(st.text(max_size=4), NUMBERS, max_size=2),
-)
+VALUES = st.one_of(NUMBERS, st.text(max_size=12), st.lists(NUMBERS, max_size=3),
+                   st.dictionaries(st.text(max_size=4), NUMBERS, max_size=2))
 
 
 def _paths(doc, prefix=()):
@@ -243,11 +209,8 @@ def _paths(doc, prefix=()):
 PATHS = list(_paths(BASE))
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=4))
 def test_generated_hostile_values(tmp_path, capsys, changes):
     doc = copy.deepcopy(BASE)
@@ -261,10 +224,8 @@ def test_generated_hostile_values(tmp_path, capsys, changes):
             continue  # an earlier change replaced a parent
     path = tmp_path / "probe.json"
     path.write_text(json.dumps(doc))  # json.dumps writes NaN/Infinity as Python does
-    for args in (
-        ["recommend", "--defaults", "--probe", str(path), "-f", "json"],
-        ["recommend", "--defaults", "--probe", str(path), "-f", "html"],
-        ["compare", str(path), "-f", "markdown"],
-    ):
+    for args in (["recommend", "--defaults", "--probe", str(path), "-f", "json"],
+                 ["recommend", "--defaults", "--probe", str(path), "-f", "html"],
+                 ["compare", str(path), "-f", "markdown"]):
         code, out, err = run_main(args, capsys)
         check_outcome(args, code, out, err, tmp_path)

@@ -69,27 +69,9 @@ def test_a_whole_probe_run_over_broken_children_finishes(tmp_path, startup):
     env = cli_env(ADVISOR_PROBES_DIR=str(folder), ADVISOR_PROBE_MEMORY_LIMIT_MB="400")
     start = time.perf_counter()
     every_row = ",".join(ROW_NAMES)  # with --quick, naming the rows runs all three Keras rows
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--quick",
-            "--timeout",
-            "8",
-            "--frameworks",
-            every_row,
-            "--out",
-            str(out),
-            *startup,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick", "--timeout", "8",
+                           "--frameworks", every_row, "--out", str(out), *startup],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr  # sklearn ran, so the run succeeded
     assert "Traceback" not in proc.stderr

@@ -44,19 +44,12 @@ def hostile_kb(tmp_path):
 
 def assessment(tmp_path):
     kb = core.load_kb(str(hostile_kb(tmp_path)))
-    answer_set = core.gather(
-        kb, None, ["modality=images", "os=linux", "training_hardware=cpu_only"], use_defaults=True
-    )
+    answer_set = core.gather(kb, None, ["modality=images", "os=linux", "training_hardware=cpu_only"],
+                             use_defaults=True)
     probe = {
         "schema_version": 1,
-        "host": {
-            "cpu_model": HOSTILE,
-            "logical_cores": 2,
-            "usable_cores": 2,
-            "memory_bytes": 1,
-            "os": HOSTILE,
-            "python": HOSTILE,
-        },
+        "host": {"cpu_model": HOSTILE, "logical_cores": 2, "usable_cores": 2, "memory_bytes": 1,
+                 "os": HOSTILE, "python": HOSTILE},
         "gpus": [],
         "frameworks": [],
     }
@@ -69,9 +62,8 @@ def assessment(tmp_path):
 def test_terminal_output_has_no_injected_escapes_or_markup(tmp_path):
     a = assessment(tmp_path)
     buf = io.StringIO()
-    terminal.render(
-        a, Console(file=buf, force_terminal=True, color_system="truecolor", width=120), verbose=True
-    )
+    terminal.render(a, Console(file=buf, force_terminal=True, color_system="truecolor", width=120),
+                    verbose=True)
     out = buf.getvalue()
     for seq in ESCAPES:
         assert seq not in out

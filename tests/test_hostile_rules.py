@@ -13,8 +13,7 @@ from advisor.kb import lint
 QUESTIONS = {
     "purpose": ["research", "production", "learning", "prototype"],
     "modality": ["images", "text", "tabular", "audio", "time_series", "graph", "other"],
-    "os": ["linux", "windows", "macos"],
-    "scale": ["single_device", "multi_gpu", "multi_node"],
+    "os": ["linux", "windows", "macos"], "scale": ["single_device", "multi_gpu", "multi_node"],
     "dataset_size": ["small", "medium", "large"],
     "priority": ["ease_of_use", "flexibility", "performance", "deployment", "ecosystem"],
     "existing_stack": ["none", "pytorch", "tensorflow", "jax", "sklearn"],
@@ -46,27 +45,22 @@ def test_long_never_firing_rules_are_checked_within_a_bound(tmp_path):
         parts: list[str] = []
         while len(" or ".join(parts)) < 3800:
             a, b = rng.sample(sorted(QUESTIONS), 2)
-            parts.append(
-                f"({a} == '{rng.choice(QUESTIONS[a])}' and {b} == "
-                f"'{rng.choice(QUESTIONS[b])}' and purpose == 'learning' and "
-                "purpose == 'research')"
-            )
+            parts.append(f"({a} == '{rng.choice(QUESTIONS[a])}' and {b} == "
+                         f"'{rng.choice(QUESTIONS[b])}' and purpose == 'learning' and "
+                         "purpose == 'research')")
         rules += RULE.format(i=i, when=" or ".join(parts), delta=0.5)
     folder = kb_with(tmp_path, rules)
     start = time.process_time()
     problems = lint.check(folder)
     assert time.process_time() - start < 30  # CPU seconds: about 3 on a quiet core
     mine = [p for p in problems if "zz.r" in p.message]
-    assert len(mine) == 10 and all(
-        p.severity == "warning" or "never fire" in p.message for p in mine
-    )
+    assert len(mine) == 10 and all(p.severity == "warning" or "never fire" in p.message
+                                   for p in mine)
 
 
 def test_thousands_of_rules_on_one_condition_are_linear(tmp_path):
-    rules = "".join(
-        RULE.format(i=i, when="modality == 'images'", delta=0.5 if i % 2 else -0.5)
-        for i in range(3000)
-    )
+    rules = "".join(RULE.format(i=i, when="modality == 'images'", delta=0.5 if i % 2 else -0.5)
+                    for i in range(3000))
     folder = kb_with(tmp_path, rules)
     start = time.process_time()
     problems = lint.check(folder)

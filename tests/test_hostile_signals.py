@@ -43,32 +43,15 @@ def _marked(marker: str) -> list[psutil.Process]:
 
 
 def _start_probe(tmp_path: Path, marker: str) -> tuple[subprocess.Popen, Path]:
-    folder = fake_probes_dir(
-        tmp_path / "probes", {"probe_sklearn.py": HANG.replace("{marker}", marker)}
-    )
+    folder = fake_probes_dir(tmp_path / "probes", {
+        "probe_sklearn.py": HANG.replace("{marker}", marker)})
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = cli_env(ADVISOR_PROBES_DIR=str(folder), TMPDIR=str(tmp))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--quick",
-            "--frameworks",
-            "sklearn",
-            "--timeout",
-            "600",
-            "--out",
-            str(tmp_path / "probe.json"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+        [sys.executable, "-m", "advisor", "probe", "--quick", "--frameworks", "sklearn",
+         "--timeout", "600", "--out", str(tmp_path / "probe.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     deadline = time.monotonic() + 120
     while not _marked(marker):
         assert proc.poll() is None, proc.communicate()
@@ -77,9 +60,8 @@ def _start_probe(tmp_path: Path, marker: str) -> tuple[subprocess.Popen, Path]:
     return proc, tmp
 
 
-@pytest.mark.parametrize(
-    "signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"]
-)
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGTERM", "SIGHUP"])
 def test_signal_during_probe_leaves_no_child_and_no_temp_folder(tmp_path, signum, code):
     marker = f"advisor-signal-test-{os.getpid()}-{signum}"
     proc, tmp = _start_probe(tmp_path, marker)
@@ -95,13 +77,11 @@ def test_signal_during_probe_leaves_no_child_and_no_temp_folder(tmp_path, signum
 
 
 def test_nohup_keeps_sighup_ignored():
-    code = (
-        "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
-        "from advisor.cli.app import install_signal_handlers\n"
-        "install_signal_handlers()\n"
-        "assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN\n"
-        "assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL\n"
-    )
+    code = ("import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+            "from advisor.cli.app import install_signal_handlers\n"
+            "install_signal_handlers()\n"
+            "assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN\n"
+            "assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL\n")
     subprocess.run([sys.executable, "-c", code], check=True, env=cli_env(), cwd=ROOT)
 
 
@@ -110,24 +90,9 @@ REPORTS = {"report.html", "report.md", "recommendation.json", "answers.yaml", "p
 
 
 def _run(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "run",
-            "--no-input",
-            "--defaults",
-            "--out",
-            str(out),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-        timeout=300,
-    )
+    return subprocess.run([sys.executable, "-m", "advisor", "run", "--no-input", "--defaults",
+                           "--out", str(out), *extra], capture_output=True, text=True,
+                          env=cli_env(), cwd=ROOT, timeout=300)
 
 
 def test_report_folder_is_one_run(tmp_path):
@@ -196,8 +161,7 @@ def test_a_failure_while_writing_keeps_the_earlier_run_whole(tmp_path, monkeypat
 
 
 def test_a_full_disk_while_writing_the_folder_is_one_line_and_keeps_the_earlier_run(
-    tmp_path, monkeypatch
-):
+        tmp_path, monkeypatch):
     import errno
 
     from advisor.infra.errors import FileProblem

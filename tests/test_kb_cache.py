@@ -30,12 +30,10 @@ def test_cached_kb_equals_fresh_validation(tmp_path, monkeypatch):
         assert getattr(cached, section) == getattr(fresh, section), section
     assert [r.origin for r in cached.rules] == [r.origin for r in fresh.rules]
     assert {k: repr(v) for k, v in cached.conditions.items()} == {
-        k: repr(v) for k, v in fresh.conditions.items()
-    }
+        k: repr(v) for k, v in fresh.conditions.items()}
     # mappings compare equal in any order; what reports show follows their order too
     assert [[list(e.candidates or {}) for e in r.effects] for r in cached.rules] == [
-        [list(e.candidates or {}) for e in r.effects] for r in fresh.rules
-    ]
+        [list(e.candidates or {}) for e in r.effects] for r in fresh.rules]
 
 
 def test_a_changed_rules_file_is_validated_again(tmp_path, monkeypatch):
@@ -43,9 +41,7 @@ def test_a_changed_rules_file_is_validated_again(tmp_path, monkeypatch):
     rules = copy_rules(tmp_path)
     loader.load(rules)
     target = rules / "hardware.yaml"
-    target.write_text(
-        target.read_text().replace("id: hw.tpu\n", "id: hw.tpu\n    colour: red\n", 1)
-    )
+    target.write_text(target.read_text().replace("id: hw.tpu\n", "id: hw.tpu\n    colour: red\n", 1))
     try:
         loader.load(rules)
     except loader.KBError as exc:
@@ -66,18 +62,9 @@ def test_damaged_cache_is_ignored(tmp_path, monkeypatch):
 
 def test_the_schema_is_the_runtime_classes():
     """One definition: pydantic validates straight into the dataclasses the engine uses."""
-    data = {
-        "meta": {"kb_version": "1"},
-        "rules": [
-            {
-                "id": "r",
-                "when": "true",
-                "rationale": "x",
-                "review_by": "2026-05",
-                "effects": [{"rate": "speed", "candidates": {"a": 1}}],
-            }
-        ],
-    }
+    data = {"meta": {"kb_version": "1"},
+            "rules": [{"id": "r", "when": "true", "rationale": "x", "review_by": "2026-05",
+                       "effects": [{"rate": "speed", "candidates": {"a": 1}}]}]}
     parsed = schema.validate(data)
     assert isinstance(parsed, model.KBFile) and isinstance(parsed.rules[0], model.Rule)
     assert isinstance(parsed.rules[0].effects[0], model.Effect)
@@ -90,16 +77,13 @@ def test_the_schema_is_the_runtime_classes():
 
 def test_recommend_fast_path_imports_no_pydantic():
     env = cli_env()
-    cmd = [
-        sys.executable,
-        "-c",
-        "import sys, io; from advisor.cli.app import main\n"
-        "sys.stdout = io.StringIO()\n"
-        "try:\n main(['recommend', '--defaults', '--format', 'json'])\n"
-        "except SystemExit: pass\n"
-        "sys.stdout = sys.__stdout__\n"
-        "print('pydantic' in sys.modules)",
-    ]
+    cmd = [sys.executable, "-c",
+           "import sys, io; from advisor.cli.app import main\n"
+           "sys.stdout = io.StringIO()\n"
+           "try:\n main(['recommend', '--defaults', '--format', 'json'])\n"
+           "except SystemExit: pass\n"
+           "sys.stdout = sys.__stdout__\n"
+           "print('pydantic' in sys.modules)"]
     subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)  # warm the cache
     out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert out.strip() == "False"

@@ -36,34 +36,20 @@ def _errors(problems):
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "advisor", "rules", "check", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
 
 
 # fixture -> (words the message must contain, the item whose '- id:' line it must name)
 DEFECTS = {
     "never_fires": (["impossible", "can never fire"], "- id: impossible"),
-    "duplicate": (
-        ["red-likes-alpha-again", "duplicates", "red-likes-alpha"],
-        "- id: red-likes-alpha-again",
-    ),
-    "contradictory": (
-        ["red-dislikes-alpha", "contradicts", "red-likes-alpha"],
-        "- id: red-dislikes-alpha",
-    ),
+    "duplicate": (["red-likes-alpha-again", "duplicates", "red-likes-alpha"], "- id: red-likes-alpha-again"),
+    "contradictory": (["red-dislikes-alpha", "contradicts", "red-likes-alpha"], "- id: red-dislikes-alpha"),
     "unread_question": (["'size'", "read by no rule"], "- id: size"),
     "no_sources": (["blue-fact", "no sources"], "- id: blue-fact"),
-    "unknown_probe_row": (
-        ["'beta'", "'pytroch'", "no probe row", "did you mean 'pytorch'"],
-        "- {id: beta",
-    ),
-    "veto_all": (
-        ["veto every candidate", "color=green", "fast=True", "green-vetoes-alpha"],
-        "- id: green-vetoes-alpha",
-    ),
+    "unknown_probe_row": (["'beta'", "'pytroch'", "no probe row", "did you mean 'pytorch'"],
+                          "- {id: beta"),
+    "veto_all": (["veto every candidate", "color=green", "fast=True", "green-vetoes-alpha"], "- id: green-vetoes-alpha"),
 }
 
 
@@ -116,9 +102,7 @@ def test_past_review_date_is_a_warning_relative_to_today():
     assert stale[0].line == _line_of(path, "- id: stale")
     assert "2025-06-30" in stale[0].message
     # before the review date nothing is stale
-    assert not [
-        p for p in lint.check(path, today=dt.date(2025, 6, 30)) if "review date" in p.message
-    ]
+    assert not [p for p in lint.check(path, today=dt.date(2025, 6, 30)) if "review date" in p.message]
     assert _errors(lint.check(path, today=TODAY)) == []
 
 
@@ -126,10 +110,7 @@ def test_cli_reports_past_review_and_fails_it_with_strict():
     path = FIXTURES / "past_review.yaml"
     plain = _cli(str(path))
     assert plain.returncode == 0
-    assert (
-        f"{path}:{_line_of(path, '- id: stale')}: warning: rule 'stale' is past its review date"
-        in plain.stderr
-    )
+    assert f"{path}:{_line_of(path, '- id: stale')}: warning: rule 'stale' is past its review date" in plain.stderr
     strict = _cli(str(path), "--strict")
     assert strict.returncode == 1
 
@@ -151,6 +132,4 @@ def test_every_fact_rule_has_dated_sources_and_every_rule_a_future_review():
             assert rule.sources, rule.id
             assert all(s.date for s in rule.sources), rule.id
         if rule.unconfirmed:
-            assert rule.confidence != "high", (
-                f"{rule.id}: an unconfirmed rule cannot be high confidence"
-            )
+            assert rule.confidence != "high", f"{rule.id}: an unconfirmed rule cannot be high confidence"

@@ -18,9 +18,8 @@ from tests.conftest import ROOT, cli_env, run_cli
 
 
 def _assess(*sets: str, probe: str | None = None, answers: str | None = None):
-    return core.recommend(
-        rules=None, answers_file=answers, sets=list(sets), probe_file=probe, use_defaults=True
-    ).assessment
+    return core.recommend(rules=None, answers_file=answers, sets=list(sets), probe_file=probe,
+                          use_defaults=True).assessment
 
 
 def test_every_candidate_has_install_and_starter_with_sources(kb):
@@ -39,11 +38,8 @@ def test_install_follows_the_training_hardware_and_deploy_the_targets():
     assert gpu is not None and gpu.candidate == a.winner
     assert gpu.install.hardware == "nvidia_gpu" and "whl/cpu" not in gpu.install.command
     assert "cpu" not in gpu.install.command
-    cpu = next_steps.for_winner(
-        _assess(
-            "os=linux", "training_hardware=cpu_only", "deploy_targets=server,browser,mobile_ios"
-        )
-    )
+    cpu = next_steps.for_winner(_assess("os=linux", "training_hardware=cpu_only",
+                                        "deploy_targets=server,browser,mobile_ios"))
     assert cpu.install.hardware == "cpu_only" and "whl/cpu" in cpu.install.command
     assert [d.target for d in cpu.deploy] == ["server", "browser", "mobile_ios"]
     assert all(d.sources for d in cpu.deploy)
@@ -51,20 +47,16 @@ def test_install_follows_the_training_hardware_and_deploy_the_targets():
 
 def test_a_broken_next_steps_file_is_one_clear_error(tmp_path):
     bad = tmp_path / "next_steps.yaml"
-    bad.write_text(
-        "schema_version: 1\nsources: {}\ncandidates:\n  pytorch:\n"
-        "    install: {default: {command: pip install torch, sources: [nowhere]}}\n"
-        "    starter: x\n"
-    )
+    bad.write_text("schema_version: 1\nsources: {}\ncandidates:\n  pytorch:\n"
+                   "    install: {default: {command: pip install torch, sources: [nowhere]}}\n"
+                   "    starter: x\n")
     with pytest.raises(SchemaError) as info:
         next_steps.load.__wrapped__(str(bad))
     assert "sources must name ids" in str(info.value) and f"{bad}:5" in str(info.value)
 
 
 def test_next_steps_in_the_table_json_and_run_folder(tmp_path):
-    table = run_cli(
-        "recommend", "--defaults", "--set", "modality=tabular", "--set", "dataset_size=small"
-    )
+    table = run_cli("recommend", "--defaults", "--set", "modality=tabular", "--set", "dataset_size=small")
     assert table.code == 0, table.err
     assert "Next steps with scikit-learn" in table.out and "pip install scikit-learn" in table.out
     data = json.loads(run_cli("recommend", "--defaults", "--format", "json").out)
@@ -105,13 +97,8 @@ CHECK = {  # after the starter ran: something that proves it built (and trained)
     "tensorflow": "import numpy as np; print(float(step(np.zeros((4, 64), 'float32'), np.zeros(4, 'int64'))))",
     "jax": "import jax.numpy as jnp; print(float(step(model, opt, jnp.zeros((4, 64)), jnp.zeros(4, 'int32'))))",
 }
-MODULES = {
-    "pytorch": "torch",
-    "keras": "keras",
-    "tensorflow": "tensorflow",
-    "jax": "flax",
-    "sklearn": "sklearn",
-}
+MODULES = {"pytorch": "torch", "keras": "keras", "tensorflow": "tensorflow", "jax": "flax",
+           "sklearn": "sklearn"}
 
 
 @pytest.mark.probe
@@ -121,14 +108,7 @@ def test_starter_snippets_run(candidate):
         pytest.skip(f"{MODULES[candidate]} is not installed here")
     starter = next_steps.load()["candidates"][candidate]["starter"]
     code = textwrap.dedent(STARTER_DATA[candidate]) + starter + "\n" + CHECK.get(candidate, "")
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=cli_env(
-            OMP_NUM_THREADS="1", **({"KERAS_BACKEND": "torch"} if candidate == "keras" else {})
-        ),
-        cwd=ROOT,
-        timeout=300,
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=cli_env(OMP_NUM_THREADS="1",
+                                      **({"KERAS_BACKEND": "torch"} if candidate == "keras" else {})), cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -21,23 +21,13 @@ HOG = "while 1: pass"
 
 
 def evidence(others: float | None, calibration: tuple[float, float] = (0.003, 0.003)) -> dict:
-    return {
-        "wall_s": 0.5,
-        "cpu_s": 0.9,
-        "calibration_s": list(calibration),
-        "cores": 2,
-        "others_cpu_share": others,
-        "run_delay_s": 0.0,
-    }
+    return {"wall_s": 0.5, "cpu_s": 0.9, "calibration_s": list(calibration), "cores": 2,
+            "others_cpu_share": others, "run_delay_s": 0.0}
 
 
 def row(name: str, *evs: dict) -> dict:
-    return {
-        "name": name,
-        "flags": [],
-        "contended": False,
-        "workloads": {"mlp-digits": {"contention": list(evs)}},
-    }
+    return {"name": name, "flags": [], "contended": False,
+            "workloads": {"mlp-digits": {"contention": list(evs)}}}
 
 
 # ------------------------------------------------------------------------------ pooling
@@ -52,10 +42,8 @@ def test_a_row_other_processes_competed_with_is_contended_and_says_why():
 
 
 def test_a_slow_calibration_against_the_runs_own_baseline_is_contention():
-    rows = [
-        row("pytorch", evidence(None, (0.0030, 0.0031))),
-        row("jax", evidence(None, (0.0031, 0.0062))),
-    ]  # 2x the run's fastest reading
+    rows = [row("pytorch", evidence(None, (0.0030, 0.0031))),
+            row("jax", evidence(None, (0.0031, 0.0062)))]  # 2x the run's fastest reading
     summary = pool.mark_contention(rows)
     assert summary["rows"] == ["jax"] and summary["baseline_calibration_s"] == 0.003
     assert "calibration kernel ran 2.1x slower" in rows[1]["contention"]["why"][0]
@@ -68,11 +56,8 @@ def test_no_evidence_claims_nothing():
 
 
 def part(median: float, iqr: float, values: list[float]) -> dict:
-    return {
-        "samples_per_s": {"median": median, "iqr": iqr, "n": len(values), "values": values},
-        "accuracy": 0.95,
-        "contention": evidence(0.0),
-    }
+    return {"samples_per_s": {"median": median, "iqr": iqr, "n": len(values), "values": values},
+            "accuracy": 0.95, "contention": evidence(0.0)}
 
 
 def test_the_spread_between_processes_is_reported_next_to_the_spread_within():
@@ -114,9 +99,8 @@ def test_a_contended_row_moves_no_score_and_the_reports_say_why(tmp_path):
     torch["contended"] = True
     a = assessment(_write(tmp_path, data), ("team_experience=keras",))
     assert all(m.points == 0 and m.rating == 0 for m in a.measurements)
-    assert a.measurement_notes[0].startswith(
-        "Other work competed for the CPU while pytorch trained (contended)"
-    )
+    assert a.measurement_notes[0].startswith("Other work competed for the CPU while pytorch "
+                                             "trained (contended)")
     from advisor.render import html, markdown
 
     md = markdown.render(a)
@@ -142,12 +126,8 @@ def test_a_difference_within_the_spread_between_processes_is_no_difference(tmp_p
             row["workloads"]["cnn-digits"]["processes"] = {"n": 2, "spread": 0.02}
     moved = assessment(_write(tmp_path, data), ("team_experience=keras",))
     assert any(m.candidate == "pytorch" and m.points for m in moved.measurements)
-    torch["workloads"]["cnn-digits"]["processes"] = {
-        "n": 2,
-        "medians": [1500.0, 2300.0],
-        "spread": 0.42,
-        "within": 0.01,
-    }
+    torch["workloads"]["cnn-digits"]["processes"] = {"n": 2, "medians": [1500.0, 2300.0],
+                                                    "spread": 0.42, "within": 0.01}
     a = assessment(_write(tmp_path, data), ("team_experience=keras",))
     assert not any(m.candidate == "pytorch" and m.points for m in a.measurements)
     assert any("too close on cnn-digits" in n and "+/- 21%" in n for n in a.measurement_notes)
@@ -222,16 +202,8 @@ def test_a_real_probe_next_to_two_hogs_marks_its_numbers_contended(tmp_path, hog
     sk = data["frameworks"][0]
     assert sk["contended"] is True and sk["contention"]["why"]
     assert sk["workloads"]["mlp-digits"]["processes"]["n"] == 2
-    md = run_cli(
-        "recommend",
-        "--probe",
-        str(out),
-        "--set",
-        "modality=tabular",
-        "--defaults",
-        "--format",
-        "markdown",
-    )
+    md = run_cli("recommend", "--probe", str(out), "--set", "modality=tabular", "--defaults",
+                 "--format", "markdown")
     assert md.code == 0, md.err  # the recommendation from it says why its speed moved nothing
     assert "Not measured quiet" in md.out
 
@@ -253,9 +225,8 @@ def test_a_bare_virtual_environment_has_every_row_missing_and_hardware_from_here
     from advisor.probe import plan
 
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
     python = plan.resolve_python(str(venv))
     assert python == str(venv / "bin" / "python")
     installed = plan.installed_checker(python)
@@ -270,12 +241,11 @@ def test_python_runs_the_children_under_the_given_interpreter(tmp_path):
 
     marker = tmp_path / "used"
     wrapper = tmp_path / "python-wrapper"
-    wrapper.write_text(f'#!/bin/sh\necho x >> {marker}\nexec {sys.executable} "$@"\n')
+    wrapper.write_text(f"#!/bin/sh\necho x >> {marker}\nexec {sys.executable} \"$@\"\n")
     wrapper.chmod(0o755)
     out = tmp_path / "probe.json"
-    r = run_cli(
-        "probe", "--python", str(wrapper), "--frameworks", "sklearn", "--quick", "--out", str(out)
-    )
+    r = run_cli("probe", "--python", str(wrapper), "--frameworks", "sklearn", "--quick",
+                "--out", str(out))
     assert r.code == 0, r.err
     data = json.loads(out.read_text())
     assert data["frameworks"][0]["status"] == "ok"
@@ -295,31 +265,19 @@ def test_run_probes_only_the_workloads_its_project_needs(tmp_path):
     assert project_workloads({"modality": "tabular"}) == ("gbdt-digits", "mlp-digits")
     assert project_workloads({}) is None
     argv_log = tmp_path / "argv"
-    body = (
-        f"import json, sys\nopen({str(argv_log)!r}, 'a').write(' '.join(sys.argv) + '\\n')\n"
-        f"print(json.dumps({ok_payload('sklearn', cnn=False)!r}))\n"
-    )
+    body = (f"import json, sys\nopen({str(argv_log)!r}, 'a').write(' '.join(sys.argv) + '\\n')\n"
+            f"print(json.dumps({ok_payload('sklearn', cnn=False)!r}))\n")
     folder = fake_probes_dir(tmp_path / "probes", {"probe_sklearn.py": body})
     env = cli_env(ADVISOR_PROBES_DIR=str(folder))
-    r = run_cli(
-        "run",
-        "--set",
-        "modality=tabular",
-        "--defaults",
-        "--no-input",
-        "--out",
-        str(tmp_path / "out"),
-        env=env,
-        timeout=300,
-    )
+    r = run_cli("run", "--set", "modality=tabular", "--defaults", "--no-input", "--out",
+                str(tmp_path / "out"), env=env, timeout=300)
     assert r.code == 0, r.err
     calls = argv_log.read_text().splitlines()
     assert len(calls) == 2  # two fresh processes, and only the workloads tabular data reads
     # (time to accuracy: scikit-learn's gradient-boosted trees, the others' MLP)
     assert all(c.split("--workloads ")[1].split()[0] == "mlp-digits,gbdt-digits" for c in calls)
     assert project_workloads({"modality": "text", "pretrained": "hf_transformers"}) == (
-        "mlp-digits",
-    )  # nothing represents it: the cheapest, for the installed/learned facts
+        "mlp-digits",)  # nothing represents it: the cheapest, for the installed/learned facts
 
 
 # ------------------------------------------------------------------------------ plan / supervise
@@ -334,21 +292,11 @@ def test_rows_run_in_interleaved_rounds_of_fresh_processes(tmp_path, monkeypatch
     log = tmp_path / "order"
     scripts = {}
     for row, script in (("pytorch", "probe_pytorch.py"), ("jax", "probe_jax.py")):
-        scripts[script] = (
-            f"import json, os\nopen({str(log)!r}, 'a').write('{row} %d\\n' % "
-            f"os.getpid())\nprint(json.dumps({ok_payload(row)!r}))\n"
-        )
+        scripts[script] = (f"import json, os\nopen({str(log)!r}, 'a').write('{row} %d\\n' % "
+                           f"os.getpid())\nprint(json.dumps({ok_payload(row)!r}))\n")
     folder = fake_probes_dir(tmp_path / "probes", scripts)
-    doc = core.run_probe(
-        core.ProbeOptions(
-            scripts=folder,
-            frameworks=("pytorch", "jax"),
-            threads=1,
-            timeout_s=30,
-            startup="serial",
-            repeat=3,
-        )
-    )
+    doc = core.run_probe(core.ProbeOptions(scripts=folder, frameworks=("pytorch", "jax"),
+                                           threads=1, timeout_s=30, startup="serial", repeat=3))
     lines = [line.split() for line in log.read_text().splitlines()]
     assert [name for name, _ in lines] == ["pytorch", "jax"] * 3
     assert len({pid for _, pid in lines}) == 6  # every process a fresh one
@@ -359,16 +307,9 @@ def test_the_protocol_module_needs_nothing_but_the_standard_library():
     """Children load it under any interpreter (--python), without advisor or site-packages."""
     from advisor.probe import protocol
 
-    code = (
-        "import runpy, sys; m = runpy.run_path(sys.argv[1]); "
-        "print(m['READY_LINE'], m['calibrate']() > 0)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, protocol.__file__],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    code = ("import runpy, sys; m = runpy.run_path(sys.argv[1]); "
+            "print(m['READY_LINE'], m['calibrate']() > 0)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, protocol.__file__],
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["advisor-probe:", "ready", "True"]

@@ -41,32 +41,21 @@ def test_ok_row_has_the_contract_and_records_the_run(tmp_path, installed):
     # by default every row runs in two fresh processes whose blocks are pooled
     assert row.repeats == 2
     assert mlp.samples_per_s.median == 1000.0 and mlp.samples_per_s.n == 10
-    assert (mlp.processes.n, mlp.processes.medians, mlp.processes.spread, mlp.processes.within) == (
-        2,
-        (1000.0, 1000.0),
-        0.0,
-        0.001,
-    )
+    assert (mlp.processes.n, mlp.processes.medians, mlp.processes.spread,
+            mlp.processes.within) == (2, (1000.0, 1000.0), 0.0, 0.001)
     assert mlp.between_spread == 0.0 and row.contended is False
     assert mlp.noisy is False and mlp.learned is True
     cnn = row.workloads["cnn-digits"]
     assert cnn.peak_gflops == 100.0 and cnn.fraction_of_peak > 0
     run = report.run
     assert run.threads == 1 and run.seed == 0 and run.epochs.timed == 3
-    assert (run.processes.per_row, run.processes.interleaved, run.processes.blocks_per_process) == (
-        2,
-        True,
-        3,
-    )
+    assert (run.processes.per_row, run.processes.interleaved,
+            run.processes.blocks_per_process) == (2, True, 3)
     assert run.load_avg_before is None or len(run.load_avg_before) == 3
     assert [e.kind for e in events] == ["start", "start", "done"]
     # every workload is described in the file, whichever ran (the descriptions travel with it)
     assert report.schema_version == 1 and set(report.workloads) == {
-        "mlp-digits",
-        "cnn-digits",
-        "attn-digits",
-        "gbdt-digits",
-    }
+        "mlp-digits", "cnn-digits", "attn-digits", "gbdt-digits"}
     assert report.workloads["attn-digits"]["family"] == "transformer"
     assert report.workloads["gbdt-digits"]["target_accuracy"] == 0.95
 
@@ -80,10 +69,8 @@ def test_repeat_pools_fresh_processes(tmp_path, installed):
 
 
 def test_time_to_accuracy_pools_the_processes():
-    runs = [
-        {"target": 0.95, "reached": True, "s": s, "epochs": 3, "best_accuracy": 0.96}
-        for s in (1.0, 2.0, 3.0)
-    ]
+    runs = [{"target": 0.95, "reached": True, "s": s, "epochs": 3, "best_accuracy": 0.96}
+            for s in (1.0, 2.0, 3.0)]
     pooled = pool.pool_time_to_accuracy(runs)
     assert pooled["reached"] and pooled["s"] == 2.0 and pooled["iqr_s"] == 1.0
     assert pooled["runs"] == 3 and pooled["values_s"] == [1.0, 2.0, 3.0]
@@ -162,14 +149,8 @@ def test_bad_options_are_bad_input():
 # ------------------------------------------------------------------------------------- the CLI
 def cli(folder, *args, timeout=60):
     env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PYTHONPATH=str(ROOT), COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "advisor", "probe", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=folder,
-    )
+    return subprocess.run([sys.executable, "-m", "advisor", "probe", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=folder)
 
 
 def test_cli_writes_the_probe_json(tmp_path):
@@ -202,27 +183,17 @@ def test_cli_bad_framework_is_exit_2(tmp_path):
 
 
 def test_cli_ctrl_c_kills_children_exits_130_and_writes_nothing(tmp_path):
-    folder = fake_probes_dir(
-        tmp_path / "probes",
-        {
-            "probe_sklearn.py": """
+    folder = fake_probes_dir(tmp_path / "probes", {"probe_sklearn.py": """
         import os, subprocess, sys, time
         grand = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         open("pids", "w").write(f"{os.getpid()} {grand.pid}")
         time.sleep(120)
-    """
-        },
-    )
+    """})
     out = tmp_path / "probe.json"
     env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor", "probe", "--frameworks", "sklearn", "--out", str(out)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "advisor", "probe", "--frameworks", "sklearn",
+                             "--out", str(out)], env=env, cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not (folder / "pids").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -251,9 +222,8 @@ def test_cnn_rows_share_the_best_cpu_peak_of_the_run(tmp_path, installed):
     cpu = "numpy-float32-matmul-cpu"
     slow["workloads"]["cnn-digits"].update(peak_gflops=50.0, peak_source=cpu)
     fast["workloads"]["cnn-digits"].update(peak_gflops=200.0, peak_source=cpu)
-    folder = fake_probes_dir(
-        tmp_path, {"probe_pytorch.py": printing_script(slow), "probe_jax.py": printing_script(fast)}
-    )
+    folder = fake_probes_dir(tmp_path, {"probe_pytorch.py": printing_script(slow),
+                                        "probe_jax.py": printing_script(fast)})
     report = core.run_probe(options(folder, frameworks=("pytorch", "jax")))
     assert report.run.cpu_matmul_peak_gflops == 200.0
     for name in ("pytorch", "jax"):

@@ -32,16 +32,11 @@ SMI_HEADER = """+---------------------------------------------------------------
 
 
 def test_nvidia_smi_parsed_without_asking_for_identifiers():
-    runner = FakeRunner(
-        {
-            SMI_QUERY: (
-                0,
-                "NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, "
-                "550.54.15\n",
-            ),
-            "nvidia-smi": (0, SMI_HEADER),
-        }
-    )
+    runner = FakeRunner({
+        SMI_QUERY: (0, "NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, "
+                       "550.54.15\n"),
+        "nvidia-smi": (0, SMI_HEADER),
+    })
     gpus = hw.get_nvidia_gpus_smi(runner)
     assert [g.name for g in gpus] == ["NVIDIA H100 80GB HBM3"] * 2
     assert gpus[0].memory_bytes == 81559 * 2**20
@@ -85,7 +80,6 @@ class FakeNvml:
     def nvmlDeviceGetMemoryInfo(self, handle):
         class Mem:
             total = 40 * 2**30
-
         return Mem()
 
     def nvmlDeviceGetUUID(self, handle):  # pragma: no cover - must never be called
@@ -98,15 +92,9 @@ class FakeNvml:
 def test_nvml_first():
     nvml = FakeNvml()
     gpus = hw.get_gpus(FakeRunner({}), nvml=nvml, system="Linux")
-    assert [g.to_dict() for g in gpus] == [
-        {
-            "vendor": "nvidia",
-            "name": "NVIDIA A100-SXM4-40GB",
-            "memory_bytes": 40 * 2**30,
-            "driver": "535.104.05",
-            "cuda_version": "12.2",
-        }
-    ]
+    assert [g.to_dict() for g in gpus] == [{
+        "vendor": "nvidia", "name": "NVIDIA A100-SXM4-40GB", "memory_bytes": 40 * 2**30,
+        "driver": "535.104.05", "cuda_version": "12.2"}]
     assert nvml.shutdown
 
 
@@ -123,46 +111,31 @@ ROCM_JSON = {
 
 
 def test_rocm_smi_parsed():
-    runner = FakeRunner(
-        {
-            "rocm-smi --showproductname --showmeminfo vram --showdriverversion --json": (
-                0,
-                json.dumps(ROCM_JSON),
-            ),
-        }
-    )
+    runner = FakeRunner({
+        "rocm-smi --showproductname --showmeminfo vram --showdriverversion --json":
+            (0, json.dumps(ROCM_JSON)),
+    })
     gpus = hw.get_gpus(runner, nvml=FakeNvml(fail_init=True), system="Linux")
-    assert [g.to_dict() for g in gpus] == [
-        {
-            "vendor": "amd",
-            "name": "AMD Instinct MI250X",
-            "memory_bytes": 68702699520,
-            "driver": "6.3.6",
-            "cuda_version": None,
-        }
-    ]
+    assert [g.to_dict() for g in gpus] == [{
+        "vendor": "amd", "name": "AMD Instinct MI250X", "memory_bytes": 68702699520,
+        "driver": "6.3.6", "cuda_version": None}]
 
 
 def test_rocm_smi_garbage_is_none():
-    runner = FakeRunner(
-        {
-            "rocm-smi --showproductname --showmeminfo vram --showdriverversion --json": (0, "oops"),
-        }
-    )
+    runner = FakeRunner({
+        "rocm-smi --showproductname --showmeminfo vram --showdriverversion --json": (0, "oops"),
+    })
     assert hw.get_amd_gpus(runner) is None
 
 
 def test_apple_silicon_via_sysctl():
-    runner = FakeRunner(
-        {
-            "sysctl -n machdep.cpu.brand_string": (0, "Apple M2 Pro\n"),
-            "sysctl -n hw.memsize": (0, "34359738368\n"),
-        }
-    )
+    runner = FakeRunner({
+        "sysctl -n machdep.cpu.brand_string": (0, "Apple M2 Pro\n"),
+        "sysctl -n hw.memsize": (0, "34359738368\n"),
+    })
     gpus = hw.get_gpus(runner, nvml=FakeNvml(fail_init=True), system="Darwin")
     assert [(g.vendor, g.name, g.memory_bytes) for g in gpus] == [
-        ("apple", "Apple M2 Pro GPU", 34359738368)
-    ]
+        ("apple", "Apple M2 Pro GPU", 34359738368)]
     assert hw.get_cpu_model(runner, system="Darwin") == "Apple M2 Pro"
 
 
@@ -211,40 +184,27 @@ def test_cgroup_v2_unlimited(tmp_path):
 
 
 def test_cgroup_v2_nested_takes_the_tightest_and_rounds_up(tmp_path):
-    root, own = cgroup_tree(
-        tmp_path,
-        {
-            "cpu.max": "max 100000\n",
-            "kubepods/pod1/cpu.max": "150000 100000\n",
-            "kubepods/cpu.max": "400000 100000\n",
-        },
-        own="0::/kubepods/pod1\n",
-    )
+    root, own = cgroup_tree(tmp_path, {
+        "cpu.max": "max 100000\n",
+        "kubepods/pod1/cpu.max": "150000 100000\n",
+        "kubepods/cpu.max": "400000 100000\n",
+    }, own="0::/kubepods/pod1\n")
     quota = hw.get_cgroup_cpu_quota(root, own)
     assert quota == 1.5
     assert hw.usable_cores(64, 64, quota) == 2
 
 
 def test_cgroup_v1_quota(tmp_path):
-    root, own = cgroup_tree(
-        tmp_path,
-        {
-            "cpu,cpuacct/cpu.cfs_quota_us": "300000\n",
-            "cpu,cpuacct/cpu.cfs_period_us": "100000\n",
-        },
-        own="4:cpu,cpuacct:/docker/abc\n",
-    )
+    root, own = cgroup_tree(tmp_path, {
+        "cpu,cpuacct/cpu.cfs_quota_us": "300000\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+    }, own="4:cpu,cpuacct:/docker/abc\n")
     assert hw.get_cgroup_cpu_quota(root, own) == 3.0
 
 
 def test_cgroup_v1_unlimited(tmp_path):
-    root, own = cgroup_tree(
-        tmp_path,
-        {
-            "cpu/cpu.cfs_quota_us": "-1\n",
-            "cpu/cpu.cfs_period_us": "100000\n",
-        },
-    )
+    root, own = cgroup_tree(tmp_path, {
+        "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n",
+    })
     assert hw.get_cgroup_cpu_quota(root, own) is None
 
 
@@ -273,21 +233,15 @@ def test_environment_keeps_what_changes_results_and_redacts():
         "TF_VAR_db_password": "hunter2",
     }
     got = hw.get_environment(env)
-    assert set(got) == {
-        "CUDA_VISIBLE_DEVICES",
-        "OMP_NUM_THREADS",
-        "TF_ENABLE_ONEDNN_OPTS",
-        "XLA_FLAGS",
-    }
+    assert set(got) == {"CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS",
+                        "XLA_FLAGS"}
     assert got["CUDA_VISIBLE_DEVICES"] == "<uuid>"
     assert got["XLA_FLAGS"] == "--xla_dump_to=~/dumps"
 
 
 def test_redact_user_name():
-    assert (
-        hw.redact("owned by maria in /x", home="/nonexistent", user="maria")
-        == "owned by <user> in /x"
-    )
+    assert hw.redact("owned by maria in /x", home="/nonexistent", user="maria") == \
+        "owned by <user> in /x"
 
 
 def test_host_has_the_contract_keys_and_no_hostname_by_default():
@@ -302,32 +256,23 @@ def test_host_has_the_contract_keys_and_no_hostname_by_default():
 
 def test_run_command_absent_and_hanging():
     assert hw.run_command(["definitely-not-a-command-xyz"]) is None
-    assert (
-        hw.run_command([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5) is None
-    )
+    assert hw.run_command([sys.executable, "-c", "import time; time.sleep(30)"],
+                          timeout=0.5) is None
     assert hw.run_command([sys.executable, "-c", "print('hi')"]) == (0, "hi\n")
 
 
-@pytest.mark.parametrize(
-    "system,expected", [("Linux", "linux"), ("Darwin", "macos"), ("Windows", "windows")]
-)
+@pytest.mark.parametrize("system,expected", [("Linux", "linux"), ("Darwin", "macos"),
+                                             ("Windows", "windows")])
 def test_os_names_match_the_questionnaire(system, expected):
     assert hw.get_os(system) == expected
 
 
 def test_hardware_detection_imports_no_framework():
     heavy = ("torch", "tensorflow", "jax", "keras", "sklearn", "numpy")
-    code = (
-        "import sys; from advisor.probe import hardware; hardware.get_host(); "
-        "hardware.get_gpus(); hardware.get_environment(); "
-        f"print([m for m in {heavy!r} if m in sys.modules])"
-    )
+    code = ("import sys; from advisor.probe import hardware; hardware.get_host(); "
+            "hardware.get_gpus(); hardware.get_environment(); "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(root)),
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
     assert done.stdout.strip() == "[]", done.stderr

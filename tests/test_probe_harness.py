@@ -31,26 +31,11 @@ def test_time_epochs_syncs_before_every_clock_read():
         events.append("clock")
         return float(next(ticks))
 
-    times = harness.time_epochs(
-        lambda epoch: events.append(f"epoch{epoch}"), 2, lambda: events.append("sync"), clock=clock
-    )
-    assert events == [
-        "sync",
-        "clock",
-        "epoch0",
-        "sync",
-        "clock",
-        "sync",
-        "clock",
-        "epoch1",
-        "sync",
-        "clock",
-        "sync",
-        "clock",
-        "epoch2",
-        "sync",
-        "clock",
-    ]
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 2,
+                                lambda: events.append("sync"), clock=clock)
+    assert events == ["sync", "clock", "epoch0", "sync", "clock",
+                      "sync", "clock", "epoch1", "sync", "clock",
+                      "sync", "clock", "epoch2", "sync", "clock"]
     assert times.first_s == 1.0 and times.timed_s == [1.0, 1.0]
 
 
@@ -77,13 +62,8 @@ def test_gpu_peak_uses_the_framework_matmul_when_given():
 
 def test_thread_env_pins_every_pool():
     env = harness.thread_env(3)
-    for key in (
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "TF_NUM_INTRAOP_THREADS",
-        "TF_NUM_INTEROP_THREADS",
-    ):
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         assert env[key] == "3"
     assert "--xla_cpu_multi_thread_eigen=true" in env["XLA_FLAGS"]
     assert "--xla_cpu_multi_thread_eigen=false" in harness.thread_env(1)["XLA_FLAGS"]
@@ -120,31 +100,25 @@ def test_epoch_order_is_seeded_and_changes_per_epoch():
 def _run_probe_script(tmp_path, body):
     script = tmp_path / "probe_fake.py"
     script.write_text(f"import sys\nsys.path.insert(0, {str(PROBES)!r})\nimport harness\n{body}")
-    done = subprocess.run(
-        [sys.executable, str(script), "--threads", "1"], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, str(script), "--threads", "1"], capture_output=True,
+                          text=True, timeout=60)
     return done, done.stdout.strip().splitlines()
 
 
 def test_missing_framework_reports_missing_with_hint(tmp_path):
-    done, lines = _run_probe_script(
-        tmp_path,
-        """
+    done, lines = _run_probe_script(tmp_path, """
 def load(config):
     import advisor_no_such_framework_xyz
 PROBE = harness.Probe("fake", "advisor_no_such_framework_xyz", "pip install fake", load, None)
 harness.main(PROBE)
-""",
-    )
+""")
     assert len(lines) == 1
     result = json.loads(lines[0])
     assert result["status"] == "missing" and result["install_hint"] == "pip install fake"
 
 
 def test_framework_chatter_never_reaches_stdout_and_errors_are_one_line(tmp_path):
-    done, lines = _run_probe_script(
-        tmp_path,
-        """
+    done, lines = _run_probe_script(tmp_path, """
 def load(config):
     print("framework banner on stdout")
     return {"version": "0"}
@@ -152,8 +126,7 @@ def run(name, config, data, info):
     raise RuntimeError("kernel failed\\nsecond line")
 PROBE = harness.Probe("fake", "fake", "pip install fake", load, run)
 harness.main(PROBE)
-""",
-    )
+""")
     assert len(lines) == 1, done.stdout
     result = json.loads(lines[0])
     assert result["status"] == "broken"
@@ -177,14 +150,8 @@ def test_keras_on_a_gpu_is_judged_against_its_backends_device_peak():
         print(info["ran_on"], info["_device_peak_source"], peak > 0)
     """)
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["gpu", "jax-cpu-float32-matmul", "True"]
 
@@ -204,13 +171,9 @@ def _fake_clock(epoch_s: float, events: list[str]):
 
 def test_short_epochs_are_timed_in_blocks_of_at_least_the_minimum():
     events: list[str] = []
-    times = harness.time_epochs(
-        lambda epoch: events.append(f"epoch{epoch}"),
-        5,
-        lambda: events.append("sync"),
-        clock=_fake_clock(0.004, events),
-        min_block_s=0.05,
-    )
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 5,
+                                lambda: events.append("sync"), clock=_fake_clock(0.004, events),
+                                min_block_s=0.05)
     assert times.per_block == 13  # ceil(0.05 / 0.004)
     assert times.calibration_s == pytest.approx(0.004)
     assert len(times.timed_s) == 5 and all(t == pytest.approx(0.004) for t in times.timed_s)
@@ -218,27 +181,16 @@ def test_short_epochs_are_timed_in_blocks_of_at_least_the_minimum():
     assert epochs == [f"epoch{i}" for i in range(1 + 1 + 5 * 13)]  # warm-up, calibration, blocks
     assert events.count("sync") == 2 * (1 + 1 + 5)  # around blocks, not around every epoch
     out = harness.workload_result("mlp-digits", times, 1000, 0.9, 100.0, "workload", None, None)
-    assert out["epochs"] == {
-        "warmup": 1,
-        "calibration": 1,
-        "blocks": 5,
-        "per_block": 13,
-        "timed": 65,
-    }
-    assert out["samples_per_s"]["n"] == 5 and out["samples_per_s"]["median"] == pytest.approx(
-        250000
-    )
+    assert out["epochs"] == {"warmup": 1, "calibration": 1, "blocks": 5, "per_block": 13,
+                             "timed": 65}
+    assert out["samples_per_s"]["n"] == 5 and out["samples_per_s"]["median"] == pytest.approx(250000)
 
 
 def test_long_epochs_keep_one_epoch_per_block_and_waste_none():
     events: list[str] = []
-    times = harness.time_epochs(
-        lambda epoch: events.append(f"epoch{epoch}"),
-        5,
-        lambda: events.append("sync"),
-        clock=_fake_clock(0.2, events),
-        min_block_s=0.05,
-    )
+    times = harness.time_epochs(lambda epoch: events.append(f"epoch{epoch}"), 5,
+                                lambda: events.append("sync"), clock=_fake_clock(0.2, events),
+                                min_block_s=0.05)
     assert times.per_block == 1 and times.calibration_s is None
     assert sum(e.startswith("epoch") for e in events) == 1 + 5  # the calibration is block 1
 
@@ -273,9 +225,8 @@ def test_time_to_accuracy_stops_the_clock_for_evaluations():
         evaluated.append(now[0])
         return next(accuracy)
 
-    times = harness.time_epochs(
-        run_epoch, 3, lambda: None, clock=lambda: now[0], evaluate=evaluate, target=0.95
-    )
+    times = harness.time_epochs(run_epoch, 3, lambda: None, clock=lambda: now[0],
+                                evaluate=evaluate, target=0.95)
     assert times.first_s == 1.0 and times.timed_s == [1.0, 1.0, 1.0]
     assert times.reached == (3, 3.0)  # third epoch, three seconds of training
     assert len(evaluated) == 3  # no evaluation after the target was reached
@@ -290,15 +241,8 @@ def test_time_to_accuracy_chases_the_target_past_the_blocks_within_a_budget():
     def run_epoch(epoch):
         now[0] += 0.4
 
-    times = harness.time_epochs(
-        run_epoch,
-        2,
-        lambda: None,
-        clock=lambda: now[0],
-        evaluate=lambda: 0.5,
-        target=0.95,
-        extra_s=1.0,
-    )
+    times = harness.time_epochs(run_epoch, 2, lambda: None, clock=lambda: now[0],
+                                evaluate=lambda: 0.5, target=0.95, extra_s=1.0)
     assert len(times.timed_s) == 2  # the throughput blocks are unchanged
     assert times.epochs_trained == 3 + 3  # warm-up + 2 blocks, then 3 x 0.4 s >= 1.0 s of chase
     assert times.reached is None and harness.time_to_accuracy(times)["reached"] is False
@@ -307,9 +251,8 @@ def test_time_to_accuracy_chases_the_target_past_the_blocks_within_a_budget():
 
 
 def test_keras_epochs_give_the_same_time_to_accuracy():
-    times = harness.blocks_from_epochs(
-        2.0, [1.0, 1.0, 1.0, 1.0], 3, 1, accuracy=[0.5, 0.97], target=0.95
-    )
+    times = harness.blocks_from_epochs(2.0, [1.0, 1.0, 1.0, 1.0], 3, 1,
+                                       accuracy=[0.5, 0.97], target=0.95)
     assert times.timed_s == [1.0, 1.0, 1.0] and times.reached == (2, 3.0)
     assert times.epochs_trained == 5
 
@@ -321,11 +264,8 @@ def test_attention_flops_are_analytic():
 
 
 def test_every_workload_has_one_spec():
-    assert (
-        set(harness.SPECS)
-        == set(harness.WORKLOADS)
-        == {"mlp-digits", "cnn-digits", "attn-digits", "gbdt-digits"}
-    )
+    assert set(harness.SPECS) == set(harness.WORKLOADS) == {
+        "mlp-digits", "cnn-digits", "attn-digits", "gbdt-digits"}
     for spec in harness.SPECS.values():
         assert {"family", "batch_size", "gate", "model"} <= set(spec)
         assert 0.1 < spec["gate"] < harness.TARGET_ACCURACY

@@ -11,27 +11,16 @@ from probe_fixtures import ok_payload
 from advisor.infra.errors import FileProblem, ParseError, SchemaError, VersionError
 from advisor.probe import model
 
-HOST = {
-    "cpu_model": "x",
-    "logical_cores": 4,
-    "usable_cores": 2,
-    "memory_bytes": 1 << 30,
-    "os": "linux",
-    "python": "3.11.7",
-}
+HOST = {"cpu_model": "x", "logical_cores": 4, "usable_cores": 2, "memory_bytes": 1 << 30,
+        "os": "linux", "python": "3.11.7"}
 
 
 def probe_doc(**extra):
     row = ok_payload("pytorch")
     for w in row["workloads"].values():
         w.update(noisy=False, learned=True)
-    doc = {
-        "schema_version": 1,
-        "host": copy.deepcopy(HOST),
-        "gpus": [],
-        "frameworks": [row],
-        "workloads": {"mlp-digits": {}, "cnn-digits": {}},
-    }
+    doc = {"schema_version": 1, "host": copy.deepcopy(HOST), "gpus": [], "frameworks": [row],
+           "workloads": {"mlp-digits": {}, "cnn-digits": {}}}
     doc.update(extra)
     return doc
 
@@ -154,10 +143,8 @@ def test_lone_surrogates_are_refused(tmp_path):
 
 
 def test_deep_nesting_is_refused_cleanly(tmp_path):
-    assert "nested too deeply" in _bad(
-        tmp_path,
-        json.dumps(probe_doc(future=[[[[[]]]]] * 1)).replace("[[[[[]]]]]", "[" * 40 + "]" * 40),
-    )
+    assert "nested too deeply" in _bad(tmp_path, json.dumps(probe_doc(future=[[[[[]]]]] * 1))
+                                       .replace("[[[[[]]]]]", "[" * 40 + "]" * 40))
     assert "nested too deeply" in _bad(tmp_path, "[" * 100_000 + "]" * 100_000)
 
 
@@ -172,14 +159,9 @@ def test_wrong_types_name_the_field(tmp_path):
 def test_every_shipped_probe_file_loads_and_round_trips():
     from tests.conftest import ROOT
 
-    files = [
-        ROOT / "examples" / "probe-h200.json",
-        *(
-            p
-            for p in (ROOT / "tests" / "fixtures").glob("probe-*.json")
-            if p.name != "probe-future.json"
-        ),
-    ]
+    files = [ROOT / "examples" / "probe-h200.json",
+             *(p for p in (ROOT / "tests" / "fixtures").glob("probe-*.json")
+               if p.name != "probe-future.json")]
     for path in files:
         doc = model.load_probe(path)
         assert doc.frameworks, path
@@ -191,11 +173,8 @@ def test_behaviour_follows_the_one_policy(tmp_path):
 
     doc = model.load_probe(ROOT_FIXTURE("cpu-noisy"))
     best, ties = doc.fastest("cnn-digits")
-    assert best.name == "tensorflow" and {r.name for r in ties} == {
-        "pytorch",
-        "keras/tensorflow",
-        "jax",
-    }
+    assert best.name == "tensorflow" and {r.name for r in ties} == {"pytorch", "keras/tensorflow",
+                                                                    "jax"}
     wl = best.workloads["cnn-digits"]
     assert wl.noisy is (wl.samples_per_s.spread > policy.NOISE_LIMIT) is True
     assert wl.learned is (wl.accuracy >= policy.accuracy_gate("cnn-digits"))

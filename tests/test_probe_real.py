@@ -19,16 +19,14 @@ pytestmark = pytest.mark.probe
 
 @pytest.fixture(scope="module")
 def report():
-    installed = [
-        name for name in ROW_NAMES if all(plan.is_installed(m) for m in ROWS[name].modules)
-    ]
+    installed = [name for name in ROW_NAMES
+                 if all(plan.is_installed(m) for m in ROWS[name].modules)]
     if not installed:
         pytest.skip("no framework installed")
     # Both workloads with a tiny budget: 3 timed epochs in one process per row (two fresh
     # processes, the default, are tested for real in test_probe_contention.py).
-    return core.run_probe(
-        core.ProbeOptions(frameworks=tuple(installed), epochs=3, repeat=1, timeout_s=120)
-    )
+    return core.run_probe(core.ProbeOptions(frameworks=tuple(installed), epochs=3, repeat=1,
+                                            timeout_s=120))
 
 
 def test_every_installed_row_runs_ok_and_learns(report):

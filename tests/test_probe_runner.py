@@ -143,15 +143,11 @@ def test_missing_executable_is_broken(tmp_path):
 
 
 def test_ctrl_c_kills_the_child_and_propagates(tmp_path):
-    script = write_script(
-        tmp_path,
-        "child.py",
-        """
+    script = write_script(tmp_path, "child.py", """
         import os, time
         open("pids", "w").write(str(os.getpid()))
         time.sleep(120)
-    """,
-    )
+    """)
 
     def interrupt_when_started():
         deadline = time.monotonic() + 20
@@ -168,12 +164,8 @@ def test_ctrl_c_kills_the_child_and_propagates(tmp_path):
 
 def test_errors_are_redacted(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", "/home/alice")
-    result = classify(
-        "",
-        "OSError: /home/alice/.venv/lib/x.so: GPU-12345678-1234-1234-1234-123456789abc failed\n",
-        1,
-        0.1,
-    )
+    result = classify("", "OSError: /home/alice/.venv/lib/x.so: GPU-12345678-1234-1234-1234-"
+                      "123456789abc failed\n", 1, 0.1)
     assert "/home/alice" not in result.error and "GPU-1234" not in result.error
     assert "~/.venv" in result.error
 

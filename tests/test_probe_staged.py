@@ -71,9 +71,8 @@ def max_concurrent(spans: list[tuple[float, float]]) -> int:
     return best
 
 
-def phased_jobs(
-    tmp_path: Path, n: int, imports: tuple[float, ...] = (), **env: str
-) -> tuple[list[StagedJob], Path]:
+def phased_jobs(tmp_path: Path, n: int, imports: tuple[float, ...] = (),
+                **env: str) -> tuple[list[StagedJob], Path]:
     folder = fake_probes_dir(tmp_path / "probes", {"phased.py": PHASED})
     log = tmp_path / "phases.log"
     cache = tmp_path / "cache"
@@ -83,33 +82,17 @@ def phased_jobs(
         job_env = dict(os.environ, PHASE_LOG=str(log), ROW=f"row{i}", **env)
         if imports:
             job_env["IMPORT_S"] = str(imports[i])
-        jobs.append(
-            StagedJob(
-                [
-                    PY,
-                    str(folder / "phased.py"),
-                    "--threads",
-                    "1",
-                    "--epochs",
-                    "3",
-                    "--workloads",
-                    "mlp-digits",
-                    "--data-cache",
-                    str(cache),
-                    "--staged",
-                ],
-                job_env,
-            )
-        )
+        jobs.append(StagedJob([PY, str(folder / "phased.py"), "--threads", "1", "--epochs", "3",
+                               "--workloads", "mlp-digits", "--data-cache", str(cache),
+                               "--staged"], job_env))
     return jobs, log
 
 
 def test_training_never_overlaps_another_row_or_a_start_up(tmp_path):
     jobs, log = phased_jobs(tmp_path, 4, imports=(0.1, 3.0, 0.3, 0.5))  # rows ready at odd times
     phases = []
-    results = run_staged(
-        jobs, window=2, timeout=60, on_phase=lambda phase, i, result: phases.append((phase, i))
-    )
+    results = run_staged(jobs, window=2, timeout=60,
+                         on_phase=lambda phase, i, result: phases.append((phase, i)))
     assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
     spans = intervals(log)
     imports, trains = spans["import"], spans["train"]
@@ -144,11 +127,9 @@ MISBEHAVING = {
     "crashes_before_ready": "import os\nos._exit(3)\n",
     "ready_then_hangs": (
         "import os, sys, time\nsys.stdout.write('advisor-probe: ready\\n'); sys.stdout.flush()\n"
-        "sys.stdin.read(1)\nwhile True:\n    time.sleep(1)\n"
-    ),
+        "sys.stdin.read(1)\nwhile True:\n    time.sleep(1)\n"),
     "ready_then_exits": (
-        "import sys\nsys.stdout.write('advisor-probe: ready\\n'); sys.stdout.flush()\n"
-    ),
+        "import sys\nsys.stdout.write('advisor-probe: ready\\n'); sys.stdout.flush()\n"),
     "floods_before_ready": "import sys\nsys.stdout.write('garbage ' * 2_000_000)\n",
 }
 
@@ -156,10 +137,8 @@ MISBEHAVING = {
 def test_misbehaving_staged_children_end_as_statuses_and_leave_nothing(tmp_path):
     pidfile = tmp_path / "pids"
     prelude = f"import os\nopen({str(pidfile)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
-    jobs = [
-        StagedJob([PY, str(write_script(tmp_path, f"{name}.py", prelude + body))])
-        for name, body in MISBEHAVING.items()
-    ]
+    jobs = [StagedJob([PY, str(write_script(tmp_path, f"{name}.py", prelude + body))])
+            for name, body in MISBEHAVING.items()]
     good, _ = phased_jobs(tmp_path, 1, IMPORT_S="0.1")
     start = time.perf_counter()
     results = run_staged(jobs + good, window=3, timeout=3)
@@ -219,10 +198,7 @@ def test_a_waiting_child_exits_when_the_parent_stops_without_go(tmp_path):
 
 def test_rows_starting_together_prepare_the_data_once(tmp_path):
     log = tmp_path / "prepared.log"
-    script = write_script(
-        tmp_path,
-        "load.py",
-        f"""
+    script = write_script(tmp_path, "load.py", f"""
         import sys, time
         sys.path.insert(0, {str(PROBES)!r})
         import harness
@@ -234,14 +210,11 @@ def test_rows_starting_together_prepare_the_data_once(tmp_path):
         harness._prepare_digits = logged
         data = harness.load_data(sys.argv[1])
         print(data.n_train, data.x_test.shape[0])
-    """,
-    )
+    """)
     cache = tmp_path / "cache"
     cache.mkdir()
-    procs = [
-        subprocess.Popen([PY, str(script), str(cache)], stdout=subprocess.PIPE, text=True)
-        for _ in range(3)
-    ]
+    procs = [subprocess.Popen([PY, str(script), str(cache)], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
     outs = [p.communicate(timeout=120)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert outs == [["1437", "360"]] * 3
@@ -317,17 +290,9 @@ def test_a_staged_probe_run_records_how_it_ran(tmp_path, installed, keras_home):
         mp.setenv("PHASE_LOG", str(log))
         mp.setenv("IMPORT_S", "0.1")
         mp.setattr(core.hardware, "get_host", lambda **kw: {**real_host(**kw), "usable_cores": 2})
-        report = core.run_probe(
-            core.ProbeOptions(
-                scripts=folder,
-                frameworks=("pytorch", "jax", "sklearn"),
-                threads=1,
-                timeout_s=60,
-                quick=True,
-                repeat=2,
-            ),
-            events.append,
-        )
+        report = core.run_probe(core.ProbeOptions(
+            scripts=folder, frameworks=("pytorch", "jax", "sklearn"), threads=1, timeout_s=60,
+            quick=True, repeat=2), events.append)
     for name in ("pytorch", "jax", "sklearn"):
         row = report.row(name)
         assert row.status == "ok", row.error
@@ -339,40 +304,21 @@ def test_a_staged_probe_run_records_how_it_ran(tmp_path, installed, keras_home):
     kinds = [(e.kind, e.name, e.attempt) for e in events]
     assert kinds.count(("measure", "jax", 1)) == 1 and kinds.count(("measure", "jax", 2)) == 1
     assert [k for k, n, _ in kinds if n == "jax"] == [
-        "start",
-        "ready",
-        "measure",
-        "start",
-        "ready",
-        "measure",
-        "done",
-    ]
+        "start", "ready", "measure", "start", "ready", "measure", "done"]
     trains = list(intervals(log)["train"].values())  # one entry per row name: the last run
     assert max_concurrent(trains) == 1
 
 
 def test_probe_cli_quick_lists_the_keras_rows_it_left_out(tmp_path, keras_home):
-    folder = fake_probes_dir(
-        tmp_path / "probes", {"probe_keras.py": PHASED, "probe_sklearn.py": PHASED}
-    )
-    env = dict(
-        os.environ,
-        ADVISOR_PROBES_DIR=str(folder),
-        PHASE_LOG=str(tmp_path / "log"),
-        IMPORT_S="0.1",
-        KERAS_HOME=str(keras_home),
-    )
+    folder = fake_probes_dir(tmp_path / "probes", {
+        "probe_keras.py": PHASED, "probe_sklearn.py": PHASED})
+    env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder), PHASE_LOG=str(tmp_path / "log"),
+               IMPORT_S="0.1", KERAS_HOME=str(keras_home))
     env.pop("KERAS_BACKEND", None)
     out = tmp_path / "probe.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "probe", "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        cwd=tmp_path,
-        check=False,
-    )
+    proc = subprocess.run([sys.executable, "-m", "advisor", "probe", "--quick",
+                           "--out", str(out)], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stderr
     shown = " ".join((proc.stdout + proc.stderr).split())  # the summary is the command's result
     assert "not run: keras/torch, keras/jax (--quick measures Keras on one backend" in shown
@@ -388,33 +334,18 @@ def test_live_view_shows_every_active_row_with_its_phase():
 
     console = Console(record=True, width=120, force_terminal=True)
     view = ProbeView(console)
-    for kind, name, index in (
-        ("start", "sklearn", 1),
-        ("start", "pytorch", 2),
-        ("ready", "sklearn", 1),
-        ("start", "jax", 3),
-        ("ready", "pytorch", 2),
-        ("ready", "jax", 3),
-        ("measure", "sklearn", 1),
-    ):
+    for kind, name, index in (("start", "sklearn", 1), ("start", "pytorch", 2),
+                              ("ready", "sklearn", 1), ("start", "jax", 3),
+                              ("ready", "pytorch", 2), ("ready", "jax", 3),
+                              ("measure", "sklearn", 1)):
         view.update(supervise.ProgressEvent(kind, name, index, 3))
     console.print(view._render())
     text = console.export_text()
     assert "sklearn" in text and "training" in text
     assert text.count("ready, waits its turn") == 2  # pytorch and jax wait
-    row = FrameworkRow(
-        name="sklearn",
-        status="ok",
-        workloads={
-            "mlp-digits": WorkloadResult(
-                name="mlp-digits",
-                first_epoch_s=None,
-                peak_rss_mb=None,
-                accuracy=0.97,
-                samples_per_s=Stats(median=1234.0, iqr=None, n=1),
-            )
-        },
-    )
+    row = FrameworkRow(name="sklearn", status="ok", workloads={"mlp-digits": WorkloadResult(
+        name="mlp-digits", first_epoch_s=None, peak_rss_mb=None, accuracy=0.97,
+        samples_per_s=Stats(median=1234.0, iqr=None, n=1))})
     view.update(supervise.ProgressEvent("done", "sklearn", 1, 3, row=row))
     console.print(view._render())
     last = console.export_text()
@@ -429,32 +360,21 @@ def test_reports_say_how_the_probe_ran_and_what_it_left_out(tmp_path):
     from tests.reports_support import assessment, probe_data
 
     data = copy.deepcopy(probe_data("cpu-noisy"))
-    data["frameworks"] = [
-        r for r in data["frameworks"] if r["name"] not in ("keras/torch", "keras/jax")
-    ]
+    data["frameworks"] = [r for r in data["frameworks"]
+                          if r["name"] not in ("keras/torch", "keras/jax")]
     reason = "--quick measures Keras on one backend, keras/tensorflow: Keras' default"
-    data["run"] = {
-        "threads": 2,
-        "epochs": {"warmup": 1, "timed": 5, "min_block_s": 0.05},
-        "startup": {"mode": "staged", "why": "default", "window": 2},
-        "not_run": [
-            {"name": "keras/torch", "reason": reason},
-            {"name": "keras/jax", "reason": reason},
-        ],
-    }
+    data["run"] = {"threads": 2, "epochs": {"warmup": 1, "timed": 5, "min_block_s": 0.05},
+                   "startup": {"mode": "staged", "why": "default", "window": 2},
+                   "not_run": [{"name": "keras/torch", "reason": reason},
+                               {"name": "keras/jax", "reason": reason}]}
     path = tmp_path / "probe.json"
     path.write_text(json.dumps(data))
     a = assessment(str(path))
-    assert any(
-        "Keras 3 was measured as keras/tensorflow only; keras/torch, keras/jax did not run" in n
-        for n in a.measurement_notes
-    ), a.measurement_notes
+    assert any("Keras 3 was measured as keras/tensorflow only; keras/torch, keras/jax did not "
+               "run" in n for n in a.measurement_notes), a.measurement_notes
     md = markdown.render(a)
     assert "- Not run: `keras/torch` (--quick measures Keras on one backend" in md
-    assert (
-        "frameworks imported 2 side by side" in md
-        and "1 warm-up epoch, then 5 timed blocks of whole epochs, each at least 50 ms" in md
-    )
+    assert "frameworks imported 2 side by side" in md and "1 warm-up epoch, then 5 timed blocks of whole epochs, each at least 50 ms" in md
     page = html.render(a, charts=False)
     assert 'id="not-run"' in page and 'id="probe-method"' in page
 
@@ -462,39 +382,22 @@ def test_reports_say_how_the_probe_ran_and_what_it_left_out(tmp_path):
 def test_ctrl_c_during_a_staged_probe_kills_every_row_and_writes_nothing(tmp_path):
     pids = tmp_path / "pids"
     note = f"import os\nopen({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
-    folder = fake_probes_dir(
-        tmp_path / "probes",
-        {
-            # ready, then waiting for its go signal
-            "probe_sklearn.py": note + "import sys\nsys.stdout.write('advisor-probe: ready\\n')\n"
-            "sys.stdout.flush()\nsys.stdin.read(1)\n",
-            # still starting up, with a grandchild of its own
-            "probe_pytorch.py": note + "import subprocess, sys, time\n"
-            "g = subprocess.Popen([sys.executable, '-c', 'import time; "
-            "time.sleep(120)'])\n"
-            f"open({str(pids)!r}, 'a').write(f'{{g.pid}}\\n')\ntime.sleep(120)\n",
-            "probe_jax.py": note + "import time\ntime.sleep(120)\n",
-        },
-    )
+    folder = fake_probes_dir(tmp_path / "probes", {
+        # ready, then waiting for its go signal
+        "probe_sklearn.py": note + "import sys\nsys.stdout.write('advisor-probe: ready\\n')\n"
+                            "sys.stdout.flush()\nsys.stdin.read(1)\n",
+        # still starting up, with a grandchild of its own
+        "probe_pytorch.py": note + "import subprocess, sys, time\n"
+                            "g = subprocess.Popen([sys.executable, '-c', 'import time; "
+                            "time.sleep(120)'])\n"
+                            f"open({str(pids)!r}, 'a').write(f'{{g.pid}}\\n')\ntime.sleep(120)\n",
+        "probe_jax.py": note + "import time\ntime.sleep(120)\n",
+    })
     out = tmp_path / "probe.json"
     env = dict(os.environ, ADVISOR_PROBES_DIR=str(folder))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "probe",
-            "--frameworks",
-            "sklearn,pytorch,jax",
-            "--out",
-            str(out),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "advisor", "probe", "--frameworks",
+                             "sklearn,pytorch,jax", "--out", str(out)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while len(read_pids(pids)) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)

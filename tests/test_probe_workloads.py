@@ -48,27 +48,12 @@ harness.main(harness.Probe("fake", "json", "", load, run, run_variant=run_varian
 def _run(tmp_path, ran_on, workloads="mlp-digits,cnn-digits,gbdt-digits", bf16=True, fail=None):
     script = tmp_path / "probe_fake.py"
     script.write_text(FAKE.format(probes=str(PROBES), ran_on=ran_on, bf16=bf16, fail=fail))
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--threads",
-            "1",
-            "--epochs",
-            "3",
-            "--workloads",
-            workloads,
-            "--data-cache",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = subprocess.run([sys.executable, str(script), "--threads", "1", "--epochs", "3",
+                           "--workloads", workloads, "--data-cache", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    calls = [
-        json.loads(line[8:]) for line in done.stderr.splitlines() if line.startswith("VARIANT ")
-    ]
+    calls = [json.loads(line[8:]) for line in done.stderr.splitlines()
+             if line.startswith("VARIANT ")]
     return out, calls
 
 
@@ -81,12 +66,8 @@ def test_gpu_sizes_run_only_on_a_gpu(tmp_path):
 def test_gpu_sizes_on_a_gpu_float32_and_bf16_with_fraction_of_peak(tmp_path):
     out, calls = _run(tmp_path, "gpu")
     keys = set(out["workloads"])
-    assert {
-        "mlp-digits@large",
-        "mlp-digits@large-bf16",
-        "cnn-digits@large",
-        "cnn-digits@large-bf16",
-    } <= keys
+    assert {"mlp-digits@large", "mlp-digits@large-bf16", "cnn-digits@large",
+            "cnn-digits@large-bf16"} <= keys
     assert not any(k.startswith("gbdt-digits@") for k in keys)  # trees have no GPU size
     large = out["workloads"]["cnn-digits@large"]
     assert large["precision"] == "float32" and large["width"] == harness.GPU_WIDTH
@@ -106,12 +87,8 @@ def test_a_failing_gpu_size_leaves_the_row_standing(tmp_path):
     out, _ = _run(tmp_path, "gpu", "cnn-digits", fail="bf16-mixed")
     assert out["status"] == "ok"
     assert out["workloads"]["cnn-digits@large-bf16"]["error"].startswith("RuntimeError: CUDA out")
-    row = pool.pool_row(
-        catalog.ROWS["pytorch"],
-        [ChildResult("ok", out, None, None, 1.0)],
-        ("cnn-digits",),
-        host_has_gpu=True,
-    )
+    row = pool.pool_row(catalog.ROWS["pytorch"], [ChildResult("ok", out, None, None, 1.0)],
+                        ("cnn-digits",), host_has_gpu=True)
     assert set(row["workloads"]) == {"cnn-digits", "cnn-digits@large"}
     assert row["size_errors"]["cnn-digits@large-bf16"].startswith("RuntimeError")
     assert row["workloads"]["cnn-digits@large"]["learned"]  # 0.5: a few wide steps beat chance
@@ -128,23 +105,9 @@ def test_the_parent_and_the_children_share_one_workload_table():
 # --------------------------------------------------------------------------- real, short runs
 def _real(script: str, workloads: str, tmp_path, env: dict | None = None) -> dict:
     done = subprocess.run(
-        [
-            sys.executable,
-            str(PROBES / script),
-            "--threads",
-            "1",
-            "--epochs",
-            "3",
-            "--workloads",
-            workloads,
-            "--data-cache",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
+        [sys.executable, str(PROBES / script), "--threads", "1", "--epochs", "3",
+         "--workloads", workloads, "--data-cache", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["status"] == "ok", out.get("error")
     return out
@@ -161,15 +124,9 @@ def test_real_sklearn_measures_gradient_boosting_by_time_to_accuracy(tmp_path):
 
 
 @pytest.mark.probe
-@pytest.mark.parametrize(
-    "script,env",
-    [
-        ("probe_pytorch.py", {}),
-        ("probe_jax.py", {}),
-        ("probe_tensorflow.py", {}),
-        ("probe_keras.py", {"KERAS_BACKEND": "jax"}),
-    ],
-)
+@pytest.mark.parametrize("script,env", [("probe_pytorch.py", {}), ("probe_jax.py", {}),
+                                        ("probe_tensorflow.py", {}),
+                                        ("probe_keras.py", {"KERAS_BACKEND": "jax"})])
 def test_real_attention_workload_learns_in_every_framework(script, env, tmp_path):
     out = _real(script, "attn-digits", tmp_path, env)
     wl = out["workloads"]["attn-digits"]
@@ -179,10 +136,8 @@ def test_real_attention_workload_learns_in_every_framework(script, env, tmp_path
 
 
 @pytest.mark.probe
-@pytest.mark.parametrize(
-    "script,env",
-    [("probe_pytorch.py", {}), ("probe_jax.py", {}), ("probe_keras.py", {"KERAS_BACKEND": "jax"})],
-)
+@pytest.mark.parametrize("script,env", [("probe_pytorch.py", {}), ("probe_jax.py", {}),
+                                        ("probe_keras.py", {"KERAS_BACKEND": "jax"})])
 def test_real_gpu_size_code_paths_run_in_bf16(script, env, tmp_path):
     """The GPU sizes' code (width, batch, bf16 mixed precision) runs, here on the CPU by a direct
     call at a small size (the probe itself runs them on a GPU only)."""
@@ -200,13 +155,8 @@ for precision in ("float32", "bf16-mixed"):
     out[precision] = [acc, len(times.timed_s)]
 print(json.dumps(out))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **env})
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     for precision in ("float32", "bf16-mixed"):

@@ -64,24 +64,16 @@ def test_decision_record_sections_and_numbers(report):
     text = " ".join(" ".join(p.text).split())
     # Keras 3 and PyTorch are within 0.03 points here (centred speed lifts both: they share one
     # speed group), so the record is checked for whichever won
-    for heading in (
-        "Context",
-        "Decision drivers",
-        "Options considered",
-        f"Why {a.name_of(a.winner)}",
-        "Why not the others",
-        "Robustness",
-        "Measured on the probed machine",
-        "Rules that fired, and their sources",
-        "Sources",
-    ):
+    for heading in ("Context", "Decision drivers", "Options considered",
+                    f"Why {a.name_of(a.winner)}",
+                    "Why not the others", "Robustness", "Measured on the probed machine",
+                    "Rules that fired, and their sources", "Sources"):
         assert heading in text, heading
     assert f"advisor {a.advisor_version}" in text and a.kb_version in text and a.generated in text
     assert "AMD Ryzen 9 5950X" in text and "NVIDIA RTX A4000" in text
     # which measurement moved which score by how much
-    assert (
-        "tensorflow 6,100 samples/s on cnn-digits = 0.29x the measured candidates' geometric mean"
-    ) in text
+    assert ("tensorflow 6,100 samples/s on cnn-digits = 0.29x the measured candidates' "
+            "geometric mean") in text
     assert "Training performance -1.77" in text
     assert "48,000 ± 750 (n=5)" in text  # measured numbers with their spread
     assert "TensorFlow did not see the machine's GPU" in text
@@ -92,15 +84,13 @@ def test_decision_record_sections_and_numbers(report):
 def test_self_contained_and_charts_embedded(report):
     _, doc = report
     assert "Content-Security-Policy" in doc and "default-src 'none'" in doc
-    assert not re.search(
-        r"(src|href)\s*=\s*[\"']?(//|https?:)[^\"']*\.(js|css|woff2?|png|svg)", doc
-    )
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(//|https?:)[^\"']*\.(js|css|woff2?|png|svg)", doc)
     imgs = [attrs["src"] for tag, attrs in parse(doc).tags if tag == "img"]
     assert len(imgs) == 4  # contributions, throughput x2 workloads, time to first epoch
     for uri in imgs:
         svg = base64.b64decode(uri.split(",", 1)[1]).decode()
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-        assert "<script" not in svg and 'href="http' not in svg
+        assert "<script" not in svg and "href=\"http" not in svg
 
 
 def test_hostile_probe_renders_as_inert_text():
@@ -122,9 +112,8 @@ def test_hostile_probe_renders_as_inert_text():
 def test_chart_labels_are_text_not_math_nor_markup():
     from advisor.render import charts
 
-    svg = charts.throughput(
-        ["$\\frac{1}{0}$ <script>", "x"], ["w"], [[10.0], [20.0]], [[1.0], [2.0]], title="$$ </svg>"
-    )
+    svg = charts.throughput(["$\\frac{1}{0}$ <script>", "x"], ["w"], [[10.0], [20.0]], [[1.0], [2.0]],
+                            title="$$ </svg>")
     assert "<script" not in svg and "</svg>" not in svg[:-10]
 
 
@@ -132,46 +121,23 @@ def test_urls_only_http_https():
     from advisor.render.html import safe_url
 
     assert safe_url("https://example.org/a?b=c") == "https://example.org/a?b=c"
-    for bad in (
-        "javascript:alert(1)",
-        "data:text/html,x",
-        'https://x" onmouseover=alert(1)',
-        "//evil.example/x",
-        "ftp://x",
-        "https://a b",
-    ):
+    for bad in ("javascript:alert(1)", "data:text/html,x", "https://x\" onmouseover=alert(1)",
+                "//evil.example/x", "ftp://x", "https://a b"):
         assert safe_url(bad) is None, bad
 
 
 def test_html_renderer_import_is_light():
-    code = (
-        "import sys; import advisor.render.html, advisor.cli.app; "
-        "print([m for m in ('matplotlib', 'jinja2', 'torch') if m in sys.modules])"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-        check=True,
-    ).stdout
+    code = ("import sys; import advisor.render.html, advisor.cli.app; "
+            "print([m for m in ('matplotlib', 'jinja2', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=cli_env(), cwd=ROOT, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_recommend_format_html_out_file(tmp_path, cli):
     out = tmp_path / "r.html"
-    res = cli(
-        "recommend",
-        "--answers",
-        "examples/image-classifier.yaml",
-        "--probe",
-        "tests/fixtures/probe-nvidia-tf-blind.json",
-        "--format",
-        "html",
-        "--out",
-        str(out),
-    )
+    res = cli("recommend", "--answers", "examples/image-classifier.yaml", "--probe",
+              "tests/fixtures/probe-nvidia-tf-blind.json", "--format", "html", "--out", str(out))
     assert res.code == 0, res.err
     assert out.read_text().startswith("<!DOCTYPE html>")
 
@@ -197,10 +163,7 @@ def _content_width(path: Path) -> int:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it",
-)
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it")
 @pytest.mark.parametrize("probe,width", [("nvidia-tf-blind", 1280), ("hostile", 390)])
 def test_chromium_screenshot_and_dom(tmp_path, probe, width):
     from advisor.render import html
@@ -228,10 +191,7 @@ def test_chromium_screenshot_and_dom(tmp_path, probe, width):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it",
-)
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it")
 def test_no_table_scrolls_sideways_at_1280px(tmp_path):
     """Every table fits the page at 1280 px: measured by the browser on a test copy of the report
     (its policy relaxed so that a measuring script may run; the report itself runs none)."""
@@ -239,17 +199,14 @@ def test_no_table_scrolls_sideways_at_1280px(tmp_path):
 
     doc = html.render(assessment("nvidia-tf-blind"))
     doc = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", doc)
-    probe = (
-        "<script>addEventListener('load', () => { const wide = [...document.querySelectorAll("
-        "'.scroll')].filter(d => d.scrollWidth > d.clientWidth + 1).map(d => "
-        "(d.querySelector('table') || d).id || d.querySelector('th, caption')?.textContent); "
-        "document.body.setAttribute('data-overflow', JSON.stringify(wide)); });</script>"
-    )
+    probe = ("<script>addEventListener('load', () => { const wide = [...document.querySelectorAll("
+             "'.scroll')].filter(d => d.scrollWidth > d.clientWidth + 1).map(d => "
+             "(d.querySelector('table') || d).id || d.querySelector('th, caption')?.textContent); "
+             "document.body.setAttribute('data-overflow', JSON.stringify(wide)); });</script>")
     page = tmp_path / "report.html"
     page.write_text(doc.replace("</body>", probe + "</body>"), encoding="utf-8")
-    dom = chromium(
-        ["--dump-dom", "--window-size=1280,2200", "--virtual-time-budget=3000"], page.as_uri()
-    ).stdout
+    dom = chromium(["--dump-dom", "--window-size=1280,2200", "--virtual-time-budget=3000"],
+                   page.as_uri()).stdout
     found = re.search(r'data-overflow="([^"]*)"', dom)
     assert found, dom[-2000:]
     assert found.group(1).replace("&quot;", '"') == "[]", found.group(1)

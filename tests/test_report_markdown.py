@@ -11,24 +11,13 @@ def test_markdown_is_a_complete_decision_record():
     a = assessment("nvidia-tf-blind")
     doc = markdown.render(a)
     winner = next(r.name for r in a.ranking if r.candidate == a.winner)
-    for heading in (
-        f"# Framework decision: {winner}",
-        "## Context",
-        "## Decision drivers",
-        "## Options considered",
-        f"## Why {winner}",
-        "## Why not the others",
-        "## Robustness",
-        "## Measured numbers",
-        "## Rules that fired, and their sources",
-        "## Sources",
-    ):
+    for heading in (f"# Framework decision: {winner}", "## Context", "## Decision drivers",
+                    "## Options considered", f"## Why {winner}", "## Why not the others",
+                    "## Robustness", "## Measured numbers", "## Rules that fired, and their sources",
+                    "## Sources"):
         assert heading in doc, heading
     assert "- CPU: AMD Ryzen 9 5950X 16-Core Processor" in doc
-    assert (
-        "| TensorFlow | `tensorflow` | cnn-digits | 0.29x | Training performance -1.77 | -0.33 |"
-        in doc
-    )
+    assert "| TensorFlow | `tensorflow` | cnn-digits | 0.29x | Training performance -1.77 | -0.33 |" in doc
     assert "48,000 ± 750 (n=5)" in doc  # median with spread and n
     assert "| `keras/jax` | missing" in doc
     assert "- Fastest on cnn-digits: `pytorch`" in doc

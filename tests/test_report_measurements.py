@@ -61,10 +61,8 @@ def test_a_much_slower_framework_loses_the_recommendation(tmp_path):
     assert a.winner != "pytorch"
     [part] = _perf_parts(a, "pytorch")
     assert part.rating < -1.5  # 5x slower than the other three
-    assert any(
-        m.candidate == "pytorch" and "480 samples/s on cnn-digits = 0.30x" in m.detail
-        for m in a.measurements
-    )
+    assert any(m.candidate == "pytorch" and "480 samples/s on cnn-digits = 0.30x" in m.detail
+               for m in a.measurements)
 
 
 def test_a_difference_inside_the_spread_moves_nothing(tmp_path):
@@ -125,7 +123,6 @@ def test_a_real_probe_of_an_h200_reads_as_a_gpu_machine():
     assert a.resolved["training_hardware"] == {"value": "nvidia_gpu", "source": "probe file"}
     assert a.result("tensorflow").installed is False
     # its digits-sized numbers measure launch overhead on the GPU: no score moves, and it says so
-    assert a.measurements == [] and not any(
-        p.kind == "measurement" for r in a.ranking for p in r.parts
-    )
+    assert a.measurements == [] and not any(p.kind == "measurement" for r in a.ranking
+                                            for p in r.parts)
     assert "kernel-launch overhead" in a.measurement_notes[0]

@@ -12,17 +12,9 @@ from advisor.service import recommend as core
 
 MACHINE = {"machine.os": "linux", "machine.hardware": "cpu_only"}
 #: Answer sets (over the defaults) among which the bundled knowledge base has at least one tie.
-TIE_PROBES = [
-    [],
-    ["priority=deployment"],
-    ["priority=ease_of_use"],
-    ["modality=text"],
-    ["modality=audio"],
-    ["purpose=production"],
-    ["purpose=learning"],
-    ["team_experience=tensorflow"],
-    ["team_experience=keras", "priority=deployment"],
-]
+TIE_PROBES = [[], ["priority=deployment"], ["priority=ease_of_use"], ["modality=text"],
+              ["modality=audio"], ["purpose=production"], ["purpose=learning"],
+              ["team_experience=tensorflow"], ["team_experience=keras", "priority=deployment"]]
 
 
 def assess(kb, *sets, defaults=False):
@@ -52,14 +44,8 @@ def test_label_rules():
 
 
 def test_separation_sums_to_the_margin_and_drops_shared_bonuses(kb):
-    a = assess(
-        kb,
-        "modality=tabular",
-        "dataset_size=small",
-        "team_experience=sklearn",
-        "existing_stack=sklearn",
-        defaults=True,
-    )
+    a = assess(kb, "modality=tabular", "dataset_size=small", "team_experience=sklearn",
+               "existing_stack=sklearn", defaults=True)
     rob = a.robustness
     assert a.winner == "sklearn"
     assert math.isclose(sum(p.points for p in rob.separation), rob.margin, abs_tol=1e-9)
@@ -71,14 +57,9 @@ def test_separation_sums_to_the_margin_and_drops_shared_bonuses(kb):
 
 def test_a_bonus_lost_to_the_cap_separates_nothing(kb):
     """Two candidates both pushed past 10 on a criterion end equal there: no piece for it."""
-    s = engine.score(
-        kb,
-        engine.Inputs(
-            {"deploy_targets": ["server", "mobile_android", "browser"], "purpose": "production"},
-            {},
-            dict(MACHINE),
-        ),
-    )
+    s = engine.score(kb, engine.Inputs(
+        {"deploy_targets": ["server", "mobile_android", "browser"], "purpose": "production"},
+        {}, dict(MACHINE)))
     for cid in s.order:
         eff = robust.effective_changes(s, cid)
         for crit in kb.criterion_ids:
@@ -96,18 +77,13 @@ def test_win_probability_is_deterministic_and_sums_to_one(kb):
 
 
 def test_tie_band_names_both_and_what_would_separate_them(kb):
-    ties = [
-        a
-        for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
-        if a.robustness.label == "tie"
-    ]
+    ties = [a for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
+            if a.robustness.label == "tie"]
     assert ties, "no tie among the probe answer sets: pick sets that tie under the current rules"
     for a in ties:
         rob = a.robustness
         assert rob.tie == [a.winner, rob.runner_up]
-        assert (
-            rob.margin < robust.TIE_MARGIN or rob.win_probability[a.winner] < robust.TIE_PROBABILITY
-        )
+        assert rob.margin < robust.TIE_MARGIN or rob.win_probability[a.winner] < robust.TIE_PROBABILITY
         for sep in rob.separators:
             assert sep.kind == "answer" and sep.margin >= robust.CLEAR and sep.new_winner in rob.tie
 
@@ -169,16 +145,11 @@ def test_a_tie_reads_as_no_clear_winner_everywhere(kb):
     from advisor.render import html, markdown
     from advisor.render.robust_text import robustness_text
 
-    ties = [
-        a
-        for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
-        if a.robustness.label == "tie"
-    ]
+    ties = [a for a in (assess(kb, *sets, defaults=True) for sets in TIE_PROBES)
+            if a.robustness.label == "tie"]
     assert ties
     a = ties[0]
     head = robustness_text(a).headline
-    assert head.startswith(
-        f"{a.name_of(a.winner)} or {a.name_of(a.robustness.runner_up)}: no clear winner"
-    )
+    assert head.startswith(f"{a.name_of(a.winner)} or {a.name_of(a.robustness.runner_up)}: no clear winner")
     assert head in markdown.render(a).replace("**", "")
     assert "no clear winner" in html.render(a, charts=False)

@@ -13,16 +13,8 @@ FILES = {"report.html", "report.md", "recommendation.json", "answers.yaml", "pro
 
 def test_run_non_interactive_with_probe_file(tmp_path, cli):
     out = tmp_path / "out"
-    res = cli(
-        "run",
-        "--answers",
-        "examples/image-classifier.yaml",
-        "--probe",
-        "tests/fixtures/probe-nvidia-tf-blind.json",
-        "--out",
-        str(out),
-        "--no-input",
-    )
+    res = cli("run", "--answers", "examples/image-classifier.yaml", "--probe",
+              "tests/fixtures/probe-nvidia-tf-blind.json", "--out", str(out), "--no-input")
     assert res.code == 0, res.err
     assert {p.name for p in out.iterdir()} == FILES  # no temporary files left behind
     rec = json.loads((out / "recommendation.json").read_text())
@@ -37,92 +29,46 @@ def test_run_non_interactive_with_probe_file(tmp_path, cli):
     saved, given = json.loads((out / "probe.json").read_text()), probe_data("nvidia-tf-blind")
     assert saved["host"] == given["host"] and saved["gpus"] == given["gpus"]
     assert [(r["name"], r["status"]) for r in saved["frameworks"]] == [
-        (r["name"], r["status"]) for r in given["frameworks"]
-    ]
+        (r["name"], r["status"]) for r in given["frameworks"]]
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "## Measured numbers" in (out / "report.md").read_text()
     # the saved answers replay to the same recommendation
-    again = cli(
-        "recommend",
-        "--answers",
-        str(out / "answers.yaml"),
-        "--probe",
-        str(out / "probe.json"),
-        "--format",
-        "json",
-    )
+    again = cli("recommend", "--answers", str(out / "answers.yaml"), "--probe", str(out / "probe.json"),
+                "--format", "json")
     assert again.code == 0, again.err
     assert json.loads(again.out)["winner"] == rec["winner"]
 
 
 def test_run_with_set_and_defaults_without_probe(tmp_path, cli):
-    res = cli(
-        "run",
-        "--set",
-        "modality=tabular",
-        "--no-input",
-        "--defaults",
-        "--no-probe",
-        "--out",
-        str(tmp_path / "o"),
-    )
+    res = cli("run", "--set", "modality=tabular", "--no-input", "--defaults", "--no-probe",
+              "--out", str(tmp_path / "o"))
     assert res.code == 0, res.err
     assert {p.name for p in (tmp_path / "o").iterdir()} == FILES - {"probe.json"}
 
 
 def test_run_missing_answers_and_bad_usage_are_one_line_exit_2(tmp_path, cli):
-    res = cli(
-        "run",
-        "--set",
-        "modality=images",
-        "--no-input",
-        "--probe",
-        "tests/fixtures/probe-cpu-noisy.json",
-        "--out",
-        str(tmp_path / "o"),
-    )
+    res = cli("run", "--set", "modality=images", "--no-input", "--probe",
+              "tests/fixtures/probe-cpu-noisy.json", "--out", str(tmp_path / "o"))
     assert res.code == 2 and res.err.count("\n") == 1 and "missing answers" in res.err
     assert not (tmp_path / "o").exists()  # nothing written when the run cannot finish
     res = cli("run", "--defaults", "--no-input", "--probe", "x.json", "--quick")
     assert res.code == 2 and "choose one of" in res.err
-    res = cli(
-        "run",
-        "--defaults",
-        "--no-input",
-        "--probe",
-        "tests/fixtures/probe-future.json",
-        "--out",
-        str(tmp_path / "o"),
-    )
+    res = cli("run", "--defaults", "--no-input", "--probe", "tests/fixtures/probe-future.json",
+              "--out", str(tmp_path / "o"))
     assert res.code == 2 and "schema_version 2" in res.err and "Traceback" not in res.err
 
 
 def test_run_without_terminal_refuses_to_prompt(tmp_path, cli):
-    res = cli(
-        "run",
-        "--set",
-        "modality=images",
-        "--probe",
-        "tests/fixtures/probe-cpu-noisy.json",
-        "--out",
-        str(tmp_path / "o"),
-    )
+    res = cli("run", "--set", "modality=images", "--probe", "tests/fixtures/probe-cpu-noisy.json",
+              "--out", str(tmp_path / "o"))
     assert res.code == 2 and "not a terminal" in res.err
 
 
 @pytest.mark.probe
 def test_run_quick_real_probe(tmp_path, cli):
     out = tmp_path / "real"
-    res = cli(
-        "run",
-        "--answers",
-        "examples/image-classifier.yaml",
-        "--quick",
-        "--no-input",
-        "--out",
-        str(out),
-        timeout=900,
-    )
+    res = cli("run", "--answers", "examples/image-classifier.yaml", "--quick", "--no-input",
+              "--out", str(out), timeout=900)
     assert res.code == 0, res.err
     assert {p.name for p in out.iterdir()} == FILES
     probe = json.loads((out / "probe.json").read_text())
@@ -134,10 +80,7 @@ def test_run_quick_real_probe(tmp_path, cli):
     assert len(keras_rows) == 1
     assert len(probe["run"]["not_run"]) == 2
     assert {i["name"] for i in probe["run"]["not_run"]} | set(keras_rows) == {
-        "keras/tensorflow",
-        "keras/torch",
-        "keras/jax",
-    }
+        "keras/tensorflow", "keras/torch", "keras/jax"}
     if len(ok) > 1 and probe["host"]["usable_cores"] > 1:
         assert probe["run"]["startup"]["mode"] == "staged"
     assert "Not run: `keras/" in (out / "report.md").read_text()

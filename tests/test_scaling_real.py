@@ -36,14 +36,9 @@ class Watched:
     """A CLI process and everything seen under it, with the addresses they listened on."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "advisor", *args],
-            cwd=ROOT,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "advisor", *args], cwd=ROOT,
+                                     env=cli_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         self.seen: dict[int, float] = {}
         self.listening: set[tuple[str, int]] = set()
 
@@ -85,19 +80,8 @@ class Watched:
 def test_pytorch_ddp_and_jax_scale_for_real_on_loopback(tmp_path):
     need("torch", "jax")
     out = tmp_path / "probe.json"
-    w = Watched(
-        "probe",
-        "--scaling",
-        "--scaling-only",
-        "--frameworks",
-        "pytorch,jax",
-        "--workers",
-        "2",
-        "--timeout",
-        "90",
-        "--out",
-        str(out),
-    )
+    w = Watched("probe", "--scaling", "--scaling-only", "--frameworks", "pytorch,jax",
+                "--workers", "2", "--timeout", "90", "--out", str(out))
     code, _, err = w.wait()
     assert code == 0, err
     w.assert_nothing_left()
@@ -126,30 +110,10 @@ def test_pytorch_ddp_and_jax_scale_for_real_on_loopback(tmp_path):
 def test_two_nodes_on_loopback_through_torchrun_and_compare(tmp_path):
     need("torch")
     port = str(free_port())
-    nodes = [
-        Watched(
-            "probe",
-            "--scaling",
-            "--scaling-only",
-            "--frameworks",
-            "pytorch",
-            "--workers",
-            "1",
-            "--nnodes",
-            "2",
-            "--node-rank",
-            str(rank),
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            port,
-            "--timeout",
-            "90",
-            "--out",
-            str(tmp_path / f"node{rank}.json"),
-        )
-        for rank in (0, 1)
-    ]
+    nodes = [Watched("probe", "--scaling", "--scaling-only", "--frameworks", "pytorch",
+                     "--workers", "1", "--nnodes", "2", "--node-rank", str(rank),
+                     "--master-addr", "127.0.0.1", "--master-port", port, "--timeout", "90",
+                     "--out", str(tmp_path / f"node{rank}.json")) for rank in (0, 1)]
     results = []
     deadline = time.monotonic() + 150
     while any(n.proc.poll() is None for n in nodes) and time.monotonic() < deadline:
@@ -168,9 +132,8 @@ def test_two_nodes_on_loopback_through_torchrun_and_compare(tmp_path):
         assert row["status"] == "ok", row.get("error")
         assert "torchrun" in row["engine"] and row["parallel"]["world_size"] == 2
         assert row["efficiency"]["median"] > 0
-    cmp = run_cli(
-        "compare", str(tmp_path / "node0.json"), str(tmp_path / "node1.json"), "-f", "markdown"
-    )
+    cmp = run_cli("compare", str(tmp_path / "node0.json"), str(tmp_path / "node1.json"),
+                  "-f", "markdown")
     assert cmp.code == 0, cmp.err
     assert "## Scaling efficiency" in cmp.out
     assert "over 2 nodes (this file: node 0)" in cmp.out
@@ -180,30 +143,11 @@ def test_two_nodes_on_loopback_through_torchrun_and_compare(tmp_path):
 def test_two_nodes_on_loopback_for_tensorflow_and_jax_and_compare(tmp_path):
     need("tensorflow", "jax")
     port = str(free_port())
-    nodes = [
-        Watched(
-            "probe",
-            "--scaling",
-            "--scaling-only",
-            "--frameworks",
-            "tensorflow,jax,keras/jax",
-            "--workers",
-            "1",
-            "--nnodes",
-            "2",
-            "--node-rank",
-            str(rank),
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            port,
-            "--timeout",
-            "90",
-            "--out",
-            str(tmp_path / f"node{rank}.json"),
-        )
-        for rank in (0, 1)
-    ]
+    nodes = [Watched("probe", "--scaling", "--scaling-only", "--frameworks",
+                     "tensorflow,jax,keras/jax", "--workers", "1", "--nnodes", "2",
+                     "--node-rank", str(rank), "--master-addr", "127.0.0.1", "--master-port", port,
+                     "--timeout", "90", "--out", str(tmp_path / f"node{rank}.json"))
+             for rank in (0, 1)]
     deadline = time.monotonic() + 150
     while any(n.proc.poll() is None for n in nodes) and time.monotonic() < deadline:
         for n in nodes:
@@ -233,9 +177,8 @@ def test_two_nodes_on_loopback_for_tensorflow_and_jax_and_compare(tmp_path):
         assert "MultiWorkerMirroredStrategy" in rows["tensorflow"]["engine"]
         assert "jax.distributed over 2 processes" in rows["jax"]["engine"]
         assert len(rows["jax"]["parallel"]["devices"]) == 2  # one per process, global mesh
-    cmp = run_cli(
-        "compare", str(tmp_path / "node0.json"), str(tmp_path / "node1.json"), "-f", "markdown"
-    )
+    cmp = run_cli("compare", str(tmp_path / "node0.json"), str(tmp_path / "node1.json"),
+                  "-f", "markdown")
     assert cmp.code == 0, cmp.err
     assert "## Scaling efficiency" in cmp.out
     assert "over 2 nodes (this file: node 1)" in cmp.out
@@ -243,17 +186,8 @@ def test_two_nodes_on_loopback_for_tensorflow_and_jax_and_compare(tmp_path):
 
 def test_ctrl_c_during_the_scaling_probe_leaves_no_process(tmp_path):
     need("torch")
-    w = Watched(
-        "probe",
-        "--scaling",
-        "--scaling-only",
-        "--frameworks",
-        "pytorch",
-        "--workers",
-        "2",
-        "--out",
-        str(tmp_path / "p.json"),
-    )
+    w = Watched("probe", "--scaling", "--scaling-only", "--frameworks", "pytorch",
+                "--workers", "2", "--out", str(tmp_path / "p.json"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the DDP workers exist
         w.look()

@@ -124,20 +124,9 @@ def half(name: str) -> str:
 #: Raise them as the model improves; never lower them to make a change pass.
 FLOORS = {"tune": 45, "holdout": 48}
 V1_FLOORS = {"tune": 45, "holdout": 46}
-V1_QUESTIONS = {
-    "purpose",
-    "modality",
-    "pretrained",
-    "deploy_targets",
-    "training_hardware",
-    "os",
-    "scale",
-    "dataset_size",
-    "team_experience",
-    "existing_stack",
-    "priority",
-    "custom_research",
-}
+V1_QUESTIONS = {"purpose", "modality", "pretrained", "deploy_targets", "training_hardware", "os",
+                "scale", "dataset_size", "team_experience", "existing_stack", "priority",
+                "custom_research"}
 
 
 @dataclass(frozen=True)
@@ -186,8 +175,7 @@ def test_agreement_per_half(kb, v1_only):
     totals, outcomes = agreement_report(kb, v1_only)
     misses = "\n".join(
         f"  [{o.half}] {o.name}: got {o.winner}, accepted {EXPECTATIONS[o.name]['winner']}; {o.ranking}"
-        for o in outcomes
-        if not o.agrees
+        for o in outcomes if not o.agrees
     )
     summary = ", ".join(f"{h} {a}/{n}" for h, (a, n) in totals.items())
     print(f"\nscenario agreement: {summary}\n{misses}")
@@ -204,10 +192,7 @@ def test_vetoed_candidates_never_win_or_rank_above_a_live_one(kb):
 
 def test_every_scenario_is_consistent(kb):
     for name in EXPECTATIONS:
-        assert consistency.is_consistent(kb, _answers(name)), (
-            name,
-            consistency.violations(kb, _answers(name)),
-        )
+        assert consistency.is_consistent(kb, _answers(name)), (name, consistency.violations(kb, _answers(name)))
 
 
 @pytest.mark.parametrize(
@@ -217,45 +202,22 @@ def test_every_scenario_is_consistent(kb):
         ({"training_hardware": "apple_silicon", "os": "linux"}, "apple-silicon-macos"),
         ({"training_hardware": "aws_trainium", "os": "windows"}, "neuron-gaudi-linux"),
         ({"training_hardware": "cpu_only", "scale": "multi_gpu"}, "cpu-only-no-gpus"),
-        (
-            {"model_size": "needs_sharding", "scale": "single_device"},
-            "sharded-model-several-devices",
-        ),
-        (
-            {"deploy_targets": ["microcontroller"], "model_size": "fits_one_device"},
-            "microcontroller-small-model",
-        ),
+        ({"model_size": "needs_sharding", "scale": "single_device"}, "sharded-model-several-devices"),
+        ({"deploy_targets": ["microcontroller"], "model_size": "fits_one_device"}, "microcontroller-small-model"),
     ],
 )
 def test_contradictions_are_refused_by_the_bundled_constraints(kb, answers, constraint):
     assert [v.id for v in consistency.violations(kb, answers)] == [constraint]
-    assert consistency.is_consistent(
-        kb,
-        {k: v for k, v in answers.items() if k != "os"} | {"os": "auto"}
-        if "os" in answers
-        else {list(answers)[0]: answers[list(answers)[0]]},
-    )
+    assert consistency.is_consistent(kb, {k: v for k, v in answers.items() if k != "os"} | {"os": "auto"}
+                                     if "os" in answers else {list(answers)[0]: answers[list(answers)[0]]})
 
 
 def test_cli_agrees_with_the_engine(kb):
     name = "windows_gpu_tf_team"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "advisor",
-            "recommend",
-            "--rules",
-            str(RULES),
-            "--answers",
-            str(SCENARIOS / f"{name}.yaml"),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
+        [sys.executable, "-m", "advisor", "recommend", "--rules", str(RULES),
+         "--answers", str(SCENARIOS / f"{name}.yaml"), "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -273,9 +235,8 @@ def _vetoed(a) -> dict[str, list[str]]:
 @pytest.mark.parametrize("team", [["tensorflow"], ["keras"], ["tensorflow", "keras"], ["jax"]])
 @pytest.mark.parametrize("stack", ["none", "tensorflow", "jax"])
 def test_windows_gpu_vetoes_tf_and_jax_whatever_the_team_knows(kb, team, stack):
-    a = _assess(
-        kb, "windows_gpu_tf_team", team_experience=team, existing_stack=stack, priority="deployment"
-    )
+    a = _assess(kb, "windows_gpu_tf_team", team_experience=team, existing_stack=stack,
+                priority="deployment")
     vetoed = _vetoed(a)
     assert "hw.windows-gpu.tensorflow" in vetoed.get("tensorflow", [])
     assert "hw.windows-gpu.jax" in vetoed.get("jax", [])
@@ -310,17 +271,10 @@ def test_team_experience_never_lifts_a_veto(kb):
 
 
 def test_transformers_v5_is_pytorch_only(kb):
-    for name in (
-        "llm_finetune_lora",
-        "browser_text_hf",
-        "audio_asr_finetune",
-        "cpu_laptop_text_prototype",
-    ):
+    for name in ("llm_finetune_lora", "browser_text_hf", "audio_asr_finetune", "cpu_laptop_text_prototype"):
         a = _assess(kb, name)
         eco = a.result("pytorch").ratings["ecosystem"]
-        assert all(
-            eco > a.result(c).ratings["ecosystem"] for c in ("tensorflow", "jax", "keras")
-        ), name
+        assert all(eco > a.result(c).ratings["ecosystem"] for c in ("tensorflow", "jax", "keras")), name
 
 
 def test_unconfirmed_facts_are_marked_in_the_report(kb):
@@ -347,9 +301,7 @@ def test_tensorflow_is_in_maintenance_mode_unless_it_is_the_stack(kb):
 
 
 def test_small_tabular_prefers_trees_even_for_a_pytorch_team_on_a_gpu(kb):
-    a = _assess(
-        kb, "tabular_small_churn", team_experience=["pytorch"], training_hardware="nvidia_gpu"
-    )
+    a = _assess(kb, "tabular_small_churn", team_experience=["pytorch"], training_hardware="nvidia_gpu")
     assert a.winner == "sklearn"
 
 

@@ -64,7 +64,9 @@ def _scores_at(a, criterion: str, t: float) -> dict[str, float]:
     moved = {c: (t if c == criterion else w * scale) for c, w in weights.items()}
     assert sum(moved.values()) == pytest.approx(1.0)
     return {
-        r.candidate: sum(moved[c] * r.ratings[c] for c in moved) for r in a.ranking if not r.vetoed
+        r.candidate: sum(moved[c] * r.ratings[c] for c in moved)
+        for r in a.ranking
+        if not r.vetoed
     }
 
 
@@ -145,18 +147,10 @@ def test_contributions_sum_to_score(answers):
 def test_interval_check_would_catch_a_wrong_interval():
     """The checks above are not vacuous: a deliberately widened interval fails them."""
     answers = {
-        "purpose": "production",
-        "modality": "images",
-        "pretrained": "none",
-        "deploy_targets": ["mobile_android"],
-        "training_hardware": "nvidia_gpu",
-        "os": "linux",
-        "scale": "single_device",
-        "dataset_size": "medium",
-        "team_experience": ["tensorflow", "keras"],
-        "existing_stack": "none",
-        "priority": "deployment",
-        "custom_research": False,
+        "purpose": "production", "modality": "images", "pretrained": "none",
+        "deploy_targets": ["mobile_android"], "training_hardware": "nvidia_gpu", "os": "linux",
+        "scale": "single_device", "dataset_size": "medium", "team_experience": ["tensorflow", "keras"],
+        "existing_stack": "none", "priority": "deployment", "custom_research": False,
     }
     a = _assess(answers)
     bounded = [i for i in a.robustness.weight_intervals if i.high < 1.0 - 1e-9 or i.low > 1e-9]

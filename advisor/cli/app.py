@@ -44,10 +44,8 @@ def version_text() -> str:
     from advisor.service.recommend import load_kb
 
     kb = load_kb(None)
-    return (
-        f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
-        f"Python {platform.python_version()})"
-    )
+    return (f"advisor {__version__} (knowledge base {kb.meta.kb_version}, "
+            f"Python {platform.python_version()})")
 
 
 def _show_version(value: bool) -> None:
@@ -64,11 +62,8 @@ def _root(
         False, "--traceback", help="Show the full Python traceback on errors (debugging)."
     ),
     version: bool = typer.Option(
-        False,
-        "--version",
-        is_eager=True,
-        callback=_show_version,
-        help="Show the versions of advisor, its knowledge base and Python, and exit.",
+        False, "--version", is_eager=True, callback=_show_version,
+        help="Show the versions of advisor, its knowledge base and Python, and exit."
     ),
 ) -> None:
     """Choose a deep-learning framework for a concrete project on concrete hardware."""

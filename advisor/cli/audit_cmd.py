@@ -19,22 +19,10 @@ class AuditFormat(str, Enum):
 @rules_app.command("audit")
 def rules_audit(
     rules: RulesOpt = None,
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples", "-n", min=1, max=100000, help="Random consistent answer sets to score."
-        ),
-    ] = 500,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Random seed (the same seed gives the same audit).")
-    ] = 0,
-    format_: Annotated[
-        AuditFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = AuditFormat.table,
-    out: Annotated[
-        str | None,
-        typer.Option("--out", "-o", metavar="FILE", help="Write the audit to FILE (atomically)."),
-    ] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, max=100000, help="Random consistent answer sets to score.")] = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed gives the same audit).")] = 0,
+    format_: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output format.")] = AuditFormat.table,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the audit to FILE (atomically).")] = None,
 ) -> None:
     """Audit a knowledge base over random consistent answer sets.
 

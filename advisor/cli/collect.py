@@ -44,8 +44,7 @@ def collect(
         return result
     if no_input:
         raise MissingAnswers(
-            "missing answers (--no-input): "
-            + ", ".join(q.id for q in missing)
+            "missing answers (--no-input): " + ", ".join(q.id for q in missing)
             + "; give them with --answers/--set, or add --defaults"
         )
     if not env.stdin_isatty:
@@ -62,27 +61,21 @@ def collect(
         if keep:
             answers_mod.write(kb, keep, current.values, comment="partial answers (interrupted)")
 
-    err.print(
-        f"[bold]advisor questionnaire[/] - press Enter to accept the default. "
-        f"(knowledge base {kb.meta.kb_version})"
-    )
+    err.print(f"[bold]advisor questionnaire[/] - press Enter to accept the default. "
+              f"(knowledge base {kb.meta.kb_version})")
     try:
         return flow.run(
-            kb,
-            result,
-            ask=lambda prompt: env.prompt(err, prompt),
+            kb, result, ask=lambda prompt: env.prompt(err, prompt),
             say=lambda text: say(err, text),
-            on_answer=on_answer,
-            machine=machine.local_facts(),
+            on_answer=on_answer, machine=machine.local_facts(),
         )
     except (KeyboardInterrupt, EOFError):
         err.print()
         if keep:
             answers_mod.write(kb, keep, saved, comment="partial answers (interrupted)")
             raise Interrupted(interrupted_message(len(saved), keep, resume)) from None
-        raise Interrupted(
-            f"interrupted; {len(saved)} answers were not saved (use --out FILE to keep them)"
-        ) from None
+        raise Interrupted(f"interrupted; {len(saved)} answers were not saved "
+                          "(use --out FILE to keep them)") from None
 
 
 def say(console: Console, text: str) -> None:
@@ -103,7 +96,7 @@ def say(console: Console, text: str) -> None:
             grid = Table.grid()
             grid.add_column(width=head.end(), no_wrap=True)
             grid.add_column()
-            grid.add_row(Text(body[: head.end()]), Text(body[head.end() :]))
+            grid.add_row(Text(body[:head.end()]), Text(body[head.end():]))
             renderable: Any = grid
         else:
             renderable = Text(body)

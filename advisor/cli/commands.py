@@ -13,29 +13,19 @@ import typer
 
 from advisor.cli.app import app
 
-rules_app = typer.Typer(
-    help="Lint, audit or export the JSON Schema of the knowledge base.", no_args_is_help=True
-)
+rules_app = typer.Typer(help="Lint, audit or export the JSON Schema of the knowledge base.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 RulesOpt = Annotated[
     str | None,
-    typer.Option(
-        "--rules", metavar="PATH", help="Knowledge base file or folder (default: the bundled one)."
-    ),
+    typer.Option("--rules", metavar="PATH", help="Knowledge base file or folder (default: the bundled one)."),
 ]
 AnswersOpt = Annotated[
-    str | None,
-    typer.Option("--answers", "-a", metavar="FILE", help="Answers file (YAML) to start from."),
+    str | None, typer.Option("--answers", "-a", metavar="FILE", help="Answers file (YAML) to start from.")
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="ID=VALUE",
-        help="Set one answer; repeatable; overrides the answers file. Lists are comma-separated.",
-    ),
+    typer.Option("--set", "-s", metavar="ID=VALUE", help="Set one answer; repeatable; overrides the answers file. Lists are comma-separated."),
 ]
 
 
@@ -43,11 +33,7 @@ DefaultsOpt = Annotated[
     bool, typer.Option("--defaults", help="Accept the default for every missing answer.")
 ]
 NoInputOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-input",
-        help="Never prompt: fail listing missing answers (or use defaults with --defaults).",
-    ),
+    bool, typer.Option("--no-input", help="Never prompt: fail listing missing answers (or use defaults with --defaults).")
 ]
 
 
@@ -74,15 +60,7 @@ def ask(
     rules: RulesOpt = None,
     answers: AnswersOpt = None,
     set_: SetOpt = None,
-    out: Annotated[
-        str | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write the answers here (atomically); also keeps partial answers on Ctrl-C.",
-        ),
-    ] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the answers here (atomically); also keeps partial answers on Ctrl-C.")] = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
 ) -> None:
@@ -97,15 +75,8 @@ def ask(
     env = _env()
     kb = core.load_kb(rules)
     preset = core.gather(kb, answers, set_ or [])
-    result = collect(
-        kb,
-        preset,
-        env,
-        no_input=no_input,
-        defaults=defaults,
-        keep=out,
-        resume=f"advisor ask --answers {out} --out {out}" if out else None,
-    )
+    result = collect(kb, preset, env, no_input=no_input, defaults=defaults, keep=out,
+                     resume=f"advisor ask --answers {out} --out {out}" if out else None)
     if out:
         answers_mod.write(kb, out, result.values)
         env.err_console().print(f"wrote {len(result.values)} answers to {out}", markup=False)
@@ -116,55 +87,15 @@ def ask(
 @app.command()
 def recommend(
     answers: AnswersOpt = None,
-    probe: Annotated[
-        str | None,
-        typer.Option(
-            "--probe",
-            "-p",
-            metavar="FILE",
-            help="Probe file from `advisor probe` on the machine that will train.",
-        ),
-    ] = None,
+    probe: Annotated[str | None, typer.Option("--probe", "-p", metavar="FILE", help="Probe file from `advisor probe` on the machine that will train.")] = None,
     rules: RulesOpt = None,
     set_: SetOpt = None,
-    defaults: Annotated[
-        bool,
-        typer.Option(
-            "--defaults",
-            help="Fill unanswered questions with their defaults (otherwise they are unknown).",
-        ),
-    ] = False,
-    format_: Annotated[
-        Format, typer.Option("--format", "-f", help="Output format.")
-    ] = Format.table,
-    out: Annotated[
-        str | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write the report to FILE (atomically) instead of standard output.",
-        ),
-    ] = None,
-    explain: Annotated[
-        str | None,
-        typer.Option(
-            "--explain",
-            metavar="CANDIDATE",
-            help="Print the full trace for one candidate: every rule, whether it held, what it added.",
-        ),
-    ] = None,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", "-v", help="Table format: show sources and every answer flip."),
-    ] = False,
-    diff: Annotated[
-        bool,
-        typer.Option(
-            "--diff",
-            help="Show what the --set answers change against the answers without them: winner, ranking, margin, rules that fire differently (table or json).",
-        ),
-    ] = False,
+    defaults: Annotated[bool, typer.Option("--defaults", help="Fill unanswered questions with their defaults (otherwise they are unknown).")] = False,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of standard output.")] = None,
+    explain: Annotated[str | None, typer.Option("--explain", metavar="CANDIDATE", help="Print the full trace for one candidate: every rule, whether it held, what it added.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table format: show sources and every answer flip.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show what the --set answers change against the answers without them: winner, ranking, margin, rules that fire differently (table or json).")] = False,
 ) -> None:
     """Score the candidates and explain the result.
 
@@ -174,15 +105,12 @@ def recommend(
     from advisor.service import recommend as core
 
     if answers is None and not set_ and not defaults:
-        raise BadInput(
-            "nothing to recommend on: give --answers FILE, --set id=value, or --defaults"
-        )
+        raise BadInput("nothing to recommend on: give --answers FILE, --set id=value, or --defaults")
     if diff:
         _diff(answers, probe, rules, set_ or [], defaults, format_, out)
         return
-    rec = core.recommend(
-        rules=rules, answers_file=answers, sets=set_ or [], probe_file=probe, use_defaults=defaults
-    )
+    rec = core.recommend(rules=rules, answers_file=answers, sets=set_ or [], probe_file=probe,
+                         use_defaults=defaults)
     a = rec.assessment
     if explain is not None:
         from advisor.infra.suggest import unknown
@@ -204,14 +132,11 @@ def _diff(answers, probe, rules, sets, defaults, format_: Format, out: str | Non
     from advisor.service import diff as diff_mod
 
     if not sets:
-        raise BadInput(
-            "--diff compares against the --set answers: give at least one --set id=value"
-        )
+        raise BadInput("--diff compares against the --set answers: give at least one --set id=value")
     if format_ not in (Format.table, Format.json):
         raise BadInput("--diff shows a table or json (--format table or --format json)")
-    d, after = diff_mod.diff(
-        rules=rules, answers_file=answers, sets=sets, probe_file=probe, use_defaults=defaults
-    )
+    d, after = diff_mod.diff(rules=rules, answers_file=answers, sets=sets, probe_file=probe,
+                             use_defaults=defaults)
     env = _env()
     if format_ is Format.json:
         text = json.dumps(d.to_dict(), indent=2, allow_nan=False) + "\n"
@@ -272,24 +197,9 @@ def render_text(a, format_: Format) -> str:
 
 @rules_app.command("check")
 def rules_check(
-    path: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base)."
-        ),
-    ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option("--strict", help="Treat warnings (review dates, contract ids) as problems."),
-    ] = False,
-    format_: Annotated[
-        CheckFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            help="text: one line per problem on stderr; json: every problem on stdout.",
-        ),
-    ] = CheckFormat.text,
+    path: Annotated[str | None, typer.Argument(metavar="[PATH]", help="Rules file or folder (default: the bundled knowledge base).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings (review dates, contract ids) as problems.")] = False,
+    format_: Annotated[CheckFormat, typer.Option("--format", "-f", help="text: one line per problem on stderr; json: every problem on stdout.")] = CheckFormat.text,
 ) -> None:
     """Lint a knowledge base; exit 1 when it has problems, 2 on bad usage.
 
@@ -312,23 +222,10 @@ def rules_check(
     failing = errors + (warnings if strict else [])
     code = ExitCode.FAILURE if failing else ExitCode.OK
     if format_ is CheckFormat.json:
-        doc = {
-            "schema_version": 1,
-            "path": target,
-            "ok": not failing,
-            "strict": strict,
-            "errors": len(errors),
-            "warnings": len(warnings),
-            "problems": [
-                {
-                    "path": p.path,
-                    "line": p.line,
-                    "severity": p.severity,
-                    "message": clean(p.message),
-                }
-                for p in errors + warnings
-            ],
-        }
+        doc = {"schema_version": 1, "path": target, "ok": not failing, "strict": strict,
+               "errors": len(errors), "warnings": len(warnings),
+               "problems": [{"path": p.path, "line": p.line, "severity": p.severity,
+                             "message": clean(p.message)} for p in errors + warnings]}
         env.write(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
         raise typer.Exit(code)
     for p in errors + warnings:
@@ -360,9 +257,7 @@ def _check_next_steps(target: str) -> list:
 
 @rules_app.command("schema")
 def rules_schema(
-    out: Annotated[
-        str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")
-    ] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the schema to FILE.")] = None,
 ) -> None:
     """Print the JSON Schema of a rules file (for editors)."""
     from advisor.infra import atomic, jsonio

@@ -19,21 +19,9 @@ class CompareFormat(str, Enum):
 
 @app.command("compare")
 def compare_command(
-    probes: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="PROBE.json...", help="Probe files written by `advisor probe`, one per machine."
-        ),
-    ],
-    format_: Annotated[
-        CompareFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = CompareFormat.table,
-    out: Annotated[
-        str | None,
-        typer.Option(
-            "--out", "-o", metavar="FILE", help="Write the comparison to FILE (atomically)."
-        ),
-    ] = None,
+    probes: Annotated[list[str], typer.Argument(metavar="PROBE.json...", help="Probe files written by `advisor probe`, one per machine.")],
+    format_: Annotated[CompareFormat, typer.Option("--format", "-f", help="Output format.")] = CompareFormat.table,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Write the comparison to FILE (atomically).")] = None,
 ) -> None:
     """Compare probe files (machines) side by side.
 
@@ -54,11 +42,9 @@ def compare_command(
         else:
             env.show(lambda c: compare_report.render_table(cmp, c))
         return
-    render = {
-        CompareFormat.json: compare_report.render_json,
-        CompareFormat.markdown: compare_report.render_markdown,
-        CompareFormat.html: compare_report.render_html,
-    }[format_]
+    render = {CompareFormat.json: compare_report.render_json,
+              CompareFormat.markdown: compare_report.render_markdown,
+              CompareFormat.html: compare_report.render_html}[format_]
     text = render(cmp)
     if out:
         atomic.write_text(out, text)

@@ -69,13 +69,8 @@ class Environment:
         """Messages, questions and progress: standard error, styled only on a terminal."""
         from rich.console import Console
 
-        return Console(
-            file=self.stderr,
-            highlight=False,
-            width=self.columns,
-            force_terminal=self.stderr_isatty,
-            soft_wrap=not self.stderr_isatty,
-        )
+        return Console(file=self.stderr, highlight=False, width=self.columns,
+                       force_terminal=self.stderr_isatty, soft_wrap=not self.stderr_isatty)
 
     def show(self, render: Callable[[Console], None]) -> None:
         """A rich view of a result on standard output: the terminal's width on a terminal,
@@ -83,9 +78,8 @@ class Environment:
         if self.stdout_isatty:
             from rich.console import Console
 
-            render(
-                Console(file=self.stdout, highlight=False, width=self.columns, force_terminal=True)
-            )
+            render(Console(file=self.stdout, highlight=False, width=self.columns,
+                           force_terminal=True))
             self.stdout.flush()
             return
         self.write(render_text(render, encoding=getattr(self.stdout, "encoding", None)))
@@ -115,27 +109,14 @@ class _Buffer(io.StringIO):
         return self._encoding
 
 
-def render_text(
-    render: Callable[[Console], None],
-    *,
-    width: int = WHOLE_LINES_WIDTH,
-    encoding: str | None = None,
-) -> str:
+def render_text(render: Callable[[Console], None], *, width: int = WHOLE_LINES_WIDTH,
+                encoding: str | None = None) -> str:
     """Render a rich view to plain text with whole lines (for pipes and ``--out`` files)."""
     from rich.console import Console
 
     buf = _Buffer(encoding)
-    render(
-        Console(
-            file=buf,
-            width=width,
-            no_color=True,
-            highlight=False,
-            soft_wrap=True,
-            force_terminal=False,
-            color_system=None,
-        )
-    )
+    render(Console(file=buf, width=width, no_color=True, highlight=False, soft_wrap=True,
+                   force_terminal=False, color_system=None))
     lines = [line.rstrip() for line in buf.getvalue().splitlines()]
     return "\n".join(lines) + ("\n" if lines else "")
 

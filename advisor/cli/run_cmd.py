@@ -14,51 +14,15 @@ from advisor.cli.commands import AnswersOpt, DefaultsOpt, NoInputOpt, RulesOpt, 
 def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
-    probe: Annotated[
-        str | None,
-        typer.Option(
-            "--probe",
-            "-p",
-            metavar="FILE",
-            help="Reuse a probe file instead of probing this machine.",
-        ),
-    ] = None,
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick",
-            help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).",
-        ),
-    ] = False,
-    no_probe: Annotated[
-        bool, typer.Option("--no-probe", help="Recommend without measuring anything.")
-    ] = False,
-    deploy: Annotated[
-        bool,
-        typer.Option(
-            "--deploy",
-            help="Also measure the deployment paths (export, runtime, latency, parity) to the targets the project answered, as `advisor probe --deploy` does.",
-        ),
-    ] = False,
-    out: Annotated[
-        str,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="DIR",
-            help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.",
-        ),
-    ] = "advisor-report",
+    probe: Annotated[str | None, typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Probe as `advisor probe --quick` does: one process per row and Keras on one backend (either way `run` measures only the workload its project needs).")] = False,
+    no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
+    deploy: Annotated[bool, typer.Option("--deploy", help="Also measure the deployment paths (export, runtime, latency, parity) to the targets the project answered, as `advisor probe --deploy` does.")] = False,
+    out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",
     rules: RulesOpt = None,
     no_input: NoInputOpt = False,
     defaults: DefaultsOpt = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).",
-        ),
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write the reports into an --out folder that also holds other files (they are kept; by default such a folder is refused).")] = False,
 ) -> None:
     """Ask, probe, recommend and write all reports.
 
@@ -78,9 +42,8 @@ def run_command(
     if sum(bool(x) for x in (probe, quick, no_probe)) > 1:
         raise BadInput("choose one of --probe FILE, --quick and --no-probe")
     if deploy and (probe or no_probe):
-        raise BadInput(
-            "--deploy measures this machine: it cannot go with --probe FILE or --no-probe"
-        )
+        raise BadInput("--deploy measures this machine: it cannot go with --probe FILE or "
+                       "--no-probe")
     env = current()
     err = env.err_console()
     kb = core.load_kb(rules)
@@ -89,52 +52,32 @@ def run_command(
     # at the end, and an interrupted run must not leave a new answers file among old reports.
     folder = Path(out)
     kept = str(folder.parent / f"{folder.name or 'advisor-report'}.answers.yaml")
-    resume = " ".join(
-        ["advisor run --answers", kept, "--out", out]
-        + (["--probe", probe] if probe else [])
-        + (["--quick"] if quick else [])
-        + (["--no-probe"] if no_probe else [])
-        + (["--deploy"] if deploy else [])
-        + (["--rules", rules] if rules else [])
-    )
-    answer_set = collect(
-        kb,
-        preset,
-        env,
-        no_input=no_input,
-        defaults=defaults,
-        keep=kept if answers_mod.missing(kb, preset.values) else None,
-        resume=resume,
-    )
+    resume = " ".join(["advisor run --answers", kept, "--out", out]
+                      + (["--probe", probe] if probe else []) + (["--quick"] if quick else [])
+                      + (["--no-probe"] if no_probe else []) + (["--deploy"] if deploy else [])
+                      + (["--rules", rules] if rules else []))
+    answer_set = collect(kb, preset, env, no_input=no_input, defaults=defaults,
+                         keep=kept if answers_mod.missing(kb, preset.values) else None,
+                         resume=resume)
     if not probe and not no_probe:
         from advisor.probe.runner import kill_all_children
         from advisor.render.probe_view import ProbeView
 
         # The answers are kept before a probe that may be interrupted: nothing typed is lost.
         answers_mod.write(kb, kept, answer_set.values)
-        err.print(
-            "[bold]probing this machine[/] (each framework in its own process)"
-            + (" - quick" if quick else "")
-        )
+        err.print("[bold]probing this machine[/] (each framework in its own process)"
+                  + (" - quick" if quick else ""))
         view = ProbeView(err)
         try:
             with view:
-                result = run_mod.run(
-                    kb,
-                    answer_set,
-                    out_dir=out,
-                    quick=quick,
-                    deploy=deploy,
-                    progress=view.update,
-                    force=force,
-                )
+                result = run_mod.run(kb, answer_set, out_dir=out, quick=quick, deploy=deploy,
+                                     progress=view.update, force=force)
         except KeyboardInterrupt:
             kill_all_children()
             raise Interrupted(interrupted_message(len(answer_set.values), kept, resume)) from None
     else:
-        result = run_mod.run(
-            kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe, force=force
-        )
+        result = run_mod.run(kb, answer_set, out_dir=out, probe_file=probe, skip_probe=no_probe,
+                             force=force)
     if answers != kept:  # the folder's answers.yaml holds them now
         Path(kept).unlink(missing_ok=True)
     env.show(lambda con: _summary(con, result))
@@ -164,16 +107,12 @@ def _summary(con, result) -> None:
         con.print("[red]no recommendation: every candidate was vetoed[/]")
     for m in a.measurements:
         if m.rating:
-            con.print(
-                f"  measured: {e(names.get(m.candidate, m.candidate))} {e(m.criterion)} "
-                f"{m.rating:+.2f} ({m.points:+.2f} points): {e(m.detail)}"
-            )
+            con.print(f"  measured: {e(names.get(m.candidate, m.candidate))} {e(m.criterion)} "
+                      f"{m.rating:+.2f} ({m.points:+.2f} points): {e(m.detail)}")
     for note in a.measurement_notes:
         con.print(f"  [dim]{e(note)}[/]")
     if rob.flips:
-        con.print(
-            f"  {len(rob.flips)} single changed answer(s) would change the winner (see the report)"
-        )
+        con.print(f"  {len(rob.flips)} single changed answer(s) would change the winner (see the report)")
     con.print(f"probe: {e(result.probe_source)}")
     for name, path in result.files.items():
         con.print(f"  {name:<20} {e(path)}")

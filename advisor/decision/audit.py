@@ -28,11 +28,8 @@ MANY_PICK = 0.3  # chance of each value of a 'many' question in a random answer
 KERAS_BACKENDS = ("tensorflow", "jax", "pytorch")  # stacks Keras 3 runs on
 #: Projects a stack is loyal for, beyond "team and stack are X" (answers a question must take).
 LOYALTY_SCOPE: dict[str, dict[str, list[Any]]] = {
-    "sklearn": {
-        "modality": ["tabular"],
-        "dataset_size": ["small", "medium"],
-        "scale": ["single_device"],
-    },
+    "sklearn": {"modality": ["tabular"], "dataset_size": ["small", "medium"],
+                "scale": ["single_device"]},
 }
 
 
@@ -93,11 +90,8 @@ def random_answers(
             if question.id in skipped:
                 continue
             if question.type != "many":  # pick among the consistent values (never leave it out)
-                values = [
-                    v
-                    for v in _values(question)
-                    if consistency.is_consistent(kb, {**counted, question.id: v})
-                ]
+                values = [v for v in _values(question)
+                          if consistency.is_consistent(kb, {**counted, question.id: v})]
                 if values:
                     answers[question.id] = rng.choice(values)
                 continue
@@ -114,9 +108,8 @@ def random_answers(
     return None
 
 
-def _alternative(
-    rng: random.Random, kb: KnowledgeBase, question: Question, answers: dict[str, Any]
-) -> Any:
+def _alternative(rng: random.Random, kb: KnowledgeBase, question: Question,
+                 answers: dict[str, Any]) -> Any:
     for _ in range(10):
         value = _random_value(rng, question)
         if value != answers.get(question.id) and consistency.is_consistent(
@@ -163,21 +156,15 @@ def run(kb: KnowledgeBase, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_S
                 flips[question.id] += 1
     empty = engine.assess(kb, engine.Inputs({}))
     rob = empty.robustness
-    no_answers = {
-        "winner": empty.winner,
-        "runner_up": rob.runner_up,
-        "margin": rob.margin,
-        "label": rob.label,
-        "win_probability": rob.win_probability.get(empty.winner or ""),
-    }
+    no_answers = {"winner": empty.winner, "runner_up": rob.runner_up, "margin": rob.margin,
+                  "label": rob.label, "win_probability": rob.win_probability.get(empty.winner or "")}
     influence = {q: flips[q] / trials[q] for q in flips if trials[q]}
     return AuditReport(
         samples=drawn,
         seed=seed,
         kb_version=kb.meta.kb_version,
         winner_shares={c: n / drawn for c, n in sorted(winners.items(), key=lambda kv: -kv[1])}
-        if drawn
-        else {},
+        if drawn else {},
         influence=dict(sorted(influence.items(), key=lambda kv: -kv[1])),
         influence_trials={q: n for q, n in trials.items() if n},
         caps=caps,
@@ -211,53 +198,33 @@ def loyalty(kb: KnowledgeBase, rng: random.Random, samples: int) -> list[Loyalty
             seen += 1
             keras_on_it = s.winner == "keras" and framework in KERAS_BACKENDS
             kept += s.winner == framework or keras_on_it
-        out.append(
-            Loyalty(
-                framework=framework,
-                samples=seen,
-                kept=kept,
-                share=kept / seen if seen else None,
-                scope=scope,
-            )
-        )
+        out.append(Loyalty(framework=framework, samples=seen, kept=kept,
+                           share=kept / seen if seen else None, scope=scope))
     return out
 
 
 def render_table(report: AuditReport, kb: KnowledgeBase) -> str:
     """The audit as plain text tables."""
-
     def name(cid: str) -> str:
         return kb.candidate(cid).name if cid in kb.candidate_ids else cid
 
-    out = [
-        (
-            f"advisor rules audit - knowledge base {report.kb_version}: {report.samples} random "
-            f"consistent answer sets (seed {report.seed})"
-        ),
-        "",
-    ]
+    out = [(f"advisor rules audit - knowledge base {report.kb_version}: {report.samples} random "
+           f"consistent answer sets (seed {report.seed})"), ""]
     out.append("Winner shares")
     for cid, share in report.winner_shares.items():
         out.append(f"  {name(cid):<16} {share:6.1%}")
     na = report.no_answers
     out += ["", "With no answers"]
     if na["margin"] is not None:
-        out.append(
-            f"  {name(na['winner'])} ahead of {name(na['runner_up'])} by {na['margin']:.2f} "
-            f"points - label: {na['label']}"
-        )
+        out.append(f"  {name(na['winner'])} ahead of {name(na['runner_up'])} by {na['margin']:.2f} "
+                   f"points - label: {na['label']}")
     else:
         out.append(f"  {name(na['winner'] or 'none')} - label: {na['label']}")
     out += ["", "Influence (share of single changed answers that change the winner)"]
     for qid, share in report.influence.items():
         out.append(f"  {qid:<22} {share:6.1%}  ({report.influence_trials[qid]} changes)")
-    out += [
-        "",
-        (
-            f"Cap saturation (answer sets where a live candidate hit 0 or 10; any: "
-            f"{report.cap_sets}/{report.samples})"
-        ),
-    ]
+    out += ["", (f"Cap saturation (answer sets where a live candidate hit 0 or 10; any: "
+                f"{report.cap_sets}/{report.samples})")]
     for crit, n in sorted(report.caps.items(), key=lambda kv: -kv[1]):
         out.append(f"  {crit:<22} {n:6d}  {n / report.samples if report.samples else 0:6.1%}")
     out += ["", "Stack loyalty (team and stack of X, X not vetoed: X or Keras 3 on X wins)"]

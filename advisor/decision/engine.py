@@ -167,8 +167,7 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored: 
         for effect in rule.effects:
             if effect.veto is not None:
                 vetoes.setdefault(effect.veto, []).append(
-                    Veto(rule=rule.id, reason=effect.reason or "")
-                )
+                    Veto(rule=rule.id, reason=effect.reason or ""))
             crit_id = effect.level or effect.rate
             if crit_id is not None:
                 by_criterion.setdefault((crit_id, effect.target), []).append((rule, effect))
@@ -180,56 +179,30 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored: 
         for crit in kb.criteria:
             base = float(cand.base.get(crit.id, DEFAULT_RATING))
             if detail:
-                cparts.append(
-                    Part(
-                        criterion=crit.id,
-                        kind="base",
-                        source="base",
-                        rating=base,
-                        points=weights[crit.id] * base,
-                    )
-                )
+                cparts.append(Part(criterion=crit.id, kind="base", source="base", rating=base,
+                                   points=weights[crit.id] * base))
             crit_targets = targets.get(crit.id, [])
-            pieces = (
-                _criterion_pieces(cid, crit.id, base, by_criterion, crit_targets)
-                if crit_targets or (crit.id, None) in by_criterion
-                else []
-            )
+            pieces = (_criterion_pieces(cid, crit.id, base, by_criterion, crit_targets)
+                      if crit_targets or (crit.id, None) in by_criterion else [])
             if deltas:
-                pieces += [
-                    (d.rating, "measurement", d.source, d.detail)
-                    for d in deltas
-                    if d.candidate == cid and d.criterion == crit.id
-                ]
+                pieces += [(d.rating, "measurement", d.source, d.detail)
+                           for d in deltas if d.candidate == cid and d.criterion == crit.id]
             value = base
             for rating, kind, source, piece_detail in pieces:
                 value += rating
                 if kind == "cap":  # a target's own rating hit the 0-10 scale
                     caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(
-                        Part(
-                            criterion=crit.id,
-                            kind=kind,  # type: ignore[arg-type]
-                            source=source,
-                            rating=rating,
-                            points=weights[crit.id] * rating,
-                            detail=piece_detail,
-                        )
-                    )
+                    cparts.append(Part(criterion=crit.id, kind=kind,  # type: ignore[arg-type]
+                                       source=source, rating=rating,
+                                       points=weights[crit.id] * rating, detail=piece_detail))
             capped = min(RATING_MAX, max(RATING_MIN, value))  # ratings live on 0-10
             if capped != value:
                 caps.append((cid, crit.id))
                 if detail:
-                    cparts.append(
-                        Part(
-                            criterion=crit.id,
-                            kind="cap",
-                            source=CAP_SOURCE,
-                            rating=capped - value,
-                            points=weights[crit.id] * (capped - value),
-                        )
-                    )
+                    cparts.append(Part(criterion=crit.id, kind="cap", source=CAP_SOURCE,
+                                       rating=capped - value,
+                                       points=weights[crit.id] * (capped - value)))
             crat[crit.id] = capped
             total_points += weights[crit.id] * capped
         ratings[cid] = crat
@@ -247,22 +220,8 @@ def score(kb: KnowledgeBase, inputs: Inputs, *, detail: bool = True) -> Scored: 
     key = lambda c: (-round(scores[c], 9), ids.index(c))  # noqa: E731
     order = sorted(alive, key=key) + sorted(dead, key=key)
     winner = order[0] if alive else None
-    return Scored(
-        weights,
-        raw,
-        ratings,
-        parts,
-        vetoes,
-        scores,
-        order,
-        winner,
-        fired,
-        trace,
-        fs,
-        measurements,
-        measurement_notes,
-        caps,
-    )
+    return Scored(weights, raw, ratings, parts, vetoes, scores, order, winner, fired, trace, fs,
+                  measurements, measurement_notes, caps)
 
 
 def _answer_text(value: Any) -> str:
@@ -302,9 +261,8 @@ Piece = tuple[float, str, str, str]  # rating change, kind, source, detail
 EffectIndex = dict[tuple[str, "str | None"], list[tuple[Rule, Effect]]]
 
 
-def _level_piece(
-    cid: str, crit: str, start: float, effects: list[tuple[Rule, Effect]], detail: str = ""
-) -> tuple[float, list[Piece]]:
+def _level_piece(cid: str, crit: str, start: float, effects: list[tuple[Rule, Effect]],
+                 detail: str = "") -> tuple[float, list[Piece]]:
     """The highest level any fired rule sets (one fact, never a sum), as a change from ``start``."""
     best: tuple[float, str] | None = None
     for rule, e in effects:
@@ -317,9 +275,8 @@ def _level_piece(
     return best[0], [(best[0] - start, "rule", best[1], detail or "level")]
 
 
-def _criterion_pieces(
-    cid: str, crit: str, base: float, by_criterion: EffectIndex, targets: list[str]
-) -> list[Piece]:
+def _criterion_pieces(cid: str, crit: str, base: float, by_criterion: EffectIndex,
+                      targets: list[str]) -> list[Piece]:
     """Rule pieces of one candidate's rating on one criterion, in the order they apply.
 
     Effects without a target: the highest fired level replaces the base, then rate changes add.
@@ -330,11 +287,8 @@ def _criterion_pieces(
     """
     plain = by_criterion.get((crit, None), [])  # the fired level/rate effects on this criterion
     value, pieces = _level_piece(cid, crit, base, plain)
-    pieces += [
-        (float(e.candidates[cid]), "rule", r.id, "")
-        for r, e in plain
-        if e.rate == crit and e.candidates and cid in e.candidates
-    ]
+    pieces += [(float(e.candidates[cid]), "rule", r.id, "") for r, e in plain
+               if e.rate == crit and e.candidates and cid in e.candidates]
     if not targets:
         return pieces
     per_target: dict[str, tuple[float, list[Piece]]] = {}
@@ -355,9 +309,8 @@ def _criterion_pieces(
         rating, t_pieces = per_target[target]
         role = "weakest target" if target == weakest else "target"
         for delta, kind, source, _ in t_pieces:
-            pieces.append(
-                (delta * share, kind, source, f"{role} {target}: {delta:+g} x share {share:.2f}")
-            )
+            pieces.append((delta * share, kind, source,
+                           f"{role} {target}: {delta:+g} x share {share:.2f}"))
     return pieces
 
 
@@ -501,14 +454,8 @@ def _explain(
         for piece in robust.separation(kb, s, s.winner, alive[1]):
             if piece.points <= 1e-9 or len(why) == WHY_LIMIT:
                 break
-            why.append(
-                Reason(
-                    criterion=piece.criterion,
-                    points=piece.points,
-                    rules=[piece.source],
-                    text=piece.text,
-                )
-            )
+            why.append(Reason(criterion=piece.criterion, points=piece.points,
+                              rules=[piece.source], text=piece.text))
     elif s.winner is not None:  # uncontested: what it has, since no rival is left to compare
         win = by_id[s.winner]
         pieces = sorted(

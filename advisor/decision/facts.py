@@ -29,9 +29,7 @@ class FactSet:
     values: dict[str, Any] = field(default_factory=dict)
     resolutions: list[Resolution] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)  # the answers that count
-    not_asked: dict[str, str] = field(
-        default_factory=dict
-    )  # skipped question ids (reasons: assess)
+    not_asked: dict[str, str] = field(default_factory=dict)  # skipped question ids (reasons: assess)
 
 
 def build(
@@ -59,9 +57,7 @@ def build(
             if resolved is not None and resolved not in question.values:
                 resolved = None
             out.resolutions.append(
-                Resolution(
-                    question.id, resolved, machine_source if resolved is not None else "unknown"
-                )
+                Resolution(question.id, resolved, machine_source if resolved is not None else "unknown")
             )
             if resolved is None:
                 continue  # unknown: rules that read it do not fire

@@ -68,9 +68,7 @@ def load(path: str | None = None) -> dict[str, Any]:
 
     file = str(Path(path) if path else rules_dir() / NEXT_STEPS_FILE)
     try:  # checked once per content, like the knowledge base: `recommend` reads it every run
-        cache_key: str | None = loader.sealed_key(
-            b"next-steps", file.encode(), Path(file).read_bytes()
-        )
+        cache_key: str | None = loader.sealed_key(b"next-steps", file.encode(), Path(file).read_bytes())
     except OSError:
         cache_key = None  # safeyaml reports the unreadable file
     cached = loader.read_sealed("next-steps", cache_key) if cache_key else None
@@ -80,74 +78,34 @@ def load(path: str | None = None) -> dict[str, Any]:
 
     doc = safeyaml.load_file(file)
     data = doc.data
-    _need(
-        isinstance(data, dict) and data.get("schema_version") == 1,
-        file,
-        doc,
-        (),
-        "a next-steps file is a mapping with schema_version: 1",
-    )
+    _need(isinstance(data, dict) and data.get("schema_version") == 1, file, doc, (),
+          "a next-steps file is a mapping with schema_version: 1")
     sources = data.get("sources") or {}
     _need(isinstance(sources, dict), file, doc, ("sources",), "sources: a mapping of id to source")
     for sid, src in sources.items():
-        ok = (
-            isinstance(src, dict)
-            and isinstance(src.get("url"), str)
-            and bool(_URL.match(src["url"]))
-            and isinstance(src.get("title"), str)
-            and isinstance(src.get("date"), str)
-        )
-        _need(
-            ok,
-            file,
-            doc,
-            ("sources", sid),
-            f"source {sid!r}: needs an http(s) url, a title and a date",
-        )
+        ok = (isinstance(src, dict) and isinstance(src.get("url"), str)
+              and bool(_URL.match(src["url"])) and isinstance(src.get("title"), str)
+              and isinstance(src.get("date"), str))
+        _need(ok, file, doc, ("sources", sid), f"source {sid!r}: needs an http(s) url, a title and a date")
     cands = data.get("candidates")
-    _need(
-        isinstance(cands, dict) and bool(cands),
-        file,
-        doc,
-        ("candidates",),
-        "candidates: a mapping of candidate id to its next steps",
-    )
+    _need(isinstance(cands, dict) and bool(cands), file, doc, ("candidates",),
+          "candidates: a mapping of candidate id to its next steps")
     for cid, entry in cands.items():
         _need(isinstance(entry, dict), file, doc, ("candidates", cid), f"{cid}: a mapping")
         install = entry.get("install")
-        _need(
-            isinstance(install, dict) and "default" in install,
-            file,
-            doc,
-            ("candidates", cid, "install"),
-            f"{cid}: install needs a 'default' entry",
-        )
+        _need(isinstance(install, dict) and "default" in install, file, doc,
+              ("candidates", cid, "install"), f"{cid}: install needs a 'default' entry")
         for part, keys in (("install", ("command",)), ("deploy", ("export", "serve"))):
             for key, item in (entry.get(part) or {}).items():
                 loc = ("candidates", cid, part, key)
-                _need(
-                    isinstance(item, dict)
-                    and all(isinstance(item.get(k), str) and item[k] for k in keys),
-                    file,
-                    doc,
-                    loc,
-                    f"{cid}.{part}.{key}: needs {' and '.join(keys)}",
-                )
+                _need(isinstance(item, dict) and all(isinstance(item.get(k), str) and item[k]
+                                                     for k in keys), file, doc, loc,
+                      f"{cid}.{part}.{key}: needs {' and '.join(keys)}")
                 refs = item.get("sources") or []
-                _need(
-                    isinstance(refs, list) and bool(refs) and all(r in sources for r in refs),
-                    file,
-                    doc,
-                    loc,
-                    f"{cid}.{part}.{key}: sources must name ids under sources:",
-                )
-        _need(
-            isinstance(entry.get("starter"), str),
-            file,
-            doc,
-            ("candidates", cid),
-            f"{cid}: needs a starter snippet",
-        )
+                _need(isinstance(refs, list) and bool(refs) and all(r in sources for r in refs),
+                      file, doc, loc, f"{cid}.{part}.{key}: sources must name ids under sources:")
+        _need(isinstance(entry.get("starter"), str), file, doc, ("candidates", cid),
+              f"{cid}: needs a starter snippet")
     if cache_key:
         loader.write_sealed("next-steps", cache_key, {"key": cache_key, "data": data})
     return data
@@ -181,10 +139,7 @@ def for_winner(a: Assessment, path: str | None = None) -> NextSteps | None:
     install = Install(key, item["command"], item.get("note", ""), _refs(data, item["sources"]))
     targets = [t for t in (a.answers.get("deploy_targets") or []) if t != "none"]
     routes = entry.get("deploy") or {}
-    deploy = tuple(
-        Deploy(t, routes[t]["export"], routes[t]["serve"], _refs(data, routes[t]["sources"]))
-        for t in targets
-        if t in routes
-    )
+    deploy = tuple(Deploy(t, routes[t]["export"], routes[t]["serve"], _refs(data, routes[t]["sources"]))
+                   for t in targets if t in routes)
     missing = tuple(t for t in targets if t not in routes)
     return NextSteps(a.winner, install, deploy, entry["starter"].rstrip("\n"), missing)

@@ -77,8 +77,7 @@ DEFINITIONS = {
     "plausible ratings": f"{SAMPLES} re-scorings (seed {SEED}) with each base rating moved by "
     + ", ".join(f"{k} ±{v[0]:g}" for k, v in UNCERTAINTY.items())
     + " points (one standard deviation, by the rating's confidence) and each rule's rating "
-    "change by "
-    + ", ".join(f"{k} ±{v[1]:.0%}" for k, v in UNCERTAINTY.items())
+    "change by " + ", ".join(f"{k} ±{v[1]:.0%}" for k, v in UNCERTAINTY.items())
     + f" of its size; measurements count as {MEASURED_CONFIDENCE}; weights stay as set",
 }
 
@@ -100,12 +99,8 @@ def label_for(
     if fact_share is not None and fact_share <= 0.0:
         return "no_evidence"
     p = 1.0 if p_win is None else p_win
-    if (
-        margin >= DECISIVE
-        and p >= DECISIVE_PROBABILITY
-        and fact_share is not None
-        and fact_share >= DECISIVE_FACT_SHARE
-    ):
+    if (margin >= DECISIVE and p >= DECISIVE_PROBABILITY
+            and fact_share is not None and fact_share >= DECISIVE_FACT_SHARE):
         return "decisive"
     if margin >= CLEAR and p >= CLEAR_PROBABILITY:
         return "clear"
@@ -181,23 +176,14 @@ def separation(kb: KnowledgeBase, s: Scored, winner: str, rival: str) -> list[Se
         crit_name = kb.criterion(crit).name
         if kind == "base":
             why = kb.candidate(winner if points > 0 else rival).base_rationale.get(crit, "")
-            text = f"{crit_name}: base rating {w_name} {w_rating:g} vs {r_name} {r_rating:g}" + (
-                f" - {why}" if why else " (no rationale recorded)"
-            )
+            text = (f"{crit_name}: base rating {w_name} {w_rating:g} vs {r_name} {r_rating:g}"
+                    + (f" - {why}" if why else " (no rationale recorded)"))
         else:
             gave = [f"{n} {v:+.3g}" for n, v in ((w_name, w_rating), (r_name, r_rating)) if v]
             text = f"{crit_name}: {source} gives {' and '.join(gave)} (after the 0-10 cap)"
-        pieces.append(
-            Separation(
-                criterion=crit,
-                kind=kind,
-                source=source,  # type: ignore[arg-type]
-                points=points,
-                winner_rating=w_rating,
-                runner_up_rating=r_rating,
-                text=text,
-            )
-        )
+        pieces.append(Separation(criterion=crit, kind=kind, source=source,  # type: ignore[arg-type]
+                                 points=points, winner_rating=w_rating,
+                                 runner_up_rating=r_rating, text=text))
     pieces.sort(key=lambda p: -p.points)
     return pieces
 
@@ -348,14 +334,9 @@ def changes(kb: KnowledgeBase, inputs: Inputs) -> list[tuple[Flip, str | None]]:
                 continue  # an impossible project is no alternative
             new = score(kb, inputs.with_answer(question.id, value), detail=False)
             alive, margin = _top_two(new)
-            flip = Flip(
-                question=question.id,
-                change=change,
-                value=value,
-                new_winner=new.winner,
-                margin=margin,
-                kind="project" if question.project else "answer",
-            )
+            flip = Flip(question=question.id, change=change, value=value,
+                        new_winner=new.winner, margin=margin,
+                        kind="project" if question.project else "answer")
             out.append((flip, alive[1] if len(alive) > 1 else None))
     return out
 
@@ -404,40 +385,27 @@ def analyse(kb: KnowledgeBase, inputs: Inputs, s: Scored) -> Robustness:
         for crit in kb.criterion_ids:
             low, high, by_low, by_high = weight_interval(s, crit, kb.criterion_ids)
             intervals.append(
-                WeightInterval(
-                    criterion=crit,
-                    weight=s.weights[crit],
-                    low=low,
-                    high=high,
-                    limited_by_low=by_low,
-                    limited_by_high=by_high,
-                )
+                WeightInterval(criterion=crit, weight=s.weights[crit], low=low, high=high,
+                               limited_by_low=by_low, limited_by_high=by_high)
             )
         pieces = separation(kb, s, s.winner, runner_up)
         share = fact_share(pieces, margin)
         p_win = win_probability(kb, s)
     counted, _ = consistency.effective(kb, inputs.answers, explain=False)
     answered = bool(counted) or bool(s.measurements)
-    label = label_for(
-        margin, len(alive), p_win=p_win.get(s.winner or ""), fact_share=share, answered=answered
-    )
+    label = label_for(margin, len(alive), p_win=p_win.get(s.winner or ""), fact_share=share,
+                      answered=answered)
     all_changes = changes(kb, inputs)
     flipped = _by_margin([f for f, _ in all_changes if f.new_winner != s.winner])
     tie: list[str] = []
     separators: list[Flip] = []
     if label == "tie" and s.winner is not None and runner_up is not None:
         tie = [s.winner, runner_up]
-        separators = _by_margin(
-            [
-                f
-                for f, second in all_changes
-                if f.kind == "answer"
-                and f.margin is not None
-                and f.margin >= CLEAR
-                and f.new_winner in tie
-                and second in tie
-            ]
-        )[:5]
+        separators = _by_margin([
+            f for f, second in all_changes
+            if f.kind == "answer" and f.margin is not None and f.margin >= CLEAR
+            and f.new_winner in tie and second in tie
+        ])[:5]
     return Robustness(
         runner_up=runner_up,
         margin=margin,
@@ -462,12 +430,7 @@ def _evidence_text(answered: bool, share: float | None, s: Scored) -> str:
     if share is None:
         return ""
     if share <= 0:
-        return (
-            "no project fact favours the winner over the runner-up: the lead rests on base ratings"
-        )
-    return (
-        f"project facts (rules, measurements) supply {min(share, 1.0):.0%} of the margin, "
-        f"base ratings the rest"
-        if share < 1
-        else "project facts (rules, measurements) supply the whole margin"
-    )
+        return "no project fact favours the winner over the runner-up: the lead rests on base ratings"
+    return (f"project facts (rules, measurements) supply {min(share, 1.0):.0%} of the margin, "
+            f"base ratings the rest" if share < 1 else
+            "project facts (rules, measurements) supply the whole margin")

@@ -85,11 +85,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except FileNotFoundError:
         info = None
         if target.is_symlink():
-            raise FileProblem(
-                "is a symlink to a missing file; advisor does not create files "
-                "where a link points (write to the link's target instead)",
-                path=where,
-            ) from None
+            raise FileProblem("is a symlink to a missing file; advisor does not create files "
+                              "where a link points (write to the link's target instead)",
+                              path=where) from None
     except OSError as exc:
         raise _problem(exc, where) from None
     if info is not None and stat.S_ISDIR(info.st_mode):

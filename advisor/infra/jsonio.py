@@ -47,27 +47,19 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def loads(
-    text: str,
-    *,
-    path: str | None = None,
-    max_depth: int = MAX_DEPTH,
-    max_string: int = MAX_STRING,
-    magnitude: tuple[float, float] | None = None,
-) -> Any:
+def loads(text: str, *, path: str | None = None, max_depth: int = MAX_DEPTH,
+          max_string: int = MAX_STRING, magnitude: tuple[float, float] | None = None) -> Any:
     """Parse strict JSON; any problem is a ParseError naming ``path`` (and the line when known).
 
     The C parser guards its own recursion (a RecursionError, caught here, past about 1,000
     levels); the depth limit itself is checked after parsing, without recursion.
     """
     try:
-        data = json.loads(
-            text, parse_constant=_no_constant, parse_int=_parse_int, object_pairs_hook=_pairs
-        )
+        data = json.loads(text, parse_constant=_no_constant, parse_int=_parse_int,
+                          object_pairs_hook=_pairs)
     except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
-        ) from None
+        raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path,
+                         line=exc.lineno) from None
     except RecursionError:
         raise ParseError(f"nested deeper than {max_depth} levels", path=path) from None
     except (_Refused, ValueError) as exc:
@@ -76,13 +68,8 @@ def loads(
     return data
 
 
-def _check(
-    data: Any,
-    path: str | None,
-    max_depth: int,
-    max_string: int,
-    magnitude: tuple[float, float] | None,
-) -> None:
+def _check(data: Any, path: str | None, max_depth: int, max_string: int,
+           magnitude: tuple[float, float] | None) -> None:
     stack = [(data, 0)]  # iterative: no recursion however deep the document
     while stack:
         item, depth = stack.pop()
@@ -99,29 +86,22 @@ def _check(
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
             if not math.isfinite(item):  # a float literal too large for a double: 1e999
                 raise ParseError(f"number {str(item)[:30]} is out of range", path=path)
-            if (
-                magnitude is not None
-                and item != 0
-                and not (magnitude[0] <= abs(item) <= magnitude[1])
-            ):
-                raise ParseError(
-                    f"number {item!r:.30} is out of range (allowed: 0 or a "
-                    f"magnitude from {magnitude[0]:g} to {magnitude[1]:g})",
-                    path=path,
-                )
+            if magnitude is not None and item != 0 and not (
+                    magnitude[0] <= abs(item) <= magnitude[1]):
+                raise ParseError(f"number {item!r:.30} is out of range (allowed: 0 or a "
+                                 f"magnitude from {magnitude[0]:g} to {magnitude[1]:g})",
+                                 path=path)
 
 
 def _check_str(text: str, path: str | None, max_string: int) -> None:
     if len(text) > max_string:
-        raise ParseError(
-            f"a string of {len(text)} characters is longer than {max_string}", path=path
-        )
+        raise ParseError(f"a string of {len(text)} characters is longer than {max_string}",
+                         path=path)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError(
-            "a string holds a lone surrogate (\\ud800-\\udfff), not text", path=path
-        ) from None
+        raise ParseError("a string holds a lone surrogate (\\ud800-\\udfff), not text",
+                         path=path) from None
 
 
 def plain(data: Any) -> Any:
@@ -143,6 +123,5 @@ def plain(data: Any) -> Any:
 
 def dumps(data: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
     """Strict JSON text (no NaN, no Infinity, no lone surrogate), without a trailing newline."""
-    return json.dumps(
-        plain(data), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(plain(data), indent=indent, sort_keys=sort_keys, ensure_ascii=False,
+                      allow_nan=False)

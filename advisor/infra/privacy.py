@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import re
 
-_UUID = re.compile(
-    r"\b(?:GPU|MIG)-[0-9a-fA-F-]{8,}\b|\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}"
-    r"[0-9a-fA-F]{12}\b"
-)
+_UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F-]{8,}\b|\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}"
+                   r"[0-9a-fA-F]{12}\b")
 _COMMON_USERS = ("root", "user", "runner", "ubuntu", "admin", "nobody")  # not personal
 
 
@@ -38,12 +36,8 @@ def redact(text: str, home: str | None = None, user: str | None = None) -> str:
     if home and home not in ("/", "~") and len(home) > 1:
         text = text.replace(home.rstrip("/"), "~")
     if user and len(user) >= 3 and user.lower() not in _COMMON_USERS:
-        text = re.sub(
-            rf"(?<![A-Za-z0-9]){re.escape(user)}(?![A-Za-z0-9])",
-            "<user>",
-            text,
-            flags=re.IGNORECASE,
-        )
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(user)}(?![A-Za-z0-9])", "<user>", text,
+                      flags=re.IGNORECASE)
     return text
 
 

@@ -184,15 +184,8 @@ class _Builder:
                     return int(text, 2)
                 if ":" in text:  # YAML 1.1 sexagesimal
                     return value
-                return (
-                    int(text, 10)
-                    if not (
-                        len(text) > 1
-                        and text.lstrip("+-").startswith("0")
-                        and text.lstrip("+-") != "0"
-                    )
-                    else int(text, 8)
-                )
+                return int(text, 10) if not (len(text) > 1 and text.lstrip("+-").startswith("0")
+                                             and text.lstrip("+-") != "0") else int(text, 8)
             except ValueError:
                 return value
         if kind == "float":

@@ -1,4 +1,4 @@
-""" "Did you mean": one short line for a mistyped name, instead of the whole list of names.
+""""Did you mean": one short line for a mistyped name, instead of the whole list of names.
 
 Used wherever a user types a name advisor must know (question ids, answer values, condition names,
 candidates). The closest known name comes from :mod:`difflib`; with none close enough, a short list

@@ -47,9 +47,8 @@ def loads(text: str, where: str) -> Any:
     try:
         return json.loads(text, parse_constant=_Bad, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"not valid JSON: {exc.msg} (column {exc.colno})", path=where, line=exc.lineno
-        ) from exc
+        raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
+                         line=exc.lineno) from exc
     except RecursionError:
         raise ParseError(f"nested too deeply (limit {MAX_DEPTH} levels)", path=where) from None
 
@@ -110,14 +109,8 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, _Bad):
         return f"the number {value.text} (not finite, or out of range)"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -148,9 +141,8 @@ def _plain(value: Any, loc: str, ctx: _Context, depth: int) -> Any:
     if isinstance(value, list):
         return [_plain(v, _join(loc, i), ctx, depth + 1) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {
-            _text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1) for k, v in value.items()
-        }
+        return {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
+                for k, v in value.items()}
     return value
 
 
@@ -177,7 +169,8 @@ def _convert(tp: Any, value: Any, loc: str, ctx: _Context, depth: int) -> Any:
         if not isinstance(value, list):
             raise ctx.fail(loc, f"expected an array, got {_kind(value)}")
         (inner, _) = get_args(tp)
-        return tuple(_convert(inner, v, _join(loc, i), ctx, depth + 1) for i, v in enumerate(value))
+        return tuple(_convert(inner, v, _join(loc, i), ctx, depth + 1)
+                     for i, v in enumerate(value))
     if origin in (Mapping, dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
@@ -185,11 +178,8 @@ def _convert(tp: Any, value: Any, loc: str, ctx: _Context, depth: int) -> Any:
         out = {}
         for k, v in value.items():
             key = _text(k, loc, ctx)
-            item = (
-                _build(inner, v, _join(loc, k), ctx, depth + 1, key=key)
-                if is_dataclass(inner)
-                else _convert(inner, v, _join(loc, k), ctx, depth + 1)
-            )
+            item = (_build(inner, v, _join(loc, k), ctx, depth + 1, key=key)
+                    if is_dataclass(inner) else _convert(inner, v, _join(loc, k), ctx, depth + 1))
             out[key] = item
         return out
     if is_dataclass(tp):
@@ -221,9 +211,8 @@ def _short(value: Any) -> str:
     return f"{json.dumps(value)[:40]} " if isinstance(value, (str, int, float)) else ""
 
 
-def _build(
-    cls: Any, value: Any, loc: str, ctx: _Context, depth: int = 0, key: str | None = None
-) -> Any:
+def _build(cls: Any, value: Any, loc: str, ctx: _Context, depth: int = 0,
+           key: str | None = None) -> Any:
     if not isinstance(value, dict):
         raise ctx.fail(loc, f"expected an object, got {_kind(value)}")
     hints = _hints(cls)
@@ -238,11 +227,8 @@ def _build(
             kwargs[name] = _convert(hints[name], value[name], _join(loc, name), ctx, depth + 1)
         elif f.default is MISSING and f.default_factory is MISSING:
             raise ctx.fail(_join(loc, name), "field required")
-    kwargs["extra"] = {
-        _text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
-        for k, v in value.items()
-        if k not in known and k not in derived
-    }
+    kwargs["extra"] = {_text(k, loc, ctx): _plain(v, _join(loc, k), ctx, depth + 1)
+                       for k, v in value.items() if k not in known and k not in derived}
     return cls(**kwargs)
 
 

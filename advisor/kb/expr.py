@@ -221,10 +221,8 @@ class _Parser:
             return left
         right = self.operand()
         nxt = self.tok
-        if (
-            nxt.kind == "op"
-            and nxt.text in ("==", "!=", "<=", ">=", "<", ">")
-            or (nxt.kind == "kw" and nxt.text == "in")
+        if nxt.kind == "op" and nxt.text in ("==", "!=", "<=", ">=", "<", ">") or (
+            nxt.kind == "kw" and nxt.text == "in"
         ):
             raise self.fail("chained comparisons are not allowed; join them with 'and'")
         return Compare(op, left, right, tok.pos)
@@ -436,7 +434,6 @@ def compile_condition(node: Node) -> Any:
     if isinstance(node, BoolOp):
         parts = [compile_condition(o) for o in node.operands]
         if node.op == "and":
-
             def and_(facts: Mapping[str, Any]) -> Any:
                 unknown = False
                 for part in parts:
@@ -446,7 +443,6 @@ def compile_condition(node: Node) -> Any:
                     if value is UNKNOWN:
                         unknown = True
                 return UNKNOWN if unknown else True
-
             return and_
 
         def or_(facts: Mapping[str, Any]) -> Any:
@@ -458,7 +454,6 @@ def compile_condition(node: Node) -> Any:
                 if value is UNKNOWN:
                     unknown = True
             return UNKNOWN if unknown else False
-
         return or_
     if isinstance(node, Not):
         inner = compile_condition(node.operand)
@@ -469,7 +464,6 @@ def compile_condition(node: Node) -> Any:
         def name(facts: Mapping[str, Any]) -> Any:
             value = facts.get(key)
             return UNKNOWN if value is None or value is UNKNOWN else bool(value)
-
         return name
     if isinstance(node, Literal):
         const = node.value
@@ -486,7 +480,6 @@ def _compile_operand(node: Node) -> Any:
         def get(facts: Mapping[str, Any]) -> Any:
             value = facts.get(key, UNKNOWN)
             return UNKNOWN if value is None else value
-
         return get
     if isinstance(node, Literal):
         const = node.value
@@ -506,7 +499,6 @@ def _compile_compare(node: Compare) -> Any:
 
     def compare(facts: Mapping[str, Any]) -> Any:
         return _compare_values(node.op, left_of(facts), right_of(facts))
-
     return compare
 
 
@@ -523,7 +515,6 @@ def _compile_simple_compare(node: Compare) -> Any:
             if isinstance(value, list):
                 return _compare_values(op, value, const)
             return (value == const) is equal
-
         return eq
     if isinstance(left, Name) and isinstance(right, ListLit) and op in ("in", "not in"):
         key, items, inside = left.id, [item.value for item in right.items], op == "in"
@@ -536,7 +527,6 @@ def _compile_simple_compare(node: Compare) -> Any:
                 return (value in items) is inside
             except TypeError:  # pragma: no cover - type-checked at load
                 return UNKNOWN
-
         return member
     if isinstance(left, Literal) and isinstance(right, Name) and op in ("in", "not in"):
         key, const, inside = right.id, left.value, op == "in"
@@ -549,7 +539,6 @@ def _compile_simple_compare(node: Compare) -> Any:
                 return (const in value) is inside
             except TypeError:
                 return UNKNOWN
-
         return contains
     return None
 

@@ -28,27 +28,10 @@ from advisor.questionnaire import consistency
 CONTRACT_CANDIDATES = ("pytorch", "keras", "tensorflow", "jax", "sklearn")
 CONTRACT_QUESTIONS = {
     "purpose": ("research", "production", "learning", "prototype"),
-    "modality": (
-        "images",
-        "text",
-        "tabular",
-        "audio",
-        "time_series",
-        "graph",
-        "multimodal",
-        "other",
-    ),
+    "modality": ("images", "text", "tabular", "audio", "time_series", "graph", "multimodal", "other"),
     "pretrained": ("hf_transformers", "vision_models", "none"),
-    "deploy_targets": (
-        "server",
-        "mobile_android",
-        "mobile_ios",
-        "browser",
-        "microcontroller",
-        "edge_linux",
-        "desktop",
-        "none",
-    ),
+    "deploy_targets": ("server", "mobile_android", "mobile_ios", "browser", "microcontroller",
+                       "edge_linux", "desktop", "none"),
     "training_hardware": ("nvidia_gpu", "amd_gpu", "apple_silicon", "tpu", "cpu_only", "auto"),
     "os": ("linux", "windows", "macos", "auto"),
     "scale": ("single_device", "multi_gpu", "multi_node"),
@@ -73,8 +56,6 @@ class _Budget:
     def spend(self, cost: int) -> bool:
         self.left -= cost
         return self.left >= 0
-
-
 SAMPLES = 20_000
 
 
@@ -113,9 +94,7 @@ def _contract(kb: KnowledgeBase) -> list[Problem]:
             continue
         lost = [v for v in values if v not in q.values]
         if lost:
-            out.append(
-                _at(q, f"question {qid!r} lacks contract values: {', '.join(lost)}", "warning")
-            )
+            out.append(_at(q, f"question {qid!r} lacks contract values: {', '.join(lost)}", "warning"))
     return out
 
 
@@ -123,22 +102,11 @@ def _sources_and_review(kb: KnowledgeBase, today: dt.date) -> list[Problem]:
     out = []
     for rule in kb.rules:
         if rule.basis == "fact" and not rule.sources:
-            out.append(
-                _at(
-                    rule,
-                    f"rule {rule.id!r} has no sources (add sources, or mark it basis: judgement)",
-                )
-            )
+            out.append(_at(rule, f"rule {rule.id!r} has no sources (add sources, or mark it basis: judgement)"))
         if rule.review_by is None:
             out.append(_at(rule, f"rule {rule.id!r} has no review_by date", "warning"))
         elif rule.review_by < today:
-            out.append(
-                _at(
-                    rule,
-                    f"rule {rule.id!r} is past its review date {rule.review_by.isoformat()}",
-                    "warning",
-                )
-            )
+            out.append(_at(rule, f"rule {rule.id!r} is past its review date {rule.review_by.isoformat()}", "warning"))
     for constraint in kb.constraints:
         if not constraint.sources:
             out.append(_at(constraint, f"constraint {constraint.id!r} has no sources", "warning"))
@@ -207,9 +175,7 @@ def _domains(kb: KnowledgeBase, nodes: Iterable[Any]) -> dict[str, list[Any]]:
     return domains
 
 
-def _assignments(
-    domains: dict[str, list[Any]], seed: int = 0
-) -> tuple[Iterator[dict[str, Any]], bool]:
+def _assignments(domains: dict[str, list[Any]], seed: int = 0) -> tuple[Iterator[dict[str, Any]], bool]:
     names = list(domains)
     total = 1
     for name in names:
@@ -252,18 +218,11 @@ def _never_fire(kb: KnowledgeBase, budget: _Budget | None = None) -> list[Proble
     for rule in kb.rules:
         verdict = can_fire(kb, rule, budget)
         if verdict is False:
-            out.append(
-                _at(rule, f"rule {rule.id!r} can never fire: no answers make {rule.when!r} true")
-            )
+            out.append(_at(rule, f"rule {rule.id!r} can never fire: no answers make {rule.when!r} true"))
         elif verdict is None:
-            why = (
-                "the check's work limit was reached"
-                if budget is not None and budget.left < 0
-                else "too many combinations"
-            )
-            out.append(
-                _at(rule, f"rule {rule.id!r}: could not show that it can fire ({why})", "warning")
-            )
+            why = ("the check's work limit was reached" if budget is not None and budget.left < 0
+                   else "too many combinations")
+            out.append(_at(rule, f"rule {rule.id!r}: could not show that it can fire ({why})", "warning"))
     return out
 
 
@@ -299,12 +258,7 @@ def _duplicates(kb: KnowledgeBase) -> list[Problem]:
             clash = _first_clash(b, by_sign, vetoes, raises)
             if clash:
                 a, text = clash
-                out.append(
-                    _at(
-                        b,
-                        f"rule {b.id!r} contradicts rule {a.id!r} ({a.where()}) on the same condition: {text}",
-                    )
-                )
+                out.append(_at(b, f"rule {b.id!r} contradicts rule {a.id!r} ({a.where()}) on the same condition: {text}"))
             signed = _signed(b)
             for signed_key, value in signed.items():
                 if value:
@@ -317,12 +271,8 @@ def _duplicates(kb: KnowledgeBase) -> list[Problem]:
     return out
 
 
-def _first_clash(
-    b: Rule,
-    by_sign: dict[tuple[tuple[str, str], bool], Rule],
-    vetoes: dict[str, Rule],
-    raises: dict[str, Rule],
-) -> tuple[Rule, str] | None:
+def _first_clash(b: Rule, by_sign: dict[tuple[tuple[str, str], bool], Rule],
+                 vetoes: dict[str, Rule], raises: dict[str, Rule]) -> tuple[Rule, str] | None:
     """The first earlier rule (from the indexes) that ``b`` contradicts, and how."""
     found: list[tuple[Rule, str]] = []
     for key, value in _signed(b).items():
@@ -331,13 +281,8 @@ def _first_clash(
         a = by_sign.get((key, value < 0))
         if a is not None:
             who, crit = key
-            found.append(
-                (
-                    a,
-                    f"{'weight' if who == '*weight*' else who} on {crit} goes up in "
-                    "one and down in the other",
-                )
-            )
+            found.append((a, f"{'weight' if who == '*weight*' else who} on {crit} goes up in "
+                             "one and down in the other"))
     for cand in {e.veto for e in b.effects if e.veto}:
         if cand in raises:
             found.append((raises[cand], f"one vetoes {cand}, the other rates it up"))
@@ -413,20 +358,8 @@ def _veto_everything(kb: KnowledgeBase, budget: _Budget | None = None) -> list[P
         if all(any(r.id in fired for r in vetoing[c]) for c in kb.candidate_ids):
             shown = ", ".join(f"{k}={v}" for k, v in facts.items())
             culprits = [r for r in veto_rules if r.id in fired]
-            return [
-                _at(
-                    culprits[0],
-                    f"these answers veto every candidate: {shown} "
-                    f"(vetoes from {', '.join(r.id for r in culprits)})",
-                )
-            ]
+            return [_at(culprits[0], f"these answers veto every candidate: {shown} "
+                                     f"(vetoes from {', '.join(r.id for r in culprits)})")]
     if not exact:
-        return [
-            Problem(
-                kb.files[0],
-                None,
-                "could not check every answer combination for vetoing all candidates (sampled)",
-                "warning",
-            )
-        ]
+        return [Problem(kb.files[0], None, "could not check every answer combination for vetoing all candidates (sampled)", "warning")]
     return []

@@ -54,11 +54,7 @@ class KBError(SchemaError):
 
     def __init__(self, problems: list[Problem]):
         first = problems[0]
-        more = (
-            f" (and {len(problems) - 1} more; run `advisor rules check`)"
-            if len(problems) > 1
-            else ""
-        )
+        more = f" (and {len(problems) - 1} more; run `advisor rules check`)" if len(problems) > 1 else ""
         super().__init__(first.message + more, path=first.path, line=first.line)
         self.problems = problems
 
@@ -88,9 +84,7 @@ def _pydantic_problems(doc: safeyaml.Document, exc: Any) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         # drop pydantic's own validator segments ("function-after[...]"), keep every YAML key
-        loc = tuple(
-            p for p in err["loc"] if not (isinstance(p, str) and _VALIDATOR_SEGMENT.match(p))
-        )
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _VALIDATOR_SEGMENT.match(p)))
         if not loc:
             loc = tuple(err["loc"])
         kind = err["type"]
@@ -119,9 +113,7 @@ def _parse_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
         return {"meta": None, "path": doc.path, **{s: [] for s in SECTIONS}}, []
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
-        return None, [
-            Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")
-        ]
+        return None, [Problem(doc.path, doc.line_of(()), f"expected a mapping of sections, got a {kind}")]
     try:
         parsed = schema.validate(doc.data)
     except schema.ValidationError as exc:
@@ -194,11 +186,7 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
             if item.id in seen:
                 path, line = item.origin
                 problems.append(
-                    Problem(
-                        path,
-                        line,
-                        f"{section}: duplicate id {item.id!r} (first at {seen[item.id].where()})",
-                    )
+                    Problem(path, line, f"{section}: duplicate id {item.id!r} (first at {seen[item.id].where()})")
                 )
             else:
                 seen[item.id] = item
@@ -213,17 +201,10 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
     for cand in merged["candidates"]:
         for crit in {*cand.base, *cand.base_rationale, *cand.base_confidence}:
             if crit not in criterion_ids:
-                problems.append(
-                    _at(
-                        cand,
-                        f"candidate {cand.id!r}: base rates unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}",
-                    )
-                )
+                problems.append(_at(cand, f"candidate {cand.id!r}: base rates unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
     for question in merged["questions"]:
         if question.id in ANSWER_METADATA_KEYS:
-            problems.append(
-                _at(question, f"question id {question.id!r} is reserved for answers-file metadata")
-            )
+            problems.append(_at(question, f"question id {question.id!r} is reserved for answers-file metadata"))
     for fact in merged["facts"]:
         if fact.id in question_ids:
             problems.append(_at(fact, f"fact {fact.id!r} has the same name as a question"))
@@ -235,12 +216,7 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
             continue
         question = questions_by_id.get(crit.per)
         if question is None or question.type != "many":
-            problems.append(
-                _at(
-                    crit,
-                    f"criterion {crit.id!r}: per must name a 'many' question; {crit.per!r} is not one",
-                )
-            )
+            problems.append(_at(crit, f"criterion {crit.id!r}: per must name a 'many' question; {crit.per!r} is not one"))
         else:
             per_question[crit.id] = question
     env = _type_env(merged["questions"], merged["facts"])
@@ -249,20 +225,10 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
     for question in merged["questions"]:
         if question.auto_fact is not None:
             if "auto" not in question.values:
-                problems.append(
-                    _at(
-                        question,
-                        f"question {question.id!r}: auto_fact given but 'auto' is not a choice",
-                    )
-                )
+                problems.append(_at(question, f"question {question.id!r}: auto_fact given but 'auto' is not a choice"))
             fact_type = env.get(question.auto_fact)
             if fact_type is None:
-                problems.append(
-                    _at(
-                        question,
-                        f"question {question.id!r}: unknown auto_fact {question.auto_fact!r}",
-                    )
-                )
+                problems.append(_at(question, f"question {question.id!r}: unknown auto_fact {question.auto_fact!r}"))
         if question.when is not None:
             try:
                 node = expr.parse(question.when)
@@ -280,41 +246,19 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
         for effect in rule.effects:
             for cand in _effect_candidates(effect):
                 if cand not in candidate_ids:
-                    problems.append(
-                        _at(
-                            rule,
-                            f"rule {rule.id!r}: unknown candidate {cand!r}; known: {', '.join(sorted(candidate_ids))}",
-                        )
-                    )
+                    problems.append(_at(rule, f"rule {rule.id!r}: unknown candidate {cand!r}; known: {', '.join(sorted(candidate_ids))}"))
             crit = effect.rate or effect.level or effect.weight
             if crit is not None and crit not in criterion_ids:
-                problems.append(
-                    _at(
-                        rule,
-                        f"rule {rule.id!r}: unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}",
-                    )
-                )
+                problems.append(_at(rule, f"rule {rule.id!r}: unknown criterion {crit!r}; known: {', '.join(sorted(criterion_ids))}"))
             elif effect.target is not None:
                 per = per_question.get(crit or "")
                 if per is None:
-                    problems.append(
-                        _at(
-                            rule,
-                            f"rule {rule.id!r}: target {effect.target!r} given, but criterion {crit!r} is not scored per answer (no 'per')",
-                        )
-                    )
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} given, but criterion {crit!r} is not scored per answer (no 'per')"))
                 elif effect.target not in per.values:
-                    problems.append(
-                        _at(
-                            rule,
-                            f"rule {rule.id!r}: target {effect.target!r} is not a value of {per.id!r}; allowed: {', '.join(per.values)}",
-                        )
-                    )
+                    problems.append(_at(rule, f"rule {rule.id!r}: target {effect.target!r} is not a value of {per.id!r}; allowed: {', '.join(per.values)}"))
         for cand in rule.applies_to:
             if cand not in candidate_ids:
-                problems.append(
-                    _at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}")
-                )
+                problems.append(_at(rule, f"rule {rule.id!r}: applies_to names unknown candidate {cand!r}"))
 
     answers_env = _type_env(merged["questions"], [])
     evidence_conditions: dict[str, Any] = {}
@@ -328,27 +272,18 @@ def _merge(  # noqa: C901 - one pass of cross-checks over the merged files
             problems.append(_at(item, f"speed_evidence {item.id!r}: when: {exc.message}"))
         for workload in item.workloads:
             if workload not in known_workloads:
-                problems.append(
-                    _at(
-                        item,
-                        f"speed_evidence {item.id!r}: unknown workload "
-                        f"{workload!r}; known: {', '.join(known_workloads)}",
-                    )
-                )
+                problems.append(_at(item, f"speed_evidence {item.id!r}: unknown workload "
+                                          f"{workload!r}; known: {', '.join(known_workloads)}"))
     constraint_conditions: dict[str, tuple[Any, Any]] = {}
     for constraint in merged["constraints"]:
         nodes = []
         for part in ("when", "require"):
             try:
                 node = expr.parse(getattr(constraint, part))
-                typecheck.check(
-                    node, answers_env
-                )  # over answers only: a constraint binds what users say
+                typecheck.check(node, answers_env)  # over answers only: a constraint binds what users say
                 nodes.append(node)
             except ExpressionError as exc:
-                problems.append(
-                    _at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}")
-                )
+                problems.append(_at(constraint, f"constraint {constraint.id!r}: {part}: {exc.message}"))
         if len(nodes) == 2:
             constraint_conditions[constraint.id] = (nodes[0], nodes[1])
 
@@ -405,9 +340,7 @@ def _type_env(questions: list[Any], facts: list[Any]) -> dict[str, typecheck.Var
 
 # ------------------------------------------------------------------ cache of validated knowledge
 
-CACHE_FORMAT = (
-    4  # 3: a sealed entry (digest line, then the JSON); 4: mappings keep the rules files' order
-)
+CACHE_FORMAT = 4  # 3: a sealed entry (digest line, then the JSON); 4: mappings keep the rules files' order
 
 
 # Threat model (issue 15, item 9). The cache holds knowledge that was validated once; reading it
@@ -493,22 +426,16 @@ def _seal(key: str, body: str) -> str:
 
 
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
-    write_sealed(
-        "kb",
-        key,
-        {
-            "key": key,
-            "meta": to_plain(kb.meta),
-            "files": kb.files,
-            "sections": {
-                section: [
-                    {"origin": list(item.origin), "data": to_plain(item)}
-                    for item in getattr(kb, section)
-                ]
-                for section in SECTIONS
-            },
+    write_sealed("kb", key, {
+        "key": key,
+        "meta": to_plain(kb.meta),
+        "files": kb.files,
+        "sections": {
+            section: [{"origin": list(item.origin), "data": to_plain(item)}
+                      for item in getattr(kb, section)]
+            for section in SECTIONS
         },
-    )
+    })
 
 
 def sealed_key(*parts: bytes) -> str:
@@ -580,7 +507,8 @@ def _read_entry(path: Path) -> str | None:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or not _private(info) or info.st_size > CACHE_MAX_BYTES:
+        if not stat.S_ISREG(info.st_mode) or not _private(info) \
+                or info.st_size > CACHE_MAX_BYTES:
             return None
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(CACHE_MAX_BYTES + 1)
@@ -600,10 +528,8 @@ def _cache_read(key: str) -> KnowledgeBase | None:
         return None
     try:
         sections = {
-            section: [
-                from_plain(section_class(section), entry["data"]).located(tuple(entry["origin"]))
-                for entry in payload["sections"][section]
-            ]
+            section: [from_plain(section_class(section), entry["data"]).located(tuple(entry["origin"]))
+                      for entry in payload["sections"][section]]
             for section in SECTIONS
         }
         conditions = {rule.id: expr.parse(rule.when) for rule in sections["rules"]}
@@ -620,5 +546,6 @@ def _cache_read(key: str) -> KnowledgeBase | None:
             files=list(payload["files"]),
             **sections,
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, AdvisorError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            AdvisorError):
         return None  # missing, stale or damaged: validate from the rules files again

@@ -394,28 +394,21 @@ class SpeedEvidence(_Located):
 
     id: RULE_ID
     when: str = field(
-        metadata=_doc("The projects it is about, in the advisor expression language.")
-    )
+        metadata=_doc("The projects it is about, in the advisor expression language."))
     workloads: tuple[Annotated[str, Check(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)], ...] = (
-        field(metadata=_doc("Probe workloads that represent these projects; empty: none does."))
-    )
+        field(metadata=_doc("Probe workloads that represent these projects; empty: none does.")))
     rationale: TEXT
     measure: Literal["samples_per_s", "time_to_accuracy"] = field(
         default="samples_per_s",
-        metadata=_doc(
-            "samples_per_s: one workload, the same model in every framework; "
-            "time_to_accuracy: seconds to the target test accuracy, comparable across "
-            "model families (each candidate on the first of the workloads, in this "
-            "order, that its probe rows run)."
-        ),
-    )
+        metadata=_doc("samples_per_s: one workload, the same model in every framework; "
+                      "time_to_accuracy: seconds to the target test accuracy, comparable across "
+                      "model families (each candidate on the first of the workloads, in this "
+                      "order, that its probe rows run)."))
 
     def __post_init__(self) -> None:
         if self.measure == "samples_per_s" and len(self.workloads) > 1:
-            raise ValueError(
-                "samples_per_s compares one workload; use time_to_accuracy to "
-                "compare several (different models)"
-            )
+            raise ValueError("samples_per_s compares one workload; use time_to_accuracy to "
+                             "compare several (different models)")
         if len(set(self.workloads)) != len(self.workloads):
             raise ValueError("workloads repeat a name")
 

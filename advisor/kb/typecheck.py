@@ -134,11 +134,13 @@ def _check_compare(node: Compare, env: Mapping[str, VarType]) -> None:
             raise ExpressionError(f"'{op}' compares numbers only (column {node.pos + 1})")
         return
     if op in ("<", "<=", ">", ">=") and vtype.kind != "number":
-        raise ExpressionError(f"'{op}' compares numbers only; {left.id!r} is a {vtype.kind} value")
+        raise ExpressionError(
+            f"'{op}' compares numbers only; {left.id!r} is a {vtype.kind} value"
+        )
     if isinstance(right, ListLit):
         if vtype.kind != "many" or op not in ("==", "!="):
             raise ExpressionError(
-                f"a list compares only with == or != to a many-valued name (column {node.pos + 1})"
+                f"a list compares only with == or != to a many-valued name (column {node.pos+1})"
             )
         for item in right.items:
             _check_value(left, vtype, item.value, item.pos)

@@ -73,82 +73,47 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         spec = ROWS[name]
         missing = [m for m in spec.modules if not is_installed(m)]
         if missing:
-            rows[name] = {
-                "name": name,
-                "status": "missing",
-                "version": None,
-                "devices": [],
-                "import_s": None,
-                "workloads": {},
-                "install_hint": spec.install_hint,
-                "error": f"not installed: {', '.join(missing)}",
-                "flags": [],
-            }
+            rows[name] = {"name": name, "status": "missing", "version": None, "devices": [],
+                          "import_s": None, "workloads": {}, "install_hint": spec.install_hint,
+                          "error": f"not installed: {', '.join(missing)}", "flags": []}
             notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         elif not (folder / spec.script).is_file():
-            failed = [
-                ChildResult("broken", None, f"probe script not found: {spec.script}", None, 0)
-            ]
+            failed = [ChildResult("broken", None, f"probe script not found: {spec.script}",
+                                  None, 0)]
             rows[name] = pool_row(spec, failed, selected, bool(gpus))
             notify(ProgressEvent("done", name, index, len(order), row=typed(rows[name])))
         else:
             runnable.append(name)
-    startup, startup_reason = choose_startup(
-        options.startup, len(runnable), host["usable_cores"] or 1
-    )
+    startup, startup_reason = choose_startup(options.startup, len(runnable),
+                                             host["usable_cores"] or 1)
     window = max(1, min(host["usable_cores"] or 1, len(runnable)))
     cache = tempfile.mkdtemp(prefix="advisor-probe-")
     models = os.path.join(cache, "models") if options.deploy is not None else None  # --deploy
 
     def job_for(name: str) -> Job:
-        return Job(
-            worker_args(options, ROWS[name], folder, threads, cache, selected, models),
-            catalog.child_env(ROWS[name], threads),
-        )
+        return Job(worker_args(options, ROWS[name], folder, threads, cache, selected, models),
+                   catalog.child_env(ROWS[name], threads))
 
     def finish_row(name: str, results: list[ChildResult]) -> None:
         rows[name] = pool_row(ROWS[name], results, selected, host_has_gpu=bool(gpus))
-        notify(
-            ProgressEvent("done", name, order.index(name) + 1, len(order), row=typed(rows[name]))
-        )
+        notify(ProgressEvent("done", name, order.index(name) + 1, len(order),
+                             row=typed(rows[name])))
 
     try:
-        supervise(
-            runnable,
-            job_for,
-            processes=processes,
-            startup=startup,
-            window=window,
-            timeout_s=options.timeout_s,
-            order=order,
-            notify=notify,
-            finish_row=finish_row,
-        )
+        supervise(runnable, job_for, processes=processes, startup=startup, window=window,
+                  timeout_s=options.timeout_s, order=order, notify=notify,
+                  finish_row=finish_row)
         deploy_report = None
         if options.deploy is not None and models is not None:
             from advisor.probe import deploy
 
             deploy_report = deploy.run_deploy(
-                options.deploy,
-                rows=rows,
-                models=Path(models),
-                folder=folder,
-                python=options.python,
-                threads=threads,
-                usable_cores=host["usable_cores"] or 1,
-                installed=is_installed,
-                notify=lambda kind, what, summary: notify(
-                    ProgressEvent(
-                        "deploy" if kind == "start" else "done",
-                        f"deploy {what}",
-                        0,
-                        0,
-                        row=None
-                        if kind == "start"
-                        else FrameworkRow(name=what, status="ok", error=summary),
-                    )
-                ),
-            )
+                options.deploy, rows=rows, models=Path(models), folder=folder,
+                python=options.python, threads=threads, usable_cores=host["usable_cores"] or 1,
+                installed=is_installed, notify=lambda kind, what, summary: notify(ProgressEvent(
+                    "deploy" if kind == "start" else "done", f"deploy {what}", 0, 0,
+                    row=None if kind == "start" else FrameworkRow(name=what, status="ok",
+                                                                  error=summary))))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     scaling_report = None
@@ -156,24 +121,16 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         from advisor.probe import scaling
 
         sc_opts = options.scaling
-        sc_opts.frameworks = tuple(n for n in sc_opts.frameworks if n in options.requested_rows())
+        sc_opts.frameworks = tuple(n for n in sc_opts.frameworks
+                                   if n in options.requested_rows())
 
         def relay(event: scaling.ScalingEvent) -> None:
-            notify(
-                ProgressEvent(
-                    event.kind, f"scaling {event.name}", event.index, event.total, row=event.row
-                )
-            )
+            notify(ProgressEvent(event.kind, f"scaling {event.name}", event.index, event.total,
+                                 row=event.row))
 
         scaling_report = scaling.run_scaling(
-            sc_opts,
-            host=host,
-            gpus=gpus,
-            folder=folder,
-            python=options.python,
-            is_installed=is_installed,
-            progress=relay,
-        )
+            sc_opts, host=host, gpus=gpus, folder=folder,
+            python=options.python, is_installed=is_installed, progress=relay)
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
     cpu_peak = apply_cpu_peak(frameworks)
     contention = mark_contention(frameworks)
@@ -188,33 +145,19 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
         "run": {
             "threads": threads,
             "seed": SEED,
-            "epochs": {
-                "warmup": 1,
-                "timed": options.blocks(),
-                "unit": "blocks of whole epochs",
-                "min_block_s": protocol.MIN_BLOCK_S,
-                "per": "process",
-            },
+            "epochs": {"warmup": 1, "timed": options.blocks(), "unit": "blocks of whole epochs",
+                       "min_block_s": protocol.MIN_BLOCK_S, "per": "process"},
             "quick": options.quick,
             "workloads": list(selected),
             "rows": order,
             "not_run": not_run,
-            "startup": {
-                "mode": startup,
-                "why": startup_reason,
-                "window": window if startup == "staged" else 1,
-            },
+            "startup": {"mode": startup, "why": startup_reason,
+                        "window": window if startup == "staged" else 1},
             "repeat": processes,  # fresh processes per row, in interleaved rounds
-            "processes": {
-                "per_row": processes,
-                "interleaved": True,
-                "blocks_per_process": options.blocks(),
-            },
-            "python": (
-                "advisor's own"
-                if own_interpreter(options.python)
-                else hardware.redact(options.python)
-            ),
+            "processes": {"per_row": processes, "interleaved": True,
+                          "blocks_per_process": options.blocks()},
+            "python": ("advisor's own" if own_interpreter(options.python)
+                       else hardware.redact(options.python)),
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),
@@ -228,11 +171,10 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "accuracy_gate": dict(policy.ACCURACY_GATE),
             "keras_config": kerasconf.record(),
             "wall_s": round(time.perf_counter() - started_wall, 2),
-            "child_env": {
-                k: hardware.redact(v)
-                for k, v in catalog.child_env(ROWS["jax"], threads).items()
-                if (k not in os.environ or os.environ[k] != v) and k != protocol.ENV_PROTOCOL
-            },
+            "child_env": {k: hardware.redact(v)
+                          for k, v in catalog.child_env(ROWS["jax"], threads).items()
+                          if (k not in os.environ or os.environ[k] != v)
+                          and k != protocol.ENV_PROTOCOL},
         },
         "frameworks": frameworks,
         "workloads": workload_descriptions(frameworks),

@@ -45,15 +45,8 @@ if TYPE_CHECKING:  # the decision half (facts, measurer) runs without the runner
     from advisor.probe.runner import ChildResult
 
 # Every target of the deploy_targets question but "none" (DESIGN.md question ids).
-TARGETS = (
-    "server",
-    "desktop",
-    "edge_linux",
-    "mobile_android",
-    "mobile_ios",
-    "browser",
-    "microcontroller",
-)
+TARGETS = ("server", "desktop", "edge_linux", "mobile_android", "mobile_ios", "browser",
+           "microcontroller")
 STATUSES = ("ok", "failed", "unavailable", "timeout")
 NO_FORMAT = "none"  # the format of a row for a (framework, target) advisor has no path for
 PARITY_MIN = 0.99  # top-1 agreement with the framework's own predictions for an ok float path
@@ -64,16 +57,12 @@ RUN_SCRIPT = "deploy_run.py"
 
 # Tools that cannot share the pinned environment (resolver dry runs against torch 2.13 CPU,
 # tensorflow-cpu 2.21, pydantic 2.14, numpy 2.4, protobuf 7, late 2026).
-LITERT_TORCH_CONFLICT = (
-    "litert-torch 0.10 needs typing-extensions<4.13 (through "
-    "litert-converter -> xdsl), pydantic 2.14 needs >=4.16: install it in "
-    "an environment of its own"
-)
-TFJS_CONFLICT = (
-    "tensorflowjs 4.22 pulls the full tensorflow 2.19, tf-keras, "
-    "tensorflow-decision-forests and packaging 23 (downgrading numpy and protobuf): "
-    "install it in an environment of its own"
-)
+LITERT_TORCH_CONFLICT = ("litert-torch 0.10 needs typing-extensions<4.13 (through "
+                         "litert-converter -> xdsl), pydantic 2.14 needs >=4.16: install it in "
+                         "an environment of its own")
+TFJS_CONFLICT = ("tensorflowjs 4.22 pulls the full tensorflow 2.19, tf-keras, "
+                 "tensorflow-decision-forests and packaging 23 (downgrading numpy and protobuf): "
+                 "install it in an environment of its own")
 
 
 @dataclass(frozen=True)
@@ -88,45 +77,22 @@ class Format:
     quantized: bool = False
 
 
-FORMATS: Mapping[str, Format] = {
-    f.name: f
-    for f in (
-        Format(
-            "onnx",
-            "ONNX",
-            "onnxruntime (Mobile on phones, onnxruntime-web in browsers)",
-            ("onnxruntime",),
-        ),
-        Format("torch_export", "torch.export (.pt2)", "torch.export.load", ("torch",)),
-        Format("executorch", "ExecuTorch (.pte, XNNPACK)", "ExecuTorch runtime", ("executorch",)),
-        Format("savedmodel", "SavedModel (TF Serving)", "tf.saved_model.load", ("tensorflow",)),
-        Format("jax_export", "jax.export (StableHLO)", "jax.export.deserialize", ("jax",)),
-        Format(
-            "tflite", "LiteRT (.tflite)", "LiteRT interpreter (ai-edge-litert)", ("ai_edge_litert",)
-        ),
-        Format(
-            "tflite_int8",
-            "LiteRT int8 (.tflite)",
-            "LiteRT / LiteRT for Microcontrollers",
-            ("ai_edge_litert",),
-            quantized=True,
-        ),
-        Format(
-            "coreml",
-            "Core ML",
-            "Core ML (iOS, macOS)",
-            (),
-            not_run="converted, not run: the Core ML runtime needs macOS",
-        ),
-        Format(
-            "tfjs",
-            "TF.js",
-            "TensorFlow.js (browser)",
-            (),
-            not_run="converted, not run: a TF.js model runs in a browser or Node.js",
-        ),
-    )
-}
+FORMATS: Mapping[str, Format] = {f.name: f for f in (
+    Format("onnx", "ONNX", "onnxruntime (Mobile on phones, onnxruntime-web in browsers)",
+           ("onnxruntime",)),
+    Format("torch_export", "torch.export (.pt2)", "torch.export.load", ("torch",)),
+    Format("executorch", "ExecuTorch (.pte, XNNPACK)", "ExecuTorch runtime", ("executorch",)),
+    Format("savedmodel", "SavedModel (TF Serving)", "tf.saved_model.load", ("tensorflow",)),
+    Format("jax_export", "jax.export (StableHLO)", "jax.export.deserialize", ("jax",)),
+    Format("tflite", "LiteRT (.tflite)", "LiteRT interpreter (ai-edge-litert)",
+           ("ai_edge_litert",)),
+    Format("tflite_int8", "LiteRT int8 (.tflite)", "LiteRT / LiteRT for Microcontrollers",
+           ("ai_edge_litert",), quantized=True),
+    Format("coreml", "Core ML", "Core ML (iOS, macOS)", (),
+           not_run="converted, not run: the Core ML runtime needs macOS"),
+    Format("tfjs", "TF.js", "TensorFlow.js (browser)", (),
+           not_run="converted, not run: a TF.js model runs in a browser or Node.js"),
+)}
 
 
 @dataclass(frozen=True)
@@ -144,14 +110,11 @@ TOOLS: Mapping[tuple[str, str], Tool] = {
     ("pytorch", "torch_export"): Tool((), ""),
     ("pytorch", "executorch"): Tool(("executorch",), "pip install executorch"),
     ("pytorch", "coreml"): Tool(("coremltools",), "pip install coremltools"),
-    ("pytorch", "tflite"): Tool(
-        ("litert_torch",), "pip install litert-torch", LITERT_TORCH_CONFLICT
-    ),
-    ("pytorch", "tflite_int8"): Tool(
-        ("litert_torch", "ai_edge_quantizer"),
-        "pip install litert-torch ai-edge-quantizer",
-        LITERT_TORCH_CONFLICT,
-    ),
+    ("pytorch", "tflite"): Tool(("litert_torch",), "pip install litert-torch",
+                                LITERT_TORCH_CONFLICT),
+    ("pytorch", "tflite_int8"): Tool(("litert_torch", "ai_edge_quantizer"),
+                                     "pip install litert-torch ai-edge-quantizer",
+                                     LITERT_TORCH_CONFLICT),
     ("tensorflow", "onnx"): Tool(("tf2onnx",), "pip install tf2onnx"),
     ("tensorflow", "savedmodel"): Tool((), ""),
     ("tensorflow", "tflite"): Tool((), ""),
@@ -190,10 +153,8 @@ class DeployOptions:
     def validate(self) -> None:
         unknown = [t for t in self.targets if t not in TARGETS]
         if unknown or not self.targets:
-            raise BadInput(
-                f"unknown deploy target(s) {', '.join(unknown) or '(none)'}; "
-                f"choose from {', '.join(TARGETS)}"
-            )
+            raise BadInput(f"unknown deploy target(s) {', '.join(unknown) or '(none)'}; "
+                           f"choose from {', '.join(TARGETS)}")
 
 
 def parse_targets(text: str | None) -> tuple[str, ...]:
@@ -219,18 +180,10 @@ def formats_for(row: str, target: str) -> tuple[str, ...]:
 Notify = Callable[[str, str, str], None]
 
 
-def run_deploy(
-    options: DeployOptions,
-    *,
-    rows: Mapping[str, Mapping[str, Any]],
-    models: Path,
-    folder: Path,
-    python: str,
-    threads: int,
-    usable_cores: int,
-    notify: Notify | None = None,
-    installed: Callable[[str], bool] | None = None,
-) -> dict[str, Any]:
+def run_deploy(options: DeployOptions, *, rows: Mapping[str, Mapping[str, Any]],
+               models: Path, folder: Path, python: str, threads: int, usable_cores: int,
+               notify: Notify | None = None,
+               installed: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Export and run every path of ``options.targets`` for the rows that trained (``rows``:
     name -> probe row with its status and workloads); the ``deploy`` part of the probe JSON."""
     options.validate()
@@ -254,7 +207,7 @@ def run_deploy(
     for name, _target, fmt in plan:
         if not fmt:
             continue
-        for workload in rows[name].get("workloads") or {}:
+        for workload in (rows[name].get("workloads") or {}):
             key = Path_(name, workload, fmt)
             if key in results:
                 continue
@@ -265,41 +218,21 @@ def run_deploy(
             results[key] = {}  # placeholder: to export
             exports.setdefault((name, fmt), []).append(workload)
     try:
-        _export_all(
-            exports,
-            results,
-            models,
-            out_dir,
-            folder,
-            python,
-            threads,
-            usable_cores,
-            options.timeout_s,
-            say,
-        )
+        _export_all(exports, results, models, out_dir, folder, python, threads, usable_cores,
+                    options.timeout_s, say)
         _run_all(results, models, folder, python, threads, options.timeout_s, say, has)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     deploy_rows = []
     for name, target, fmt in plan:
         if not fmt:
-            for workload in rows[name].get("workloads") or {}:
-                deploy_rows.append(
-                    _row(
-                        name,
-                        workload,
-                        target,
-                        NO_FORMAT,
-                        _result(
-                            "unavailable", f"advisor has no export path from {name} to {target}"
-                        ),
-                    )
-                )
+            for workload in (rows[name].get("workloads") or {}):
+                deploy_rows.append(_row(name, workload, target, NO_FORMAT, _result(
+                    "unavailable", f"advisor has no export path from {name} to {target}")))
             continue
-        for workload in rows[name].get("workloads") or {}:
-            deploy_rows.append(
-                _row(name, workload, target, fmt, results[Path_(name, workload, fmt)])
-            )
+        for workload in (rows[name].get("workloads") or {}):
+            deploy_rows.append(_row(name, workload, target, fmt, results[Path_(name, workload,
+                                                                              fmt)]))
     return {
         "targets": list(options.targets),
         "parity_min": PARITY_MIN,
@@ -327,15 +260,13 @@ def _result(status: str, reason: str | None, **values: Any) -> dict[str, Any]:
     return {"status": status, "reason": reason, **values}
 
 
-def _row(row: str, workload: str, target: str, fmt: str, got: Mapping[str, Any]) -> dict[str, Any]:
+def _row(row: str, workload: str, target: str, fmt: str,
+         got: Mapping[str, Any]) -> dict[str, Any]:
     runtime = got.get("runtime")
     if isinstance(runtime, Mapping):  # deploy_run.py's {name, version}: "onnxruntime 1.32.0"
         runtime = " ".join(str(runtime[k]) for k in ("name", "version") if runtime.get(k))
     return {
-        "row": row,
-        "workload": workload,
-        "target": target,
-        "format": fmt,
+        "row": row, "workload": workload, "target": target, "format": fmt,
         "runtime": runtime or None,
         "tool": got.get("tool"),
         "status": got.get("status", "failed"),
@@ -357,18 +288,10 @@ def _child_env(row: str, threads: int) -> dict[str, str]:
     return env
 
 
-def _export_all(
-    exports: Mapping[tuple[str, str], list[str]],
-    results: dict[Path_, dict[str, Any]],
-    models: Path,
-    out_dir: Path,
-    folder: Path,
-    python: str,
-    threads: int,
-    usable_cores: int,
-    timeout: float,
-    say: Notify,
-) -> None:
+def _export_all(exports: Mapping[tuple[str, str], list[str]],
+                results: dict[Path_, dict[str, Any]], models: Path, out_dir: Path,
+                folder: Path, python: str, threads: int, usable_cores: int, timeout: float,
+                say: Notify) -> None:
     """One export child per row (the framework imported once for all its formats), up to one
     per usable core side by side; a child that dies is replaced for the formats it left."""
     from concurrent.futures import ThreadPoolExecutor
@@ -388,18 +311,8 @@ def _export_all(
     lock = threading.Lock()
 
     def one(row: str) -> None:
-        got = _export_row(
-            row,
-            per_row[row],
-            workloads[row],
-            models,
-            out_dir,
-            folder,
-            python,
-            per_child,
-            timeout,
-            say,
-        )
+        got = _export_row(row, per_row[row], workloads[row], models, out_dir, folder, python,
+                          per_child, timeout, say)
         with lock:
             for key, value in got.items():
                 if key in results:
@@ -420,18 +333,9 @@ def _export_all(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _export_row(
-    row: str,
-    formats: list[str],
-    workloads: list[str],
-    models: Path,
-    out_dir: Path,
-    folder: Path,
-    python: str,
-    threads: int,
-    timeout: float,
-    say: Notify,
-) -> dict[Path_, dict[str, Any]]:
+def _export_row(row: str, formats: list[str], workloads: list[str], models: Path, out_dir: Path,
+                folder: Path, python: str, threads: int, timeout: float,
+                say: Notify) -> dict[Path_, dict[str, Any]]:
     """Export one row's formats; each format gets ``timeout`` seconds (see _run_watched)."""
 
     spec = catalog.ROWS[row]
@@ -444,30 +348,15 @@ def _export_row(
         say("start", what, "")
         progress = out_dir / f"progress-{row.replace('/', '_')}-{attempt}.jsonl"
         progress.parent.mkdir(parents=True, exist_ok=True)
-        args = [
-            python,
-            str(folder / EXPORT_SCRIPT),
-            "--exporter",
-            spec.deploy_exporter or row,
-            "--row",
-            row,
-            "--formats",
-            ",".join(left),
-            "--models",
-            str(models),
-            "--out",
-            str(out_dir),
-            "--workloads",
-            ",".join(workloads),
-            "--threads",
-            str(threads),
-            "--progress",
-            str(progress),
-        ]
+        args = [python, str(folder / EXPORT_SCRIPT), "--exporter", spec.deploy_exporter or row,
+                "--row", row, "--formats", ",".join(left), "--models", str(models),
+                "--out", str(out_dir), "--workloads", ",".join(workloads),
+                "--threads", str(threads), "--progress", str(progress)]
         child = _run_watched(args, _child_env(row, threads), timeout, progress)
         started, done = _read_progress(progress)
         if child.status == "ok":
-            done.update({(item["format"], item["workload"]): item for item in _child_items(child)})
+            done.update({(item["format"], item["workload"]): item
+                         for item in _child_items(child)})
         for (fmt, workload), item in done.items():
             got[Path_(row, workload, fmt)] = item
         finished = [f for f in left if all((f, w) in done for w in workloads)]
@@ -477,15 +366,13 @@ def _export_row(
             # the child answered "broken": the framework itself failed before any export
             for fmt in left:
                 for workload in workloads:
-                    got.setdefault(
-                        Path_(row, workload, fmt), _result("failed", f"export child: {child.error}")
-                    )
+                    got.setdefault(Path_(row, workload, fmt),
+                                   _result("failed", f"export child: {child.error}"))
             finished = list(left)
         elif child.status != "ok":
             # the format in progress when the child died (or the first one, if none started)
-            blamed = next((f for f in reversed(started) if f not in finished), None) or next(
-                f for f in left if f not in finished
-            )
+            blamed = next((f for f in reversed(started) if f not in finished), None) or \
+                next(f for f in left if f not in finished)
             for workload in workloads:
                 key = Path_(row, workload, blamed)
                 if (blamed, workload) not in done:
@@ -494,28 +381,16 @@ def _export_row(
         for fmt in left:
             if fmt in finished:
                 for workload in workloads:
-                    got.setdefault(
-                        Path_(row, workload, fmt),
-                        _result("failed", "the export child gave no result for it"),
-                    )
-        say(
-            "done",
-            what,
-            _summary(
-                got[Path_(row, w, f)]
-                for f in left
-                if f in finished
-                for w in workloads
-                if Path_(row, w, f) in got
-            ),
-        )
+                    got.setdefault(Path_(row, workload, fmt),
+                                   _result("failed", "the export child gave no result for it"))
+        say("done", what, _summary(got[Path_(row, w, f)] for f in left if f in finished
+                                   for w in workloads if Path_(row, w, f) in got))
         left = [f for f in left if f not in finished]
     return got
 
 
-def _run_watched(
-    args: list[str], env: dict[str, str], timeout: float, progress: Path
-) -> ChildResult:
+def _run_watched(args: list[str], env: dict[str, str], timeout: float,
+                 progress: Path) -> ChildResult:
     """Run an export child; it times out only when ``timeout`` seconds pass without a new line
     in its progress file (a format started or finished), so a row with many formats gets
     ``timeout`` per step, and a hang in one format is caught after ``timeout``."""
@@ -562,11 +437,8 @@ def _read_progress(path: Path) -> tuple[list[str], dict[tuple[str, str], dict[st
             continue
         if isinstance(item.get("started"), str):
             started.append(item["started"])
-        elif (
-            isinstance(item.get("format"), str)
-            and isinstance(item.get("workload"), str)
-            and item.get("status") in STATUSES
-        ):
+        elif isinstance(item.get("format"), str) and isinstance(item.get("workload"), str) \
+                and item.get("status") in STATUSES:
             done[(item["format"], item["workload"])] = item
     return started, done
 
@@ -574,30 +446,13 @@ def _read_progress(path: Path) -> tuple[list[str], dict[tuple[str, str], dict[st
 def _child_items(got: ChildResult) -> list[dict[str, Any]]:
     payload = got.payload if got.status == "ok" else None
     items = payload.get("results") if isinstance(payload, dict) else None
-    return (
-        [
-            i
-            for i in items
-            if isinstance(i, dict)
-            and isinstance(i.get("format"), str)
-            and isinstance(i.get("workload"), str)
-            and i.get("status") in STATUSES
-        ]
-        if isinstance(items, list)
-        else []
-    )
+    return [i for i in items if isinstance(i, dict) and isinstance(i.get("format"), str)
+            and isinstance(i.get("workload"), str) and i.get("status") in STATUSES] \
+        if isinstance(items, list) else []
 
 
-def _run_all(
-    results: dict[Path_, dict[str, Any]],
-    models: Path,
-    folder: Path,
-    python: str,
-    threads: int,
-    timeout: float,
-    say: Notify,
-    has: Callable[[str], bool],
-) -> None:
+def _run_all(results: dict[Path_, dict[str, Any]], models: Path, folder: Path, python: str,
+             threads: int, timeout: float, say: Notify, has: Callable[[str], bool]) -> None:
     """One runtime child per (row, format) with exported artifacts, one at a time."""
     from advisor.probe.runner import run_child
 
@@ -607,26 +462,16 @@ def _run_all(
             continue
         spec = FORMATS[key.format]
         if spec.not_run:
-            exported.update(
-                status="unavailable",
-                reason=f"{spec.not_run} ({exported.get('size_bytes') or 0:,} bytes)",
-                runtime=spec.runtime,
-            )
+            exported.update(status="unavailable",
+                            reason=f"{spec.not_run} ({exported.get('size_bytes') or 0:,} bytes)",
+                            runtime=spec.runtime)
             continue
         groups.setdefault((key.row, key.format), []).append(key)
     for (row, fmt), keys in groups.items():
         what = f"run {row} {FORMATS[fmt].title}"
         say("start", what, "")
-        args = [
-            python,
-            str(folder / RUN_SCRIPT),
-            "--format",
-            fmt,
-            "--threads",
-            str(threads),
-            "--warmup",
-            str(WARMUP_CALLS),
-        ]
+        args = [python, str(folder / RUN_SCRIPT), "--format", fmt, "--threads", str(threads),
+                "--warmup", str(WARMUP_CALLS)]
         for key in keys:
             model_dir = _model_dir(models, key.row, key.workload)
             args += ["--artifact", f"{key.workload}={results[key]['artifact']}={model_dir}"]
@@ -671,17 +516,12 @@ def _judge(exported: Mapping[str, Any], ran: Mapping[str, Any]) -> dict[str, Any
     drop = ran.get("accuracy_drop")
     if exported.get("quantized"):
         if not isinstance(drop, (int, float)) or drop > INT8_MAX_DROP:
-            out.update(
-                status="failed",
-                reason=f"int8 model loses {drop} test accuracy (limit {INT8_MAX_DROP})",
-            )
+            out.update(status="failed", reason=f"int8 model loses {drop} test accuracy "
+                                               f"(limit {INT8_MAX_DROP})")
             return out
     elif not isinstance(agreement, (int, float)) or agreement < PARITY_MIN:
-        out.update(
-            status="failed",
-            reason=f"predictions differ from the framework's: top-1 "
-            f"agreement {agreement} (limit {PARITY_MIN})",
-        )
+        out.update(status="failed", reason=f"predictions differ from the framework's: top-1 "
+                                           f"agreement {agreement} (limit {PARITY_MIN})")
         return out
     out.update(status="ok", reason=None)
     return out

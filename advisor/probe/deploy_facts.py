@@ -19,17 +19,14 @@ def _deploy_rows(probe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in rows or [] if isinstance(r, Mapping)]
 
 
-def path_status(
-    kb: Any, probe: Mapping[str, Any]
-) -> dict[tuple[str, str], tuple[str, list[Mapping[str, Any]]]]:
+def path_status(kb: Any, probe: Mapping[str, Any]) -> dict[tuple[str, str], tuple[str, list[Mapping[str, Any]]]]:
     """(candidate, target) -> ("ok" | "failed", the rows that decided it); absent: unknown."""
     rows = _deploy_rows(probe)
     out: dict[tuple[str, str], tuple[str, list[Mapping[str, Any]]]] = {}
     for cand in kb.candidates:
         for target in TARGETS:
-            mine = [
-                r for r in rows if r.get("row") in cand.probe_rows and r.get("target") == target
-            ]
+            mine = [r for r in rows if r.get("row") in cand.probe_rows
+                    and r.get("target") == target]
             ok = [r for r in mine if r.get("status") == "ok"]
             failed = [r for r in mine if r.get("status") == "failed"]
             if ok:
@@ -69,9 +66,8 @@ def measurer(inner: Any, probe: Mapping[str, Any]) -> Any:
         from advisor.decision.assessment import Measurement
         from advisor.decision.engine import MeasuredDelta
 
-        deltas, measurements, notes = (
-            inner(kb, fact_values, weights) if inner is not None else ([], [], [])
-        )
+        deltas, measurements, notes = (inner(kb, fact_values, weights) if inner is not None
+                                       else ([], [], []))
         deltas, measurements, notes = list(deltas), list(measurements), list(notes)
         if not _deploy_rows(probe) or "deployment" not in weights:
             return deltas, measurements, notes
@@ -96,37 +92,24 @@ def measurer(inner: Any, probe: Mapping[str, Any]) -> Any:
                 else:  # scored per target by the rule that reads the fact: counted once, there
                     rating = 0.0
                     detail += f" (scored by rule deploy.measured.{cand.id}.{target}.failed)"
-                measurements.append(
-                    Measurement(
-                        candidate=cand.id,
-                        criterion="deployment",
-                        row=",".join(sorted({str(r.get("row")) for r in rows})),
-                        workload=",".join(sorted({str(r.get("format")) for r in rows})),
-                        value=1.0 if status == "ok" else 0.0,
-                        rating=rating,
-                        points=weights.get("deployment", 0.0) * rating,
-                        detail=detail,
-                    )
-                )
+                measurements.append(Measurement(
+                    candidate=cand.id, criterion="deployment",
+                    row=",".join(sorted({str(r.get("row")) for r in rows})),
+                    workload=",".join(sorted({str(r.get("format")) for r in rows})),
+                    value=1.0 if status == "ok" else 0.0, rating=rating,
+                    points=weights.get("deployment", 0.0) * rating, detail=detail))
                 if rating:
-                    deltas.append(
-                        MeasuredDelta(
-                            cand.id, "deployment", rating, f"measured:deploy:{target}", detail
-                        )
-                    )
+                    deltas.append(MeasuredDelta(cand.id, "deployment", rating,
+                                                f"measured:deploy:{target}", detail))
             (measured_targets if found else rule_targets).append(target)
         if measured_targets:
-            notes.append(
-                "Deployment measured on the probed machine for: "
-                f"{', '.join(measured_targets)} (export, runtime and parity of the "
-                "trained micro-models; see the deployment matrix)."
-            )
+            notes.append("Deployment measured on the probed machine for: "
+                         f"{', '.join(measured_targets)} (export, runtime and parity of the "
+                         "trained micro-models; see the deployment matrix).")
         if rule_targets:
-            notes.append(
-                "Deployment to " + ", ".join(rule_targets) + " comes from the rules "
-                "only: no path to it was measured (run `advisor probe --deploy "
-                f"--targets {','.join(rule_targets)}`)."
-            )
+            notes.append("Deployment to " + ", ".join(rule_targets) + " comes from the rules "
+                         "only: no path to it was measured (run `advisor probe --deploy "
+                         f"--targets {','.join(rule_targets)}`).")
         return deltas, measurements, notes
 
     return measure
@@ -136,10 +119,8 @@ def describe(rows: list[Mapping[str, Any]], target: str) -> str:
     """One line for a measurement: the best path's numbers, or the first error."""
     first = rows[0]
     if first.get("status") != "ok":
-        return (
-            f"{first.get('row')} -> {target}: every tried path failed, e.g. "
-            f"{first.get('format')}: {first.get('reason')}"
-        )
+        return f"{first.get('row')} -> {target}: every tried path failed, e.g. " \
+               f"{first.get('format')}: {first.get('reason')}"
     lat = first.get("latency_ms") or {}
     par = first.get("parity") or {}
     size = first.get("size_bytes")

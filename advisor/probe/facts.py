@@ -44,13 +44,8 @@ ONE_PROCESS_SPREAD = 1.0
 MIN_SPREAD = 0.10
 GPU_SIZE_SUFFIX = "@large"  # probe workload key of a workload's GPU size (harness.gpu_variants)
 GPU_HARDWARE = {"nvidia_gpu": "nvidia", "amd_gpu": "amd", "apple_silicon": "apple", "tpu": "tpu"}
-HARDWARE_LABEL = {
-    "nvidia_gpu": "an NVIDIA GPU",
-    "amd_gpu": "an AMD GPU",
-    "apple_silicon": "Apple silicon",
-    "tpu": "a TPU",
-    "cpu_only": "the CPU",
-}
+HARDWARE_LABEL = {"nvidia_gpu": "an NVIDIA GPU", "amd_gpu": "an AMD GPU",
+                  "apple_silicon": "Apple silicon", "tpu": "a TPU", "cpu_only": "the CPU"}
 
 
 def _rows(probe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -96,9 +91,7 @@ def facts(kb: KnowledgeBase, probe: Mapping[str, Any]) -> dict[str, Any]:
             good = [r for r in installed if _row_ok(r) and _learned(r)]
             out[f"probe.{cand.id}.failed"] = not good
             if gpus and cand.id != "sklearn":
-                out[f"probe.{cand.id}.sees_gpu"] = any(
-                    _sees_gpu(r) for r in installed if _row_ok(r)
-                )
+                out[f"probe.{cand.id}.sees_gpu"] = any(_sees_gpu(r) for r in installed if _row_ok(r))
     return out
 
 
@@ -162,9 +155,8 @@ def needed_workloads(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[str,
     return tuple(dict.fromkeys(w for i in items for w in i.workloads))
 
 
-def project_workloads(
-    answers: Mapping[str, Any], kb: KnowledgeBase | None = None
-) -> tuple[str, ...] | None:
+def project_workloads(answers: Mapping[str, Any],
+                      kb: KnowledgeBase | None = None) -> tuple[str, ...] | None:
     """The workloads `advisor run` probes for this project: those its speed evidence names;
     mlp-digits alone (the cheapest: installed, learned, sees the GPU) when no workload represents
     it; None (every workload) when the answers do not say which project it is."""
@@ -183,22 +175,16 @@ def _choose(kb: KnowledgeBase, values: Mapping[str, Any]) -> tuple[SpeedEvidence
     if not items:
         modality = values.get("modality")
         what = f"modality {modality}" if isinstance(modality, str) else "no modality answered"
-        return None, (
-            f"No probe workload represents this project ({what}), so measured speed moves no score."
-        )
+        return None, (f"No probe workload represents this project ({what}), so measured speed "
+                      "moves no score.")
     empty = [i for i in items if not i.workloads]
     if empty:
-        return None, (
-            f"No probe workload represents this project ({empty[0].id}): "
-            f"{empty[0].rationale} Measured speed moves no score."
-        )
+        return None, (f"No probe workload represents this project ({empty[0].id}): "
+                      f"{empty[0].rationale} Measured speed moves no score.")
     kinds = {(i.workloads, i.measure) for i in items}
     if len(kinds) > 1:
-        return None, (
-            "The knowledge base names more than one workload for this project ("
-            + ", ".join(i.id for i in items)
-            + "), so measured speed moves no score."
-        )
+        return None, ("The knowledge base names more than one workload for this project ("
+                      + ", ".join(i.id for i in items) + "), so measured speed moves no score.")
     return items[0], ""
 
 
@@ -211,30 +197,22 @@ def machine_mismatch(probe: Mapping[str, Any], values: Mapping[str, Any]) -> str
     label = HARDWARE_LABEL.get(hardware, str(hardware)) if isinstance(hardware, str) else ""
     if isinstance(hardware, str) and hardware in GPU_HARDWARE:
         if not gpus:
-            return (
-                f"The probe ran on a machine without a GPU, but the project trains on {label}: "
-                "its numbers do not measure that hardware, so measured speed moves no score. "
-                "Run `advisor probe` on the training machine."
-            )
+            return (f"The probe ran on a machine without a GPU, but the project trains on {label}: "
+                    "its numbers do not measure that hardware, so measured speed moves no score. "
+                    "Run `advisor probe` on the training machine.")
         if GPU_HARDWARE[hardware] not in vendors:
-            return (
-                f"The probe measured {names}, but the project trains on {label}: its "
-                "numbers do not measure that hardware, so measured speed moves no score."
-            )
+            return (f"The probe measured {names}, but the project trains on {label}: its "
+                    "numbers do not measure that hardware, so measured speed moves no score.")
     if hardware == "cpu_only" and gpus and _ran_on_gpu(probe):
-        return (
-            f"The probe trained on a GPU ({names}), but the project trains on the CPU: "
-            "measured speed moves no score. Probe with the GPU hidden "
-            "(CUDA_VISIBLE_DEVICES=) or on the training machine."
-        )
+        return (f"The probe trained on a GPU ({names}), but the project trains on the CPU: "
+                "measured speed moves no score. Probe with the GPU hidden "
+                "(CUDA_VISIBLE_DEVICES=) or on the training machine.")
     scale = values.get("scale")
     if scale in ("multi_gpu", "multi_node") and len(gpus) < 2:
         probed = "one GPU" if len(gpus) == 1 else "no GPU"
         what = "multi-GPU" if scale == "multi_gpu" else "multi-node"
-        return (
-            f"The probe measured {probed} on one machine, but the project trains {what}: "
-            "single-device speed does not measure that, so measured speed moves no score."
-        )
+        return (f"The probe measured {probed} on one machine, but the project trains {what}: "
+                "single-device speed does not measure that, so measured speed moves no score.")
     return None
 
 
@@ -248,9 +226,8 @@ def _contended(row: Mapping[str, Any]) -> bool:
     return any(str(f).startswith("contended") for f in (row.get("flags") or []))
 
 
-def _spread(
-    wl: Mapping[str, Any], median: float, within_iqr: float | None, repeats: int
-) -> tuple[float, bool]:
+def _spread(wl: Mapping[str, Any], median: float, within_iqr: float | None,
+            repeats: int) -> tuple[float, bool]:
     """The relative spread that separates candidates, and whether it is between processes."""
     between = wl.get("processes")  # the spread between fresh processes (--repeat; run engineer)
     if isinstance(between, Mapping):
@@ -277,15 +254,12 @@ def _throughput(row: Mapping[str, Any], workload: str) -> Speed | str | None:
         return f"{name} did not learn {workload} (accuracy {acc:.2f})"
     n = sps.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or n < MIN_TIMED_BLOCKS:
-        return (
-            f"{name} has fewer than {MIN_TIMED_BLOCKS} timed blocks on {workload}, so its "
-            "spread is unknown"
-        )
+        return (f"{name} has fewer than {MIN_TIMED_BLOCKS} timed blocks on {workload}, so its "
+                "spread is unknown")
     repeats: int = row["repeats"] if isinstance(row.get("repeats"), int) else 1
     spread, between = _spread(wl, median, _num(sps.get("iqr")), repeats)
-    return Speed(
-        "", name, workload, median, spread, between, f"{name} {median:,.0f} samples/s on {workload}"
-    )
+    return Speed("", name, workload, median, spread, between,
+                 f"{name} {median:,.0f} samples/s on {workload}")
 
 
 def _time_to_accuracy(row: Mapping[str, Any], workload: str) -> Speed | str | None:
@@ -308,20 +282,12 @@ def _time_to_accuracy(row: Mapping[str, Any], workload: str) -> Speed | str | No
         spread, between = max(iqr / seconds, MIN_SPREAD), True
     else:
         spread, between = ONE_PROCESS_SPREAD, False
-    return Speed(
-        "",
-        name,
-        workload,
-        1.0 / seconds,
-        spread,
-        between,
-        f"{name} reaches {target:.2f} test accuracy on {workload} in {seconds:.2f} s",
-    )
+    return Speed("", name, workload, 1.0 / seconds, spread, between,
+                 f"{name} reaches {target:.2f} test accuracy on {workload} in {seconds:.2f} s")
 
 
-def evidence(
-    kb: KnowledgeBase, probe: Mapping[str, Any], values: Mapping[str, Any]
-) -> ProjectSpeed:
+def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
+             values: Mapping[str, Any]) -> ProjectSpeed:
     """What the probe says about the project's speed (see the module docstring)."""
     item, why_not = _choose(kb, values)
     if item is None:
@@ -333,20 +299,13 @@ def evidence(
     run: Mapping[str, Any] = probe["run"] if isinstance(probe.get("run"), Mapping) else {}
     if run.get("busy") is True:
         load = run.get("load_avg_before")
-        load_text = (
-            f" (load {load[0]:.1f} before the run)"
-            if isinstance(load, list) and load and _num(load[0]) is not None
-            else ""
-        )
-        blockers.append(
-            f"The probe's machine was busy{load_text}: its speed numbers are not "
-            "valid, so measured speed moves no score. Probe again on a quiet machine."
-        )
+        load_text = (f" (load {load[0]:.1f} before the run)" if isinstance(load, list) and load
+                     and _num(load[0]) is not None else "")
+        blockers.append(f"The probe's machine was busy{load_text}: its speed numbers are not "
+                        "valid, so measured speed moves no score. Probe again on a quiet machine.")
     elif run.get("quiet") is False and not any(_contended(r) for r in _rows(probe)):
-        blockers.append(
-            "The probe was not measured quiet (other work competed for its cores): "
-            "its speed numbers are not valid, so measured speed moves no score."
-        )
+        blockers.append("The probe was not measured quiet (other work competed for its cores): "
+                        "its speed numbers are not valid, so measured speed moves no score.")
     measure = _time_to_accuracy if item.measure == "time_to_accuracy" else _throughput
     on_gpu = _ran_on_gpu(probe)
     if on_gpu and item.measure == "samples_per_s":
@@ -355,8 +314,7 @@ def evidence(
             blockers.append(
                 f"On a GPU, {item.workloads[0]} measures kernel-launch overhead, not training "
                 f"speed, and this probe has no GPU-sized numbers ({large[0]}: `advisor probe` "
-                "runs them on a GPU; this file is older), so measured speed moves no score."
-            )
+                "runs them on a GPU; this file is older), so measured speed moves no score.")
         item = _with_workloads(item, tuple(large))
     rows = {str(r.get("name")): r for r in _rows(probe) if _row_ok(r)}
     speeds: dict[str, Speed] = {}
@@ -380,45 +338,26 @@ def evidence(
                     if best is None or got.value > best.value:
                         best = got
         if best is not None:
-            speeds[cand.id] = Speed(
-                cand.id,
-                best.row,
-                best.workload,
-                best.value,
-                best.spread,
-                best.between_processes,
-                best.text,
-            )
+            speeds[cand.id] = Speed(cand.id, best.row, best.workload, best.value, best.spread,
+                                    best.between_processes, best.text)
         else:
-            unmeasured.append(
-                f"{cand.name} ({reasons[0] if reasons else _absent(probe, cand, mine)})"
-            )
+            unmeasured.append(f"{cand.name} ({reasons[0] if reasons else _absent(probe, cand, mine)})")
     if contended:
-        blockers.append(
-            "Other work competed for the CPU while "
-            + ", ".join(sorted(contended))
-            + " trained (contended): speed numbers are not valid, so measured speed "
-            "moves no score."
-        )
+        blockers.append("Other work competed for the CPU while " + ", ".join(sorted(contended))
+                        + " trained (contended): speed numbers are not valid, so measured speed "
+                        "moves no score.")
     what = _what(probe, item)
     if unmeasured:
-        notes.append(
-            f"Not measured on {what}: "
-            + "; ".join(unmeasured)
-            + ". Their performance ratings stay as the knowledge base has them."
-        )
+        notes.append(f"Not measured on {what}: " + "; ".join(unmeasured)
+                     + ". Their performance ratings stay as the knowledge base has them.")
     if len(speeds) == 1:
         only = next(iter(speeds))
-        blockers.append(
-            f"Only {kb.candidate(only).name} was measured on {what}; relative speed "
-            "needs two, so measured speed moves no score."
-        )
+        blockers.append(f"Only {kb.candidate(only).name} was measured on {what}; relative speed "
+                        "needs two, so measured speed moves no score.")
     elif not speeds and not blockers:
-        blockers.append(
-            f"This probe did not measure {what} for any candidate (a --quick probe "
-            "runs mlp-digits only), so measured speed moves no score; `advisor "
-            "probe` without --quick measures it."
-        )
+        blockers.append(f"This probe did not measure {what} for any candidate (a --quick probe "
+                        "runs mlp-digits only), so measured speed moves no score; `advisor "
+                        "probe` without --quick measures it.")
     return ProjectSpeed(item, speeds, blockers, notes)
 
 
@@ -451,9 +390,8 @@ def _with_workloads(item: SpeedEvidence, workloads: tuple[str, ...]) -> SpeedEvi
 
 
 def _target(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
-    described: Mapping[str, Any] = (
-        probe["workloads"] if isinstance(probe.get("workloads"), Mapping) else {}
-    )
+    described: Mapping[str, Any] = (probe["workloads"] if isinstance(probe.get("workloads"), Mapping)
+                                    else {})
     for workload in item.workloads:
         desc = described.get(workload)
         target = _num(desc.get("target_accuracy")) if isinstance(desc, Mapping) else None
@@ -494,24 +432,20 @@ def ratings(speeds: Mapping[str, Speed]) -> dict[str, float]:
     groups = clusters(speeds)
     level = {s.candidate: sum(m.log2 for m in g) / len(g) for g in groups for s in g}
     centre = sum(level.values()) / len(level)
-    return {
-        c: round(max(-MAX_POINTS, min(MAX_POINTS, POINTS_PER_DOUBLING * (v - centre))), 3)
-        for c, v in level.items()
-    }
+    return {c: round(max(-MAX_POINTS, min(MAX_POINTS, POINTS_PER_DOUBLING * (v - centre))), 3)
+            for c, v in level.items()}
 
 
-def speed_facts(
-    kb: KnowledgeBase, probe: Mapping[str, Any], values: Mapping[str, Any]
-) -> dict[str, Any]:
+def speed_facts(kb: KnowledgeBase, probe: Mapping[str, Any],
+                values: Mapping[str, Any]) -> dict[str, Any]:
     """probe.<candidate>.relative_speed (1.0 = fastest) and probe.fastest, only when the probe
     can speak for the project's speed at all (same policy as :func:`measurer`)."""
     ev = evidence(kb, probe, values)
     if not ev.usable:
         return {}
     top = max(ev.speeds.values(), key=lambda s: s.value)
-    out: dict[str, Any] = {
-        f"probe.{c}.relative_speed": s.value / top.value for c, s in ev.speeds.items()
-    }
+    out: dict[str, Any] = {f"probe.{c}.relative_speed": s.value / top.value
+                           for c, s in ev.speeds.items()}
     out["probe.fastest"] = top.candidate
     return out
 
@@ -530,10 +464,8 @@ def partly_measured_notes(kb: KnowledgeBase, probe: Mapping[str, Any]) -> list[s
         missing = [r for r in cand.probe_rows if r in skipped]
         measured = [r for r in cand.probe_rows if r in ran]
         if missing and measured:
-            notes.append(
-                f"{cand.name} was measured as {', '.join(measured)} only; "
-                f"{', '.join(missing)} did not run in this probe, and may be faster."
-            )
+            notes.append(f"{cand.name} was measured as {', '.join(measured)} only; "
+                         f"{', '.join(missing)} did not run in this probe, and may be faster.")
     return notes
 
 
@@ -553,55 +485,30 @@ def measurer(probe: Mapping[str, Any]):
         centre = 2 ** (sum(s.log2 for s in ev.speeds.values()) / len(ev.speeds))
         groups = clusters(ev.speeds)
         if len(groups) == 1:
-            notes.insert(
-                0,
-                f"The measured candidates are too close on {_what(probe, ev.item)} "
-                "to separate ("
-                + "; ".join(_band(kb, s) for s in groups[0])
-                + "), so measured speed moves no score.",
-            )
-        kind = (
-            "between processes"
-            if all(s.between_processes for s in ev.speeds.values())
-            else "one process per row: a fresh process alone can vary 2x"
-        )
+            notes.insert(0, f"The measured candidates are too close on {_what(probe, ev.item)} "
+                         "to separate (" + "; ".join(_band(kb, s) for s in groups[0])
+                         + "), so measured speed moves no score.")
+        kind = ("between processes" if all(s.between_processes for s in ev.speeds.values())
+                else "one process per row: a fresh process alone can vary 2x")
         for group in groups:
             for speed in group:
                 rating = change[speed.candidate]
                 rel = speed.value / centre
                 ties = [kb.candidate(o.candidate).name for o in group if o is not speed]
-                detail = f"{speed.text} = {rel:.2f}x the measured candidates' geometric mean" + (
-                    f"; within the spread of {', '.join(ties)}" if ties else ""
-                )
+                detail = (f"{speed.text} = {rel:.2f}x the measured candidates' geometric mean"
+                          + (f"; within the spread of {', '.join(ties)}" if ties else ""))
                 points = weights.get("performance", 0.0) * rating
-                measurements.append(
-                    Measurement(
-                        candidate=speed.candidate,
-                        criterion="performance",
-                        row=speed.row,
-                        workload=speed.workload,
-                        value=rel,
-                        rating=rating,
-                        points=points,
-                        detail=detail,
-                    )
-                )
+                measurements.append(Measurement(
+                    candidate=speed.candidate, criterion="performance", row=speed.row,
+                    workload=speed.workload, value=rel, rating=rating, points=points,
+                    detail=detail))
                 if rating != 0.0:
-                    deltas.append(
-                        MeasuredDelta(
-                            speed.candidate,
-                            "performance",
-                            rating,
-                            f"measured:{speed.workload}",
-                            detail,
-                        )
-                    )
+                    deltas.append(MeasuredDelta(speed.candidate, "performance", rating,
+                                                f"measured:{speed.workload}", detail))
         if deltas:
-            notes.append(
-                f"Speed on {ev.item.id.removeprefix('speed.')} "
-                f"({', '.join(ev.item.workloads)}) moved performance ratings, relative "
-                f"to the measured candidates' mean; spread: {kind}."
-            )
+            notes.append(f"Speed on {ev.item.id.removeprefix('speed.')} "
+                         f"({', '.join(ev.item.workloads)}) moved performance ratings, relative "
+                         f"to the measured candidates' mean; spread: {kind}.")
         return deltas, measurements, notes
 
     return measure
@@ -623,26 +530,22 @@ def _what(probe: Mapping[str, Any], item: SpeedEvidence) -> str:
 
 def _efficiency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:
     """(median, low, high) of an ok scaling row that learned; None otherwise."""
-    if row.get("status") != "ok" or any(
-        str(f).startswith("not-learned") for f in (row.get("flags") or [])
-    ):
+    if row.get("status") != "ok" or any(str(f).startswith("not-learned") for f in
+                                        (row.get("flags") or [])):
         return None
     eff = row.get("efficiency")
     if not isinstance(eff, Mapping):
         return None
     vals = [eff.get(k) for k in ("median", "low", "high")]
-    if not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-        for v in vals
-    ):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               and v >= 0 for v in vals):
         return None
     med, low, high = (float(v) for v in vals if v is not None)
     return med, min(low, med), max(high, med)
 
 
-def best_scaling_rows(
-    kb: KnowledgeBase, probe: Mapping[str, Any]
-) -> dict[str, tuple[str, float, float, float]]:
+def best_scaling_rows(kb: KnowledgeBase, probe: Mapping[str, Any]
+                      ) -> dict[str, tuple[str, float, float, float]]:
     """candidate -> (row, median, low, high) of its best-scaling ok row in the probe's scaling."""
     scaling = probe.get("scaling")
     rows = scaling.get("rows") if isinstance(scaling, Mapping) else None

@@ -32,11 +32,7 @@ def run_command(args: list[str], timeout: float = COMMAND_TIMEOUT_S) -> tuple[in
         return None
     try:
         done = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            args, capture_output=True, text=True, timeout=timeout, check=False,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError, ValueError):
@@ -63,9 +59,8 @@ from advisor.infra.privacy import redact  # noqa: E402  (the one redaction; runn
 
 
 # ------------------------------------------------------------------------------------------- CPU
-def get_cpu_model(
-    runner: Runner = run_command, proc: Path = Path("/proc"), system: str | None = None
-) -> str | None:
+def get_cpu_model(runner: Runner = run_command, proc: Path = Path("/proc"),
+                  system: str | None = None) -> str | None:
     system = system or platform.system()
     if system == "Darwin":
         out = _ok_output(runner, ["sysctl", "-n", "machdep.cpu.brand_string"])
@@ -104,9 +99,8 @@ def _cgroup_v2_quota(text: str) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def get_cgroup_cpu_quota(
-    root: Path = Path("/sys/fs/cgroup"), proc_self_cgroup: Path = Path("/proc/self/cgroup")
-) -> float | None:
+def get_cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"),
+                         proc_self_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
     """CPUs allowed by the cgroup CPU quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``); None = none.
 
     Looks at this process' own cgroup and its parents and keeps the tightest limit.
@@ -241,14 +235,10 @@ def get_nvidia_gpus_nvml(library: Any | None = None) -> list[Gpu] | None:
 
 
 def get_nvidia_gpus_smi(runner: Runner = run_command) -> list[Gpu] | None:
-    out = _ok_output(
-        runner,
-        [
-            "nvidia-smi",
-            "--query-gpu=name,memory.total,driver_version",
-            "--format=csv,noheader,nounits",
-        ],
-    )
+    out = _ok_output(runner, [
+        "nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+        "--format=csv,noheader,nounits",
+    ])
     if out is None:
         return None
     cuda = None
@@ -268,17 +258,9 @@ def get_nvidia_gpus_smi(runner: Runner = run_command) -> list[Gpu] | None:
 
 
 def get_amd_gpus(runner: Runner = run_command) -> list[Gpu] | None:
-    out = _ok_output(
-        runner,
-        [
-            "rocm-smi",
-            "--showproductname",
-            "--showmeminfo",
-            "vram",
-            "--showdriverversion",
-            "--json",
-        ],
-    )
+    out = _ok_output(runner, [
+        "rocm-smi", "--showproductname", "--showmeminfo", "vram", "--showdriverversion", "--json",
+    ])
     if out is None:
         return None
     try:
@@ -296,21 +278,11 @@ def get_amd_gpus(runner: Runner = run_command) -> list[Gpu] | None:
         card = data[key]
         if not isinstance(card, dict):
             continue
-        name = (
-            card.get("Card series")
-            or card.get("Card model")
-            or card.get("Device Name")
-            or "AMD GPU"
-        )
+        name = (card.get("Card series") or card.get("Card model") or card.get("Device Name")
+                or "AMD GPU")
         memory = str(card.get("VRAM Total Memory (B)"))
-        gpus.append(
-            Gpu(
-                "amd",
-                str(name),
-                int(memory) if memory.isdigit() else None,
-                driver or card.get("Driver version"),
-            )
-        )
+        gpus.append(Gpu("amd", str(name), int(memory) if memory.isdigit() else None,
+                        driver or card.get("Driver version")))
     return gpus or None
 
 
@@ -326,9 +298,8 @@ def get_apple_gpu(runner: Runner = run_command, system: str | None = None) -> li
     return [Gpu("apple", f"{brand.strip()} GPU", memory, None)]
 
 
-def get_gpus(
-    runner: Runner = run_command, nvml: Any | None = None, system: str | None = None
-) -> list[Gpu]:
+def get_gpus(runner: Runner = run_command, nvml: Any | None = None,
+             system: str | None = None) -> list[Gpu]:
     nvidia = get_nvidia_gpus_nvml(nvml)
     if nvidia is None:
         nvidia = get_nvidia_gpus_smi(runner)
@@ -340,21 +311,10 @@ def get_gpus(
 
 # ------------------------------------------------------------------------------------ environment
 ENV_NAMES = (
-    "CUDA_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES",
-    "ROCR_VISIBLE_DEVICES",
-    "NVIDIA_VISIBLE_DEVICES",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "KMP_AFFINITY",
-    "XLA_FLAGS",
-    "XLA_PYTHON_CLIENT_PREALLOCATE",
-    "XLA_PYTHON_CLIENT_MEM_FRACTION",
-    "JAX_PLATFORMS",
-    "JAX_ENABLE_X64",
-    "KERAS_BACKEND",
-    "PYTORCH_CUDA_ALLOC_CONF",
+    "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "KMP_AFFINITY",
+    "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "JAX_PLATFORMS", "JAX_ENABLE_X64", "KERAS_BACKEND", "PYTORCH_CUDA_ALLOC_CONF",
     "CUBLAS_WORKSPACE_CONFIG",
 )
 # TensorFlow's own variables that change what the probe measures, by name: an allow-list, never
@@ -362,22 +322,11 @@ ENV_NAMES = (
 # credentials (TF_HTTP_*, TF_ENCRYPTION_*, passphrases) and Terraform's TF_VAR_*/TF_TOKEN_*
 # secrets; none of those is recorded (issue 15, item 10).
 ENV_TENSORFLOW = (
-    "TF_CPP_MIN_LOG_LEVEL",
-    "TF_ENABLE_ONEDNN_OPTS",
-    "TF_FORCE_GPU_ALLOW_GROWTH",
-    "TF_GPU_ALLOCATOR",
-    "TF_XLA_FLAGS",
-    "TF_NUM_INTEROP_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_DETERMINISTIC_OPS",
-    "TF_CUDNN_DETERMINISTIC",
-    "TF_GPU_THREAD_MODE",
-    "TF_GPU_THREAD_COUNT",
-    "TF_USE_LEGACY_KERAS",
-    "TF_ENABLE_AUTO_MIXED_PRECISION",
-    "TF_USE_CUDNN_AUTOTUNE",
-    "TF_CUDNN_USE_AUTOTUNE",
-    "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS",
+    "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_FORCE_GPU_ALLOW_GROWTH",
+    "TF_GPU_ALLOCATOR", "TF_XLA_FLAGS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS",
+    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_GPU_THREAD_MODE",
+    "TF_GPU_THREAD_COUNT", "TF_USE_LEGACY_KERAS", "TF_ENABLE_AUTO_MIXED_PRECISION",
+    "TF_USE_CUDNN_AUTOTUNE", "TF_CUDNN_USE_AUTOTUNE", "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS",
 )
 
 
@@ -389,11 +338,8 @@ def get_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------- host
-def get_host(
-    runner: Runner = run_command,
-    include_hostname: bool = False,
-    cgroup_root: Path = Path("/sys/fs/cgroup"),
-) -> dict[str, Any]:
+def get_host(runner: Runner = run_command, include_hostname: bool = False,
+             cgroup_root: Path = Path("/sys/fs/cgroup")) -> dict[str, Any]:
     logical = os.cpu_count()
     affinity = get_affinity_cores()
     quota = get_cgroup_cpu_quota(cgroup_root)
@@ -414,3 +360,4 @@ def get_host(
     if include_hostname:
         host["hostname"] = platform.node() or None
     return host
+

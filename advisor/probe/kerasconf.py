@@ -18,11 +18,8 @@ import stat
 import tempfile
 from typing import Any
 
-MEASURED: dict[str, Any] = {
-    "floatx": "float32",
-    "epsilon": 1e-07,
-    "image_data_format": "channels_last",
-}
+MEASURED: dict[str, Any] = {"floatx": "float32", "epsilon": 1e-07,
+                            "image_data_format": "channels_last"}
 _MAX_BYTES = 64 * 1024
 _homes: dict[str, str] = {}
 
@@ -36,7 +33,8 @@ def read_user_config(home: str | None = None) -> dict[str, Any] | None:
     object). Opened with O_NONBLOCK: a FIFO planted there never blocks the probe."""
     path = os.path.join(home or user_home(), "keras.json")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
     try:

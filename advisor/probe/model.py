@@ -52,21 +52,11 @@ MAX_ROWS = 64
 MAX_WORKLOADS = 32  # distinct workload names in one file
 MAX_LIST = 256  # gpus, devices, flags, scaling rows
 #: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
-SUMMARY_RUN_KEYS = (
-    "threads",
-    "epochs",
-    "startup",
-    "not_run",
-    "processes",
-    "busy",
-    "load_avg_before",
-    "quiet",
-    "contention",
-)
+SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy",
+                    "load_avg_before", "quiet", "contention")
 Status = Literal["ok", "missing", "broken", "timeout"]
 ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
 DeployStatus = Literal["ok", "failed", "unavailable", "timeout"]
-
 
 def _extra() -> Any:
     return field(default_factory=dict, repr=False)
@@ -320,15 +310,11 @@ class Run:
         why = []
         if self.busy:
             load = self.load_avg_before
-            why.append(
-                "the machine was busy before the probe"
-                + (f" (1-minute load {load[0]:.1f})" if load else "")
-            )
+            why.append("the machine was busy before the probe"
+                       + (f" (1-minute load {load[0]:.1f})" if load else ""))
         if self.contended_rows:
-            why.append(
-                f"other processes competed for the cores while "
-                f"{', '.join(self.contended_rows)} trained (contended)"
-            )
+            why.append(f"other processes competed for the cores while "
+                       f"{', '.join(self.contended_rows)} trained (contended)")
         return "; ".join(why)
 
 
@@ -447,13 +433,8 @@ class Deploy:
 # ------------------------------------------------------------------------------ the whole
 @dataclass(frozen=True, kw_only=True)
 class ProbeDocument:
-    OMIT_NONE: ClassVar[tuple[str, ...]] = (
-        "run",
-        "scaling",
-        "deploy",
-        "advisor_version",
-        "created",
-    )
+    OMIT_NONE: ClassVar[tuple[str, ...]] = ("run", "scaling", "deploy", "advisor_version",
+                                            "created")
 
     schema_version: int = SCHEMA_VERSION
     advisor_version: str | None = None
@@ -506,19 +487,8 @@ class ProbeDocument:
         run = data.get("run")
         return {
             "file": path,
-            **{
-                k: data.get(k)
-                for k in (
-                    "schema_version",
-                    "advisor_version",
-                    "created",
-                    "host",
-                    "gpus",
-                    "frameworks",
-                    "scaling",
-                    "deploy",
-                )
-            },
+            **{k: data.get(k) for k in ("schema_version", "advisor_version", "created", "host",
+                                        "gpus", "frameworks", "scaling", "deploy")},
             "run": {k: run[k] for k in SUMMARY_RUN_KEYS if k in run} if run else None,
         }
 
@@ -536,8 +506,7 @@ class ProbeDocument:
             by = f", written by advisor {writer}" if isinstance(writer, str) else ""
             raise VersionError(
                 f"probe schema_version {version}{by} is newer than this advisor "
-                f"reads (schema_version {SCHEMA_VERSION}); upgrade advisor",
-                path=where,
+                f"reads (schema_version {SCHEMA_VERSION}); upgrade advisor", path=where,
             )
         if version < 1:
             raise VersionError(f"unknown probe schema version {version}", path=where)
@@ -553,6 +522,8 @@ class ProbeDocument:
         return jsonio.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
+
+
 def load_probe(path: str | Path) -> ProbeDocument:
     """Read and validate a probe file; every error is one line naming the file (and field)."""
     where = str(path)
@@ -564,9 +535,8 @@ def load_probe(path: str | Path) -> ProbeDocument:
     if not p.is_file():
         raise FileProblem("not a file", path=where)
     if size > MAX_PROBE_BYTES:
-        raise FileProblem(
-            f"probe file too large ({size} bytes, limit {MAX_PROBE_BYTES})", path=where
-        )
+        raise FileProblem(f"probe file too large ({size} bytes, limit {MAX_PROBE_BYTES})",
+                          path=where)
     try:
         raw = p.read_bytes()
     except OSError as exc:
@@ -614,18 +584,11 @@ def check_bounds(data: dict[str, Any], where: str) -> None:
             if isinstance(row.get(key), list) and len(row[key]) > MAX_LIST:
                 raise SchemaError(f"frameworks: {key} of a row: more than {MAX_LIST}", path=where)
     if len(workloads) > MAX_WORKLOADS:
-        raise SchemaError(
-            f"frameworks: {len(workloads)} workload names, at most {MAX_WORKLOADS}", path=where
-        )
-    for key, items in (
-        ("gpus", data.get("gpus")),
-        (
-            "scaling.rows",
-            (data.get("scaling") or {}).get("rows")
-            if isinstance(data.get("scaling"), dict)
-            else None,
-        ),
-    ):
+        raise SchemaError(f"frameworks: {len(workloads)} workload names, at most "
+                          f"{MAX_WORKLOADS}", path=where)
+    for key, items in (("gpus", data.get("gpus")),
+                       ("scaling.rows", (data.get("scaling") or {}).get("rows")
+                        if isinstance(data.get("scaling"), dict) else None)):
         if isinstance(items, list) and len(items) > MAX_LIST:
             raise SchemaError(f"{key}: {len(items)} entries, at most {MAX_LIST}", path=where)
     deploy = data.get("deploy")

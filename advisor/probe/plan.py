@@ -77,8 +77,7 @@ class ProbeOptions:
         if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:  # nan would disable it
             raise BadInput(f"--timeout must be a positive number of seconds, not {self.timeout_s}")
         if (self.epochs is not None and self.epochs < 1) or any(
-            w not in WORKLOADS for w in self.workloads or ()
-        ):
+                w not in WORKLOADS for w in self.workloads or ()):
             raise BadInput(f"epochs must be >= 1 and workloads among {', '.join(WORKLOADS)}")
         if self.scaling_only and self.scaling is None:
             raise BadInput("--scaling-only needs --scaling")
@@ -133,8 +132,7 @@ def quick_keras_row(installed: Any = None) -> tuple[str, str]:
     backend, source = keras_backend_setting()
     configured = f"keras/{backend}"
     candidates = ([configured] if configured in KERAS_ROWS else []) + [
-        r for r in ("keras/tensorflow", "keras/jax", "keras/torch") if r != configured
-    ]
+        r for r in ("keras/tensorflow", "keras/jax", "keras/torch") if r != configured]
     for row in candidates:
         if all((installed or is_installed)(m) for m in ROWS[row].modules):
             if row == configured:
@@ -143,9 +141,8 @@ def quick_keras_row(installed: Any = None) -> tuple[str, str]:
     return (configured if configured in KERAS_ROWS else "keras/tensorflow"), "no backend installed"
 
 
-def plan_rows(
-    options: ProbeOptions, installed: Any = None
-) -> tuple[list[str], list[dict[str, str]]]:
+def plan_rows(options: ProbeOptions,
+              installed: Any = None) -> tuple[list[str], list[dict[str, str]]]:
     """The rows to run, in run order, and the rows left out on purpose (with the reason).
 
     A --quick probe without --frameworks measures Keras on one backend: importing TensorFlow,
@@ -160,15 +157,9 @@ def plan_rows(
         for row in KERAS_ROWS:
             if row != keep:
                 wanted.discard(row)
-                not_run.append(
-                    {
-                        "name": row,
-                        "reason": (
-                            f"--quick measures Keras on one backend, {keep}: {why}; drop --quick or "
-                            "name the row in --frameworks to measure it"
-                        ),
-                    }
-                )
+                not_run.append({"name": row, "reason": (
+                    f"--quick measures Keras on one backend, {keep}: {why}; drop --quick or "
+                    "name the row in --frameworks to measure it")})
     return [n for n in RUN_ORDER if n in wanted], not_run
 
 
@@ -187,10 +178,8 @@ def choose_startup(requested: str, rows: int, cores: int) -> tuple[str, str]:
     except Exception:  # unknown memory: stay safe
         return "serial", "available memory unknown"
     if available < rows * STAGED_MEMORY_PER_ROW:
-        return "serial", (
-            f"{available / 2**30:.1f} GiB available is under "
-            f"{STAGED_MEMORY_PER_ROW / 2**30:.0f} GiB per row"
-        )
+        return "serial", (f"{available / 2**30:.1f} GiB available is under "
+                          f"{STAGED_MEMORY_PER_ROW / 2**30:.0f} GiB per row")
     return "staged", "default"
 
 
@@ -198,10 +187,8 @@ def scripts_dir() -> Path:
     """The probe scripts: ``ADVISOR_PROBES_DIR`` when set (custom or test probes), else bundled."""
     override = os.environ.get("ADVISOR_PROBES_DIR")
     if override and not Path(override, "harness.py").is_file():
-        raise BadInput(
-            f"ADVISOR_PROBES_DIR={override[:200]} is not a folder of probe scripts "
-            "(it has no harness.py); unset it to use the bundled probes"
-        )
+        raise BadInput(f"ADVISOR_PROBES_DIR={override[:200]} is not a folder of probe scripts "
+                       "(it has no harness.py); unset it to use the bundled probes")
     return Path(override) if override else probes_dir()
 
 
@@ -221,15 +208,13 @@ def is_installed(module: str) -> bool:
         return False
 
 
-_FIND_SPECS = (
-    "import importlib.util, json, sys\n"
-    "def found(m):\n"
-    "    try:\n"
-    "        return importlib.util.find_spec(m) is not None\n"
-    "    except (ImportError, ValueError):\n"
-    "        return False\n"
-    "print(json.dumps({m: found(m) for m in sys.argv[1:]}))\n"
-)
+_FIND_SPECS = ("import importlib.util, json, sys\n"
+               "def found(m):\n"
+               "    try:\n"
+               "        return importlib.util.find_spec(m) is not None\n"
+               "    except (ImportError, ValueError):\n"
+               "        return False\n"
+               "print(json.dumps({m: found(m) for m in sys.argv[1:]}))\n")
 
 
 def resolve_python(path: str) -> str:
@@ -266,13 +251,8 @@ def installed_checker(python: str, timeout_s: float = 30.0) -> Any:
 
     modules = sorted({m for row in ROWS.values() for m in row.modules})
     try:
-        done = subprocess.run(
-            [python, "-c", _FIND_SPECS, *modules],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
+        done = subprocess.run([python, "-c", _FIND_SPECS, *modules], capture_output=True,
+                              text=True, timeout=timeout_s, check=False)
         found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         found = {}
@@ -281,31 +261,14 @@ def installed_checker(python: str, timeout_s: float = 30.0) -> Any:
     return lambda module: found.get(module) is True
 
 
-def worker_args(
-    options: ProbeOptions,
-    row: catalog.Row,
-    folder: Path,
-    threads: int,
-    cache: str,
-    selected: tuple[str, ...],
-    save_model: str | None = None,
-) -> list[str]:
+def worker_args(options: ProbeOptions, row: catalog.Row, folder: Path, threads: int,
+                cache: str, selected: tuple[str, ...], save_model: str | None = None) -> list[str]:
     """The argument list of one child measuring ``row`` (the only place it is built).
 
     ``save_model``: where the child keeps its trained models for the deploy probe (--deploy).
     """
     workloads = [w for w in row.workloads if w in selected]
-    return [
-        options.python,
-        str(folder / row.script),
-        "--threads",
-        str(threads),
-        "--epochs",
-        str(options.blocks()),
-        "--seed",
-        str(SEED),
-        "--data-cache",
-        cache,
-        "--workloads",
-        ",".join(workloads),
-    ] + (["--save-model", save_model] if save_model else [])
+    return [options.python, str(folder / row.script), "--threads", str(threads),
+            "--epochs", str(options.blocks()), "--seed", str(SEED), "--data-cache", cache,
+            "--workloads", ",".join(workloads)] + \
+        (["--save-model", save_model] if save_model else [])

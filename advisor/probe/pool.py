@@ -32,52 +32,33 @@ is_busy = policy.is_busy
 
 def workload_descriptions(frameworks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What each workload is (protocol.SPECS), recorded in the probe file."""
-    common = {
-        "dataset": "sklearn digits (bundled)",
-        "split": "80/20 stratified, random_state=0",
-        "scaling": "StandardScaler fit on train",
-        "dtype": "float32",
-        "target_accuracy": protocol.TARGET_ACCURACY,
-    }
+    common = {"dataset": "sklearn digits (bundled)", "split": "80/20 stratified, random_state=0",
+              "scaling": "StandardScaler fit on train", "dtype": "float32",
+              "target_accuracy": protocol.TARGET_ACCURACY}
     neural = {"optimizer": "Adam lr 1e-3", "loss": "cross-entropy"}
     out: dict[str, dict[str, Any]] = {}
     for name, spec in protocol.SPECS.items():
-        out[name] = {
-            **common,
-            **({} if spec["family"] == "gbdt" else neural),
-            "family": spec["family"],
-            "model": spec["model"],
-            "batch_size": spec["batch_size"],
-            "accuracy_gate": spec["gate"],
-            "train_flops_per_sample": _flops(frameworks, name),
-        }
+        out[name] = {**common, **({} if spec["family"] == "gbdt" else neural),
+                     "family": spec["family"], "model": spec["model"],
+                     "batch_size": spec["batch_size"], "accuracy_gate": spec["gate"],
+                     "train_flops_per_sample": _flops(frameworks, name)}
     return out
 
 
 def _flops(frameworks: list[dict[str, Any]], workload: str) -> int | None:
     """Training FLOPs per sample of a workload, as the children that ran it count them."""
-    return next(
-        (
-            r["workloads"][workload]["train_flops_per_sample"]
-            for r in frameworks
-            if r.get("workloads", {}).get(workload, {}).get("train_flops_per_sample")
-        ),
-        None,
-    )
+    return next((r["workloads"][workload]["train_flops_per_sample"] for r in frameworks
+                 if r.get("workloads", {}).get(workload, {}).get("train_flops_per_sample")),
+                None)
 
 
-def pool_row(
-    spec: Row,
-    results: list[ChildResult],
-    selected: tuple[str, ...] = WORKLOADS,
-    host_has_gpu: bool = False,
-) -> dict[str, Any]:
+def pool_row(spec: Row, results: list[ChildResult],
+             selected: tuple[str, ...] = WORKLOADS, host_has_gpu: bool = False) -> dict[str, Any]:
     """One row from N fresh-process runs: samples pooled, any failed run makes the row fail."""
     failed = next((r for r in results if r.status != "ok"), None)
     payloads = [r.payload for r in results if r.status == "ok" and r.payload]
-    first = (failed.payload if failed and failed.payload else None) or (
-        payloads[0] if payloads else {}
-    )
+    first = (failed.payload if failed and failed.payload else None) or (payloads[0] if payloads
+                                                                        else {})
     row: dict[str, Any] = {
         "name": spec.name,
         "status": failed.status if failed else "ok",
@@ -109,15 +90,11 @@ def pool_row(
         return row
     for base in (w for w in spec.workloads if w in selected):
         # the workload, then its GPU sizes (``cnn-digits@large``...), which only a GPU row runs
-        keys = [base] + sorted(
-            {k for p in payloads for k in p.get("workloads", {}) if k.startswith(base + "@")}
-        )
+        keys = [base] + sorted({k for p in payloads for k in p.get("workloads", {})
+                                if k.startswith(base + "@")})
         for workload in keys:
-            parts = [
-                p["workloads"][workload]
-                for p in payloads
-                if isinstance(p.get("workloads", {}).get(workload), dict)
-            ]
+            parts = [p["workloads"][workload] for p in payloads
+                     if isinstance(p.get("workloads", {}).get(workload), dict)]
             good = [p for p in parts if "samples_per_s" in p]
             if good:
                 row["workloads"][workload] = pool_workload(workload, good)
@@ -141,12 +118,8 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     accuracy = _median([p.get("accuracy") for p in parts])
     out: dict[str, Any] = {
         "first_epoch_s": _median([p.get("first_epoch_s") for p in parts]),
-        "samples_per_s": {
-            "median": _round(median),
-            "iqr": _round(iqr),
-            "n": stats["n"],
-            "values": [_round(v) for v in values],
-        },
+        "samples_per_s": {"median": _round(median), "iqr": _round(iqr), "n": stats["n"],
+                          "values": [_round(v) for v in values]},
         "processes": between_processes(parts),
         "accuracy": accuracy,
         "peak_rss_mb": max((p.get("peak_rss_mb") or 0 for p in parts), default=None) or None,
@@ -168,14 +141,12 @@ def pool_workload(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         peak = max((p.get("peak_gflops") or 0 for p in parts), default=0) or None
         flops = parts[0].get("train_flops_per_sample")
         achieved = median * flops / 1e9 if median and flops else None
-        out.update(
-            {
-                "gflops": _round(achieved),
-                "peak_gflops": _round(peak),
-                "peak_source": parts[0].get("peak_source"),
-                "fraction_of_peak": round(achieved / peak, 4) if achieved and peak else None,
-            }
-        )
+        out.update({
+            "gflops": _round(achieved),
+            "peak_gflops": _round(peak),
+            "peak_source": parts[0].get("peak_source"),
+            "fraction_of_peak": round(achieved / peak, 4) if achieved and peak else None,
+        })
     return out
 
 
@@ -185,9 +156,8 @@ def pool_time_to_accuracy(parts: list[Any]) -> dict[str, Any] | None:
     runs = [p for p in parts if isinstance(p, dict)]
     if not runs:
         return None
-    reached = [
-        float(p["s"]) for p in runs if p.get("reached") and isinstance(p.get("s"), (int, float))
-    ]
+    reached = [float(p["s"]) for p in runs
+               if p.get("reached") and isinstance(p.get("s"), (int, float))]
     stats = policy.summary(reached) if len(reached) == len(runs) else None
     return {
         "target": runs[0].get("target"),
@@ -209,25 +179,17 @@ def between_processes(parts: list[dict[str, Any]]) -> dict[str, Any]:
     medians (None with one process: unknown, not zero); ``within``: the median of the
     processes' own IQR / median.
     """
-    medians = [
-        float(p["samples_per_s"]["median"])
-        for p in parts
-        if isinstance(p.get("samples_per_s", {}).get("median"), (int, float))
-    ]
-    within = [
-        p["samples_per_s"]["iqr"] / p["samples_per_s"]["median"]
-        for p in parts
-        if p.get("samples_per_s", {}).get("median")
-        and isinstance(p["samples_per_s"].get("iqr"), (int, float))
-    ]
+    medians = [float(p["samples_per_s"]["median"]) for p in parts
+               if isinstance(p.get("samples_per_s", {}).get("median"), (int, float))]
+    within = [p["samples_per_s"]["iqr"] / p["samples_per_s"]["median"] for p in parts
+              if p.get("samples_per_s", {}).get("median")
+              and isinstance(p["samples_per_s"].get("iqr"), (int, float))]
     centre = statistics.median(medians) if medians else None
-    spread = (max(medians) - min(medians)) / centre if len(medians) > 1 and centre else None
-    return {
-        "n": len(medians),
-        "medians": [_round(m) for m in medians],
-        "spread": round(spread, 4) if spread is not None else None,
-        "within": round(statistics.median(within), 4) if within else None,
-    }
+    spread = ((max(medians) - min(medians)) / centre
+              if len(medians) > 1 and centre else None)
+    return {"n": len(medians), "medians": [_round(m) for m in medians],
+            "spread": round(spread, 4) if spread is not None else None,
+            "within": round(statistics.median(within), 4) if within else None}
 
 
 def mark_contention(frameworks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -236,63 +198,42 @@ def mark_contention(frameworks: list[dict[str, Any]]) -> dict[str, Any]:
     The baseline is the fastest calibration reading of the whole run (every row, every process,
     before and after each workload).
     """
-    readings = [
-        c
-        for row in frameworks
-        for w in row.get("workloads", {}).values()
-        for ev in w.get("contention", [])
-        for c in ev.get("calibration_s") or []
-        if isinstance(c, (int, float)) and c > 0
-    ]
+    readings = [c for row in frameworks for w in row.get("workloads", {}).values()
+                for ev in w.get("contention", []) for c in ev.get("calibration_s") or []
+                if isinstance(c, (int, float)) and c > 0]
     baseline = min(readings) if readings else None
     contended: list[str] = []
     for row in frameworks:
-        evidence = [ev for w in row.get("workloads", {}).values() for ev in w.get("contention", [])]
+        evidence = [ev for w in row.get("workloads", {}).values()
+                    for ev in w.get("contention", [])]
         if not evidence:
             continue
-        others = [
-            ev["others_cpu_share"]
-            for ev in evidence
-            if isinstance(ev.get("others_cpu_share"), (int, float))
-        ]
-        ratios = [
-            c / baseline
-            for ev in evidence
-            for c in ev.get("calibration_s") or []
-            if baseline and isinstance(c, (int, float))
-        ]
+        others = [ev["others_cpu_share"] for ev in evidence
+                  if isinstance(ev.get("others_cpu_share"), (int, float))]
+        ratios = [c / baseline for ev in evidence for c in ev.get("calibration_s") or []
+                  if baseline and isinstance(c, (int, float))]
         worst_others = max(others) if others else None
         worst_ratio = max(ratios) if ratios else None
         why = []
         if worst_others is not None and worst_others > OTHERS_CPU_LIMIT:
-            why.append(
-                f"other processes used {worst_others:.0%} of its cores' time while it "
-                f"trained (limit {OTHERS_CPU_LIMIT:.0%})"
-            )
+            why.append(f"other processes used {worst_others:.0%} of its cores' time while it "
+                       f"trained (limit {OTHERS_CPU_LIMIT:.0%})")
         if worst_ratio is not None and worst_ratio > CALIBRATION_LIMIT:
-            why.append(
-                f"the calibration kernel ran {worst_ratio:.1f}x slower than the run's "
-                f"fastest (limit {CALIBRATION_LIMIT:g}x)"
-            )
-        row["contention"] = {
-            "others_cpu_share": worst_others,
-            "calibration_ratio": round(worst_ratio, 3) if worst_ratio else None,
-            "why": why,
-        }
+            why.append(f"the calibration kernel ran {worst_ratio:.1f}x slower than the run's "
+                       f"fastest (limit {CALIBRATION_LIMIT:g}x)")
+        row["contention"] = {"others_cpu_share": worst_others,
+                             "calibration_ratio": round(worst_ratio, 3) if worst_ratio else None,
+                             "why": why}
         row["contended"] = bool(why)
         if why:
             contended.append(row["name"])
             if "contended" not in row["flags"]:
                 row["flags"].append("contended")
-    return {
-        "rows": contended,
-        "baseline_calibration_s": baseline,
-        "others_cpu_limit": OTHERS_CPU_LIMIT,
-        "calibration_limit": CALIBRATION_LIMIT,
-        "method": "per workload, in the child: other processes' CPU time on its cores "
-        "(/proc/stat) and a calibration kernel before and after, against the "
-        "run's fastest reading",
-    }
+    return {"rows": contended, "baseline_calibration_s": baseline,
+            "others_cpu_limit": OTHERS_CPU_LIMIT, "calibration_limit": CALIBRATION_LIMIT,
+            "method": "per workload, in the child: other processes' CPU time on its cores "
+                      "(/proc/stat) and a calibration kernel before and after, against the "
+                      "run's fastest reading"}
 
 
 CPU_PEAK_SOURCE = "numpy-float32-matmul-cpu"
@@ -303,12 +244,8 @@ def apply_cpu_peak(frameworks: list[dict[str, Any]]) -> float | None:
 
     Every cnn-digits and attn-digits row on the CPU is then judged against the same number.
     """
-    judged = [
-        wl
-        for r in frameworks
-        for wl in r["workloads"].values()
-        if isinstance(wl, dict) and "peak_source" in wl
-    ]
+    judged = [wl for r in frameworks for wl in r["workloads"].values()
+              if isinstance(wl, dict) and "peak_source" in wl]
     cpu = [w for w in judged if w.get("peak_source") == CPU_PEAK_SOURCE and w.get("peak_gflops")]
     if not cpu:
         return None

@@ -38,39 +38,23 @@ ENV_PROTOCOL = "ADVISOR_PROBE_PROTOCOL"  # path of this file, for children witho
 # ``gate``: the test accuracy below which a row "did not learn" (its speed then means nothing);
 # ``chase_s``: see harness.TARGET_EXTRA_S. The parent records these in the probe file.
 SPECS: dict[str, dict[str, Any]] = {
-    "mlp-digits": {
-        "family": "mlp",
-        "batch_size": 32,
-        "gate": 0.80,
-        "model": "64-128-64-10 MLP, ReLU",
-    },
-    "cnn-digits": {
-        "family": "cnn",
-        "batch_size": 128,
-        "gate": 0.80,
-        "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> dense 128 -> dense 10, ReLU",
-    },
+    "mlp-digits": {"family": "mlp", "batch_size": 32, "gate": 0.80,
+                   "model": "64-128-64-10 MLP, ReLU"},
+    "cnn-digits": {"family": "cnn", "batch_size": 128, "gate": 0.80,
+                   "model": "1x8x8 -> conv3x3 32 -> conv3x3 64 -> maxpool2 -> dense 128 -> "
+                            "dense 10, ReLU"},
     # Each digit read as a sequence of its 8 pixel rows (tokens of 8 features): the smallest
     # model that exercises what text, audio and time-series models spend their time in.
-    "attn-digits": {
-        "family": "transformer",
-        "batch_size": 64,
-        "gate": 0.70,
-        "chase_s": 0.0,
-        "model": "8 row tokens x 8 -> dense 64 + learned positions -> 2 post-norm "
-        "transformer encoder layers (d_model 64, 4 heads, feed-forward 128, "
-        "GELU, LayerNorm eps 1e-5, no dropout) -> mean over tokens -> "
-        "dense 10",
-    },
+    "attn-digits": {"family": "transformer", "batch_size": 64, "gate": 0.70, "chase_s": 0.0,
+                    "model": "8 row tokens x 8 -> dense 64 + learned positions -> 2 post-norm "
+                             "transformer encoder layers (d_model 64, 4 heads, feed-forward 128, "
+                             "GELU, LayerNorm eps 1e-5, no dropout) -> mean over tokens -> "
+                             "dense 10"},
     # scikit-learn's HistGradientBoostingClassifier: the family the knowledge base recommends
     # for tabular data. One "epoch" is 5 more boosting rounds (warm start).
-    "gbdt-digits": {
-        "family": "gbdt",
-        "batch_size": None,
-        "gate": 0.80,
-        "model": "HistGradientBoostingClassifier (learning_rate 0.1, 31 leaves, "
-        "no early stopping), 5 boosting rounds per epoch",
-    },
+    "gbdt-digits": {"family": "gbdt", "batch_size": None, "gate": 0.80,
+                    "model": "HistGradientBoostingClassifier (learning_rate 0.1, 31 leaves, "
+                             "no early stopping), 5 boosting rounds per epoch"},
 }
 WORKLOADS = tuple(SPECS)
 # A workload's GPU sizes (``<workload>@large``, harness.gpu_variants) train a few wide steps: their
@@ -267,14 +251,10 @@ class ContentionWindow:
         cpu = self._time.process_time() - self.cpu0
         busy1, delay1 = _busy_ticks(self.cpus), _run_delay_s()
         after = calibrate()
-        out: dict[str, Any] = {
-            "wall_s": round(wall, 4),
-            "cpu_s": round(cpu, 4),
-            "calibration_s": [round(self.before, 6), round(after, 6)],
-            "cores": len(self.cpus) if self.cpus else None,
-            "others_cpu_share": None,
-            "run_delay_s": None,
-        }
+        out: dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+                               "calibration_s": [round(self.before, 6), round(after, 6)],
+                               "cores": len(self.cpus) if self.cpus else None,
+                               "others_cpu_share": None, "run_delay_s": None}
         if self.busy0 is not None and busy1 is not None and self.cpus and wall > 0:
             others = max(0.0, (busy1 - self.busy0) / self.ticks - cpu)
             out["others_cpu_share"] = round(min(1.0, others / (wall * len(self.cpus))), 4)

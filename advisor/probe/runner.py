@@ -53,14 +53,8 @@ class ChildResult:
 class _TailBuffer:
     """Keeps the last ``limit`` bytes of a stream, read on a thread."""
 
-    def __init__(
-        self,
-        stream: IO[bytes],
-        limit: int = CAPTURE_BYTES,
-        *,
-        marker: bytes | None = None,
-        on_marker: Callable[[], None] | None = None,
-    ):
+    def __init__(self, stream: IO[bytes], limit: int = CAPTURE_BYTES, *,
+                 marker: bytes | None = None, on_marker: Callable[[], None] | None = None):
         self.limit = limit
         self.chunks: deque[bytes] = deque()
         self.size = 0
@@ -80,7 +74,7 @@ class _TailBuffer:
                         if self.on_marker:
                             self.on_marker()
                     else:
-                        self._recent = seen[-len(self.marker) :]
+                        self._recent = seen[-len(self.marker):]
                 self.chunks.append(chunk)
                 self.size += len(chunk)
                 self.total += len(chunk)
@@ -90,7 +84,7 @@ class _TailBuffer:
             pass
 
     def text(self) -> str:
-        data = b"".join(self.chunks)[-self.limit :]
+        data = b"".join(self.chunks)[-self.limit:]
         return data.decode("utf-8", errors="replace")
 
 
@@ -208,10 +202,8 @@ def default_memory_limit() -> int:
         if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**40):
             from advisor.infra.errors import BadInput
 
-            raise BadInput(
-                f"ADVISOR_PROBE_MEMORY_LIMIT_MB must be a whole number of MiB "
-                f"above 0, not {explicit[:20]!r}"
-            )
+            raise BadInput(f"ADVISOR_PROBE_MEMORY_LIMIT_MB must be a whole number of MiB "
+                           f"above 0, not {explicit[:20]!r}")
         return int(text) * 1024 * 1024
     import psutil
 
@@ -271,15 +263,9 @@ class Child:
     to call more than once.
     """
 
-    def __init__(
-        self,
-        args: list[str],
-        *,
-        env: dict[str, str] | None = None,
-        cwd: str | Path | None = None,
-        memory_limit: int | None = None,
-        staged: bool = False,
-    ):
+    def __init__(self, args: list[str], *, env: dict[str, str] | None = None,
+                 cwd: str | Path | None = None, memory_limit: int | None = None,
+                 staged: bool = False):
         self.args, self.cwd, self.staged = args, cwd, staged
         self.token = f"{os.getpid()}-{time.monotonic_ns()}-{id(self)}"
         self.env = dict(os.environ if env is None else env)
@@ -296,23 +282,14 @@ class Child:
         self.started = time.perf_counter()
         try:
             self.proc = subprocess.Popen(
-                self.args,
-                stdin=subprocess.PIPE if self.staged else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-                close_fds=True,
+                self.args, stdin=subprocess.PIPE if self.staged else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
+                start_new_session=True, close_fds=True,
             )
         except OSError as exc:
-            self.result = ChildResult(
-                "broken",
-                None,
-                f"cannot start probe: {exc.strerror or exc}",
-                None,
-                time.perf_counter() - self.started,
-            )
+            self.result = ChildResult("broken", None,
+                                      f"cannot start probe: {exc.strerror or exc}", None,
+                                      time.perf_counter() - self.started)
             return self
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
         with _live_lock:
@@ -337,13 +314,8 @@ class Child:
                 _live_groups.discard(self.pgid)
                 _live_tokens.pop(self.pgid, None)
             self.result = ChildResult(
-                "broken",
-                None,
-                f"cannot watch the probe: {exc} (too little memory for a "
-                "thread? a low `ulimit -v` does this)",
-                None,
-                time.perf_counter() - self.started,
-            )
+                "broken", None, f"cannot watch the probe: {exc} (too little memory for a "
+                "thread? a low `ulimit -v` does this)", None, time.perf_counter() - self.started)
             return self
         self.tree = _Descendants(self.proc.pid)
         return self
@@ -421,23 +393,12 @@ class Child:
         stderr_tail = redact(self.err.text())
         limit_mib = self.limit // (1024 * 1024)
         if self.watch.exceeded:
-            self.result = ChildResult(
-                "broken",
-                None,
-                f"used more than {limit_mib:,} MiB of memory (killed)",
-                proc.returncode,
-                wall,
-                stderr_tail,
-            )
+            self.result = ChildResult("broken", None,
+                                      f"used more than {limit_mib:,} MiB of memory (killed)",
+                                      proc.returncode, wall, stderr_tail)
         elif timed_out:
-            self.result = ChildResult(
-                "timeout",
-                None,
-                f"no result after {timeout:g} s (killed)",
-                proc.returncode,
-                wall,
-                stderr_tail,
-            )
+            self.result = ChildResult("timeout", None, f"no result after {timeout:g} s (killed)",
+                                      proc.returncode, wall, stderr_tail)
         else:
             stdout = self.out.text()
             if self.staged:
@@ -447,14 +408,8 @@ class Child:
         return self.result
 
 
-def run_child(
-    args: list[str],
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 120.0,
-    cwd: str | Path | None = None,
-    memory_limit: int | None = None,
-) -> ChildResult:
+def run_child(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0,
+              cwd: str | Path | None = None, memory_limit: int | None = None) -> ChildResult:
     """Run ``args`` and classify the outcome (see module docstring)."""
     child = Child(args, env=env, cwd=cwd, memory_limit=memory_limit).start()
     if child.result is not None:
@@ -479,15 +434,9 @@ class StagedJob:
 StageCallback = Callable[[str, int, "ChildResult | None"], None]
 
 
-def run_staged(
-    jobs: list[StagedJob],
-    *,
-    window: int,
-    timeout: float,
-    memory_limit: int | None = None,
-    cwd: str | Path | None = None,
-    on_phase: StageCallback | None = None,
-) -> list[ChildResult]:
+def run_staged(jobs: list[StagedJob], *, window: int, timeout: float,
+               memory_limit: int | None = None, cwd: str | Path | None = None,
+               on_phase: StageCallback | None = None) -> list[ChildResult]:
     """Start-up side by side, training one at a time.
 
     At most ``window`` children start up (import, load data) at once; each then waits for its go
@@ -499,10 +448,8 @@ def run_staged(
     job order; every child is gone when this returns or raises.
     """
     notify = on_phase or (lambda phase, index, result: None)
-    children = [
-        Child(job.args, env=job.env, cwd=cwd, memory_limit=memory_limit, staged=True)
-        for job in jobs
-    ]
+    children = [Child(job.args, env=job.env, cwd=cwd, memory_limit=memory_limit, staged=True)
+                for job in jobs]
     queue = list(range(len(jobs)))
     starting: dict[int, float] = {}  # index -> start-up deadline
     waiting: list[int] = []
@@ -531,9 +478,8 @@ def run_staged(
                     notify("ready", index, None)
                 elif child.exited() or time.monotonic() >= starting[index]:
                     del starting[index]
-                    notify(
-                        "done", index, child.finish(timed_out=not child.exited(), timeout=timeout)
-                    )
+                    notify("done", index,
+                           child.finish(timed_out=not child.exited(), timeout=timeout))
         for index in sorted(waiting):
             child = children[index]
             notify("measure", index, None)
@@ -547,17 +493,15 @@ def run_staged(
     return [child.result for child in children]  # type: ignore[misc]
 
 
-def classify(
-    stdout: str, stderr: str, returncode: int | None, wall: float, stdout_bytes: int = 0
-) -> ChildResult:
+def classify(stdout: str, stderr: str, returncode: int | None, wall: float,
+             stdout_bytes: int = 0) -> ChildResult:
     """Turn a finished child's output into a status."""
     payload = parse_result(stdout)
     if payload is not None:
         status = payload.get("status")
         error = payload.get("error")
-        return ChildResult(
-            str(status), payload, redact(str(error)) if error else None, returncode, wall, stderr
-        )
+        return ChildResult(str(status), payload, redact(str(error)) if error else None,
+                           returncode, wall, stderr)
     if returncode is not None and returncode < 0:
         try:
             name = signal.Signals(-returncode).name

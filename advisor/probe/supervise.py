@@ -45,18 +45,9 @@ class Job:
     env: dict[str, str]
 
 
-def supervise(
-    names: list[str],
-    job_for: Callable[[str], Job],
-    *,
-    processes: int,
-    startup: str,
-    window: int,
-    timeout_s: float,
-    order: list[str],
-    notify: ProgressCallback,
-    finish_row: Callable[[str, list[ChildResult]], None],
-) -> dict[str, list[ChildResult]]:
+def supervise(names: list[str], job_for: Callable[[str], Job], *, processes: int, startup: str,
+              window: int, timeout_s: float, order: list[str], notify: ProgressCallback,
+              finish_row: Callable[[str, list[ChildResult]], None]) -> dict[str, list[ChildResult]]:
     """Run every row in ``names`` in ``processes`` interleaved rounds; results per row.
 
     ``finish_row(name, results)`` is called once per row, as soon as it is done (its last round,
@@ -80,13 +71,8 @@ def supervise(
             jobs = [job_for(n) for n in standing]
             staged = [StagedJob(job.args + ["--staged"], job.env) for job in jobs]
 
-            def on_phase(
-                phase: str,
-                index: int,
-                result: ChildResult | None,
-                attempt: int = attempt,
-                standing: list[str] = standing,
-            ) -> None:
+            def on_phase(phase: str, index: int, result: ChildResult | None,
+                         attempt: int = attempt, standing: list[str] = standing) -> None:
                 name = standing[index]
                 if phase != "done":
                     event(phase, name, attempt)

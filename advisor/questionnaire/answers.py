@@ -77,7 +77,9 @@ def coerce(question: Question, value: Any, *, where: str, line: int | None = Non
             return value
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise AnswerError(f"{question.id}: {value!r} is not true or false", path=where, line=line)
+        raise AnswerError(
+            f"{question.id}: {value!r} is not true or false", path=where, line=line
+        )
     if question.type == "one":
         matched = match_value(question, value) if isinstance(value, str) else None
         if matched is not None:
@@ -132,12 +134,7 @@ def from_document(kb: KnowledgeBase, doc: safeyaml.Document) -> dict[str, Any]:
             line=doc.line_of(()),
         )
     version = data.get("schema_version")
-    if version is not None and (
-        isinstance(version, bool)
-        or not isinstance(version, int)
-        or version > ANSWERS_SCHEMA_VERSION
-        or version < 1
-    ):
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version > ANSWERS_SCHEMA_VERSION or version < 1):
         raise VersionError(
             f"answers schema_version {version!r} is not supported; this advisor "
             f"({__version__}) reads version {ANSWERS_SCHEMA_VERSION}",
@@ -221,8 +218,7 @@ def missing(kb: KnowledgeBase, answers: dict[str, Any]) -> list[Question]:
     from advisor.questionnaire.flow import is_asked
 
     return [
-        q
-        for q in kb.questions
+        q for q in kb.questions
         if q.id not in answers and q.default is not None and is_asked(kb, q, answers)
     ]
 
@@ -246,13 +242,10 @@ def dump(kb: KnowledgeBase, answers: dict[str, Any], *, comment: str | None = No
             body[question.id] = answers[question.id]
     import yaml  # only when answers are written
 
-    text = yaml.safe_dump(
-        {**meta, **body}, sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
+    text = yaml.safe_dump({**meta, **body}, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False)
     return "\n".join(header) + "\n" + text
 
 
-def write(
-    kb: KnowledgeBase, path: str, answers: dict[str, Any], *, comment: str | None = None
-) -> None:
+def write(kb: KnowledgeBase, path: str, answers: dict[str, Any], *, comment: str | None = None) -> None:
     atomic.write_text(path, dump(kb, answers, comment=comment))

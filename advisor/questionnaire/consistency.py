@@ -27,26 +27,16 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _compiled(
-    kb: KnowledgeBase,
-) -> tuple[list[tuple[Question, Any]], list[tuple[Constraint, Any, Any]]]:
+def _compiled(kb: KnowledgeBase) -> tuple[list[tuple[Question, Any]], list[tuple[Constraint, Any, Any]]]:
     """The `when` of each conditional question and each constraint as closures, built once per
     knowledge base (audit, flips and the win probability evaluate them thousands of times)."""
     cached = kb.__dict__.get("_consistency_compiled")
     if cached is None:
-        whens = [
-            (q, expr.compile_condition(kb.question_conditions[q.id]))
-            for q in kb.questions
-            if q.id in kb.question_conditions
-        ]
-        constraints = [
-            (
-                c,
-                expr.compile_condition(kb.constraint_conditions[c.id][0]),
-                expr.compile_condition(kb.constraint_conditions[c.id][1]),
-            )
-            for c in kb.constraints
-        ]
+        whens = [(q, expr.compile_condition(kb.question_conditions[q.id]))
+                 for q in kb.questions if q.id in kb.question_conditions]
+        constraints = [(c, expr.compile_condition(kb.constraint_conditions[c.id][0]),
+                        expr.compile_condition(kb.constraint_conditions[c.id][1]))
+                       for c in kb.constraints]
         cached = (whens, constraints)
         object.__setattr__(kb, "_consistency_compiled", cached)  # a cache, not a field
     return cached
@@ -90,9 +80,8 @@ def violations(kb: KnowledgeBase, answers: Mapping[str, Any]) -> list[Constraint
     if not constraints:
         return []
     values, _ = effective(kb, answers, explain=False)
-    return [
-        c for c, when, require in constraints if when(values) is True and require(values) is False
-    ]
+    return [c for c, when, require in constraints
+            if when(values) is True and require(values) is False]
 
 
 def is_consistent(kb: KnowledgeBase, answers: Mapping[str, Any]) -> bool:
@@ -120,21 +109,13 @@ def describe(
 
 
 def _origin_text(origin: str) -> str:
-    return {
-        "set": "--set",
-        "file": "the answers file",
-        "prompt": "the prompt",
-        "default": "the default",
-        "implied": "a constraint",
-    }.get(origin, origin)
+    return {"set": "--set", "file": "the answers file", "prompt": "the prompt",
+            "default": "the default", "implied": "a constraint"}.get(origin, origin)
 
 
 def check(
-    kb: KnowledgeBase,
-    answers: Mapping[str, Any],
-    origin: Mapping[str, str] | None = None,
-    *,
-    where: str | None = None,
+    kb: KnowledgeBase, answers: Mapping[str, Any], origin: Mapping[str, str] | None = None,
+    *, where: str | None = None,
 ) -> None:
     """Refuse answers that break a constraint: AnswerError (exit 2) naming the first one."""
     broken = violations(kb, answers)

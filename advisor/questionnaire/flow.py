@@ -72,9 +72,7 @@ def parse_reply(question: Question, reply: str) -> Any:
         return list(question.default) if isinstance(question.default, list) else question.default
     if question.type == "bool":
         return answers_mod.coerce(question, text, where="reply")
-    tokens = (
-        [t.strip() for t in text.split(",") if t.strip()] if question.type == "many" else [text]
-    )
+    tokens = [t.strip() for t in text.split(",") if t.strip()] if question.type == "many" else [text]
     values = []
     for token in tokens:
         if token.isdigit():
@@ -100,7 +98,7 @@ def reply_error(question: Question, error: AnswerError) -> str:
     message = error.message
     prefix = f"{question.id}: "
     if message.startswith(prefix):
-        message = message[len(prefix) :]
+        message = message[len(prefix):]
     if "allowed:" in message:  # coerce already listed the values: name the numbers only
         message = message.replace("allowed:", f"type a number 1-{len(question.choices)} or one of:")
         return message
@@ -128,15 +126,13 @@ def run(
         # Numbers count the questions asked, so they never jump; the total is what may still
         # be asked given the answers so far (it shrinks when an answer skips questions).
         index += 1
-        total = index + sum(1 for q in pending[position + 1 :] if is_asked(kb, q, result.values))
+        total = index + sum(1 for q in pending[position + 1:] if is_asked(kb, q, result.values))
         allowed = consistency.allowed_values(kb, question, result.values)
         if question.type == "one" and len(allowed) == 1:
             # the other answers leave one consistent value: state it instead of asking
             result.put(question.id, allowed[0], "implied")
-            say(
-                f"[{index}/{total}] {question.text} {allowed[0]} (the only value consistent with "
-                "the answers so far)"
-            )
+            say(f"[{index}/{total}] {question.text} {allowed[0]} (the only value consistent with "
+                "the answers so far)")
             if on_answer is not None:
                 on_answer(result)
             continue

@@ -14,18 +14,8 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-PALETTE = [
-    "#4C72B0",
-    "#DD8452",
-    "#55A868",
-    "#C44E52",
-    "#8172B3",
-    "#937860",
-    "#DA8BC3",
-    "#8C8C8C",
-    "#CCB974",
-    "#64B5CD",
-]
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+           "#8C8C8C", "#CCB974", "#64B5CD"]
 LABEL_MAX = 32
 # Charts per report are bounded: the first workloads get one each; the tables show every
 # workload (issue 15, item 6).
@@ -114,48 +104,35 @@ def _bars(
 
     legend_rows = math.ceil(n_s / 3) if legend and n_s > 1 else 0
     height = top_y + plot_h + 40 + legend_rows * 16
-    out = [
-        XML_HEAD + f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_n(height)}" '
-        f'viewBox="0 0 {WIDTH} {_n(height)}" font-family="sans-serif" font-size="{FONT}" '
-        'role="img">'
-    ]
+    out = [XML_HEAD + f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_n(height)}" '
+           f'viewBox="0 0 {WIDTH} {_n(height)}" font-family="sans-serif" font-size="{FONT}" '
+           'role="img">']
     out.append(f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>')
     if title:
-        out.append(
-            f'<text x="4" y="16" font-size="{FONT + 2}" font-weight="bold">{_t(title, 90)}</text>'
-        )
+        out.append(f'<text x="4" y="16" font-size="{FONT + 2}" font-weight="bold">'
+                   f'{_t(title, 90)}</text>')
     # axis: ticks and grid
     for i in range(6):
         tv = x_max * i / 5
         tx = x(tv)
-        out.append(
-            f'<line x1="{_n(tx)}" y1="{_n(top_y)}" x2="{_n(tx)}" '
-            f'y2="{_n(top_y + plot_h)}" stroke="#e5e5e5"/>'
-        )
-        out.append(
-            f'<text x="{_n(tx)}" y="{_n(top_y + plot_h + 13)}" text-anchor="middle" '
-            f'fill="#444444">{escape(_tick_text(tv, x_max))}</text>'
-        )
-    out.append(
-        f'<line x1="{_n(plot_x)}" y1="{_n(top_y)}" x2="{_n(plot_x)}" '
-        f'y2="{_n(top_y + plot_h)}" stroke="#333333"/>'
-    )
+        out.append(f'<line x1="{_n(tx)}" y1="{_n(top_y)}" x2="{_n(tx)}" '
+                   f'y2="{_n(top_y + plot_h)}" stroke="#e5e5e5"/>')
+        out.append(f'<text x="{_n(tx)}" y="{_n(top_y + plot_h + 13)}" text-anchor="middle" '
+                   f'fill="#444444">{escape(_tick_text(tv, x_max))}</text>')
+    out.append(f'<line x1="{_n(plot_x)}" y1="{_n(top_y)}" x2="{_n(plot_x)}" '
+               f'y2="{_n(top_y + plot_h)}" stroke="#333333"/>')
     for g, group in enumerate(groups):
         gy = top_y + g * group_h + GAP / 2
-        out.append(
-            f'<text x="{_n(plot_x - 6)}" y="{_n(gy + n_s * BAR / 2 + 4)}" '
-            f'text-anchor="end">{_t(group)}</text>'
-        )
+        out.append(f'<text x="{_n(plot_x - 6)}" y="{_n(gy + n_s * BAR / 2 + 4)}" '
+                   f'text-anchor="end">{_t(group)}</text>')
         for s in range(n_s):
             v = values[g][s]
             if v is None or not math.isfinite(v):
                 continue
             by = gy + s * BAR
             colour = colours[s % len(colours)]
-            out.append(
-                f'<rect x="{_n(plot_x)}" y="{_n(by + 1)}" width="{_n(x(v) - plot_x)}" '
-                f'height="{BAR - 2}" fill="{colour}"/>'
-            )
+            out.append(f'<rect x="{_n(plot_x)}" y="{_n(by + 1)}" width="{_n(x(v) - plot_x)}" '
+                       f'height="{BAR - 2}" fill="{colour}"/>')
             lo = (below[g][s] if below is not None else None) or 0.0
             hi = (above[g][s] if above is not None else None) or 0.0
             lo = lo if math.isfinite(lo) else 0.0
@@ -164,37 +141,25 @@ def _bars(
             cy = by + BAR / 2
             if lo or hi:
                 start = x(max(0.0, v - lo))
-                out.append(
-                    f'<line x1="{_n(start)}" y1="{_n(cy)}" x2="{_n(end)}" y2="{_n(cy)}" '
-                    'stroke="#333333"/>'
-                )
+                out.append(f'<line x1="{_n(start)}" y1="{_n(cy)}" x2="{_n(end)}" y2="{_n(cy)}" '
+                           'stroke="#333333"/>')
                 for cx in (start, end):
-                    out.append(
-                        f'<line x1="{_n(cx)}" y1="{_n(cy - 4)}" x2="{_n(cx)}" '
-                        f'y2="{_n(cy + 4)}" stroke="#333333"/>'
-                    )
-            out.append(
-                f'<text x="{_n(max(end, x(v)) + 4)}" y="{_n(cy + 4)}" font-size="{FONT - 1}" '
-                f'fill="#333333">{escape(value_text(v))}</text>'
-            )
+                    out.append(f'<line x1="{_n(cx)}" y1="{_n(cy - 4)}" x2="{_n(cx)}" '
+                               f'y2="{_n(cy + 4)}" stroke="#333333"/>')
+            out.append(f'<text x="{_n(max(end, x(v)) + 4)}" y="{_n(cy + 4)}" font-size="{FONT - 1}" '
+                       f'fill="#333333">{escape(value_text(v))}</text>')
     for value, dash, colour in refs:
         rx = x(value)
-        out.append(
-            f'<line x1="{_n(rx)}" y1="{_n(top_y)}" x2="{_n(rx)}" y2="{_n(top_y + plot_h)}" '
-            f'stroke="{colour}" stroke-dasharray="{dash}"/>'
-        )
-    out.append(
-        f'<text x="{_n(plot_x + plot_w / 2)}" y="{_n(top_y + plot_h + 28)}" '
-        f'text-anchor="middle" fill="#444444">{_t(xlabel, 140)}</text>'
-    )
+        out.append(f'<line x1="{_n(rx)}" y1="{_n(top_y)}" x2="{_n(rx)}" y2="{_n(top_y + plot_h)}" '
+                   f'stroke="{colour}" stroke-dasharray="{dash}"/>')
+    out.append(f'<text x="{_n(plot_x + plot_w / 2)}" y="{_n(top_y + plot_h + 28)}" '
+               f'text-anchor="middle" fill="#444444">{_t(xlabel, 140)}</text>')
     if legend_rows:
         for s, name in enumerate(series):
             lx = plot_x + (s % 3) * 200
             ly = top_y + plot_h + 38 + (s // 3) * 16
-            out.append(
-                f'<rect x="{_n(lx)}" y="{_n(ly)}" width="10" height="10" '
-                f'fill="{colours[s % len(colours)]}"/>'
-            )
+            out.append(f'<rect x="{_n(lx)}" y="{_n(ly)}" width="10" height="10" '
+                       f'fill="{colours[s % len(colours)]}"/>')
             out.append(f'<text x="{_n(lx + 14)}" y="{_n(ly + 9)}">{_t(name, 34)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -214,17 +179,9 @@ def throughput(
     """Grouped horizontal bars: median samples/s per group (framework row or machine) and series,
     with the interquartile range as whiskers."""
     half = _halves(iqrs)
-    return _bars(
-        groups,
-        series,
-        medians,
-        half,
-        half,
-        title=title,
-        xlabel="training samples per second (median of timed blocks; whiskers: IQR)",
-        value_text=lambda v: f"{v:,.0f}",
-        colours=PALETTE,
-    )
+    return _bars(groups, series, medians, half, half, title=title,
+                 xlabel="training samples per second (median of timed blocks; whiskers: IQR)",
+                 value_text=lambda v: f"{v:,.0f}", colours=PALETTE)
 
 
 def first_epoch(
@@ -237,17 +194,9 @@ def first_epoch(
     series = ["import"] + [f"first epoch, {w}" for w in workloads]
     values = [[import_s[r], *seconds[r]] for r in range(len(rows))]
     colours = [PALETTE[(s + 3) % len(PALETTE)] for s in range(len(series))]
-    return _bars(
-        rows,
-        series,
-        values,
-        None,
-        None,
-        title="",
-        xlabel="seconds (first epoch includes tracing / compilation)",
-        value_text=lambda v: f"{v:.2f}s",
-        colours=colours,
-    )
+    return _bars(rows, series, values, None, None, title="",
+                 xlabel="seconds (first epoch includes tracing / compilation)",
+                 value_text=lambda v: f"{v:.2f}s", colours=colours)
 
 
 def scaling_efficiency(
@@ -260,27 +209,15 @@ def scaling_efficiency(
 ) -> str:
     """Grouped horizontal bars of scaling efficiency (1.0 = ideal, dashed; 0.5 dotted) per
     framework row and series, whiskers from the efficiency interval."""
-    below = [
-        [None if m is None or lo is None else max(0.0, m - lo) for m, lo in zip(mr, lr)]
-        for mr, lr in zip(medians, lows)
-    ]
-    above = [
-        [None if m is None or hi is None else max(0.0, hi - m) for m, hi in zip(mr, hr)]
-        for mr, hr in zip(medians, highs)
-    ]
-    return _bars(
-        groups,
-        series,
-        medians,
-        below,
-        above,
-        title=title,
-        xlabel="efficiency = throughput_N / (N × throughput_1); dashed: ideal 1.0; "
-        "dotted: 0.5; whiskers: interval",
-        value_text=lambda v: f"{v:.2f}",
-        colours=PALETTE,
-        refs=((1.0, "5,3", "#555555"), (0.5, "2,2", "#B00020")),
-    )
+    below = [[None if m is None or lo is None else max(0.0, m - lo) for m, lo in zip(mr, lr)]
+             for mr, lr in zip(medians, lows)]
+    above = [[None if m is None or hi is None else max(0.0, hi - m) for m, hi in zip(mr, hr)]
+             for mr, hr in zip(medians, highs)]
+    return _bars(groups, series, medians, below, above, title=title,
+                 xlabel="efficiency = throughput_N / (N × throughput_1); dashed: ideal 1.0; "
+                        "dotted: 0.5; whiskers: interval",
+                 value_text=lambda v: f"{v:.2f}", colours=PALETTE,
+                 refs=((1.0, "5,3", "#555555"), (0.5, "2,2", "#B00020")))
 
 
 def contributions(
@@ -304,27 +241,19 @@ def contributions(
     def x(v: float) -> float:
         return plot_x + plot_w * max(0.0, min(v, x_max)) / x_max
 
-    out = [
-        XML_HEAD + f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_n(height)}" '
-        f'viewBox="0 0 {WIDTH} {_n(height)}" font-family="sans-serif" font-size="{FONT}" '
-        'role="img">',
-        f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>',
-    ]
+    out = [XML_HEAD + f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_n(height)}" '
+           f'viewBox="0 0 {WIDTH} {_n(height)}" font-family="sans-serif" font-size="{FONT}" '
+           'role="img">',
+           f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>']
     for i in range(6):
         tv = x_max * i / 5
-        out.append(
-            f'<line x1="{_n(x(tv))}" y1="{top_y}" x2="{_n(x(tv))}" '
-            f'y2="{_n(top_y + plot_h)}" stroke="#e5e5e5"/>'
-        )
-        out.append(
-            f'<text x="{_n(x(tv))}" y="{_n(top_y + plot_h + 13)}" text-anchor="middle" '
-            f'fill="#444444">{tv:.0f}</text>'
-        )
+        out.append(f'<line x1="{_n(x(tv))}" y1="{top_y}" x2="{_n(x(tv))}" '
+                   f'y2="{_n(top_y + plot_h)}" stroke="#e5e5e5"/>')
+        out.append(f'<text x="{_n(x(tv))}" y="{_n(top_y + plot_h + 13)}" text-anchor="middle" '
+                   f'fill="#444444">{tv:.0f}</text>')
     for i, name in enumerate(candidates):
         y = top_y + i * row_h + 4
-        out.append(
-            f'<text x="{_n(plot_x - 6)}" y="{_n(y + 12)}" text-anchor="end">{_t(name)}</text>'
-        )
+        out.append(f'<text x="{_n(plot_x - 6)}" y="{_n(y + 12)}" text-anchor="end">{_t(name)}</text>')
         if vetoed[i]:
             out.append(f'<text x="{_n(plot_x + 4)}" y="{_n(y + 12)}" fill="#B00020">vetoed</text>')
             continue
@@ -332,32 +261,22 @@ def contributions(
         for j in range(len(criteria)):
             width = max(0.0, points[i][j]) if math.isfinite(points[i][j]) else 0.0
             if width > 0:
-                out.append(
-                    f'<rect x="{_n(x(left))}" y="{_n(y)}" width="{_n(x(left + width) - x(left))}" '
-                    f'height="16" fill="{PALETTE[j % len(PALETTE)]}" stroke="#ffffff" '
-                    'stroke-width="0.6"/>'
-                )
+                out.append(f'<rect x="{_n(x(left))}" y="{_n(y)}" width="{_n(x(left + width) - x(left))}" '
+                           f'height="16" fill="{PALETTE[j % len(PALETTE)]}" stroke="#ffffff" '
+                           'stroke-width="0.6"/>')
             left += width
-        out.append(
-            f'<text x="{_n(x(left) + 4)}" y="{_n(y + 12)}" font-size="{FONT - 1}" '
-            f'fill="#222222">{left:.2f}</text>'
-        )
-    out.append(
-        f'<line x1="{_n(plot_x)}" y1="{top_y}" x2="{_n(plot_x)}" '
-        f'y2="{_n(top_y + plot_h)}" stroke="#333333"/>'
-    )
-    out.append(
-        f'<text x="{_n(plot_x + plot_w / 2)}" y="{_n(top_y + plot_h + 28)}" '
-        'text-anchor="middle" fill="#444444">score (weighted mean rating, 0-10): one '
-        "colour per criterion</text>"
-    )
+        out.append(f'<text x="{_n(x(left) + 4)}" y="{_n(y + 12)}" font-size="{FONT - 1}" '
+                   f'fill="#222222">{left:.2f}</text>')
+    out.append(f'<line x1="{_n(plot_x)}" y1="{top_y}" x2="{_n(plot_x)}" '
+               f'y2="{_n(top_y + plot_h)}" stroke="#333333"/>')
+    out.append(f'<text x="{_n(plot_x + plot_w / 2)}" y="{_n(top_y + plot_h + 28)}" '
+               'text-anchor="middle" fill="#444444">score (weighted mean rating, 0-10): one '
+               'colour per criterion</text>')
     for j, crit in enumerate(criteria):
         lx = plot_x + (j % 3) * 200
         ly = top_y + plot_h + 38 + (j // 3) * 16
-        out.append(
-            f'<rect x="{_n(lx)}" y="{_n(ly)}" width="10" height="10" '
-            f'fill="{PALETTE[j % len(PALETTE)]}"/>'
-        )
+        out.append(f'<rect x="{_n(lx)}" y="{_n(ly)}" width="10" height="10" '
+                   f'fill="{PALETTE[j % len(PALETTE)]}"/>')
         out.append(f'<text x="{_n(lx + 14)}" y="{_n(ly + 9)}">{_t(crit, 34)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

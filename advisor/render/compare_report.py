@@ -99,10 +99,8 @@ def render_table(cmp: Comparison, console: Any) -> None:
                 t.add_row(e(name), *cells)
         console.print(t)
     if cmp.scaling_rows:
-        t = Table(
-            title="Scaling efficiency on cnn-digits [interval] (1 worker and N workers, samples/s)",
-            title_justify="left",
-        )
+        t = Table(title="Scaling efficiency on cnn-digits [interval] (1 worker and N workers, "
+                  "samples/s)", title_justify="left")
         t.add_column("row")
         for m in cmp.machines:
             t.add_column(f"{e(m.label)}\n{e(scaling_heading(m))}")
@@ -115,17 +113,12 @@ def render_table(cmp: Comparison, console: Any) -> None:
         for h in heads:
             t.add_column(h, overflow="fold")
         for key in cmp.deploy_keys:
-            t.add_row(
-                e(" · ".join(key[:2]) + " → " + key[2]),
-                *[e(deploy_cell(m, key)) for m in cmp.machines],
-            )
+            t.add_row(e(" · ".join(key[:2]) + " → " + key[2]),
+                      *[e(deploy_cell(m, key)) for m in cmp.machines])
         console.print(t)
     if not cmp.workloads:  # scaling-only probe files: no single-process rows to rank
         return
-    t = Table(
-        title="Fastest framework (* above; ties are within the measured spread)",
-        title_justify="left",
-    )
+    t = Table(title="Fastest framework (* above; ties are within the measured spread)", title_justify="left")
     t.add_column("workload")
     for h in heads:
         t.add_column(h)
@@ -155,11 +148,7 @@ def render_markdown(cmp: Comparison) -> str:
     w(f"| row | {heads} |")
     w(sep)
     for name in cmp.frameworks:
-        w(
-            f"| {md_code(name)} | "
-            + " | ".join(md(_status(m.row(name))) for m in cmp.machines)
-            + " |"
-        )
+        w(f"| {md_code(name)} | " + " | ".join(md(_status(m.row(name))) for m in cmp.machines) + " |")
     for wl in cmp.workloads:
         w("")
         w(f"## {md(wl)}: training samples/s (median ± IQR/2, n)")
@@ -181,11 +170,7 @@ def render_markdown(cmp: Comparison) -> str:
     w(f"| workload | {heads} |")
     w(sep)
     for wl in cmp.workloads:
-        w(
-            f"| {md(wl)} | "
-            + " | ".join(md(_fastest_text(cmp, i, wl)) for i in range(len(cmp.machines)))
-            + " |"
-        )
+        w(f"| {md(wl)} | " + " | ".join(md(_fastest_text(cmp, i, wl)) for i in range(len(cmp.machines))) + " |")
     if cmp.scaling_rows:
         w("")
         w("## Scaling efficiency on cnn-digits [interval] (1 worker and N workers, samples/s)")
@@ -194,11 +179,8 @@ def render_markdown(cmp: Comparison) -> str:
         w(sep)
         w("| group | " + " | ".join(md(scaling_heading(m)) for m in cmp.machines) + " |")
         for name in cmp.scaling_rows:
-            w(
-                f"| {md_code(name)} | "
-                + " | ".join(md(scaling_cell(m, name)) for m in cmp.machines)
-                + " |"
-            )
+            w(f"| {md_code(name)} | " + " | ".join(md(scaling_cell(m, name)) for m in cmp.machines)
+              + " |")
     if cmp.deploy_keys:
         w("")
         w(f"## {md(DEPLOY_TITLE)}")
@@ -206,11 +188,8 @@ def render_markdown(cmp: Comparison) -> str:
         w(f"| row | workload | target | {heads} |")
         w("|---|---|---|" + "---|" * len(cmp.machines))
         for key in cmp.deploy_keys:
-            w(
-                f"| {md_code(key[0])} | {md(key[1])} | {md(key[2])} | "
-                + " | ".join(md(deploy_cell(m, key)) for m in cmp.machines)
-                + " |"
-            )
+            w(f"| {md_code(key[0])} | {md(key[1])} | {md(key[2])} | "
+              + " | ".join(md(deploy_cell(m, key)) for m in cmp.machines) + " |")
     w("")
     w(f"*advisor {md(__version__)}; a tie means the runner-up's spread overlaps the fastest's.*")
     return "\n".join(out) + "\n"
@@ -225,91 +204,50 @@ def render_html(cmp: Comparison, *, charts: bool = True) -> str:
     if charts:
         from advisor.render import charts as charts_mod
 
-        for wl in cmp.workloads[: charts_mod.MAX_WORKLOAD_CHARTS]:
-            names = [
-                n
-                for n in cmp.frameworks
-                if any(
-                    (c := m.cell(n, wl)) is not None and c.median is not None for m in cmp.machines
-                )
-            ]
+        for wl in cmp.workloads[:charts_mod.MAX_WORKLOAD_CHARTS]:
+            names = [n for n in cmp.frameworks
+                     if any((c := m.cell(n, wl)) is not None and c.median is not None
+                            for m in cmp.machines)]
             if not names:
                 continue
             med = [[m.ok_median(n, wl) for m in cmp.machines] for n in names]
-            iqr = [
-                [c.iqr if (c := m.cell(n, wl)) is not None else None for m in cmp.machines]
-                for n in names
-            ]
-            svg = charts_mod.throughput(
-                names,
-                [m.label for m in cmp.machines],
-                med,
-                iqr,
-                title=f"Throughput on {wl}, per machine",
-            )
-            chart_list.append(
-                {
-                    "uri": charts_mod.data_uri(svg),
-                    "alt": f"Training throughput on {wl} per framework and machine",
-                    "caption": f"{wl}: median samples/s per framework, one colour per machine; whiskers show the interquartile range.",
-                }
-            )
+            iqr = [[c.iqr if (c := m.cell(n, wl)) is not None else None for m in cmp.machines]
+                   for n in names]
+            svg = charts_mod.throughput(names, [m.label for m in cmp.machines], med, iqr,
+                                        title=f"Throughput on {wl}, per machine")
+            chart_list.append({"uri": charts_mod.data_uri(svg),
+                               "alt": f"Training throughput on {wl} per framework and machine",
+                               "caption": f"{wl}: median samples/s per framework, one colour per machine; whiskers show the interquartile range."})
     if charts and cmp.scaling_rows:
         from advisor.render import charts as charts_mod
 
-        names = [
-            n
-            for n in cmp.scaling_rows
-            if any(
-                (r := m.scaling_row(n)) and r.status == "ok" and r.efficiency is not None
-                for m in cmp.machines
-            )
-        ]
+        names = [n for n in cmp.scaling_rows
+                 if any((r := m.scaling_row(n)) and r.status == "ok" and r.efficiency is not None
+                        for m in cmp.machines)]
         if names:
-
             def pick(n: str, m: Any, attr: str) -> float | None:
                 r = m.scaling_row(n)
                 return getattr(r, attr) if r and r.status == "ok" else None
 
             svg = charts_mod.scaling_efficiency(
-                names,
-                [f"{m.label}: {scaling_heading(m)}" for m in cmp.machines],
+                names, [f"{m.label}: {scaling_heading(m)}" for m in cmp.machines],
                 [[pick(n, m, "efficiency") for m in cmp.machines] for n in names],
                 [[pick(n, m, "low") for m in cmp.machines] for n in names],
                 [[pick(n, m, "high") for m in cmp.machines] for n in names],
-                title="Scaling efficiency on cnn-digits, per machine / node",
-            )
-            chart_list.append(
-                {
-                    "uri": charts_mod.data_uri(svg),
-                    "alt": "Data-parallel scaling efficiency per framework and machine",
-                    "caption": "Scaling efficiency = throughput with N workers / (N × "
-                    "1-worker throughput), 1.0 ideal; one colour per probe "
-                    "file; whiskers show the interval from the quartiles.",
-                }
-            )
-    cells = {
-        (wl, name, i): m.cell(name, wl)
-        for wl in cmp.workloads
-        for name in cmp.frameworks
-        for i, m in enumerate(cmp.machines)
-    }
-    return (
-        environment()
-        .get_template("compare.html.j2")
-        .render(
-            cmp=cmp,
-            cells=cells,
-            status=_status,
-            fastest_text=_fastest_text,
-            charts=chart_list,
-            scaling_cell=scaling_cell,
-            scaling_heading=scaling_heading,
-            deploy_cell=deploy_cell,
-            deploy_title=DEPLOY_TITLE,
-            version=__version__,
-            generated=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        )
+                title="Scaling efficiency on cnn-digits, per machine / node")
+            chart_list.append({"uri": charts_mod.data_uri(svg),
+                               "alt": "Data-parallel scaling efficiency per framework and machine",
+                               "caption": "Scaling efficiency = throughput with N workers / (N × "
+                                          "1-worker throughput), 1.0 ideal; one colour per probe "
+                                          "file; whiskers show the interval from the quartiles."})
+    cells = {(wl, name, i): m.cell(name, wl) for wl in cmp.workloads
+             for name in cmp.frameworks for i, m in enumerate(cmp.machines)}
+    return environment().get_template("compare.html.j2").render(
+        cmp=cmp, cells=cells, status=_status, fastest_text=_fastest_text, charts=chart_list,
+        scaling_cell=scaling_cell, scaling_heading=scaling_heading,
+        deploy_cell=deploy_cell, deploy_title=DEPLOY_TITLE,
+        version=__version__,
+        generated=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     )
 
 
@@ -337,27 +275,17 @@ def render_json(cmp: Comparison) -> str:
         rows = []
         for r in m.rows:
             row = dataclasses.asdict(r)
-            row["workloads"] = {
-                wl: {**dataclasses.asdict(c), "noisy": c.noisy} for wl, c in r.cells.items()
-            }
+            row["workloads"] = {wl: {**dataclasses.asdict(c), "noisy": c.noisy}
+                                for wl, c in r.cells.items()}
             del row["cells"]
             rows.append(row)
-        machines.append(
-            {
-                "label": m.label,
-                "path": m.path,
-                "advisor_version": m.advisor_version,
-                "facts": m.facts,
-                "frameworks": rows,
-                "fastest": {wl: dataclasses.asdict(f) for wl, f in cmp.fastest[i].items()},
-                "scaling": dataclasses.asdict(m.scaling) if m.scaling is not None else None,
-                "deploy": dataclasses.asdict(m.deploy) if m.deploy is not None else None,
-            }
-        )
-    doc = {
-        "schema_version": COMPARE_JSON_VERSION,
-        "workloads": cmp.workloads,
-        "frameworks": cmp.frameworks,
-        "machines": machines,
-    }
+        machines.append({
+            "label": m.label, "path": m.path, "advisor_version": m.advisor_version,
+            "facts": m.facts, "frameworks": rows,
+            "fastest": {wl: dataclasses.asdict(f) for wl, f in cmp.fastest[i].items()},
+            "scaling": dataclasses.asdict(m.scaling) if m.scaling is not None else None,
+            "deploy": dataclasses.asdict(m.deploy) if m.deploy is not None else None,
+        })
+    doc = {"schema_version": COMPARE_JSON_VERSION, "workloads": cmp.workloads,
+           "frameworks": cmp.frameworks, "machines": machines}
     return json.dumps(finite(doc), indent=2, allow_nan=False) + "\n"

@@ -33,10 +33,8 @@ def render(d: Diff, names: dict[str, str], console: Console) -> None:
     def margin(label: str, value: float | None) -> str:
         return f"{label} ({value:.2f} points)" if value is not None else label
 
-    console.print(
-        f"margin: {margin(d.label_before, d.margin_before)} -> "
-        f"{margin(d.label_after, d.margin_after)}"
-    )
+    console.print(f"margin: {margin(d.label_before, d.margin_before)} -> "
+                  f"{margin(d.label_after, d.margin_after)}")
     table = Table(title="Ranking before -> after", title_justify="left")
     for col in ("candidate", "rank", "score", "change"):
         table.add_column(col, justify="left" if col == "candidate" else "right", no_wrap=True)
@@ -44,15 +42,12 @@ def render(d: Diff, names: dict[str, str], console: Console) -> None:
         before = "vetoed" if m.vetoed_before else f"{m.score_before:.2f}"
         after = "vetoed" if m.vetoed_after else f"{m.score_after:.2f}"
         change = "" if m.vetoed_before or m.vetoed_after else f"{m.delta:+.2f}"
-        table.add_row(
-            _e(m.name), f"{m.rank_before} -> {m.rank_after}", f"{before} -> {after}", change
-        )
+        table.add_row(_e(m.name), f"{m.rank_before} -> {m.rank_after}", f"{before} -> {after}",
+                      change)
     console.print(table)
-    for title, ids in (
-        ("Rules that now fire", d.rules_now_firing),
-        ("Rules that no longer fire", d.rules_no_longer_firing),
-        ("Rules whose effect changed", d.rules_changed_effect),
-    ):
+    for title, ids in (("Rules that now fire", d.rules_now_firing),
+                       ("Rules that no longer fire", d.rules_no_longer_firing),
+                       ("Rules whose effect changed", d.rules_changed_effect)):
         if ids:
             console.print(f"[bold]{title}[/]: " + _e(", ".join(ids)))
     if not (d.rules_now_firing or d.rules_no_longer_firing or d.rules_changed_effect):

@@ -40,6 +40,8 @@ def environment():
     return env
 
 
+
+
 def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
     """Throughput-with-spread and time-to-first-epoch charts for one probe's rows."""
     from advisor.render import charts
@@ -47,44 +49,28 @@ def probe_charts(table: list[measured.Row]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     wls = measured.workloads(table)
     ok = [r for r in table if r.status == "ok" and r.cells]
-    for wl in wls[: charts.MAX_WORKLOAD_CHARTS]:
+    for wl in wls[:charts.MAX_WORKLOAD_CHARTS]:
         rows = [r for r in ok if wl in r.cells and r.cells[wl].median is not None]
         if not rows:
             continue
         svg = charts.throughput(
-            [r.name for r in rows],
-            [wl],
-            [[r.cells[wl].median] for r in rows],
-            [[r.cells[wl].iqr] for r in rows],
+            [r.name for r in rows], [wl],
+            [[r.cells[wl].median] for r in rows], [[r.cells[wl].iqr] for r in rows],
             title=f"Throughput on {wl}",
         )
-        out.append(
-            {
-                "uri": charts.data_uri(svg),
-                "alt": f"Training throughput per framework on {wl}, median with interquartile range",
-                "caption": f"Throughput on {wl}: median samples/s of the timed blocks of whole epochs; whiskers show the interquartile range.",
-            }
-        )
+        out.append({"uri": charts.data_uri(svg),
+                    "alt": f"Training throughput per framework on {wl}, median with interquartile range",
+                    "caption": f"Throughput on {wl}: median samples/s of the timed blocks of whole epochs; whiskers show the interquartile range."})
     if ok and wls:
         svg = charts.first_epoch(
-            [r.name for r in ok],
-            wls[: charts.MAX_WORKLOAD_CHARTS],
-            [
-                [
-                    r.cells[w].first_epoch_s if w in r.cells else None
-                    for w in wls[: charts.MAX_WORKLOAD_CHARTS]
-                ]
-                for r in ok
-            ],
+            [r.name for r in ok], wls[:charts.MAX_WORKLOAD_CHARTS],
+            [[r.cells[w].first_epoch_s if w in r.cells else None
+              for w in wls[:charts.MAX_WORKLOAD_CHARTS]] for r in ok],
             [r.import_s for r in ok],
         )
-        out.append(
-            {
-                "uri": charts.data_uri(svg),
-                "alt": "Import time and time of the first epoch per framework",
-                "caption": "Time to first epoch: import seconds, then the first epoch (tracing and compilation included).",
-            }
-        )
+        out.append({"uri": charts.data_uri(svg),
+                    "alt": "Import time and time of the first epoch per framework",
+                    "caption": "Time to first epoch: import seconds, then the first epoch (tracing and compilation included)."})
     return out
 
 
@@ -97,21 +83,15 @@ def scaling_chart(sc: measured.Scaling | None) -> dict[str, str] | None:
         return None
     from advisor.render import charts
 
-    svg = charts.scaling_efficiency(
-        [r.name for r in ok],
-        [sc.title()],
-        [[r.efficiency] for r in ok],
-        [[r.low] for r in ok],
-        [[r.high] for r in ok],
-        title=f"Scaling efficiency on cnn-digits, {sc.title()}",
-    )
-    return {
-        "uri": charts.data_uri(svg),
-        "alt": "Data-parallel scaling efficiency per framework, with its interval",
-        "caption": "Scaling efficiency: throughput with N workers divided by N times the "
-        "1-worker throughput (1.0 = ideal); whiskers show the interval the "
-        "quartiles of both runs allow.",
-    }
+    svg = charts.scaling_efficiency([r.name for r in ok], [sc.title()],
+                                    [[r.efficiency] for r in ok], [[r.low] for r in ok],
+                                    [[r.high] for r in ok],
+                                    title=f"Scaling efficiency on cnn-digits, {sc.title()}")
+    return {"uri": charts.data_uri(svg),
+            "alt": "Data-parallel scaling efficiency per framework, with its interval",
+            "caption": "Scaling efficiency: throughput with N workers divided by N times the "
+                       "1-worker throughput (1.0 = ideal); whiskers show the interval the "
+                       "quartiles of both runs allow."}
 
 
 def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
@@ -123,10 +103,8 @@ def context(a: Assessment, *, charts_on: bool = True) -> dict[str, Any]:
 
         crits = [cid for cid, _ in v.criteria]
         svg = charts_mod.contributions(
-            [r.name for r in a.ranking],
-            [v.crit_names[c] for c in crits],
-            [[r.contributions[c] for c in crits] for r in a.ranking],
-            [r.vetoed for r in a.ranking],
+            [r.name for r in a.ranking], [v.crit_names[c] for c in crits],
+            [[r.contributions[c] for c in crits] for r in a.ranking], [r.vetoed for r in a.ranking],
         )
         charts["contributions"] = charts_mod.data_uri(svg)
         charts["probe"] = probe_charts(v.rows)

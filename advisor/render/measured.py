@@ -45,20 +45,16 @@ class Cell:
         """Too spread (the policy's noise limit) or too few timed blocks to know."""
         if self.median is None:
             return False
-        return policy.is_noisy(self.median, self.iqr) or (
-            self.n is not None and self.n < policy.MIN_SAMPLES
-        )
+        return (policy.is_noisy(self.median, self.iqr)
+                or (self.n is not None and self.n < policy.MIN_SAMPLES))
 
     def spread_text(self) -> str:
         if self.median is None:
             return "-"
         iqr = f" ± {self.iqr / 2:,.0f}" if self.iqr is not None else ""
         n = f"n={self.n}" if self.n is not None else ""
-        procs = (
-            f"{self.processes} processes ±{self.between / 2:.0%}"
-            if self.processes and self.processes > 1 and self.between is not None
-            else ""
-        )
+        procs = (f"{self.processes} processes ±{self.between / 2:.0%}"
+                 if self.processes and self.processes > 1 and self.between is not None else "")
         detail = ", ".join(p for p in (n, procs) if p)
         return f"{self.median:,.0f}{iqr}" + (f" ({detail})" if detail else "")
 
@@ -77,11 +73,8 @@ class Row:
 def _cell(stats: Stats, result: WorkloadResult | _ScalingRun) -> Cell:
     procs = _processes(result)
     return Cell(
-        median=stats.median,
-        iqr=stats.iqr,
-        n=stats.n,
-        first_epoch_s=result.first_epoch_s,
-        accuracy=result.accuracy,
+        median=stats.median, iqr=stats.iqr, n=stats.n,
+        first_epoch_s=result.first_epoch_s, accuracy=result.accuracy,
         peak_rss_mb=getattr(result, "peak_rss_mb", None),
         gflops=getattr(result, "gflops", None),
         fraction_of_peak=getattr(result, "fraction_of_peak", None),
@@ -140,19 +133,15 @@ def method(probe: ProbeDocument | None) -> str:
     startup = run.startup
     if startup is not None and startup.mode == "staged":
         side = f"{startup.window} side by side" if startup.window is not None else "side by side"
-        parts.append(
-            f"frameworks imported {side} (import times include that overlap), then "
-            "one row trained at a time"
-        )
+        parts.append(f"frameworks imported {side} (import times include that overlap), then "
+                     "one row trained at a time")
     elif startup is not None and startup.mode == "serial":
         parts.append("one row after another")
     if run.processes is not None and run.processes.per_row is not None:
         parts.append(f"{run.processes.per_row} fresh process(es) per row, interleaved")
     if run.quiet is True:
-        parts.append(
-            "measured quiet: the machine was not busy and no other process competed "
-            "for a row's cores while it trained"
-        )
+        parts.append("measured quiet: the machine was not busy and no other process competed "
+                     "for a row's cores while it trained")
     elif run.quiet is None:
         parts.append("whether other processes competed for the cores was not measured")
     return ("Measured " + "; ".join(parts) + ".") if parts else ""
@@ -164,10 +153,8 @@ def quiet_warning(probe: ProbeDocument | None) -> str:
     why = run.not_quiet if run is not None else ""
     if not why:
         return ""
-    return (
-        f"Not measured quiet: {text(why, 600)}. These numbers may show the other work "
-        "rather than the frameworks, and they move no score."
-    )
+    return (f"Not measured quiet: {text(why, 600)}. These numbers may show the other work "
+            "rather than the frameworks, and they move no score.")
 
 
 def not_run(probe: ProbeDocument | None) -> list[tuple[str, str]]:
@@ -195,44 +182,26 @@ def host_facts(probe: ProbeDocument | None) -> list[tuple[str, str]]:
         ("Python", text(host.python) or "?"),
     ]
     for i, g in enumerate(probe.gpus):
-        out.append(
-            (
-                f"GPU {i}",
-                f"{text(g.vendor)} {text(g.name)}, "
-                f"{gib(g.memory_bytes)}, driver {text(g.driver) or '?'}",
-            )
-        )
+        out.append((f"GPU {i}", f"{text(g.vendor)} {text(g.name)}, "
+                                f"{gib(g.memory_bytes)}, driver {text(g.driver) or '?'}"))
     if not probe.gpus:
         out.append(("GPU", "none detected"))
     if probe.created or probe.advisor_version:
-        out.append(
-            (
-                "Probed",
-                f"{text(probe.created) or '?'} by advisor {text(probe.advisor_version) or '?'}",
-            )
-        )
+        out.append(("Probed", f"{text(probe.created) or '?'} by advisor "
+                              f"{text(probe.advisor_version) or '?'}"))
     return out
 
 
 def fastest(table: list[Row], workload: str) -> tuple[Row | None, list[Row]]:
     """The fastest ok row on a workload, and the rows whose spread overlaps it (a tie)."""
-    ok = [
-        r
-        for r in table
-        if r.status == "ok" and workload in r.cells and r.cells[workload].median is not None
-    ]
+    ok = [r for r in table if r.status == "ok" and workload in r.cells
+          and r.cells[workload].median is not None]
     if not ok:
         return None, []
     best = max(ok, key=lambda r: r.cells[workload].median or 0.0)
     b = best.cells[workload]
-    return best, [
-        r
-        for r in ok
-        if r is not best
-        and policy.overlaps(
-            r.cells[workload].median or 0.0, r.cells[workload].iqr, b.median or 0.0, b.iqr
-        )
-    ]
+    return best, [r for r in ok if r is not best and policy.overlaps(
+        r.cells[workload].median or 0.0, r.cells[workload].iqr, b.median or 0.0, b.iqr)]
 
 
 # ------------------------------------------------------------------------------- scaling
@@ -257,11 +226,8 @@ class ScalingRow:
     def efficiency_text(self) -> str:
         if self.efficiency is None:
             return "-"
-        spread = (
-            f" [{self.low:.2f}-{self.high:.2f}]"
-            if self.low is not None and self.high is not None
-            else ""
-        )
+        spread = (f" [{self.low:.2f}-{self.high:.2f}]"
+                  if self.low is not None and self.high is not None else "")
         return f"{self.efficiency:.2f}{spread}"
 
 
@@ -275,11 +241,8 @@ class Scaling:
     rows: list[ScalingRow]
 
     def title(self) -> str:
-        nodes = (
-            f" over {self.nnodes} nodes (this file: node {self.node_rank})"
-            if self.nnodes and self.nnodes > 1
-            else ""
-        )
+        nodes = (f" over {self.nnodes} nodes (this file: node {self.node_rank})"
+                 if self.nnodes and self.nnodes > 1 else "")
         return f"1 worker vs {self.world_size or '?'} workers{nodes}"
 
 
@@ -306,14 +269,8 @@ def scaling(probe: ProbeDocument | None) -> Scaling | None:
         )
         for r in sc.rows
     ]
-    return Scaling(
-        workers=sc.workers,
-        nnodes=sc.nnodes,
-        node_rank=sc.node_rank,
-        world_size=sc.world_size,
-        wall_s=sc.wall_s,
-        rows=out,
-    )
+    return Scaling(workers=sc.workers, nnodes=sc.nnodes, node_rank=sc.node_rank,
+                   world_size=sc.world_size, wall_s=sc.wall_s, rows=out)
 
 
 # ------------------------------------------------------------------------------ deployment
@@ -372,9 +329,8 @@ class DeployMatrix:
         return seen
 
     def cell(self, row: str, workload: str, target: str) -> list[DeployPath]:
-        return [
-            p for p in self.paths if p.row == row and p.workload == workload and p.target == target
-        ]
+        return [p for p in self.paths
+                if p.row == row and p.workload == workload and p.target == target]
 
     def best(self, row: str, workload: str, target: str) -> DeployPath | None:
         """The fastest ok path, else the first failed or timed-out one, else the first."""
@@ -406,33 +362,19 @@ def deploy(probe: ProbeDocument | None) -> DeployMatrix | None:
     paths = []
     for r in dp.rows:
         lat, par = r.latency_ms, r.parity
-        paths.append(
-            DeployPath(
-                row=text(r.row, 60) or "?",
-                workload=text(r.workload, 40) or "-",
-                target=text(r.target, 40) or "?",
-                format=text(r.format, 40) or "-",
-                status=r.status,
-                reason=text(r.reason, 300),
-                runtime=text(r.runtime, 80),
-                export_s=r.export_s,
-                size_bytes=r.size_bytes,
-                load_s=r.load_s,
-                p50=lat.p50 if lat else None,
-                p99=lat.p99 if lat else None,
-                n=lat.n if lat else None,
-                top1=par.top1_agreement if par else None,
-                max_abs_diff=par.max_abs_diff if par else None,
-                quantized=r.quantized,
-                accuracy_drop=r.accuracy_drop,
-            )
-        )
+        paths.append(DeployPath(
+            row=text(r.row, 60) or "?", workload=text(r.workload, 40) or "-",
+            target=text(r.target, 40) or "?", format=text(r.format, 40) or "-",
+            status=r.status, reason=text(r.reason, 300), runtime=text(r.runtime, 80),
+            export_s=r.export_s, size_bytes=r.size_bytes, load_s=r.load_s,
+            p50=lat.p50 if lat else None, p99=lat.p99 if lat else None,
+            n=lat.n if lat else None, top1=par.top1_agreement if par else None,
+            max_abs_diff=par.max_abs_diff if par else None, quantized=r.quantized,
+            accuracy_drop=r.accuracy_drop,
+        ))
     raw_targets = dp.extra.get("targets")
-    targets = (
-        [text(t, 40) for t in raw_targets or [] if isinstance(t, str)]
-        if isinstance(raw_targets, list)
-        else []
-    )
+    targets = [text(t, 40) for t in raw_targets or [] if isinstance(t, str)] \
+        if isinstance(raw_targets, list) else []
     for p in paths:
         if p.target not in targets:
             targets.append(p.target)

@@ -50,18 +50,14 @@ def robustness_text(a: Assessment) -> RobustnessText:
         if rob.margin is not None:
             headline += f" ({rob.margin:.2f} points apart)"
     elif rob.margin is not None:
-        headline = (
-            f"{winner} - {rob.label_text or rob.label}: {rob.margin:.2f} points ahead of "
-            f"{a.name_of(rob.runner_up)} on a 0-10 scale"
-        )
+        headline = (f"{winner} - {rob.label_text or rob.label}: {rob.margin:.2f} points ahead of "
+                    f"{a.name_of(rob.runner_up)} on a 0-10 scale")
     else:
         headline = f"{winner} - {rob.label_text or rob.label}"
     probability = ""
     if rob.win_probability and a.winner in rob.win_probability:
-        others = sorted(
-            ((c, p) for c, p in rob.win_probability.items() if c != a.winner and p > 0),
-            key=lambda cp: -cp[1],
-        )
+        others = sorted(((c, p) for c, p in rob.win_probability.items() if c != a.winner and p > 0),
+                        key=lambda cp: -cp[1])
         probability = f"{winner} wins in {_pct(rob.win_probability[a.winner])} of plausible ratings"
         if others:
             probability += " (" + ", ".join(f"{a.name_of(c)} {_pct(p)}" for c, p in others) + ")"

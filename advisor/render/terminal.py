@@ -22,6 +22,7 @@ def _e(value: object) -> str:
     return escape(clean(str(value)))
 
 
+
 NARROW = 100  # below this many columns, tables use short labels and light borders
 BAR_CELLS = 20
 
@@ -34,22 +35,18 @@ def _box(width: int):
 
 def _status(r) -> str:
     status = (
-        "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes))
-        if r.vetoed
-        else "[green]ok[/]"
+        "[red]vetoed[/] by " + _e(", ".join(v.rule for v in r.vetoes)) if r.vetoed else "[green]ok[/]"
     )
     if r.installed is False:  # never "ok": it was not measured
-        status = (
-            (status + "; ") if r.vetoed else ""
-        ) + "[yellow]not installed - performance not measured[/]"
+        status = ((status + "; ") if r.vetoed else "") + \
+            "[yellow]not installed - performance not measured[/]"
     return status
 
 
 def ranking_table(a: Assessment, width: int = 120) -> Table:
     """Names are never cut; the bar column is what yields on a narrow screen."""
-    table = Table(
-        title="Ranking (score = weighted mean rating, 0-10)", title_justify="left", box=_box(width)
-    )
+    table = Table(title="Ranking (score = weighted mean rating, 0-10)", title_justify="left",
+                  box=_box(width))
     names = [clean(r.name) for r in a.ranking]
     statuses = [_status(r) for r in a.ranking]
     name_w = max((len(n) for n in names), default=9)
@@ -68,13 +65,8 @@ def ranking_table(a: Assessment, width: int = 120) -> Table:
         style = "bold" if r.candidate == a.winner else ""
         bar = "" if r.vetoed else "#" * max(0, round(bar_cells * min(r.score, top) / top))
         # a vetoed candidate is out: no score that could read as beating a live one
-        table.add_row(
-            str(r.rank),
-            Text(name, style=style),
-            "-" if r.vetoed else f"{r.score:.2f}",
-            Text(bar, style="green"),
-            status,
-        )
+        table.add_row(str(r.rank), Text(name, style=style), "-" if r.vetoed else f"{r.score:.2f}",
+                      Text(bar, style="green"), status)
     return table
 
 
@@ -82,55 +74,35 @@ def breakdown_table(a: Assessment, width: int = 120) -> Table:
     """Criteria as rows, candidates as columns: each column sums to the candidate's score.
     On a narrow screen the labels are the short ids (``ease_of_use``, ``pytorch``)."""
     narrow = width < NARROW
-    table = Table(
-        title="Score breakdown (points = rating x weight)",
-        title_justify="left",
-        box=_box(width),
-        padding=(0, 0) if narrow else (0, 1),
-        show_edge=not narrow,
-    )
+    table = Table(title="Score breakdown (points = rating x weight)", title_justify="left",
+                  box=_box(width), padding=(0, 0) if narrow else (0, 1), show_edge=not narrow)
     table.add_column("criterion", no_wrap=narrow)
     table.add_column("weight", justify="right", no_wrap=True)
     for r in a.ranking:
         table.add_column(clean(r.candidate if narrow else r.name), justify="right", no_wrap=True)
     for w in a.weights:
-        table.add_row(
-            _e(w.criterion if narrow else w.name),
-            f"{w.weight:.0%}",
-            *[f"{r.contributions[w.criterion]:.2f}" for r in a.ranking],
-        )
-    table.add_row(
-        "[bold]score[/]",
-        "",
-        *["[red]vetoed[/]" if r.vetoed else f"[bold]{r.score:.2f}[/]" for r in a.ranking],
-    )
+        table.add_row(_e(w.criterion if narrow else w.name), f"{w.weight:.0%}",
+                      *[f"{r.contributions[w.criterion]:.2f}" for r in a.ranking])
+    table.add_row("[bold]score[/]", "", *["[red]vetoed[/]" if r.vetoed else f"[bold]{r.score:.2f}[/]"
+                                        for r in a.ranking])
     return table
 
 
 def weights_table(a: Assessment, width: int = 120) -> Table:
     narrow = width < NARROW
-    table = Table(
-        title="Decision drivers and how far each weight may move",
-        title_justify="left",
-        box=_box(width),
-    )
+    table = Table(title="Decision drivers and how far each weight may move", title_justify="left",
+                  box=_box(width))
     table.add_column("criterion", no_wrap=narrow)
     table.add_column("weight", justify="right", no_wrap=True)
-    table.add_column(
-        f"{a.name_of(a.winner)} wins for" if narrow else f"{a.name_of(a.winner)} still wins for",
-        justify="right",
-    )
+    table.add_column(f"{a.name_of(a.winner)} wins for" if narrow
+                     else f"{a.name_of(a.winner)} still wins for", justify="right")
     table.add_column("shifted by", overflow="fold")
     intervals = {w.criterion: w for w in a.robustness.weight_intervals}
     for w in a.weights:
         iv = intervals.get(w.criterion)
         span = f"{iv.low:.0%} - {iv.high:.0%}" if iv else "-"
-        table.add_row(
-            _e(w.criterion if narrow else w.name),
-            f"{w.weight:.0%}",
-            span,
-            _e(", ".join(w.rules)) or "-",
-        )
+        table.add_row(_e(w.criterion if narrow else w.name), f"{w.weight:.0%}", span,
+                      _e(", ".join(w.rules)) or "-")
     return table
 
 
@@ -145,12 +117,8 @@ def _item(console: Console, bullet: str, markup: str, indent: int = 2) -> None:
 
 def deploy_table(dm: measured.DeployMatrix) -> Table:
     """Target x framework: the best measured path per (row, workload) and target."""
-    table = Table(
-        title="Deployment paths measured on the probed machine",
-        title_justify="left",
-        box=None,
-        padding=(0, 1),
-    )
+    table = Table(title="Deployment paths measured on the probed machine", title_justify="left",
+                  box=None, padding=(0, 1))
     table.add_column("row")
     table.add_column("workload")
     for target in dm.targets:
@@ -173,34 +141,22 @@ def deploy_table(dm: measured.DeployMatrix) -> Table:
 def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:  # noqa: C901
     words = robustness_text(a)
     if a.winner is None:
-        console.print(
-            Panel("[red]Every candidate was vetoed[/]: see the reasons below.", title="advisor")
-        )
+        console.print(Panel("[red]Every candidate was vetoed[/]: see the reasons below.",
+                            title="advisor"))
     else:
         lines = [Text.from_markup(f"[bold green]{_e(words.headline)}[/]")]
         for extra in (words.probability, words.evidence):
             if extra:
                 lines.append(Text(clean(extra)))
-        lines.append(
-            Text(
-                f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}",
-                style="dim",
-            )
-        )
+        lines.append(Text(f"knowledge base {clean(a.kb_version)} - advisor {a.advisor_version} - {a.generated}", style="dim"))
         console.print(Panel(Group(*lines), title="Recommendation", expand=False))
         if words.separators:
             console.print("[bold]What would separate them[/]")
             for line in words.separators:
                 _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
     if a.speed_caveat:
-        console.print(
-            Panel(
-                Text(clean(a.speed_caveat)),
-                title="Measured speed moved no score",
-                border_style="yellow",
-                expand=False,
-            )
-        )
+        console.print(Panel(Text(clean(a.speed_caveat)), title="Measured speed moved no score",
+                            border_style="yellow", expand=False))
     console.print(ranking_table(a, console.width))
     console.print(breakdown_table(a, console.width))
     if a.why:
@@ -215,36 +171,25 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:  
                 for v in wn.vetoed_by:
                     _item(console, "-", f"{name}: vetoed by {_e(v.rule)}: {_e(v.reason)}")
             elif wn.reasons:
-                _item(
-                    console,
-                    "-",
-                    f"{name} ({wn.behind_by:.2f} behind): "
-                    + _e("; ".join(r.text for r in wn.reasons)),
-                )
+                _item(console, "-", f"{name} ({wn.behind_by:.2f} behind): " + _e("; ".join(r.text for r in wn.reasons)))
     console.print(weights_table(a, console.width))
     if words.answer_flips:
         console.print("[bold]Answers that would change the winner[/] (largest new lead first)")
         for line in words.answer_flips[: (None if verbose else 8)]:
             _item(console, "-", f"if {_e(line.change)}: {_e(line.winner)} {_e(line.margin)}")
         if not verbose and len(words.answer_flips) > 8:
-            console.print(
-                f"  ... and {len(words.answer_flips) - 8} more (--format json or markdown lists all)"
-            )
+            console.print(f"  ... and {len(words.answer_flips) - 8} more (--format json or markdown lists all)")
     else:
         console.print("[bold]No single changed answer changes the winner.[/]")
     if words.project_flips:
         shown = ", ".join(f"{line.change} -> {line.winner}" for line in words.project_flips[:4])
         more = f" and {len(words.project_flips) - 4} more" if len(words.project_flips) > 4 else ""
-        console.print(
-            f"[dim]Another project (data type, task) would go elsewhere: {_e(shown)}{more}[/]"
-        )
+        console.print(f"[dim]Another project (data type, task) would go elsewhere: {_e(shown)}{more}[/]")
     if a.measurements:
         console.print("[bold]Measured on the probed machine[/]")
         for m in a.measurements:
-            console.print(
-                f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
-                + (f" -> {_e(m.criterion)} {m.rating:+.2f}" if m.rating else "")
-            )
+            console.print(f"  {_e(a.name_of(m.candidate))}: {_e(m.detail)}"
+                          + (f" -> {_e(m.criterion)} {m.rating:+.2f}" if m.rating else ""))
     for measurement_note in a.measurement_notes:
         console.print(f"  [dim]{_e(measurement_note)}[/]")
     dm = measured.deploy(a.probe)
@@ -258,9 +203,7 @@ def render(a: Assessment, console: Console, *, verbose: bool = False) -> None:  
     console.print(f"[bold]Rules that fired[/] ({len(a.fired_rules)} of {len(a.trace)})")
     for rule in a.fired_rules:
         flag = " [yellow](unconfirmed)[/]" if rule.unconfirmed else ""
-        console.print(
-            f"  {_e(rule.id)} [dim]{rule.confidence}[/]{flag}: {_e('; '.join(rule.effects))}"
-        )
+        console.print(f"  {_e(rule.id)} [dim]{rule.confidence}[/]{flag}: {_e('; '.join(rule.effects))}")
         if verbose:
             for src in rule.sources:
                 console.print(f"      [dim]{_e(src.title)} ({_e(src.date)}) {_e(src.url)}[/]")
@@ -284,16 +227,10 @@ def render_next_steps(a: Assessment, console: Console, *, verbose: bool = False)
         return
     console.print(f"[bold]Next steps with {_e(a.name_of(steps.candidate))}[/]")
     hw = "" if steps.install.hardware == "default" else f" (for {_e(steps.install.hardware)})"
-    _item(
-        console,
-        "-",
-        f"install{hw}: {_e(steps.install.command)}"
-        + (f" - {_e(steps.install.note)}" if steps.install.note else ""),
-    )
+    _item(console, "-", f"install{hw}: {_e(steps.install.command)}"
+          + (f" - {_e(steps.install.note)}" if steps.install.note else ""))
     for d in steps.deploy:
-        _item(
-            console, "-", f"{_e(d.target)}: export with {_e(d.export)}; run it with {_e(d.serve)}"
-        )
+        _item(console, "-", f"{_e(d.target)}: export with {_e(d.export)}; run it with {_e(d.serve)}")
     for t in steps.missing_targets:
         _item(console, "-", f"{_e(t)}: no known route for {_e(a.name_of(steps.candidate))}")
     if verbose:
@@ -333,24 +270,15 @@ def _effects_on(effects: list[str], candidate: str) -> list[str]:
 def render_explain(a: Assessment, candidate: str, console: Console) -> None:
     """Every rule considered for one candidate: did it hold, on which values, what it added."""
     result = a.result(candidate)
-    console.print(
-        f"[bold]{_e(result.name)}[/]: score {result.score:.3f}, rank {result.rank}"
-        + (" [red](vetoed)[/]" if result.vetoed else "")
-    )
+    console.print(f"[bold]{_e(result.name)}[/]: score {result.score:.3f}, rank {result.rank}"
+                  + (" [red](vetoed)[/]" if result.vetoed else ""))
     table = Table(title="Score parts", title_justify="left")
     for col in ("criterion", "from", "rating", "x weight", "points"):
-        table.add_column(
-            col, justify="right" if col in ("rating", "x weight", "points") else "left"
-        )
+        table.add_column(col, justify="right" if col in ("rating", "x weight", "points") else "left")
     weights = {w.criterion: w.weight for w in a.weights}
     for part in result.parts:
-        table.add_row(
-            part.criterion,
-            _e(part.source),
-            f"{part.rating:+.2f}",
-            f"{weights[part.criterion]:.3f}",
-            f"{part.points:+.3f}",
-        )
+        table.add_row(part.criterion, _e(part.source), f"{part.rating:+.2f}",
+                      f"{weights[part.criterion]:.3f}", f"{part.points:+.3f}")
     table.add_row("[bold]total[/]", "", "", "", f"[bold]{result.score:.3f}[/]")
     console.print(table)
     fired = {r.id: r for r in a.fired_rules}

@@ -18,10 +18,8 @@ _MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 # What GitHub-flavoured Markdown viewers turn into a link without any markup: a scheme (http://,
 # javascript:... only with //), www., an e-mail address. Shown as code spans, they stay text.
-_BARE_LINK = re.compile(
-    r"(?i)(?<![a-z0-9+.-])(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>`]*"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-)
+_BARE_LINK = re.compile(r"(?i)(?<![a-z0-9+.-])(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>`]*"
+                        r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def md(text: object) -> str:
@@ -32,16 +30,15 @@ def md(text: object) -> str:
     span, as its author meant, instead of showing escaped backticks."""
     value = clean(str(text)).replace("\r", " ").replace("\n", " ")
     parts = _CODE_SPAN.split(value)  # text, code, text, code, ..., text
-    return "".join(
-        md_code(part) if i % 2 else _md_text(part, first=(i == 0)) for i, part in enumerate(parts)
-    )
+    return "".join(md_code(part) if i % 2 else _md_text(part, first=(i == 0))
+                   for i, part in enumerate(parts))
 
 
 def _md_text(value: str, *, first: bool) -> str:
     """Plain text, with bare links shown as code spans."""
     parts, last = [], 0
     for match in _BARE_LINK.finditer(value):
-        parts.append(_md_plain(value[last : match.start()], first=first and last == 0))
+        parts.append(_md_plain(value[last:match.start()], first=first and last == 0))
         parts.append(md_code(match.group()))
         last = match.end()
     parts.append(_md_plain(value[last:], first=first and last == 0))

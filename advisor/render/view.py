@@ -86,19 +86,13 @@ def build(a: Assessment) -> ReportView:
     drivers = []
     for w in a.weights:
         iv = intervals.get(w.criterion)
-        drivers.append(
-            Driver(
-                criterion=w.criterion,
-                name=w.name,
-                default=w.default,
-                weight=w.weight,
-                low=iv.low if iv else None,
-                high=iv.high if iv else None,
-                below=a.name_of(iv.limited_by_low) if iv and iv.limited_by_low else None,
-                above=a.name_of(iv.limited_by_high) if iv and iv.limited_by_high else None,
-                rules=list(w.rules),
-            )
-        )
+        drivers.append(Driver(
+            criterion=w.criterion, name=w.name, default=w.default, weight=w.weight,
+            low=iv.low if iv else None, high=iv.high if iv else None,
+            below=a.name_of(iv.limited_by_low) if iv and iv.limited_by_low else None,
+            above=a.name_of(iv.limited_by_high) if iv and iv.limited_by_high else None,
+            rules=list(w.rules),
+        ))
     table = measured.rows(a.probe)
     wls = measured.workloads(table)
     fastest = {}

@@ -95,9 +95,8 @@ def _facts(probe: ProbeDocument) -> dict[str, str]:
     if run is not None and run.busy:
         out["Measured quiet"] = "NO: the machine was busy (these numbers move no score)"
     elif run is not None and run.contended_rows:
-        out["Measured quiet"] = (
-            f"NO: contended rows {', '.join(run.contended_rows[:12])} (their numbers move no score)"
-        )
+        out["Measured quiet"] = (f"NO: contended rows {', '.join(run.contended_rows[:12])} "
+                                 "(their numbers move no score)")
     elif run is not None and run.quiet is True:
         out["Measured quiet"] = "yes"
     else:
@@ -121,24 +120,13 @@ def compare(paths: Sequence[str]) -> Comparison:
     for label, path in zip(_labels(paths), paths):
         probe = read(path)
         rows = measured.rows(probe)
-        rows += [
-            measured.Row(
-                name=name, status="not run", version="", devices="", import_s=None, error=reason
-            )
-            for name, reason in measured.not_run(probe)
-            if all(r.name != name for r in rows)
-        ]
-        machines.append(
-            Machine(
-                label=shown_path(label) or label,
-                path=shown_path(path) or path,
-                facts=_facts(probe),
-                rows=rows,
-                advisor_version=measured.text(probe.advisor_version, 40),
-                scaling=measured.scaling(probe),
-                deploy=measured.deploy(probe),
-            )
-        )
+        rows += [measured.Row(name=name, status="not run", version="", devices="", import_s=None,
+                              error=reason)
+                 for name, reason in measured.not_run(probe) if all(r.name != name for r in rows)]
+        machines.append(Machine(label=shown_path(label) or label, path=shown_path(path) or path,
+                                facts=_facts(probe), rows=rows,
+                                advisor_version=measured.text(probe.advisor_version, 40),
+                                scaling=measured.scaling(probe), deploy=measured.deploy(probe)))
     facts: list[str] = []
     frameworks: list[str] = []
     for m in machines:
@@ -162,9 +150,6 @@ def compare(paths: Sequence[str]) -> Comparison:
     deploy_keys: list[tuple[str, str, str]] = []
     for m in machines:
         if m.deploy is not None:
-            deploy_keys.extend(
-                (p.row, p.workload, p.target)
-                for p in m.deploy.paths
-                if (p.row, p.workload, p.target) not in deploy_keys
-            )
+            deploy_keys.extend((p.row, p.workload, p.target) for p in m.deploy.paths
+                               if (p.row, p.workload, p.target) not in deploy_keys)
     return Comparison(machines, facts, frameworks, workloads, fastest, scaling_rows, deploy_keys)

@@ -61,62 +61,31 @@ class Diff:
 
 def compare(before: Assessment, after: Assessment, changes: dict[str, Any]) -> Diff:
     b_rank = {r.candidate: r for r in before.ranking}
-    moves = [
-        Move(
-            r.candidate,
-            r.name,
-            b_rank[r.candidate].rank,
-            r.rank,
-            b_rank[r.candidate].score,
-            r.score,
-            b_rank[r.candidate].vetoed,
-            r.vetoed,
-        )
-        for r in after.ranking
-        if r.candidate in b_rank
-    ]
+    moves = [Move(r.candidate, r.name, b_rank[r.candidate].rank, r.rank, b_rank[r.candidate].score,
+                  r.score, b_rank[r.candidate].vetoed, r.vetoed)
+             for r in after.ranking if r.candidate in b_rank]
     fired_b = {r.id: r for r in before.fired_rules}
     fired_a = {r.id: r for r in after.fired_rules}
     return Diff(
         changes=changes,
-        winner_before=before.winner,
-        winner_after=after.winner,
-        label_before=before.robustness.label,
-        label_after=after.robustness.label,
-        margin_before=before.robustness.margin,
-        margin_after=after.robustness.margin,
+        winner_before=before.winner, winner_after=after.winner,
+        label_before=before.robustness.label, label_after=after.robustness.label,
+        margin_before=before.robustness.margin, margin_after=after.robustness.margin,
         ranking=moves,
         rules_now_firing=sorted(set(fired_a) - set(fired_b)),
         rules_no_longer_firing=sorted(set(fired_b) - set(fired_a)),
-        rules_changed_effect=sorted(
-            i for i in set(fired_a) & set(fired_b) if fired_a[i].effects != fired_b[i].effects
-        ),
+        rules_changed_effect=sorted(i for i in set(fired_a) & set(fired_b)
+                                    if fired_a[i].effects != fired_b[i].effects),
     )
 
 
-def diff(
-    *,
-    rules: str | None,
-    answers_file: str | None,
-    sets: Sequence[str],
-    probe_file: str | None,
-    use_defaults: bool,
-) -> tuple[Diff, Assessment]:
+def diff(*, rules: str | None, answers_file: str | None, sets: Sequence[str],
+         probe_file: str | None, use_defaults: bool) -> tuple[Diff, Assessment]:
     """The answers as given against the same answers with ``sets`` applied."""
-    before = core.recommend(
-        rules=rules,
-        answers_file=answers_file,
-        sets=[],
-        probe_file=probe_file,
-        use_defaults=use_defaults,
-    )
-    after = core.recommend(
-        rules=rules,
-        answers_file=answers_file,
-        sets=sets,
-        probe_file=probe_file,
-        use_defaults=use_defaults,
-    )
+    before = core.recommend(rules=rules, answers_file=answers_file, sets=[], probe_file=probe_file,
+                            use_defaults=use_defaults)
+    after = core.recommend(rules=rules, answers_file=answers_file, sets=sets, probe_file=probe_file,
+                           use_defaults=use_defaults)
     b, a = before.assessment, after.assessment
     keys = core.answers_mod.parse_sets(after.kb, sets)
     changes = {k: (b.answers.get(k), v) for k, v in keys.items()}

@@ -25,13 +25,9 @@ if TYPE_CHECKING:
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
-def probe_machine(
-    *,
-    quick: bool,
-    progress: Callable[[Any], None] | None = None,
-    workloads: tuple[str, ...] | None = None,
-    deploy_targets: tuple[str, ...] = (),
-) -> ProbeDocument:
+def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
+                  workloads: tuple[str, ...] | None = None,
+                  deploy_targets: tuple[str, ...] = ()) -> ProbeDocument:
     """Probe this machine with `advisor.probe` and return the probe document.
 
     ``workloads``: only those (`advisor run` measures what can move its project's scores).
@@ -57,10 +53,8 @@ def probe_machine(
         deploy = DeployOptions(deploy_targets)
     report = run_probe(ProbeOptions(quick=quick, workloads=workloads, deploy=deploy), progress)
     if not any(row.status == "ok" for row in report.frameworks):
-        raise ProbeFailed(
-            "the probe could not run any framework here; install one "
-            "(see `advisor probe`), or use --probe FILE or --no-probe"
-        )
+        raise ProbeFailed("the probe could not run any framework here; install one "
+                          "(see `advisor probe`), or use --probe FILE or --no-probe")
     return report
 
 
@@ -72,17 +66,14 @@ class RunResult:
 
 
 def recommend_with(
-    kb: KnowledgeBase,
-    answer_set: answers_mod.AnswerSet,
-    probe: ProbeDocument | None,
+    kb: KnowledgeBase, answer_set: answers_mod.AnswerSet, probe: ProbeDocument | None,
     probe_label: str | None,
 ) -> Assessment:
     return engine.assess(kb, core.build_inputs(kb, answer_set, probe, probe_label))
 
 
-def render_all(
-    kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any], probe: ProbeDocument | None
-) -> dict[str, str]:
+def render_all(kb: KnowledgeBase, a: Assessment, answer_values: dict[str, Any],
+               probe: ProbeDocument | None) -> dict[str, str]:
     """Every report as text, keyed by file name (rendered before anything is written)."""
     from advisor.render import html, json_report, markdown
 
@@ -135,37 +126,27 @@ class ReportFolder:
             try:
                 names = sorted(p.name for p in self.folder.iterdir())
             except OSError as exc:
-                raise FileProblem(
-                    f"cannot read the folder: {exc.strerror or exc}", path=self.where
-                ) from None
+                raise FileProblem(f"cannot read the folder: {exc.strerror or exc}",
+                                  path=self.where) from None
             self.foreign = [n for n in names if n not in REPORT_FILES]
             if self.foreign and not self.force:
                 shown = ", ".join(self.foreign[:3]) + (
-                    f" and {len(self.foreign) - 3} more" if len(self.foreign) > 3 else ""
-                )
+                    f" and {len(self.foreign) - 3} more" if len(self.foreign) > 3 else "")
                 raise FileProblem(
                     f"holds files advisor did not write ({shown}); choose a new or empty --out "
-                    "folder, or add --force to write the reports among them",
-                    path=self.where,
-                )
+                    "folder, or add --force to write the reports among them", path=self.where)
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(
-                self._lock_path,
-                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                0o600,
-            )
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                         | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as exc:
             raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise FileProblem(
-                "another advisor run is writing this folder; wait for it to "
-                "finish or choose another --out",
-                path=self.where,
-            ) from None
+            raise FileProblem("another advisor run is writing this folder; wait for it to "
+                              "finish or choose another --out", path=self.where) from None
         self._lock_fd = fd
         return self
 
@@ -195,23 +176,20 @@ class ReportFolder:
         import tempfile
 
         try:
-            staging = Path(
-                tempfile.mkdtemp(prefix=f".{self.folder.name}.new-", dir=self.folder.parent)
-            )
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.new-",
+                                            dir=self.folder.parent))
         except OSError as exc:
             raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) from None
         old: Path | None = None
         try:
-            mode = (
-                self.folder.stat().st_mode & 0o7777 if self.folder.is_dir() else 0o777 & ~_umask()
-            )  # the old folder's, or what mkdir gives (not 0700)
+            mode = (self.folder.stat().st_mode & 0o7777 if self.folder.is_dir()
+                    else 0o777 & ~_umask())  # the old folder's, or what mkdir gives (not 0700)
             os.chmod(staging, mode)
             for name, text in texts.items():
                 atomic.write_text(staging / name, text)
             if self.folder.exists():
-                old = Path(
-                    tempfile.mkdtemp(prefix=f".{self.folder.name}.old-", dir=self.folder.parent)
-                )
+                old = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.old-",
+                                            dir=self.folder.parent))
                 os.rename(self.folder, old / "previous")
             os.rename(staging, self.folder)
         except BaseException as exc:
@@ -221,7 +199,8 @@ class ReportFolder:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
             if isinstance(exc, OSError):
-                raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) from None
+                raise FileProblem(f"cannot write: {exc.strerror or exc}", path=self.where) \
+                    from None
             if isinstance(exc, FileProblem):  # name the folder, not the one being built
                 raise FileProblem(exc.message, path=self.where) from None
             raise
@@ -230,9 +209,8 @@ class ReportFolder:
         return {name: self.folder / name for name in texts}
 
     def _in_place(self, texts: dict[str, str]) -> dict[str, Path]:
-        written = {
-            name: atomic.write_text(self.folder / name, text) for name, text in texts.items()
-        }
+        written = {name: atomic.write_text(self.folder / name, text)
+                   for name, text in texts.items()}
         for stale in REPORT_FILES:
             if stale not in texts:
                 (self.folder / stale).unlink(missing_ok=True)
@@ -282,12 +260,9 @@ def run(
                 from advisor.probe.deploy import targets_from_answers
 
                 targets = targets_from_answers(answer_set.values.get("deploy_targets"))
-            probe = probe_machine(
-                quick=quick,
-                progress=progress,
-                workloads=project_workloads(answer_set.values),
-                deploy_targets=targets,
-            )
+            probe = probe_machine(quick=quick, progress=progress,
+                                  workloads=project_workloads(answer_set.values),
+                                  deploy_targets=targets)
             label = str(Path(out_dir) / "probe.json")
         a = recommend_with(kb, answer_set, probe, label)
         files = folder.commit(render_all(kb, a, dict(answer_set.values), probe))

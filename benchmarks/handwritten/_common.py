@@ -16,15 +16,10 @@ EPOCHS = 6  # the first is warm-up, the other five are timed
 def digits():
     x, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
-        x.astype(np.float32), y, test_size=0.2, stratify=y, random_state=0
-    )
+        x.astype(np.float32), y, test_size=0.2, stratify=y, random_state=0)
     scaler = StandardScaler().fit(x_tr)
-    return (
-        scaler.transform(x_tr).astype(np.float32),
-        y_tr,
-        scaler.transform(x_te).astype(np.float32),
-        y_te,
-    )
+    return (scaler.transform(x_tr).astype(np.float32), y_tr,
+            scaler.transform(x_te).astype(np.float32), y_te)
 
 
 class Clock:
@@ -43,9 +38,7 @@ def report(results):
     """results: {workload: (epoch seconds list, n_train, accuracy)} -> one JSON line."""
     out = {}
     for name, (times, n, acc) in results.items():
-        out[name] = {
-            "samples_per_s": statistics.median(n / t for t in times[1:]),
-            "accuracy": float(acc),
-        }
+        out[name] = {"samples_per_s": statistics.median(n / t for t in times[1:]),
+                     "accuracy": float(acc)}
     print(json.dumps(out))
     sys.stdout.flush()

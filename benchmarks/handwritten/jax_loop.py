@@ -9,17 +9,13 @@ x_tr, y_tr, x_te, y_te = digits()
 
 
 def dense(rng, i, o):
-    return {
-        "w": rng.uniform(-(i**-0.5), i**-0.5, (i, o)).astype("float32"),
-        "b": np.zeros(o, "float32"),
-    }
+    return {"w": rng.uniform(-i ** -0.5, i ** -0.5, (i, o)).astype("float32"),
+            "b": np.zeros(o, "float32")}
 
 
 def conv(rng, i, o):
-    return {
-        "w": rng.uniform(-((9 * i) ** -0.5), (9 * i) ** -0.5, (3, 3, i, o)).astype("float32"),
-        "b": np.zeros(o, "float32"),
-    }
+    return {"w": rng.uniform(-(9 * i) ** -0.5, (9 * i) ** -0.5, (3, 3, i, o)).astype("float32"),
+            "b": np.zeros(o, "float32")}
 
 
 def mlp(p, x):
@@ -30,12 +26,10 @@ def mlp(p, x):
 
 def cnn(p, x):
     dn = ("NHWC", "HWIO", "NHWC")
-    x = jax.nn.relu(
-        jax.lax.conv_general_dilated(x, p[0]["w"], (1, 1), "SAME", dimension_numbers=dn) + p[0]["b"]
-    )
-    x = jax.nn.relu(
-        jax.lax.conv_general_dilated(x, p[1]["w"], (1, 1), "SAME", dimension_numbers=dn) + p[1]["b"]
-    )
+    x = jax.nn.relu(jax.lax.conv_general_dilated(x, p[0]["w"], (1, 1), "SAME",
+                                                 dimension_numbers=dn) + p[0]["b"])
+    x = jax.nn.relu(jax.lax.conv_general_dilated(x, p[1]["w"], (1, 1), "SAME",
+                                                 dimension_numbers=dn) + p[1]["b"])
     x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
     x = jax.nn.relu(x.reshape(x.shape[0], -1) @ p[2]["w"] + p[2]["b"])
     return x @ p[3]["w"] + p[3]["b"]
@@ -61,12 +55,8 @@ for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
         t = t + 1
         m = jax.tree.map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
         v = jax.tree.map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
-        p = jax.tree.map(
-            lambda p, m, v: p - 1e-3 * (m / (1 - 0.9**t)) / (jnp.sqrt(v / (1 - 0.999**t)) + 1e-8),
-            p,
-            m,
-            v,
-        )
+        p = jax.tree.map(lambda p, m, v: p - 1e-3 * (m / (1 - 0.9 ** t)) /
+                         (jnp.sqrt(v / (1 - 0.999 ** t)) + 1e-8), p, m, v)
         return p, m, v, t, loss
 
     p = jax.tree.map(jnp.asarray, params)
@@ -78,7 +68,7 @@ for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
         clock.start()
         perm = rng.permutation(len(x))
         for i in range(0, len(x), batch):
-            idx = perm[i : i + batch]
+            idx = perm[i:i + batch]
             p, m, v, t, loss = step(p, m, v, t, x[idx], y_tr[idx])
         jax.block_until_ready(p)
         clock.stop()

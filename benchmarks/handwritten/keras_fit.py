@@ -24,32 +24,17 @@ class EpochTimes(keras.callbacks.Callback):
 results = {}
 for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
     if name == "mlp-digits":
-        model = keras.Sequential(
-            [
-                keras.Input((64,)),
-                L.Dense(128, activation="relu"),
-                L.Dense(64, activation="relu"),
-                L.Dense(10),
-            ]
-        )
+        model = keras.Sequential([keras.Input((64,)), L.Dense(128, activation="relu"),
+                                  L.Dense(64, activation="relu"), L.Dense(10)])
         x, xt = x_tr, x_te
     else:
-        model = keras.Sequential(
-            [
-                keras.Input((8, 8, 1)),
-                L.Conv2D(32, 3, padding="same", activation="relu"),
-                L.Conv2D(64, 3, padding="same", activation="relu"),
-                L.MaxPooling2D(2),
-                L.Flatten(),
-                L.Dense(128, activation="relu"),
-                L.Dense(10),
-            ]
-        )
+        model = keras.Sequential([
+            keras.Input((8, 8, 1)), L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+            L.Dense(128, activation="relu"), L.Dense(10)])
         x, xt = x_tr.reshape(-1, 8, 8, 1), x_te.reshape(-1, 8, 8, 1)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     timer = EpochTimes()
     model.fit(x, y_tr, batch_size=batch, epochs=EPOCHS, verbose=0, callbacks=[timer])
     acc = (model.predict(xt, verbose=0).argmax(1) == y_te).mean()

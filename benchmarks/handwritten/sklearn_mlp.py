@@ -5,9 +5,8 @@ from _common import EPOCHS, Clock, digits, report
 from sklearn.neural_network import MLPClassifier
 
 x_tr, y_tr, x_te, y_te = digits()
-model = MLPClassifier(
-    hidden_layer_sizes=(128, 64), batch_size=32, learning_rate_init=1e-3, alpha=0.0, random_state=0
-)
+model = MLPClassifier(hidden_layer_sizes=(128, 64), batch_size=32, learning_rate_init=1e-3,
+                      alpha=0.0, random_state=0)
 clock = Clock()
 for epoch in range(EPOCHS):
     clock.start()

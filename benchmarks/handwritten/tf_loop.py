@@ -17,25 +17,12 @@ L = tf.keras.layers
 
 def model_for(name):
     if name == "mlp-digits":
-        return tf.keras.Sequential(
-            [
-                tf.keras.Input((64,)),
-                L.Dense(128, activation="relu"),
-                L.Dense(64, activation="relu"),
-                L.Dense(10),
-            ]
-        )
-    return tf.keras.Sequential(
-        [
-            tf.keras.Input((8, 8, 1)),
-            L.Conv2D(32, 3, padding="same", activation="relu"),
-            L.Conv2D(64, 3, padding="same", activation="relu"),
-            L.MaxPooling2D(2),
-            L.Flatten(),
-            L.Dense(128, activation="relu"),
-            L.Dense(10),
-        ]
-    )
+        return tf.keras.Sequential([tf.keras.Input((64,)), L.Dense(128, activation="relu"),
+                                    L.Dense(64, activation="relu"), L.Dense(10)])
+    return tf.keras.Sequential([
+        tf.keras.Input((8, 8, 1)), L.Conv2D(32, 3, padding="same", activation="relu"),
+        L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+        L.Dense(128, activation="relu"), L.Dense(10)])
 
 
 results = {}

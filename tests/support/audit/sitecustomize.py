@@ -8,14 +8,8 @@ import os
 import sys
 
 _LOG = os.environ.get("ADVISOR_AUDIT_LOG")
-_EVENTS = {
-    "socket.connect",
-    "socket.getaddrinfo",
-    "socket.sendto",
-    "socket.sendmsg",
-    "urllib.Request",
-    "http.client.connect",
-}
+_EVENTS = {"socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg",
+           "urllib.Request", "http.client.connect"}
 
 
 def _hook(event, args):
