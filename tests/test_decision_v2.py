@@ -81,7 +81,7 @@ def test_hugging_face_checkpoints_outweigh_a_stack(kb, stack):
                    "pretrained": "hf_transformers", "training_hardware": "nvidia_gpu",
                    "os": "linux", "deploy_targets": ["server"], "priority": "ecosystem"})
     assert s.winner == "pytorch"
-    assert s.ratings["pytorch"]["team_fit"] == 6  # the model code comes with the checkpoint
+    assert s.ratings["pytorch"]["team_fit"] == 7  # the model code comes with the checkpoint
 
 
 def test_a_target_only_another_framework_reaches_outweighs_a_jax_stack(kb):
