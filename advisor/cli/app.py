@@ -79,7 +79,7 @@ def _click_exceptions():
     try:
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions
+        from click import exceptions  # type: ignore[import-not-found,no-redef,unused-ignore]
     return exceptions
 
 
