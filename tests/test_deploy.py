@@ -417,6 +417,9 @@ def _cli(folder: Path, *args: str, timeout: float = 120):
                           check=False)
 
 
+@pytest.mark.skipif(not _have("skl2onnx", "onnxruntime"),
+                    reason="the planner asks the environment for skl2onnx and onnxruntime before "
+                           "it runs even a fake exporter (advisor[deploy])")
 def test_cli_probe_deploy_writes_deploy_rows(tmp_path):
     from advisor.probe.model import load_probe
     from tests.probe_fixtures import fake_probes_dir, ok_payload, printing_script
