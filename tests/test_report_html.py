@@ -177,11 +177,12 @@ def test_chromium_screenshot_and_dom(tmp_path, probe, width):
     colours, non_white = _png_stats(shot)
     assert colours > 50 and non_white > 0.05, (colours, non_white)  # text, tables and charts drawn
     dom = chromium(["--dump-dom", "--virtual-time-budget=2000"], page.as_uri()).stdout
-    assert "<title>Framework decision: PyTorch</title>" in dom
+    winner = a.name_of(a.winner)  # nvidia-tf-blind is a near-tie of Keras 3 and PyTorch
+    assert f"<title>Framework decision: {winner}</title>" in dom
     p = assert_inert(dom)  # the DOM the browser built: no script element, nothing fetched
     assert not [t for t, _ in p.tags if t == "script"]
     text = "".join(p.text)
-    assert "PyTorch" in text
+    assert winner in text
     if probe == "hostile":
         assert EVIL in text
     if os.environ.get("ADVISOR_KEEP_SCREENSHOTS"):
