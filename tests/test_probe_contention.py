@@ -43,10 +43,46 @@ def test_a_row_other_processes_competed_with_is_contended_and_says_why():
 
 def test_a_slow_calibration_against_the_runs_own_baseline_is_contention():
     rows = [row("pytorch", evidence(None, (0.0030, 0.0031))),
-            row("jax", evidence(None, (0.0031, 0.0062)))]  # 2x the run's fastest reading
+            row("jax", evidence(None, (0.0062, 0.0064)))]  # 2x the run's fastest reading
     summary = pool.mark_contention(rows)
     assert summary["rows"] == ["jax"] and summary["baseline_calibration_s"] == 0.003
     assert "calibration kernel ran 2.1x slower" in rows[1]["contention"]["why"][0]
+
+
+def test_one_slow_reading_after_training_on_an_idle_machine_is_not_contention():
+    # the readings of an idle 2-core machine (probe of 2026-12-01, load 0.5): the reading right
+    # after sklearn's gbdt-digits was 1.8x the run's fastest (its OpenMP threads still spinning)
+    # while the row's other readings were 1.0-1.2x; the worst reading flagged it contended
+    sklearn = row("sklearn", evidence(0.04, (0.002833, 0.004457)), evidence(0.03, (0.002772,
+                  0.002855)), evidence(0.03, (0.003003, 0.002651)), evidence(0.03, (0.003025,
+                  0.002878)))
+    jax = row("jax", evidence(0.03, (0.002537, 0.002779)), evidence(0.03, (0.002668, 0.002807)))
+    # and a TensorFlow row whose own threads slowed the kernel 1.5x by its median (run --quick,
+    # idle): where /proc/stat reads others' share, that share decides
+    keras_tf = row("keras/tensorflow", evidence(0.0177, (0.004518, 0.003085)))
+    summary = pool.mark_contention([sklearn, jax, keras_tf])
+    assert summary["rows"] == []
+    assert keras_tf["contention"]["calibration_ratio"] > 1.45 and not keras_tf["contended"]
+    assert sklearn["contended"] is False
+    assert 1.0 < sklearn["contention"]["calibration_ratio"] < 1.2
+
+
+def test_busy_is_what_other_processes_use_now_where_that_can_be_sampled():
+    # a probe that just ended leaves the 1-minute load at 1.3 on 2 cores for a minute
+    assert pool.is_busy([1.3, 1.0, 0.9], 2, others_share=0.03) is False
+    assert pool.is_busy([0.2, 0.2, 0.2], 2, others_share=0.85) is True
+    assert pool.is_busy([1.3, 1.0, 0.9], 2, others_share=None) is True  # no /proc/stat: load
+
+
+def test_the_busy_sample_reads_an_idle_window_as_idle_and_says_what_it_saw():
+    share = protocol.others_cpu_share(0.2)
+    if share is None:
+        pytest.skip("no /proc/stat here")
+    assert 0.0 <= share <= 1.0
+    from advisor.probe.model import Run
+
+    run = Run(busy=True, others_cpu_before=0.85, load_avg_before=(0.4, 0.3, 0.2))
+    assert "other processes used 85% of its cores" in run.not_quiet
 
 
 def test_no_evidence_claims_nothing():
@@ -190,6 +226,12 @@ def test_the_contention_window_sees_two_hogs(hogs):
 
 
 @pytest.mark.probe
+def test_the_busy_sample_sees_two_hogs(hogs):
+    share = protocol.others_cpu_share(0.5)
+    assert share is not None and share > pool.OTHERS_CPU_LIMIT
+
+
+@pytest.mark.probe
 def test_a_real_probe_next_to_two_hogs_marks_its_numbers_contended(tmp_path, hogs):
     from conftest import run_cli
 
@@ -275,11 +317,30 @@ def test_run_probes_only_the_workloads_its_project_needs(tmp_path):
                 str(tmp_path / "out"), env=env, timeout=300)
     assert r.code == 0, r.err
     calls = argv_log.read_text().splitlines()
-    assert len(calls) == 2  # two fresh processes, and only the workloads tabular data reads
+    assert len(calls) == 1  # one fresh process (run's budget), and only the workloads tabular
     # (time to accuracy: scikit-learn's gradient-boosted trees, the others' MLP)
     assert all(c.split("--workloads ")[1].split()[0] == "mlp-digits,gbdt-digits" for c in calls)
     assert project_workloads({"modality": "text", "pretrained": "hf_transformers"}) == (
         "mlp-digits",)  # nothing represents it: the cheapest, for the installed/learned facts
+    probe = json.loads((tmp_path / "out" / "probe.json").read_text())
+    assert probe["run"]["processes"]["per_row"] == 1
+
+
+def test_run_plans_the_rows_its_workloads_and_keras_backend_need(monkeypatch):
+    from advisor.probe.plan import ProbeOptions, plan_rows
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    every = lambda module: True  # noqa: E731 - every framework installed
+    rows, not_run = plan_rows(ProbeOptions(workloads=("cnn-digits",), one_keras_backend=True,
+                                           purpose="advisor run"), every)
+    assert "sklearn" not in rows  # it has no cnn-digits: it would only import its framework
+    assert [r for r in rows if r.startswith("keras/")] == ["keras/jax"]
+    reasons = {n["name"]: n["reason"] for n in not_run}
+    assert "none of the workloads measured (cnn-digits)" in reasons["sklearn"]
+    assert reasons["keras/torch"].startswith("advisor run measures Keras on one backend")
+    # tabular data: scikit-learn's gbdt against the others' MLP, every row runs
+    rows, _ = plan_rows(ProbeOptions(workloads=("mlp-digits", "gbdt-digits")), every)
+    assert len(rows) == 7
 
 
 # ------------------------------------------------------------------------------ plan / supervise

@@ -46,6 +46,9 @@ from advisor.probe.supervise import Job, ProgressCallback, ProgressEvent, superv
 
 __all__ = ["ProbeOptions", "ProgressEvent", "run_probe"]
 
+#: Seconds the parent samples other processes' CPU share before the first row (run.busy).
+BUSY_SAMPLE_S = 0.5
+
 
 def typed(row: dict[str, Any]) -> FrameworkRow:
     """A pooled row as the probe document holds it (validated like a probe file's rows)."""
@@ -62,6 +65,8 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     gpus = [g.to_dict() for g in hardware.get_gpus()]
     environment = hardware.get_environment()
     threads = options.threads or host["usable_cores"]
+    # what else keeps the cores busy right now (the load average remembers work already ended)
+    others_before = protocol.others_cpu_share(BUSY_SAMPLE_S)
     folder = options.scripts or scripts_dir()
     selected = options.selected_workloads()
     processes = options.processes()
@@ -134,7 +139,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
     frameworks = [rows[n] for n in ROW_NAMES if n in rows]
     cpu_peak = apply_cpu_peak(frameworks)
     contention = mark_contention(frameworks)
-    busy = is_busy(load_before, threads)
+    busy = is_busy(load_before, threads, others_before)
     report = {
         "schema_version": SCHEMA_VERSION,
         "advisor_version": __version__,
@@ -161,6 +166,7 @@ def run_probe(options: ProbeOptions, progress: ProgressCallback | None = None) -
             "timeout_s": options.timeout_s,
             "load_avg_before": load_before,
             "load_avg_after": hardware.get_load_average(),
+            "others_cpu_before": others_before,
             "busy": busy,
             "contention": contention,
             "contended": bool(contention["rows"]),

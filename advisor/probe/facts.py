@@ -299,7 +299,10 @@ def evidence(kb: KnowledgeBase, probe: Mapping[str, Any],
     run: Mapping[str, Any] = probe["run"] if isinstance(probe.get("run"), Mapping) else {}
     if run.get("busy") is True:
         load = run.get("load_avg_before")
-        load_text = (f" (load {load[0]:.1f} before the run)" if isinstance(load, list) and load
+        others = _num(run.get("others_cpu_before"))
+        load_text = (f" (other processes used {others:.0%} of its cores before the run)"
+                     if others is not None else
+                     f" (load {load[0]:.1f} before the run)" if isinstance(load, list) and load
                      and _num(load[0]) is not None else "")
         blockers.append(f"The probe's machine was busy{load_text}: its speed numbers are not "
                         "valid, so measured speed moves no score. Probe again on a quiet machine.")

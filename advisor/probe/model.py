@@ -53,7 +53,7 @@ MAX_WORKLOADS = 32  # distinct workload names in one file
 MAX_LIST = 256  # gpus, devices, flags, scaling rows
 #: What a recommendation keeps of ``run``: how the rows ran, not the environment or timings.
 SUMMARY_RUN_KEYS = ("threads", "epochs", "startup", "not_run", "processes", "busy",
-                    "load_avg_before", "quiet", "contention")
+                    "load_avg_before", "others_cpu_before", "quiet", "contention")
 Status = Literal["ok", "missing", "broken", "timeout"]
 ScalingStatus = Literal["ok", "missing", "broken", "timeout", "unavailable"]
 DeployStatus = Literal["ok", "failed", "unavailable", "timeout"]
@@ -137,7 +137,7 @@ class RowContention:
     """Why a row counts as contended (other processes competed for its cores while it trained)."""
 
     others_cpu_share: float | None = None  # worst share of its cores' time other processes used
-    calibration_ratio: float | None = None  # worst calibration reading / the run's fastest
+    calibration_ratio: float | None = None  # median calibration reading / the run's fastest
     why: tuple[str, ...] = ()
     extra: Mapping[str, Any] = _extra()
 
@@ -285,6 +285,8 @@ class Run:
     timeout_s: float | None = None
     load_avg_before: tuple[float, ...] | None = None
     load_avg_after: tuple[float, ...] | None = None
+    # other processes' share of the cores, sampled right before the first row (None: unknown)
+    others_cpu_before: float | None = None
     busy: bool = False
     # quiet: not busy and no row contended; None in files from before it was measured
     quiet: bool | None = None
@@ -303,15 +305,21 @@ class Run:
         return self.contention.rows if self.contention is not None else ()
 
     @property
+    def busy_evidence(self) -> str:
+        """' (others used 45 % of the cores)' or ' (1-minute load 3.1)': what made it busy."""
+        if self.others_cpu_before is not None:
+            return f" (other processes used {self.others_cpu_before:.0%} of its cores)"
+        load = self.load_avg_before
+        return f" (1-minute load {load[0]:.1f})" if load else ""
+
+    @property
     def not_quiet(self) -> str:
         """'' unless the run is known not to be quiet; else why (busy machine, contended rows).
 
         A busy or contended measurement moves no score."""
         why = []
         if self.busy:
-            load = self.load_avg_before
-            why.append("the machine was busy before the probe"
-                       + (f" (1-minute load {load[0]:.1f})" if load else ""))
+            why.append("the machine was busy before the probe" + self.busy_evidence)
         if self.contended_rows:
             why.append(f"other processes competed for the cores while "
                        f"{', '.join(self.contended_rows)} trained (contended)")

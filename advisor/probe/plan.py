@@ -64,6 +64,10 @@ class ProbeOptions:
     scaling_only: bool = False  # skip the single-process rows (--scaling-only)
     startup: str = "staged"  # staged | serial (see the module docstring)
     deploy: Any = None  # a deploy.DeployOptions: also export and run the trained models (--deploy)
+    # Keras on its configured backend only, as --quick does (`advisor run`: the backend the
+    # project would use; the others cost a framework import each)
+    one_keras_backend: bool = False
+    purpose: str = "--quick"  # what asked for the narrower probe, as the not-run reasons say
 
     def validate(self) -> None:
         if self.frameworks is not None:
@@ -152,14 +156,21 @@ def plan_rows(options: ProbeOptions,
         return [], []
     wanted = set(options.requested_rows())
     not_run: list[dict[str, str]] = []
-    if options.quick and options.frameworks is None:
+    if (options.quick or options.one_keras_backend) and options.frameworks is None:
         keep, why = quick_keras_row(installed)
         for row in KERAS_ROWS:
             if row != keep:
                 wanted.discard(row)
                 not_run.append({"name": row, "reason": (
-                    f"--quick measures Keras on one backend, {keep}: {why}; drop --quick or "
-                    "name the row in --frameworks to measure it")})
+                    f"{options.purpose} measures Keras on one backend, {keep}: {why}; "
+                    "`advisor probe` without --quick measures every backend")})
+    if options.workloads and options.deploy is None:
+        # a row none of whose workloads was asked for would only import its framework
+        for name in sorted(wanted, key=RUN_ORDER.index):
+            if not set(ROWS[name].workloads) & set(options.workloads):
+                wanted.discard(name)
+                not_run.append({"name": name, "reason": (
+                    f"it has none of the workloads measured ({', '.join(options.workloads)})")})
     return [n for n in RUN_ORDER if n in wanted], not_run
 
 

@@ -33,14 +33,22 @@ MIN_SAMPLES = 3
 ACCURACY_GATE: Mapping[str, float] = {name: spec["gate"] for name, spec in protocol.SPECS.items()}
 DEFAULT_ACCURACY_GATE = 0.80
 
-#: The 1-minute load average before the run above this x the usable cores: a busy machine.
+#: Where other processes' CPU share cannot be sampled (no /proc/stat): the 1-minute load
+#: average before the run above this x the usable cores is a busy machine. The load average
+#: remembers work that already ended (a probe that just finished reads about 1.3 on 2 cores
+#: for a minute), so where the share can be sampled it decides instead (OTHERS_CPU_LIMIT).
 BUSY_LOAD_PER_CORE = 0.5
 
 #: Other processes used more than this share of a row's cores while it trained: the row is
 #: contended (advisor.probe.pool.mark_contention). Two busy loops on two cores read about 0.9.
 OTHERS_CPU_LIMIT = 0.20
 
-#: A calibration reading more than this times the run's fastest: the row's core was shared.
+#: Where other processes' CPU share cannot be read (no /proc/stat: macOS, Windows): a row's
+#: median calibration reading more than this times the run's fastest reading means its cores
+#: were shared. Only there, because the kernel also reads the row's own framework: on an idle
+#: 2-core Linux machine (others' share 1-4 %) TensorFlow rows read 1.35-1.5x by their median and
+#: single readings next to a framework's still-spinning worker threads 1.6-1.8x, which flagged
+#: idle probes contended when the worst reading decided. Two busy loops slow every reading ~2x.
 CALIBRATION_LIMIT = 1.5
 
 #: Device kinds (as the probe children name them, any case) that are an accelerator.
@@ -102,6 +110,11 @@ def sees_gpu(device_kinds: Iterable[str]) -> bool:
     return any(str(kind).lower() in GPU_KINDS for kind in device_kinds)
 
 
-def is_busy(load: Sequence[float] | None, cores: int) -> bool:
-    """Other work was competing for the cores the probe uses: its numbers are unreliable."""
+def is_busy(load: Sequence[float] | None, cores: int, others_share: float | None = None) -> bool:
+    """Other work was competing for the cores the probe uses: its numbers are unreliable.
+
+    ``others_share`` (other processes' share of the cores, sampled right before the run)
+    decides where it was measured; else the 1-minute load average."""
+    if others_share is not None:
+        return others_share > OTHERS_CPU_LIMIT
     return bool(load) and load is not None and load[0] > BUSY_LOAD_PER_CORE * cores

@@ -234,12 +234,13 @@ class ContentionWindow:
     fastest reading).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, calibrated: bool = True) -> None:
         import time
 
         self._time = time
         self.cpus = _allowed_cpus()
-        self.before = calibrate()
+        self.calibrated = calibrated
+        self.before = calibrate() if calibrated else None
         self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.busy0 = _busy_ticks(self.cpus)
         self.delay0 = _run_delay_s()
@@ -250,9 +251,9 @@ class ContentionWindow:
         wall = self._time.perf_counter() - self.wall0
         cpu = self._time.process_time() - self.cpu0
         busy1, delay1 = _busy_ticks(self.cpus), _run_delay_s()
-        after = calibrate()
+        readings = [self.before, calibrate()] if self.before is not None else []
         out: dict[str, Any] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
-                               "calibration_s": [round(self.before, 6), round(after, 6)],
+                               "calibration_s": [round(r, 6) for r in readings],
                                "cores": len(self.cpus) if self.cpus else None,
                                "others_cpu_share": None, "run_delay_s": None}
         if self.busy0 is not None and busy1 is not None and self.cpus and wall > 0:
@@ -261,3 +262,17 @@ class ContentionWindow:
         if self.delay0 is not None and delay1 is not None:
             out["run_delay_s"] = round(max(0.0, delay1 - self.delay0), 4)
         return out
+
+
+def others_cpu_share(seconds: float = 0.5) -> float | None:
+    """The share of this process's cores that *other* processes kept busy over ``seconds``
+    (0: idle; 0.5 on 2 cores: one core's worth of other work), measured now from /proc/stat;
+    None where /proc/stat is not available. The probe parent samples it before the first row:
+    unlike the 1-minute load average it does not remember work that already ended (the
+    previous probe, an install)."""
+    import time
+
+    window = ContentionWindow(calibrated=False)
+    time.sleep(seconds)
+    share = window.close()["others_cpu_share"]
+    return float(share) if share is not None else None

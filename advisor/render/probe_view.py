@@ -172,8 +172,8 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
                       f"{how} · load before {load} · {run.wall_s} s",
                       markup=False)
         if run.busy:
-            console.print("[yellow]warning:[/] the machine was busy before the probe (load "
-                          f"{load[0] if load else '?'} on {host.usable_cores} cores): other "
+            console.print("[yellow]warning:[/] the machine was busy before the probe"
+                          f"{clean(run.busy_evidence)} on {host.usable_cores} cores: other "
                           "work competed for the cores, so these numbers understate the "
                           "frameworks and move no score.")
         for name in run.contended_rows:

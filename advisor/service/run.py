@@ -22,6 +22,9 @@ from advisor.service import recommend as core
 if TYPE_CHECKING:
     from advisor.probe.model import ProbeDocument
 
+#: Fresh processes per row when `advisor run` probes (see probe_machine).
+RUN_PROCESSES = 1
+
 REPORT_FILES = ("report.html", "report.md", "recommendation.json", "answers.yaml", "probe.json")
 
 
@@ -51,7 +54,14 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
         from advisor.probe.deploy import DeployOptions
 
         deploy = DeployOptions(deploy_targets)
-    report = run_probe(ProbeOptions(quick=quick, workloads=workloads, deploy=deploy), progress)
+    # Everyday use (issue 12: at most 30 s on 2 idle cores): the project's workloads only, Keras
+    # on the backend it is configured to use, and one fresh process per row. One process cannot
+    # show the spread between processes, so the decision assumes a wide one (a speed difference
+    # under 2x moves no score: probe.facts.ONE_PROCESS_SPREAD); `advisor probe` measures every
+    # row in two processes for finer evidence, and `advisor run --probe FILE` uses it.
+    report = run_probe(ProbeOptions(quick=quick, workloads=workloads, deploy=deploy,
+                                    repeat=RUN_PROCESSES, one_keras_backend=True,
+                                    purpose="advisor run"), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
                           "(see `advisor probe`), or use --probe FILE or --no-probe")
@@ -260,8 +270,10 @@ def run(
                 from advisor.probe.deploy import targets_from_answers
 
                 targets = targets_from_answers(answer_set.values.get("deploy_targets"))
+            # --quick: mlp-digits only (the cheapest), whatever the project needs
             probe = probe_machine(quick=quick, progress=progress,
-                                  workloads=project_workloads(answer_set.values),
+                                  workloads=None if quick else project_workloads(
+                                      answer_set.values),
                                   deploy_targets=targets)
             label = str(Path(out_dir) / "probe.json")
         a = recommend_with(kb, answer_set, probe, label)
