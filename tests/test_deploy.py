@@ -377,6 +377,36 @@ def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
 
 
 @pytest.mark.probe
+@pytest.mark.skipif(not _have("torch", "onnx", "onnxscript", "onnxruntime"),
+                    reason="needs torch, onnx, onnxscript and onnxruntime (advisor[test] has them)")
+def test_real_pytorch_to_onnx_and_torch_export_run_and_agree(tmp_path):
+    """The PyTorch server paths, for real (CI installs the test extra's light deploy tools):
+    the trained mlp-digits exported by the dynamo ONNX exporter and by torch.export, each loaded
+    in a fresh process and timed, agreeing with PyTorch's own predictions."""
+    from advisor.probe import catalog
+
+    env = catalog.child_env(catalog.ROWS["pytorch"], 1)
+    models = tmp_path / "models"
+    import subprocess
+
+    subprocess.run([sys.executable, str(PROBES / "probe_pytorch.py"), "--threads", "1",
+                    "--epochs", "1", "--workloads", "mlp-digits", "--data-cache", str(tmp_path),
+                    "--save-model", str(models)],
+                   env=env, check=True, capture_output=True, timeout=180)
+    rows = deploy.run_deploy(deploy.DeployOptions(("server",), timeout_s=180),
+                             rows={"pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}}},
+                             models=models, folder=PROBES, python=sys.executable, threads=1,
+                             usable_cores=1)["rows"]
+    assert {r["format"] for r in rows} == {"onnx", "torch_export"}
+    for r in rows:
+        assert r["status"] == "ok", (r["format"], r["reason"])
+        assert r["parity"]["top1_agreement"] >= 0.99 and r["parity"]["max_abs_diff"] < 1e-3
+        assert r["latency_ms"]["n"] >= 50 and 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
+        assert r["size_bytes"] > 1000 and r["export_s"] > 0 and r["load_s"] > 0
+    assert by(rows, format="onnx")[0]["runtime"].startswith("onnxruntime ")
+
+
+@pytest.mark.probe
 @pytest.mark.skipif(not _have("torch", "tensorflow", "sklearn", "onnxruntime", "onnxscript",
                               "skl2onnx", "tf2onnx", "ai_edge_litert"),
                     reason="needs the cpu and deploy extras (pip install 'advisor[cpu,deploy]')")
