@@ -1,7 +1,8 @@
 """Side by side, in one run: the probe row and a hand-written loop per framework/workload.
 
-Prints throughput ratios probe / hand-written (target >= 0.9: the probe is not a handicapped
-version of the framework). Runs alternate A B A B ... in fresh processes with the same thread
+Prints throughput ratios probe / hand-written (target >= 0.9, issue 12's check >= 0.75: the probe
+is not a handicapped version of the framework), for every workload a row measures (mlp, cnn and
+attention; scikit-learn's MLP and gradient-boosted trees). Runs alternate A B A B ... in fresh processes with the same thread
 count, so background load hits both sides alike; each side is summarised by its best run
 (highest median samples/s), the usual way to compare timings under noise (cf. timeit).
 

@@ -35,12 +35,54 @@ def cnn(p, x):
     return x @ p[3]["w"] + p[3]["b"]
 
 
+def layer_norm(p, x):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / jnp.sqrt(var + 1e-5) * p["g"] + p["b"]
+
+
+def encoder(p, h):
+    """Post-norm encoder layer: 4 heads of 16, feed-forward 128, exact GELU."""
+    b, t, d = h.shape
+
+    def heads(z):
+        return z.reshape(b, t, 4, 16).transpose(0, 2, 1, 3)
+
+    q, k, v = (heads(h @ p[n]["w"] + p[n]["b"]) for n in ("q", "k", "v"))
+    att = jax.nn.softmax(q @ k.transpose(0, 1, 3, 2) / 4.0, axis=-1)
+    mixed = (att @ v).transpose(0, 2, 1, 3).reshape(b, t, d) @ p["o"]["w"] + p["o"]["b"]
+    h = layer_norm(p["ln1"], h + mixed)
+    ff = jax.nn.gelu(h @ p["f1"]["w"] + p["f1"]["b"], approximate=False) @ p["f2"]["w"]
+    return layer_norm(p["ln2"], h + ff + p["f2"]["b"])
+
+
+def attn(p, x):
+    h = x @ p["embed"]["w"] + p["embed"]["b"] + p["pos"]
+    for layer in p["layers"]:
+        h = encoder(layer, h)
+    return h.mean(1) @ p["head"]["w"] + p["head"]["b"]
+
+
+def attn_params(rng):
+    def layer():
+        norm = {"g": np.ones(64, "float32"), "b": np.zeros(64, "float32")}
+        out = {n: dense(rng, 64, 64) for n in ("q", "k", "v", "o")}
+        out.update(ln1=dict(norm), ln2=dict(norm), f1=dense(rng, 64, 128), f2=dense(rng, 128, 64))
+        return out
+
+    return {"embed": dense(rng, 8, 64), "pos": np.zeros((1, 8, 64), "float32"),
+            "layers": [layer(), layer()], "head": dense(rng, 64, 10)}
+
+
 results = {}
-for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
+for name, batch in (("mlp-digits", 32), ("cnn-digits", 128), ("attn-digits", 64)):
     rng = np.random.default_rng(0)
     if name == "mlp-digits":
         f, shape = mlp, (-1, 64)
         params = [dense(rng, 64, 128), dense(rng, 128, 64), dense(rng, 64, 10)]
+    elif name == "attn-digits":
+        f, shape = attn, (-1, 8, 8)
+        params = attn_params(rng)
     else:
         f, shape = cnn, (-1, 8, 8, 1)
         params = [conv(rng, 1, 32), conv(rng, 32, 64), dense(rng, 1024, 128), dense(rng, 128, 10)]

@@ -15,7 +15,26 @@ x_tr, y_tr, x_te, y_te = digits()
 L = tf.keras.layers
 
 
+def encoder_layer(h):
+    """Post-norm transformer encoder layer: d_model 64, 4 heads, feed-forward 128, GELU."""
+    h = L.LayerNormalization(epsilon=1e-5)(h + L.MultiHeadAttention(4, 16)(h, h))
+    f = L.Dense(64)(L.Dense(128, activation="gelu")(h))
+    return L.LayerNormalization(epsilon=1e-5)(h + f)
+
+
+class Positions(L.Layer):
+    def build(self, shape):
+        self.pos = self.add_weight(shape=(1, 8, 64), initializer="zeros")
+
+    def call(self, x):
+        return x + self.pos
+
+
 def model_for(name):
+    if name == "attn-digits":
+        inp = tf.keras.Input((8, 8))
+        h = encoder_layer(encoder_layer(Positions()(L.Dense(64)(inp))))
+        return tf.keras.Model(inp, L.Dense(10)(L.GlobalAveragePooling1D()(h)))
     if name == "mlp-digits":
         return tf.keras.Sequential([tf.keras.Input((64,)), L.Dense(128, activation="relu"),
                                     L.Dense(64, activation="relu"), L.Dense(10)])
@@ -26,9 +45,10 @@ def model_for(name):
 
 
 results = {}
-for name, batch in (("mlp-digits", 32), ("cnn-digits", 128)):
+SHAPES = {"mlp-digits": (-1, 64), "cnn-digits": (-1, 8, 8, 1), "attn-digits": (-1, 8, 8)}
+for name, batch in (("mlp-digits", 32), ("cnn-digits", 128), ("attn-digits", 64)):
     tf.random.set_seed(0)
-    shape = (-1, 64) if name == "mlp-digits" else (-1, 8, 8, 1)
+    shape = SHAPES[name]
     x = x_tr.reshape(shape)
     ds = tf.data.Dataset.from_tensor_slices((x, y_tr)).shuffle(len(x)).batch(batch)
     model = model_for(name)
