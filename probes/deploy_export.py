@@ -293,7 +293,10 @@ def export_keras(fmt: str, folder: str, workload: str, out: str) -> tuple[str, s
     """Keras 3's own ``Model.export`` formats, on the backend of the row (KERAS_BACKEND)."""
     import keras
 
-    model = keras.saving.load_model(os.path.join(folder, "model.keras"))
+    import probe_keras
+
+    model = keras.saving.load_model(os.path.join(folder, "model.keras"),
+                                    custom_objects=probe_keras.custom_objects(keras))
     arrays = load_arrays(folder)
     spec = [keras.InputSpec(shape=(1, *arrays["meta"]["input_shape"]), dtype="float32")]
     tool = f"keras {keras.__version__} Model.export ({keras.backend.backend()})"
@@ -387,7 +390,9 @@ def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
                               "artifact": None, "tool": None, "quantized": fmt.endswith("_int8")}
     folder = harness.model_dir(models, row, workload)
     if not os.path.isfile(os.path.join(folder, "meta.json")):
-        result["reason"] = "no trained model was saved by the training probe"
+        # the training probe's limitation, not the framework's: no evidence either way
+        result.update(status="unavailable",
+                      reason="no trained model was saved by the training probe")
         return result
     target = os.path.join(out, row.replace("/", "_"), workload, fmt)
     os.makedirs(target, exist_ok=True)
@@ -396,6 +401,11 @@ def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
         path, tool = EXPORTERS[exporter](fmt, folder, workload, target)
     except Unavailable as exc:
         result.update(status="unavailable", reason=str(exc))
+        return result
+    except ImportError as exc:  # a tool the framework's exporter asks for (Keras on JAX -> ONNX
+        # needs jax2onnx): not installed is no evidence either way, as with ``need``
+        result.update(status="unavailable", reason=f"a tool is not installed: "
+                                                   f"{harness.error_line(exc)}")
         return result
     except BaseException as exc:  # noqa: BLE001 - a failed export is a status
         import traceback

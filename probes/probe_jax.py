@@ -134,23 +134,48 @@ def _attention_forward(params: dict[str, Any], x: Any) -> Any:
 
 
 def save_params(params: dict[str, Any], folder: str) -> None:
-    """The trained parameters as ``layer.w`` / ``layer.b`` arrays (probes/deploy_export.py);
-    the nested attention parameters are not saved (its export is not wired)."""
+    """The trained parameters, one array per leaf named by its path (``l1.w``,
+    ``layers.0.qkv.w``, ``pos``), for probes/deploy_export.py."""
     import numpy as np
 
-    flat = {f"{layer}.{k}": np.asarray(v) for layer, p in params.items() for k, v in p.items()}
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, (list, tuple)):
+            for index, value in enumerate(node):
+                walk(value, f"{path}.{index}")
+        else:
+            flat[path] = np.asarray(node)
+
+    walk(params, "")
     np.savez(os.path.join(folder, "params.npz"), **flat)
 
 
 def load_params(folder: str) -> dict[str, Any]:
+    """The parameters :func:`save_params` wrote, nested again (numeric path parts: lists)."""
     import numpy as np
 
-    out: dict[str, Any] = {}
+    root: dict[str, Any] = {}
     with np.load(os.path.join(folder, "params.npz")) as saved:
         for key in saved.files:
-            layer, k = key.split(".")
-            out.setdefault(layer, {})[k] = saved[key]
-    return out
+            *parents, leaf = key.split(".")
+            node = root
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = saved[key]
+
+    def lists(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = {k: lists(v) for k, v in node.items()}
+        if out and all(k.isdigit() for k in out):
+            return [out[k] for k in sorted(out, key=int)]
+        return out
+
+    return lists(root)
 
 
 def forward(name: str, params: dict[str, Any], x: Any) -> Any:

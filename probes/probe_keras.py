@@ -103,28 +103,43 @@ def _devices() -> list[dict[str, str]]:
     return devices
 
 
+_CUSTOM: dict[str, Any] = {}
+
+
+def custom_objects(keras: Any) -> dict[str, Any]:
+    """The workload models' own layers, for ``keras.saving.load_model`` (the deploy exporter
+    loads the saved attn-digits model in another process)."""
+    if "AddPositions" not in _CUSTOM:
+        class AddPositions(keras.layers.Layer):
+            """Learned position embeddings of the row tokens."""
+
+            def build(self, input_shape: Any) -> None:
+                self.pos = self.add_weight(shape=tuple(input_shape[-2:]), name="positions",
+                                           initializer=keras.initializers.RandomNormal(
+                                               stddev=0.02))
+
+            def call(self, x: Any) -> Any:
+                return x + self.pos
+
+        _CUSTOM["AddPositions"] = AddPositions
+    return dict(_CUSTOM)
+
+
 def _attention_model(keras: Any, width: int = 1) -> Any:
     """attn-digits (protocol.SPECS) from Keras layers: MultiHeadAttention, LayerNormalization
     (4 heads; ``width`` multiplies d_model and the feed-forward width)."""
     d = 64 * width
     layers = keras.layers
-
-    class AddPositions(layers.Layer):
-        """Learned position embeddings of the 8 row tokens."""
-
-        def build(self, input_shape: Any) -> None:
-            self.pos = self.add_weight(shape=(8, d), name="positions",
-                                       initializer=keras.initializers.RandomNormal(stddev=0.02))
-
-        def call(self, x: Any) -> Any:
-            return x + self.pos
+    AddPositions = custom_objects(keras)["AddPositions"]  # noqa: N806 - a class
 
     inputs = keras.Input((8, 8))
     h = AddPositions()(layers.Dense(d)(inputs))
     for _ in range(2):  # post-norm encoder layers, as PyTorch's TransformerEncoderLayer
         att = layers.MultiHeadAttention(num_heads=4, key_dim=d // 4)(h, h)
         h = layers.LayerNormalization(epsilon=1e-5)(h + att)
-        mid = layers.Dense(2 * d, activation=lambda t: keras.activations.gelu(t, approximate=False))(h)
+        # exact GELU ("gelu" is keras.activations.gelu, approximate=False); a named activation
+        # so the saved model loads back (a lambda does not)
+        mid = layers.Dense(2 * d, activation="gelu")(h)
         h = layers.LayerNormalization(epsilon=1e-5)(h + layers.Dense(d)(mid))
     # float32 logits under a mixed policy (Keras' mixed-precision guide)
     outputs = layers.Dense(10, dtype="float32")(layers.GlobalAveragePooling1D()(h))

@@ -495,3 +495,79 @@ def test_advisor_run_deploy_measures_only_the_answered_targets(tmp_path, monkeyp
     assert seen["deploy_targets"] == ("mobile_android", "browser")
     run_mod.run(kb, answers, out_dir=str(tmp_path / "out2"))
     assert seen["deploy_targets"] == ()
+
+
+# ------------------------------------------------------------------ the real exporter's statuses
+def _exporter_module(monkeypatch):
+    monkeypatch.syspath_prepend(str(PROBES))
+    import deploy_export
+
+    return deploy_export
+
+
+def test_no_saved_model_is_no_evidence_either_way(tmp_path, monkeypatch):
+    """A workload the training probe could not save is the probe's gap, not the framework's:
+    unavailable (no evidence), never failed (which counts against the candidate)."""
+    ex = _exporter_module(monkeypatch)
+    got = ex.export_one("jax", "jax", "onnx", str(tmp_path / "models"), str(tmp_path / "out"),
+                        "attn-digits")
+    assert got["status"] == "unavailable" and "no trained model" in got["reason"]
+
+
+def test_an_exporter_asking_for_a_missing_tool_is_unavailable(tmp_path, monkeypatch):
+    # Keras on JAX -> ONNX raises ImportError("This requires the jax2onnx module ...")
+    ex = _exporter_module(monkeypatch)
+    folder = Path(ex.harness.model_dir(str(tmp_path / "models"), "keras/jax", "mlp-digits"))
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text("{}")
+
+    def needs_a_tool(fmt, folder, workload, out):
+        raise ImportError("This requires the jax2onnx module. You can install it via "
+                          "`pip install jax2onnx`")
+
+    monkeypatch.setitem(ex.EXPORTERS, "keras", needs_a_tool)
+    got = ex.export_one("keras", "keras/jax", "onnx", str(tmp_path / "models"),
+                        str(tmp_path / "out"), "mlp-digits")
+    assert got["status"] == "unavailable" and "jax2onnx" in got["reason"]
+
+    def broken(fmt, folder, workload, out):
+        raise ValueError("LiteRT export requires TensorFlow or PyTorch backend.")
+
+    monkeypatch.setitem(ex.EXPORTERS, "keras", broken)
+    got = ex.export_one("keras", "keras/jax", "tflite", str(tmp_path / "models"),
+                        str(tmp_path / "out"), "mlp-digits")
+    assert got["status"] == "failed" and "requires TensorFlow or PyTorch" in got["reason"]
+
+
+def test_jax_parameters_of_every_workload_save_and_load_back(tmp_path, monkeypatch):
+    """attn-digits' nested parameters (a list of encoder layers) were not saved, so its export
+    was reported as a failure of JAX; they round-trip now."""
+    np = pytest.importorskip("numpy")
+    monkeypatch.syspath_prepend(str(PROBES))
+    import probe_jax
+
+    rng = np.random.default_rng(0)
+    params = probe_jax._attention_params(rng)
+    probe_jax.save_params(params, str(tmp_path))
+    back = probe_jax.load_params(str(tmp_path))
+    assert isinstance(back["layers"], list) and len(back["layers"]) == 2
+    assert np.array_equal(back["layers"][1]["qkv"]["w"], params["layers"][1]["qkv"]["w"])
+    assert np.array_equal(back["pos"], params["pos"]) and back["head"]["b"].shape == (10,)
+
+
+@pytest.mark.probe
+def test_the_keras_attention_model_saves_and_loads_back(tmp_path, monkeypatch):
+    """Its own position layer and a lambda activation made the saved attn-digits model fail to
+    load in the exporter ("Functional could not be deserialized"), reported as a Keras failure."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    monkeypatch.syspath_prepend(str(PROBES))
+    import probe_keras
+
+    model = probe_keras._attention_model(keras)
+    x = np.random.default_rng(0).standard_normal((4, 8, 8)).astype("float32")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    back = keras.saving.load_model(path, custom_objects=probe_keras.custom_objects(keras))
+    assert np.allclose(np.asarray(back.predict(x, verbose=0)),
+                       np.asarray(model.predict(x, verbose=0)), atol=1e-5)
