@@ -488,9 +488,14 @@ def measurer(probe: Mapping[str, Any]):
         centre = 2 ** (sum(s.log2 for s in ev.speeds.values()) / len(ev.speeds))
         groups = clusters(ev.speeds)
         if len(groups) == 1:
+            one_process = not all(s.between_processes for s in ev.speeds.values())
             notes.insert(0, f"The measured candidates are too close on {_what(probe, ev.item)} "
                          "to separate (" + "; ".join(_band(kb, s) for s in groups[0])
-                         + "), so measured speed moves no score.")
+                         + "), so measured speed moves no score."
+                         + (" One process per row measured them (advisor run, --quick), and a "
+                            "fresh process alone can vary 2x; `advisor probe` measures two per "
+                            "row and `advisor run --probe FILE` uses them." if one_process
+                            else ""))
         kind = ("between processes" if all(s.between_processes for s in ev.speeds.values())
                 else "one process per row: a fresh process alone can vary 2x")
         for group in groups:

@@ -27,10 +27,9 @@ removed key bumps it, with a migration in ``from_dict``):
      ``run.epochs.min_block_s`` (timed blocks of whole epochs); ``scaling`` (``--scaling``);
      ``deploy`` (``--deploy``, rows per row x workload x target x format); fresh processes per
      row and contention: ``run.processes``, ``run.contention``, ``run.quiet``, ``run.python``,
-     ``frameworks[].contended`` / ``.contention``, ``workloads.*.processes`` / ``.contention``
-     (a file without them was not measured for contention: ``quiet`` None).
-See docs/architecture.md for the whole data flow.
-"""
+     ``run.others_cpu_before``, ``frameworks[].contended`` / ``.contention``, ``workloads.*.
+     processes`` / ``.contention`` (without them: not measured for contention, ``quiet`` None).
+See docs/architecture.md for the whole data flow."""
 
 from __future__ import annotations
 
@@ -285,8 +284,7 @@ class Run:
     timeout_s: float | None = None
     load_avg_before: tuple[float, ...] | None = None
     load_avg_after: tuple[float, ...] | None = None
-    # other processes' share of the cores, sampled right before the first row (None: unknown)
-    others_cpu_before: float | None = None
+    others_cpu_before: float | None = None  # others' share of the cores just before the run
     busy: bool = False
     # quiet: not busy and no row contended; None in files from before it was measured
     quiet: bool | None = None
@@ -305,18 +303,15 @@ class Run:
         return self.contention.rows if self.contention is not None else ()
 
     @property
-    def busy_evidence(self) -> str:
-        """' (others used 45 % of the cores)' or ' (1-minute load 3.1)': what made it busy."""
-        if self.others_cpu_before is not None:
-            return f" (other processes used {self.others_cpu_before:.0%} of its cores)"
-        load = self.load_avg_before
-        return f" (1-minute load {load[0]:.1f})" if load else ""
+    def busy_evidence(self) -> str:  # ' (other processes used 45% of its cores)'
+        load, others = self.load_avg_before, self.others_cpu_before  # else ' (1-minute load 3.1)'
+        return (f" (other processes used {others:.0%} of its cores)" if others is not None
+                else f" (1-minute load {load[0]:.1f})" if load else "")
 
     @property
     def not_quiet(self) -> str:
-        """'' unless the run is known not to be quiet; else why (busy machine, contended rows).
-
-        A busy or contended measurement moves no score."""
+        """'' unless the run is known not to be quiet; else why (busy, contended rows): a busy
+        or contended measurement moves no score."""
         why = []
         if self.busy:
             why.append("the machine was busy before the probe" + self.busy_evidence)

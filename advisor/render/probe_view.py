@@ -185,8 +185,8 @@ def render_summary(console: Console, report: ProbeDocument) -> None:
         per_row = run.processes.per_row if run.processes is not None else None
         if per_row == 1:
             console.print("one process per row: the spread between fresh processes is unknown "
-                          "(a process is a sample; drop --quick or pass --repeat 2 or more)",
-                          markup=False)
+                          "(a process is a sample; `advisor probe` without --quick runs two, "
+                          "--repeat N runs N)", markup=False)
         if run.quiet is True:
             console.print(f"measured quiet · {per_row or 1} fresh process(es) per row, "
                           "interleaved", markup=False)
