@@ -124,6 +124,8 @@ def export_pytorch(fmt: str, folder: str, workload: str, out: str) -> tuple[str,
         with open(path, "wb") as f:
             f.write(lowered.to_executorch().buffer)
         return path, f"executorch {version_of('executorch')} (XNNPACK)"
+    if fmt == "executorch_int8":
+        return _executorch_int8(model, example, folder, out)
     if fmt == "coreml":
         ct = need("coremltools", "pip install coremltools")
         path = os.path.join(out, "model.mlpackage")
@@ -141,6 +143,38 @@ def export_pytorch(fmt: str, folder: str, workload: str, out: str) -> tuple[str,
         litert_torch.convert(model, (example,)).export(path)
         return path, f"litert-torch {version_of('litert-torch')}"
     raise ValueError(f"no {fmt} exporter for pytorch")
+
+
+def _executorch_int8(model: Any, example: Any, folder: str, out: str) -> tuple[str, str]:
+    """int8 post-training quantisation (PT2E with XNNPACK's symmetric per-channel scheme,
+    calibrated on the saved training slice), lowered to XNNPACK in an ExecuTorch program."""
+    import torch
+
+    need("executorch", "pip install executorch")
+    need("torchao", "pip install torchao")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from executorch.exir import to_edge_transform_and_lower
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(torch.export.export(model, (example,)).module(), quantizer)
+    calibration = torch.from_numpy(load_arrays(folder)["calibration"])
+    with torch.no_grad():
+        for i in range(len(calibration)):
+            prepared(calibration[i:i + 1])
+    quantized = convert_pt2e(prepared)
+    program = torch.export.export(quantized, (example,))
+    lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    path = os.path.join(out, "model.pte")
+    with open(path, "wb") as f:
+        f.write(lowered.to_executorch().buffer)
+    return path, (f"executorch {version_of('executorch')} int8 (PT2E, XNNPACK quantizer, "
+                  f"torchao {version_of('torchao')})")
 
 
 # ------------------------------------------------------------------------------ tensorflow

@@ -37,6 +37,7 @@ RUNTIMES = {
     "tflite": ("ai-edge-litert", "ai-edge-litert"),
     "tflite_int8": ("ai-edge-litert", "ai-edge-litert"),
     "executorch": ("executorch", "executorch"),
+    "executorch_int8": ("executorch", "executorch"),
     "torch_export": ("torch.export", "torch"),
     "savedmodel": ("tensorflow", "tensorflow-cpu"),
     "jax_export": ("jax.export", "jax"),
@@ -155,13 +156,15 @@ LOADERS: dict[str, Loader] = {
     "tflite": load_tflite,
     "tflite_int8": load_tflite,
     "executorch": load_executorch,
+    "executorch_int8": load_executorch,
     "torch_export": load_torch_export,
     "savedmodel": load_savedmodel,
     "jax_export": load_jax_export,
 }
 IMPORTS = {"onnx": "onnxruntime", "tflite": "ai_edge_litert.interpreter",
            "tflite_int8": "ai_edge_litert.interpreter", "executorch": "executorch.runtime",
-           "torch_export": "torch", "savedmodel": "tensorflow", "jax_export": "jax"}
+           "executorch_int8": "executorch.runtime", "torch_export": "torch",
+           "savedmodel": "tensorflow", "jax_export": "jax"}
 
 
 def measure(fmt: str, workload: str, artifact: str, model: str, threads: int,

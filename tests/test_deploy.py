@@ -407,6 +407,34 @@ def test_real_pytorch_to_onnx_and_torch_export_run_and_agree(tmp_path):
 
 
 @pytest.mark.probe
+@pytest.mark.skipif(not _have("torch", "executorch", "torchao"),
+                    reason="needs torch, executorch and torchao (advisor[deploy])")
+def test_real_pytorch_int8_executorch_for_microcontrollers(tmp_path):
+    """PyTorch's microcontroller path: int8 post-training quantisation (PT2E) in an ExecuTorch
+    program, run in ExecuTorch's runtime; judged by its accuracy drop, with its size."""
+    from advisor.probe import catalog
+
+    env = catalog.child_env(catalog.ROWS["pytorch"], 1)
+    models = tmp_path / "models"
+    import subprocess
+
+    subprocess.run([sys.executable, str(PROBES / "probe_pytorch.py"), "--threads", "1",
+                    "--epochs", "1", "--workloads", "mlp-digits", "--data-cache", str(tmp_path),
+                    "--save-model", str(models)],
+                   env=env, check=True, capture_output=True, timeout=180)
+    rows = deploy.run_deploy(deploy.DeployOptions(("microcontroller",), timeout_s=300),
+                             rows={"pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}}},
+                             models=models, folder=PROBES, python=sys.executable, threads=1,
+                             usable_cores=1)["rows"]
+    int8 = by(rows, format="executorch_int8")[0]
+    assert int8["status"] == "ok", int8["reason"]
+    assert int8["quantized"] is True and int8["accuracy_drop"] is not None
+    assert int8["accuracy_drop"] <= deploy.INT8_MAX_DROP and int8["latency_ms"]["n"] >= 50
+    float_size = 72_000  # the float ExecuTorch program of mlp-digits is about 72 KB
+    assert 0 < int8["size_bytes"] < float_size / 2
+
+
+@pytest.mark.probe
 @pytest.mark.skipif(not _have("torch", "tensorflow", "sklearn", "onnxruntime", "onnxscript",
                               "skl2onnx", "tf2onnx", "ai_edge_litert"),
                     reason="needs the cpu and deploy extras (pip install 'advisor[cpu,deploy]')")

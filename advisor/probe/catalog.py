@@ -64,7 +64,7 @@ _TORCH_DEPLOY = MappingProxyType({
     "server": ("onnx", "torch_export"), "desktop": ("onnx",),
     "edge_linux": ("executorch", "onnx"), "mobile_android": ("executorch", "onnx", "tflite"),
     "mobile_ios": ("coreml", "executorch", "onnx"), "browser": ("onnx",),
-    "microcontroller": ("tflite_int8",),
+    "microcontroller": ("executorch_int8", "tflite_int8"),
 })
 _TF_DEPLOY = MappingProxyType({
     "server": ("savedmodel", "onnx"), "desktop": ("onnx",),

@@ -88,6 +88,10 @@ FORMATS: Mapping[str, Format] = {f.name: f for f in (
            ("ai_edge_litert",)),
     Format("tflite_int8", "LiteRT int8 (.tflite)", "LiteRT / LiteRT for Microcontrollers",
            ("ai_edge_litert",), quantized=True),
+    # int8 post-training quantisation (PT2E, XNNPACK's symmetric per-channel scheme), run here by
+    # ExecuTorch's XNNPACK kernels; on a microcontroller ExecuTorch's Arm (Cortex-M) backend runs it
+    Format("executorch_int8", "ExecuTorch int8 (.pte)", "ExecuTorch runtime (Arm backend on "
+           "Cortex-M; XNNPACK here)", ("executorch",), quantized=True),
     Format("coreml", "Core ML", "Core ML (iOS, macOS)", (),
            not_run="converted, not run: the Core ML runtime needs macOS"),
     Format("tfjs", "TF.js", "TensorFlow.js (browser)", (),
@@ -109,6 +113,7 @@ TOOLS: Mapping[tuple[str, str], Tool] = {
     ("pytorch", "onnx"): Tool(("onnx", "onnxscript"), "pip install onnx onnxscript"),
     ("pytorch", "torch_export"): Tool((), ""),
     ("pytorch", "executorch"): Tool(("executorch",), "pip install executorch"),
+    ("pytorch", "executorch_int8"): Tool(("executorch", "torchao"), "pip install executorch"),
     ("pytorch", "coreml"): Tool(("coremltools",), "pip install coremltools"),
     ("pytorch", "tflite"): Tool(("litert_torch",), "pip install litert-torch",
                                 LITERT_TORCH_CONFLICT),
