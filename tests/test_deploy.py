@@ -351,23 +351,31 @@ def _have(*modules: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
+def _trained_and_deployed(tmp_path: Path, row: str, targets: tuple[str, ...],
+                          timeout: float = 180) -> list[dict]:
+    """Train ``row``'s mlp-digits for real (one epoch, --save-model), then run the deploy probe
+    for ``targets`` on it: the deploy rows."""
+    import subprocess
+
+    from advisor.probe import catalog
+
+    spec = catalog.ROWS[row]
+    models = tmp_path / "models"
+    subprocess.run([sys.executable, str(PROBES / spec.script), "--threads", "1", "--epochs", "1",
+                    "--workloads", "mlp-digits", "--data-cache", str(tmp_path),
+                    "--save-model", str(models)],
+                   env=catalog.child_env(spec, 1), check=True, capture_output=True, timeout=180)
+    return deploy.run_deploy(deploy.DeployOptions(targets, timeout_s=timeout),
+                             rows={row: {"status": "ok", "workloads": {"mlp-digits": {}}}},
+                             models=models, folder=PROBES, python=sys.executable, threads=1,
+                             usable_cores=1)["rows"]
+
+
 @pytest.mark.probe
 @pytest.mark.skipif(not _have("sklearn", "skl2onnx", "onnxruntime"),
                     reason="needs scikit-learn, skl2onnx and onnxruntime (advisor[deploy])")
 def test_real_sklearn_to_onnx_runs_in_onnxruntime(tmp_path):
-    from advisor.probe import catalog
-
-    env = catalog.child_env(catalog.ROWS["sklearn"], 1)
-    models = tmp_path / "models"
-    import subprocess
-
-    subprocess.run([sys.executable, str(PROBES / "probe_sklearn.py"), "--threads", "1",
-                    "--epochs", "1", "--data-cache", str(tmp_path), "--save-model", str(models)],
-                   env=env, check=True, capture_output=True, timeout=120)
-    rows = deploy.run_deploy(deploy.DeployOptions(("server", "microcontroller"), timeout_s=120),
-                             rows={"sklearn": {"status": "ok", "workloads": {"mlp-digits": {}}}},
-                             models=models, folder=PROBES, python=sys.executable, threads=1,
-                             usable_cores=1)["rows"]
+    rows = _trained_and_deployed(tmp_path, "sklearn", ("server", "microcontroller"))
     onnx = by(rows, format="onnx", target="server")[0]
     assert onnx["status"] == "ok", onnx["reason"]
     assert onnx["parity"]["top1_agreement"] >= 0.99 and onnx["latency_ms"]["n"] >= 50
@@ -383,20 +391,7 @@ def test_real_pytorch_to_onnx_and_torch_export_run_and_agree(tmp_path):
     """The PyTorch server paths, for real (CI installs the test extra's light deploy tools):
     the trained mlp-digits exported by the dynamo ONNX exporter and by torch.export, each loaded
     in a fresh process and timed, agreeing with PyTorch's own predictions."""
-    from advisor.probe import catalog
-
-    env = catalog.child_env(catalog.ROWS["pytorch"], 1)
-    models = tmp_path / "models"
-    import subprocess
-
-    subprocess.run([sys.executable, str(PROBES / "probe_pytorch.py"), "--threads", "1",
-                    "--epochs", "1", "--workloads", "mlp-digits", "--data-cache", str(tmp_path),
-                    "--save-model", str(models)],
-                   env=env, check=True, capture_output=True, timeout=180)
-    rows = deploy.run_deploy(deploy.DeployOptions(("server",), timeout_s=180),
-                             rows={"pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}}},
-                             models=models, folder=PROBES, python=sys.executable, threads=1,
-                             usable_cores=1)["rows"]
+    rows = _trained_and_deployed(tmp_path, "pytorch", ("server",))
     assert {r["format"] for r in rows} == {"onnx", "torch_export"}
     for r in rows:
         assert r["status"] == "ok", (r["format"], r["reason"])
@@ -412,20 +407,7 @@ def test_real_pytorch_to_onnx_and_torch_export_run_and_agree(tmp_path):
 def test_real_pytorch_int8_executorch_for_microcontrollers(tmp_path):
     """PyTorch's microcontroller path: int8 post-training quantisation (PT2E) in an ExecuTorch
     program, run in ExecuTorch's runtime; judged by its accuracy drop, with its size."""
-    from advisor.probe import catalog
-
-    env = catalog.child_env(catalog.ROWS["pytorch"], 1)
-    models = tmp_path / "models"
-    import subprocess
-
-    subprocess.run([sys.executable, str(PROBES / "probe_pytorch.py"), "--threads", "1",
-                    "--epochs", "1", "--workloads", "mlp-digits", "--data-cache", str(tmp_path),
-                    "--save-model", str(models)],
-                   env=env, check=True, capture_output=True, timeout=180)
-    rows = deploy.run_deploy(deploy.DeployOptions(("microcontroller",), timeout_s=300),
-                             rows={"pytorch": {"status": "ok", "workloads": {"mlp-digits": {}}}},
-                             models=models, folder=PROBES, python=sys.executable, threads=1,
-                             usable_cores=1)["rows"]
+    rows = _trained_and_deployed(tmp_path, "pytorch", ("microcontroller",), timeout=300)
     int8 = by(rows, format="executorch_int8")[0]
     assert int8["status"] == "ok", int8["reason"]
     assert int8["quantized"] is True and int8["accuracy_drop"] is not None

@@ -42,3 +42,26 @@ def report(results):
                      "accuracy": float(acc)}
     print(json.dumps(out))
     sys.stdout.flush()
+
+
+def keras_row_transformer(keras):
+    """attn-digits from Keras layers (``keras`` is Keras 3 or TensorFlow's ``tf.keras``): 8 row
+    tokens -> dense 64 + learned positions -> 2 post-norm encoder layers (4 heads, feed-forward
+    128, GELU) -> mean over tokens -> dense 10."""
+    layers = keras.layers
+
+    class Positions(layers.Layer):
+        def build(self, shape):
+            self.pos = self.add_weight(shape=(1, 8, 64), initializer="zeros")
+
+        def call(self, x):
+            return x + self.pos
+
+    def encoder_layer(h):
+        h = layers.LayerNormalization(epsilon=1e-5)(h + layers.MultiHeadAttention(4, 16)(h, h))
+        f = layers.Dense(64)(layers.Dense(128, activation="gelu")(h))
+        return layers.LayerNormalization(epsilon=1e-5)(h + f)
+
+    inp = keras.Input((8, 8))
+    h = encoder_layer(encoder_layer(Positions()(layers.Dense(64)(inp))))
+    return keras.Model(inp, layers.Dense(10)(layers.GlobalAveragePooling1D()(h)))

@@ -3,7 +3,7 @@
 import time
 
 import keras
-from _common import EPOCHS, digits, report
+from _common import EPOCHS, digits, keras_row_transformer, report
 
 x_tr, y_tr, x_te, y_te = digits()
 L = keras.layers
@@ -21,27 +21,10 @@ class EpochTimes(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.t0)
 
 
-def encoder_layer(h):
-    """Post-norm transformer encoder layer: d_model 64, 4 heads, feed-forward 128, GELU."""
-    h = L.LayerNormalization(epsilon=1e-5)(h + L.MultiHeadAttention(4, 16)(h, h))
-    f = L.Dense(64)(L.Dense(128, activation="gelu")(h))
-    return L.LayerNormalization(epsilon=1e-5)(h + f)
-
-
-class Positions(L.Layer):
-    def build(self, shape):
-        self.pos = self.add_weight(shape=(1, 8, 64), initializer="zeros")
-
-    def call(self, x):
-        return x + self.pos
-
-
 results = {}
 for name, batch in (("mlp-digits", 32), ("cnn-digits", 128), ("attn-digits", 64)):
     if name == "attn-digits":
-        inp = keras.Input((8, 8))
-        h = encoder_layer(encoder_layer(Positions()(L.Dense(64)(inp))))
-        model = keras.Model(inp, L.Dense(10)(L.GlobalAveragePooling1D()(h)))
+        model = keras_row_transformer(keras)
         x, xt = x_tr.reshape(-1, 8, 8), x_te.reshape(-1, 8, 8)
     elif name == "mlp-digits":
         model = keras.Sequential([keras.Input((64,)), L.Dense(128, activation="relu"),

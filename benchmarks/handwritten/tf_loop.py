@@ -6,7 +6,7 @@ Uses the Keras layers and optimizer that ship with TensorFlow, as most TF 2 code
 import sys
 
 import tensorflow as tf
-from _common import EPOCHS, Clock, digits, report
+from _common import EPOCHS, Clock, digits, keras_row_transformer, report
 
 n_threads = int(sys.argv[1])
 tf.config.threading.set_intra_op_parallelism_threads(n_threads)
@@ -15,26 +15,9 @@ x_tr, y_tr, x_te, y_te = digits()
 L = tf.keras.layers
 
 
-def encoder_layer(h):
-    """Post-norm transformer encoder layer: d_model 64, 4 heads, feed-forward 128, GELU."""
-    h = L.LayerNormalization(epsilon=1e-5)(h + L.MultiHeadAttention(4, 16)(h, h))
-    f = L.Dense(64)(L.Dense(128, activation="gelu")(h))
-    return L.LayerNormalization(epsilon=1e-5)(h + f)
-
-
-class Positions(L.Layer):
-    def build(self, shape):
-        self.pos = self.add_weight(shape=(1, 8, 64), initializer="zeros")
-
-    def call(self, x):
-        return x + self.pos
-
-
 def model_for(name):
     if name == "attn-digits":
-        inp = tf.keras.Input((8, 8))
-        h = encoder_layer(encoder_layer(Positions()(L.Dense(64)(inp))))
-        return tf.keras.Model(inp, L.Dense(10)(L.GlobalAveragePooling1D()(h)))
+        return keras_row_transformer(tf.keras)
     if name == "mlp-digits":
         return tf.keras.Sequential([tf.keras.Input((64,)), L.Dense(128, activation="relu"),
                                     L.Dense(64, activation="relu"), L.Dense(10)])
