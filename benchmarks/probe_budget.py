@@ -30,6 +30,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from advisor.probe.protocol import WORKLOADS  # noqa: E402
+
 BUDGET_S = {"default": 60.0, "quick": 15.0, "run": 30.0}
 VARIANTS = {
     "default": [],
@@ -99,7 +103,7 @@ def ratio_table(staged: list[dict[str, dict]], serial: list[dict[str, dict]]) ->
         imp = [med(runs, lambda r: r.get("import_s")) for runs in (staged, serial)]
         if all(imp):
             parts.append(f"import {imp[0]:.2f}/{imp[1]:.2f} s = {imp[0] / imp[1]:.2f}")
-        for wl in ("mlp-digits", "cnn-digits"):
+        for wl in WORKLOADS:  # every workload a row measured in both start-ups
             rate = [med(runs, lambda r, wl=wl: ((r.get("workloads") or {}).get(wl) or {})
                         .get("samples_per_s", {}).get("median")) for runs in (staged, serial)]
             if all(rate):
