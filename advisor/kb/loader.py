@@ -485,7 +485,9 @@ def read_sealed(prefix: str, key: str) -> dict[str, Any] | None:
         return None
     seal, _, body = text.partition("\n")
     body = body.rstrip("\n")
-    if not hmac.compare_digest(seal, _seal(key, body)):
+    # compare_digest refuses str with non-ASCII characters (TypeError): a damaged seal line is
+    # simply not ours
+    if not seal.isascii() or not hmac.compare_digest(seal, _seal(key, body)):
         return None
     try:
         payload = json.loads(body)
