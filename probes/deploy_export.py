@@ -388,6 +388,7 @@ TOOL_MODULES = {  # (exporter, format) -> imported before the clock starts too, 
     ("pytorch", "onnx"): ("onnxscript",),
     ("pytorch", "executorch"): ("executorch.exir",
                                 "executorch.backends.xnnpack.partition.xnnpack_partitioner"),
+    ("pytorch", "executorch_int8"): ("executorch.exir", "torchao.quantization.pt2e"),
     ("pytorch", "coreml"): ("coremltools",),
     ("pytorch", "tflite"): ("litert_torch",),
     ("tensorflow", "onnx"): ("tf2onnx",),
@@ -417,6 +418,28 @@ def warm_up(row: str, fmt: str) -> None:
                   file=sys.stderr)
 
 
+def _not_installed(exc: ModuleNotFoundError) -> bool:
+    """Is the missing module really absent from this environment? (Not an API that moved inside
+    an installed package, nor a probes folder without its framework module.)"""
+    import importlib.util
+
+    top = (exc.name or "").split(".")[0]
+    if not top or top.startswith("probe_"):
+        return False
+    try:
+        return importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return False
+
+
+def raise_as_failed(result: dict[str, Any], exc: BaseException) -> None:
+    """Record an exporter's exception as a failed export (the traceback goes to stderr)."""
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+    result["reason"] = f"export failed: {harness.error_line(exc)}"
+
+
 def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
                workload: str) -> dict[str, Any]:
     result: dict[str, Any] = {"workload": workload, "format": fmt, "status": "failed",
@@ -424,7 +447,12 @@ def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
                               "artifact": None, "tool": None, "quantized": fmt.endswith("_int8")}
     folder = harness.model_dir(models, row, workload)
     if not os.path.isfile(os.path.join(folder, "meta.json")):
-        # the training probe's limitation, not the framework's: no evidence either way
+        error = os.path.join(folder, harness.SAVE_ERROR)
+        if os.path.isfile(error):  # the framework could not save its own trained model
+            with open(error, encoding="utf-8", errors="replace") as f:
+                result["reason"] = f"the framework could not save its model: {f.read(300)}"
+            return result
+        # the training probe's gap, not the framework's: no evidence either way
         result.update(status="unavailable",
                       reason="no trained model was saved by the training probe")
         return result
@@ -436,16 +464,17 @@ def export_one(exporter: str, row: str, fmt: str, models: str, out: str,
     except Unavailable as exc:
         result.update(status="unavailable", reason=str(exc))
         return result
-    except ImportError as exc:  # a tool the framework's exporter asks for (Keras on JAX -> ONNX
-        # needs jax2onnx): not installed is no evidence either way, as with ``need``
+    except ModuleNotFoundError as exc:
+        if not _not_installed(exc):
+            raise_as_failed(result, exc)
+            return result
+        # a tool the framework's exporter asks for (Keras on JAX -> ONNX needs jax2onnx): not
+        # installed is no evidence either way, as with ``need``
         result.update(status="unavailable", reason=f"a tool is not installed: "
                                                    f"{harness.error_line(exc)}")
         return result
     except BaseException as exc:  # noqa: BLE001 - a failed export is a status
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
-        result["reason"] = f"export failed: {harness.error_line(exc)}"
+        raise_as_failed(result, exc)
         return result
     result.update(status="ok", export_s=round(time.perf_counter() - started, 4),
                   size_bytes=size_of(path), artifact=path, tool=tool)

@@ -304,6 +304,9 @@ def epoch_order(seed: int, epoch: int, n: int) -> Any:
 CALIBRATION_SAMPLES = 200  # train inputs kept for int8 post-training quantisation
 
 
+SAVE_ERROR = "save_error.txt"  # --save-model: why the trained model could not be saved
+
+
 def model_dir(root: str, row: str, workload: str) -> str:
     """Where ``--save-model ROOT`` keeps a row's trained workload (read by probes/deploy_*.py)."""
     return os.path.join(root, row.replace("/", "_"), workload)
@@ -339,8 +342,14 @@ def save_trained(config: Config, row: str, workload: str, data: Data, inputs_tes
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(protocol.result_line(meta))
         os.replace(tmp, os.path.join(folder, "meta.json"))
-    except Exception:  # noqa: BLE001 - the deploy probe reports the missing model
+    except Exception as exc:  # noqa: BLE001 - the deploy probe reports it (failed)
         traceback.print_exc(file=sys.stderr)
+        try:  # why, next to the model: a framework that cannot save its model fails the path
+            with open(os.path.join(model_dir(config.save_model, row, workload), SAVE_ERROR), "w",
+                      encoding="utf-8") as f:
+                f.write(error_line(exc))
+        except OSError:
+            pass
 
 
 # ------------------------------------------------------------------------------------ FLOPs

@@ -225,6 +225,34 @@ def test_facts_ok_failed_and_unknown(kb):
     assert all(name in declared for name in facts)
 
 
+def test_keras_measured_on_one_backend_is_never_failed_on_the_others_behalf(kb):
+    """Keras on JAX cannot write LiteRT, Keras on TensorFlow can: when only keras/jax ran
+    (--quick, `advisor run`: the configured backend), Keras is not "failed" for Android, and
+    its training facts claim no "failed everywhere" or "sees no GPU" either."""
+    from advisor.probe.facts import facts as probe_facts
+
+    not_run = [{"name": "keras/tensorflow", "reason": "--quick measures Keras on one backend"},
+               {"name": "keras/torch", "reason": "--quick measures Keras on one backend"}]
+    probe = probe_with([path("keras/jax", "mobile_android", "tflite", "failed",
+                             "export failed: LiteRT export requires TensorFlow or PyTorch")])
+    probe["run"] = {"not_run": not_run}
+    assert "probe.deploy.keras.mobile_android" not in deploy_facts.deploy_facts(kb, probe)
+    probe["run"] = {"not_run": []}  # every backend tried and failed: that is evidence
+    assert deploy_facts.deploy_facts(kb, probe)["probe.deploy.keras.mobile_android"] == "failed"
+
+    cpu_row = {"name": "keras/jax", "status": "ok", "devices": [{"kind": "cpu", "name": "cpu"}],
+               "workloads": {}}
+    doc = {"gpus": [{"name": "NVIDIA H200", "vendor": "nvidia"}], "frameworks": [cpu_row],
+           "run": {"not_run": not_run}}
+    got = probe_facts(kb, doc)
+    assert got["probe.keras.installed"] is True and "probe.keras.sees_gpu" not in got
+    broken = dict(doc, frameworks=[dict(cpu_row, status="broken")])
+    assert "probe.keras.failed" not in probe_facts(kb, broken)
+    doc["run"] = broken["run"] = {"not_run": []}  # every backend measured: evidence
+    assert probe_facts(kb, doc)["probe.keras.sees_gpu"] is False
+    assert probe_facts(kb, broken)["probe.keras.failed"] is True
+
+
 def test_measured_paths_move_deployment_only_for_answered_targets(kb):
     from advisor.decision import engine
 
@@ -525,28 +553,51 @@ def test_no_saved_model_is_no_evidence_either_way(tmp_path, monkeypatch):
 
 
 def test_an_exporter_asking_for_a_missing_tool_is_unavailable(tmp_path, monkeypatch):
-    # Keras on JAX -> ONNX raises ImportError("This requires the jax2onnx module ...")
     ex = _exporter_module(monkeypatch)
     folder = Path(ex.harness.model_dir(str(tmp_path / "models"), "keras/jax", "mlp-digits"))
     folder.mkdir(parents=True)
     (folder / "meta.json").write_text("{}")
 
-    def needs_a_tool(fmt, folder, workload, out):
-        raise ImportError("This requires the jax2onnx module. You can install it via "
-                          "`pip install jax2onnx`")
+    def raising(exc):
+        def exporter(fmt, folder, workload, out):
+            raise exc
+        return exporter
 
-    monkeypatch.setitem(ex.EXPORTERS, "keras", needs_a_tool)
-    got = ex.export_one("keras", "keras/jax", "onnx", str(tmp_path / "models"),
-                        str(tmp_path / "out"), "mlp-digits")
-    assert got["status"] == "unavailable" and "jax2onnx" in got["reason"]
+    def export(fmt="onnx"):
+        return ex.export_one("keras", "keras/jax", fmt, str(tmp_path / "models"),
+                             str(tmp_path / "out"), "mlp-digits")
+
+    # a module that is not installed: no evidence either way
+    monkeypatch.setitem(ex.EXPORTERS, "keras", raising(ModuleNotFoundError(
+        "No module named 'jax2onnx_not_here'", name="jax2onnx_not_here")))
+    got = export()
+    assert got["status"] == "unavailable" and "jax2onnx_not_here" in got["reason"]
+    # an import that breaks inside an installed package (an API that moved) is a failure
+    monkeypatch.setitem(ex.EXPORTERS, "keras", raising(ModuleNotFoundError(
+        "No module named 'json.moved_api'", name="json.moved_api")))
+    assert export()["status"] == "failed"
+    # Keras on JAX asks for jax2onnx with a plain ImportError: the planner rules that path out
+    # first (deploy.ROW_TOOLS), so the exporter never sees it
+    assert "jax2onnx" in deploy._missing_tool("keras/jax", "onnx",
+                                              lambda m: m != "jax2onnx")
+    assert deploy._missing_tool("keras/tensorflow", "onnx", lambda m: m != "jax2onnx") is None
 
     def broken(fmt, folder, workload, out):
         raise ValueError("LiteRT export requires TensorFlow or PyTorch backend.")
 
     monkeypatch.setitem(ex.EXPORTERS, "keras", broken)
-    got = ex.export_one("keras", "keras/jax", "tflite", str(tmp_path / "models"),
-                        str(tmp_path / "out"), "mlp-digits")
+    got = export("tflite")
     assert got["status"] == "failed" and "requires TensorFlow or PyTorch" in got["reason"]
+
+
+def test_a_model_the_framework_could_not_save_fails_its_paths(tmp_path, monkeypatch):
+    ex = _exporter_module(monkeypatch)
+    folder = Path(ex.harness.model_dir(str(tmp_path / "models"), "jax", "attn-digits"))
+    folder.mkdir(parents=True)
+    (folder / ex.harness.SAVE_ERROR).write_text("TypeError: cannot pickle 'PjitFunction'")
+    got = ex.export_one("jax", "jax", "onnx", str(tmp_path / "models"), str(tmp_path / "out"),
+                        "attn-digits")
+    assert got["status"] == "failed" and "could not save its model" in got["reason"]
 
 
 def test_jax_parameters_of_every_workload_save_and_load_back(tmp_path, monkeypatch):

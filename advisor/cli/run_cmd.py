@@ -15,7 +15,7 @@ def run_command(
     answers: AnswersOpt = None,
     set_: SetOpt = None,
     probe: Annotated[str | None, typer.Option("--probe", "-p", metavar="FILE", help="Reuse a probe file instead of probing this machine.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Probe mlp-digits only, the cheapest workload, whatever the project needs (which frameworks run here and see the GPU, in about 15 s; its speed moves a score only for projects mlp-digits represents). Without it `run` measures the workloads its project needs. Either way: one process per row and Keras on its configured backend.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Probe mlp-digits only, the cheapest workload, whatever the project needs (which frameworks run here and see the GPU, about 25 s on 2 cores; its speed moves a score only for projects mlp-digits represents). Without it `run` measures the workloads its project needs. Either way: one process per row and Keras on its configured backend.")] = False,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Recommend without measuring anything.")] = False,
     deploy: Annotated[bool, typer.Option("--deploy", help="Also measure the deployment paths (export, runtime, latency, parity) to the targets the project answered, as `advisor probe --deploy` does.")] = False,
     out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.html, report.md, recommendation.json, answers.yaml, probe.json.")] = "advisor-report",

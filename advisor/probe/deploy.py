@@ -16,10 +16,13 @@ Statuses, decided here once:
 - ``ok``: exported, loaded and run; top-1 agreement with the framework's own predictions on the
   test split >= ``PARITY_MIN`` (a quantised model: accuracy drop <= ``INT8_MAX_DROP`` instead).
 - ``failed``: the exporter or the runtime raised (the reason is the exception's first line), the
-  child crashed or printed garbage, or the predictions differ.
+  framework could not save its trained model, the child crashed or printed garbage, or the
+  predictions differ.
 - ``unavailable``: the tool is not installed (the reason is how to install it, and why it may not
-  share this environment), advisor has no path for that framework and target, or the artifact was
-  converted but cannot run here (Core ML needs macOS; a TF.js model runs in a browser).
+  share this environment; an exporter's ModuleNotFoundError counts only when that module is
+  really absent), the training probe saved no model, advisor has no path for that framework and
+  target, or the artifact was converted but cannot run here (Core ML needs macOS; a TF.js model
+  runs in a browser).
 - ``timeout``: the child did not answer within the timeout and was killed.
 
 Decision facts (``probe.deploy.<candidate>.<target>``, declared in rules/deploy_measured.yaml):
@@ -248,9 +251,16 @@ def run_deploy(options: DeployOptions, *, rows: Mapping[str, Mapping[str, Any]],
     }
 
 
+# A row whose exporter needs more than its framework's (exporter, format) tool: Keras 3 exports
+# ONNX per backend (Model.export), and on JAX it asks for jax2onnx.
+ROW_TOOLS: Mapping[tuple[str, str], Tool] = {
+    ("keras/jax", "onnx"): Tool(("onnx", "jax2onnx"), "pip install jax2onnx"),
+}
+
+
 def _missing_tool(row: str, fmt: str, has: Callable[[str], bool]) -> str | None:
     spec = catalog.ROWS[row]
-    tool = TOOLS.get((spec.deploy_exporter or "", fmt))
+    tool = ROW_TOOLS.get((row, fmt)) or TOOLS.get((spec.deploy_exporter or "", fmt))
     if tool is None:
         return f"advisor has no {FORMATS[fmt].title} exporter for {row}"
     lacking = [m for m in tool.modules if not has(m)]

@@ -81,17 +81,25 @@ def facts(kb: KnowledgeBase, probe: Mapping[str, Any]) -> dict[str, Any]:
     gpus = [g for g in (probe.get("gpus") or []) if isinstance(g, Mapping)]
     out.update(facts_from_host(dict(host), [dict(g) for g in gpus]))
     rows = {str(r.get("name")): r for r in _rows(probe)}
+    run: Mapping[str, Any] = probe["run"] if isinstance(probe.get("run"), Mapping) else {}
+    skipped = {str(n.get("name")) for n in (run.get("not_run") or []) if isinstance(n, Mapping)}
     for cand in kb.candidates:
         mine = [rows[name] for name in cand.probe_rows if name in rows]
         if not mine:
             continue
         installed = [r for r in mine if r.get("status") != "missing"]
         out[f"probe.{cand.id}.installed"] = bool(installed)
+        # a row left out on purpose (Keras on one backend: --quick, advisor run) may have worked
+        # where the measured ones did not: "failed everywhere" / "sees no GPU" are not known then
+        partial = any(name in skipped for name in cand.probe_rows)
         if installed:
             good = [r for r in installed if _row_ok(r) and _learned(r)]
-            out[f"probe.{cand.id}.failed"] = not good
+            if good or not partial:
+                out[f"probe.{cand.id}.failed"] = not good
             if gpus and cand.id != "sklearn":
-                out[f"probe.{cand.id}.sees_gpu"] = any(_sees_gpu(r) for r in installed if _row_ok(r))
+                sees = any(_sees_gpu(r) for r in installed if _row_ok(r))
+                if sees or not partial:
+                    out[f"probe.{cand.id}.sees_gpu"] = sees
     return out
 
 

@@ -43,13 +43,15 @@ BUSY_LOAD_PER_CORE = 0.5
 #: contended (advisor.probe.pool.mark_contention). Two busy loops on two cores read about 0.9.
 OTHERS_CPU_LIMIT = 0.20
 
-#: Where other processes' CPU share cannot be read (no /proc/stat: macOS, Windows): a row's
-#: median calibration reading more than this times the run's fastest reading means its cores
-#: were shared. Only there, because the kernel also reads the row's own framework: on an idle
-#: 2-core Linux machine (others' share 1-4 %) TensorFlow rows read 1.35-1.5x by their median and
-#: single readings next to a framework's still-spinning worker threads 1.6-1.8x, which flagged
-#: idle probes contended when the worst reading decided. Two busy loops slow every reading ~2x.
-CALIBRATION_LIMIT = 1.5
+#: A row's median calibration reading more than this times the run's fastest reading: its cores
+#: were shared. The second signal next to others' CPU share, and the only one where /proc/stat
+#: cannot be read (macOS, Windows); it also sees what /proc/stat does not (a hyperthread sibling,
+#: a container's CPU quota, memory-bandwidth hogs). By the median, and above 1.5x, because the
+#: kernel also reads the row's own framework: on an idle 2-core Linux machine (others' share
+#: 1-4 %) TensorFlow rows read up to 1.51x by their median, and single readings next to a
+#: framework's still-spinning worker threads 1.6-1.8x, which flagged idle probes contended when
+#: the worst reading decided at 1.5x. Two busy loops slow every reading about 2x.
+CALIBRATION_LIMIT = 1.75
 
 #: Device kinds (as the probe children name them, any case) that are an accelerator.
 GPU_KINDS = frozenset({"gpu", "cuda", "rocm", "mps", "metal"})

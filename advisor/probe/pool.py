@@ -6,9 +6,8 @@
   child measures, around every workload, the CPU time everything else used on its cores
   (``others_cpu_share``, from /proc/stat) and a fixed calibration kernel before and after
   (``protocol.ContentionWindow``). A row is ``contended`` when others took more than
-  ``OTHERS_CPU_LIMIT`` of its cores' time, or, where that share cannot be read (no
-  /proc/stat), when its median calibration reading was more than ``CALIBRATION_LIMIT`` times
-  the run's fastest reading (its own baseline). A contended or busy
+  ``OTHERS_CPU_LIMIT`` of its cores' time, or when its median calibration reading was more
+  than ``CALIBRATION_LIMIT`` times the run's fastest reading (its own baseline). A contended or busy
   measurement moves no score (advisor.probe.facts reads ``contended`` and ``run.quiet``);
 - ``apply_cpu_peak``: one CPU matmul reference per run.
 """
@@ -221,10 +220,9 @@ def mark_contention(frameworks: list[dict[str, Any]]) -> dict[str, Any]:
         if worst_others is not None and worst_others > OTHERS_CPU_LIMIT:
             why.append(f"other processes used {worst_others:.0%} of its cores' time while it "
                        f"trained (limit {OTHERS_CPU_LIMIT:.0%})")
-        # where /proc/stat gave others' CPU share it decides; the calibration kernel is the
-        # fallback elsewhere (macOS, Windows): in a framework's own process it also reads that
-        # framework's spinning worker threads (policy.CALIBRATION_LIMIT)
-        if worst_others is None and worst_ratio is not None and worst_ratio > CALIBRATION_LIMIT:
+        # the calibration kernel by the row's median, above the idle readings of a framework's
+        # own spinning threads (policy.CALIBRATION_LIMIT)
+        if worst_ratio is not None and worst_ratio > CALIBRATION_LIMIT:
             why.append(f"the calibration kernel ran {worst_ratio:.1f}x slower than the run's "
                        f"fastest reading (its median; limit {CALIBRATION_LIMIT:g}x)")
         row["contention"] = {"others_cpu_share": worst_others,
@@ -238,9 +236,8 @@ def mark_contention(frameworks: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rows": contended, "baseline_calibration_s": baseline,
             "others_cpu_limit": OTHERS_CPU_LIMIT, "calibration_limit": CALIBRATION_LIMIT,
             "method": "per workload, in the child: other processes' CPU time on its cores "
-                      "(/proc/stat; it decides where it can be read) and a calibration kernel "
-                      "before and after (the row's median reading against the run's fastest; "
-                      "it decides where /proc/stat cannot be read)"}
+                      "(/proc/stat) and a calibration kernel before and after (the row's median "
+                      "reading against the run's fastest)"}
 
 
 CPU_PEAK_SOURCE = "numpy-float32-matmul-cpu"

@@ -60,7 +60,10 @@ def probe_machine(*, quick: bool, progress: Callable[[Any], None] | None = None,
     # under 2x moves no score: probe.facts.ONE_PROCESS_SPREAD); `advisor probe` measures every
     # row in two processes for finer evidence, and `advisor run --probe FILE` uses it.
     report = run_probe(ProbeOptions(quick=quick, workloads=workloads, deploy=deploy,
-                                    repeat=RUN_PROCESSES, one_keras_backend=True,
+                                    repeat=RUN_PROCESSES,
+                                    # --deploy: every Keras backend (their export paths differ:
+                                    # LiteRT from Keras on JAX fails where TensorFlow's works)
+                                    one_keras_backend=deploy is None,
                                     purpose="advisor run"), progress)
     if not any(row.status == "ok" for row in report.frameworks):
         raise ProbeFailed("the probe could not run any framework here; install one "
