@@ -81,6 +81,30 @@ def load_arrays(folder: str) -> dict[str, Any]:
             "calibration": np.load(os.path.join(folder, "calibration.npy"))}
 
 
+def int8_options(tf: Any, calibration: Any) -> dict[str, Any]:
+    """LiteRT full-integer post-training quantisation, calibrated on the saved training slice:
+    TFLiteConverter attributes (Keras' ``Model.export(format="litert")`` takes the same names)."""
+    return {
+        "optimizations": [tf.lite.Optimize.DEFAULT],
+        "representative_dataset":
+            lambda: ([calibration[i:i + 1]] for i in range(len(calibration))),
+        "target_spec": tf.lite.TargetSpec(supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]),
+        "inference_input_type": tf.int8,
+        "inference_output_type": tf.int8,
+    }
+
+
+def write_tflite(tf: Any, converter: Any, fmt: str, calibration: Any, out: str) -> str:
+    """Convert (int8 for ``tflite_int8``) and write ``model.tflite`` under ``out``."""
+    if fmt == "tflite_int8":
+        for name, value in int8_options(tf, calibration).items():
+            setattr(converter, name, value)
+    path = os.path.join(out, "model.tflite")
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+    return path
+
+
 # --------------------------------------------------------------------------------- pytorch
 def torch_model(folder: str, workload: str) -> tuple[Any, Any]:
     import probe_pytorch
@@ -204,21 +228,7 @@ def export_tensorflow(fmt: str, folder: str, workload: str, out: str) -> tuple[s
         return path, f"tf.saved_model {tf.__version__}"
     if fmt in ("tflite", "tflite_int8"):
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
-        if fmt == "tflite_int8":
-            calibration = arrays["calibration"]
-
-            def representative() -> Any:
-                for i in range(len(calibration)):
-                    yield [calibration[i:i + 1]]
-
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        path = os.path.join(out, "model.tflite")
-        with open(path, "wb") as f:
-            f.write(converter.convert())
+        path = write_tflite(tf, converter, fmt, arrays["calibration"], out)
         return path, f"tf.lite.TFLiteConverter {tf.__version__}"
     if fmt == "onnx":
         tf2onnx = need("tf2onnx", "pip install tf2onnx")
@@ -301,17 +311,7 @@ def export_jax(fmt: str, folder: str, workload: str, out: str) -> tuple[str, str
         return path, tool
     if fmt in ("tflite", "tflite_int8"):
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
-        if fmt == "tflite_int8":
-            calibration = arrays["calibration"]
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = \
-                lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        path = os.path.join(out, "model.tflite")
-        with open(path, "wb") as f:
-            f.write(converter.convert())
+        path = write_tflite(tf, converter, fmt, arrays["calibration"], out)
         return path, tool + " + TFLiteConverter"
     if fmt == "onnx":
         tf2onnx = need("tf2onnx", "pip install tf2onnx")
@@ -350,16 +350,7 @@ def export_keras(fmt: str, folder: str, workload: str, out: str) -> tuple[str, s
         if fmt == "tflite_int8":
             import tensorflow as tf
 
-            calibration = arrays["calibration"]
-            options = {
-                "optimizations": [tf.lite.Optimize.DEFAULT],
-                "representative_dataset":
-                    lambda: ([calibration[i:i + 1]] for i in range(len(calibration))),
-                "target_spec": tf.lite.TargetSpec(
-                    supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]),
-                "inference_input_type": tf.int8,
-                "inference_output_type": tf.int8,
-            }
+            options = int8_options(tf, arrays["calibration"])
         path = os.path.join(out, "model.tflite")
         model.export(path, format="litert", input_signature=spec, verbose=False, **options)
         return path, tool
@@ -520,7 +511,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    harness.exit_now(main())

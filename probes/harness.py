@@ -52,7 +52,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 
 def _load_protocol() -> Any:
@@ -690,16 +690,27 @@ class Probe:
     bf16: bool = False
 
 
-def main(probe: Probe, argv: list[str] | None = None) -> None:
-    """Run a probe, print its one JSON object and exit at once.
+def channels_last(name: str, x: Any) -> Any:
+    """The (n, 64) digits as the workload reads them in TensorFlow, Keras and JAX: channels-last
+    images (n, 8, 8, 1), row tokens (n, 8, 8), flat otherwise."""
+    if name == "cnn-digits":
+        return x.reshape(-1, 8, 8, 1)
+    if name == "attn-digits":
+        return x.reshape(-1, 8, 8)
+    return x
 
-    ``os._exit`` skips the interpreter teardown of torch/TF/JAX (up to a second per row) once
-    the result is out; stdout and stderr are flushed first.
-    """
-    code = run_probe(probe, argv)
+
+def exit_now(code: int) -> NoReturn:
+    """Flush stdout and stderr, then exit at once: ``os._exit`` skips the interpreter teardown
+    of torch/TF/JAX (up to a second per child) once the result is out."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def main(probe: Probe, argv: list[str] | None = None) -> None:
+    """Run a probe, print its one JSON object and exit at once (:func:`exit_now`)."""
+    exit_now(run_probe(probe, argv))
 
 
 def run_probe(probe: Probe, argv: list[str] | None = None) -> int:

@@ -161,13 +161,7 @@ class Adam:
             p.assign_sub(scale * m / (tf.sqrt(v) + self.eps))
 
 
-def shaped(name: str, x: Any) -> Any:
-    """The (n, 64) digits as the workload reads them (channels-last images, row tokens)."""
-    if name == "cnn-digits":
-        return x.reshape(-1, 8, 8, 1)
-    if name == "attn-digits":
-        return x.reshape(-1, 8, 8)
-    return x
+shaped = harness.channels_last  # the digits as the workload reads them
 
 
 def run_variant(name: str, variant: harness.Variant, config: harness.Config,

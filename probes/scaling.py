@@ -187,6 +187,4 @@ def run(name: str, body: Any, argv: list[str] | None = None) -> None:
         code = 1
     if out is not None:
         harness.emit(out)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    harness.exit_now(code)
